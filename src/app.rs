@@ -1,0 +1,285 @@
+//! Building and running the server: the same entry for `portcullis serve` and the tests.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use actix_web::dev::{Server, Service as _};
+use actix_web::{App, HttpServer, web};
+use futures_util::FutureExt;
+use tracing_actix_web::TracingLogger;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::crypto::password::PasswordHasher;
+use crate::http::routes;
+use crate::manage::{self, Actor};
+use crate::store::{Store, StoreError, StoreOptions};
+use crate::telemetry::{Metrics, RequestSpan};
+
+/// What handlers share. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub service: manage::Service,
+    pub clock: SharedClock,
+    pub metrics: Metrics,
+    pub shutting_down: Arc<AtomicBool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Database(#[source] StoreError),
+    #[error("database migrations failed: {0}")]
+    Migrations(#[source] StoreError),
+    #[error("cannot listen on {addr} ({listener}): {source}")]
+    Bind {
+        listener: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the password hashing pool")]
+    Passwords,
+    #[error("metrics: {0}")]
+    Metrics(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Stops a running application the same way SIGTERM does.
+#[derive(Clone, Debug)]
+pub struct ShutdownHandle(Arc<tokio::sync::Notify>);
+
+impl ShutdownHandle {
+    pub fn shutdown(&self) {
+        self.0.notify_one();
+    }
+}
+
+pub struct Application {
+    public: Server,
+    admin: Server,
+    public_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    state: AppState,
+    shutdown: ShutdownHandle,
+}
+
+/// Builds the shared state: store (migrated if configured), password pool, services.
+pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
+    let store = Store::open(
+        &config.database.url,
+        &StoreOptions {
+            pool_size: config.database.pool_size,
+            connect_timeout: config.database.connect_timeout,
+        },
+    )
+    .map_err(StartError::Database)?;
+    if config.database.migrate_on_start {
+        let applied = store.migrate().await.map_err(StartError::Migrations)?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "applied database migrations");
+        }
+    }
+    let passwords = PasswordHasher::new(&config.password).map_err(|_| StartError::Passwords)?;
+    let service = manage::Service::new(store.clone(), passwords, Arc::clone(&clock));
+    let metrics = Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?;
+    Ok(AppState {
+        config: Arc::new(config),
+        store,
+        service,
+        clock,
+        metrics,
+        shutting_down: Arc::new(AtomicBool::new(false)),
+    })
+}
+
+fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).map_err(|source| StartError::Bind {
+        listener,
+        addr,
+        source,
+    })
+}
+
+/// Records count and latency per matched route (never the raw path: ids in paths would
+/// make unbounded label sets).
+macro_rules! metered_app {
+    ($state:expr, $listener:expr, $routes:expr) => {{
+        let metrics = $state.metrics.clone();
+        App::new()
+            .app_data(web::Data::new($state.clone()))
+            .app_data(web::FormConfig::default().limit(16 * 1024))
+            .app_data(web::JsonConfig::default().limit(64 * 1024))
+            .configure($routes)
+            .wrap_fn(move |req, srv| {
+                let started = Instant::now();
+                let method = req.method().to_string();
+                let metrics = metrics.clone();
+                srv.call(req).map(move |res| {
+                    if let Ok(res) = &res {
+                        let route = res.request().match_pattern();
+                        metrics.observe(
+                            $listener,
+                            route.as_deref().unwrap_or("unmatched"),
+                            &method,
+                            res.status().as_u16(),
+                            started.elapsed().as_secs_f64(),
+                        );
+                    }
+                    res
+                })
+            })
+            .wrap(TracingLogger::<RequestSpan>::new())
+    }};
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<Self, StartError> {
+        let public_listener = bind("public", config.http_bind)?;
+        let admin_listener = bind("admin", config.admin_bind)?;
+        let state = build_state(config, clock).await?;
+        Self::from_state(state, public_listener, admin_listener)
+    }
+
+    /// Builds on listeners the caller already bound (tests bind port 0 first so the
+    /// issuer can name the real port).
+    pub async fn build_with_listeners(
+        config: Config,
+        clock: SharedClock,
+        public_listener: TcpListener,
+        admin_listener: TcpListener,
+    ) -> Result<Self, StartError> {
+        let state = build_state(config, clock).await?;
+        Self::from_state(state, public_listener, admin_listener)
+    }
+
+    fn from_state(
+        state: AppState,
+        public_listener: TcpListener,
+        admin_listener: TcpListener,
+    ) -> Result<Self, StartError> {
+        let public_addr = public_listener.local_addr()?;
+        let admin_addr = admin_listener.local_addr()?;
+
+        let public_state = state.clone();
+        let public = HttpServer::new(move || metered_app!(public_state, "public", routes::public))
+            .listen(public_listener)?
+            .disable_signals()
+            .shutdown_timeout(10)
+            .run();
+        let admin_state = state.clone();
+        let admin = HttpServer::new(move || metered_app!(admin_state, "admin", routes::admin))
+            .workers(1)
+            .listen(admin_listener)?
+            .disable_signals()
+            .shutdown_timeout(10)
+            .run();
+        Ok(Self {
+            public,
+            admin,
+            public_addr,
+            admin_addr,
+            state,
+            shutdown: ShutdownHandle(Arc::new(tokio::sync::Notify::new())),
+        })
+    }
+
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public_addr
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Serves until SIGTERM, Ctrl-C or the shutdown handle; then reports not-ready for
+    /// `http.shutdown_delay_secs`, stops accepting, and lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
+        let public_handle = self.public.handle();
+        let admin_handle = self.admin.handle();
+        let flag = Arc::clone(&self.state.shutting_down);
+        let delay = self.state.config.shutdown_delay;
+        let notify = Arc::clone(&self.shutdown.0);
+        let stopper = tokio::spawn(async move {
+            wait_for_stop_signal(&notify).await;
+            tracing::info!("shutdown requested; readiness now reports 503");
+            flag.store(true, Ordering::SeqCst);
+            tokio::time::sleep(delay).await;
+            tokio::join!(public_handle.stop(true), admin_handle.stop(true));
+            tracing::info!("listeners stopped");
+        });
+        let (public, admin) = tokio::join!(self.public, self.admin);
+        stopper.abort();
+        public?;
+        admin
+    }
+}
+
+async fn wait_for_stop_signal(notify: &tokio::sync::Notify) {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                    notify.notified().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+            () = notify.notified() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = notify.notified() => {}
+        }
+    }
+}
+
+/// On a database with no user at all, creates `admin` with the `admin` role and a random
+/// password, returned so `serve` can print it once (it is never logged).
+pub async fn bootstrap_admin(
+    service: &manage::Service,
+) -> Result<Option<manage::users::CreatedUser>, manage::ManageError> {
+    if service.user_count().await? > 0 {
+        return Ok(None);
+    }
+    let created = service
+        .create_user(
+            &Actor::system(),
+            manage::users::NewUser {
+                username: "admin".into(),
+                roles: vec!["admin".into()],
+                ..Default::default()
+            },
+        )
+        .await;
+    match created {
+        Ok(c) => Ok(Some(c)),
+        // Another replica bootstrapped first.
+        Err(manage::ManageError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

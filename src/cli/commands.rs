@@ -1,0 +1,495 @@
+use std::io::BufRead;
+use std::sync::Arc;
+
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::{Cli, ClientCommand, Command, ConfigCommand, UserCommand, healthcheck};
+use crate::app::{self, AppState, Application};
+use crate::clock::SystemClock;
+use crate::config::{Config, LogFormat, Sources};
+use crate::manage::clients::{ClientUpdate, ClientView, NewClient};
+use crate::manage::users::{NewUser, UserView};
+use crate::manage::{Actor, ManageError};
+use crate::store::StoreError;
+
+/// Any failure of a command, printed as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Start(#[from] app::StartError),
+    #[error("{0}")]
+    Manage(ManageError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<ManageError> for CliError {
+    fn from(err: ManageError) -> Self {
+        // Say why the database failed: this is an operator's terminal, not an HTTP body.
+        match err {
+            ManageError::Store(StoreError::Unavailable(cause)) => {
+                Self::Other(format!("the database is unavailable: {cause}"))
+            }
+            ManageError::Store(StoreError::Query(cause)) => {
+                Self::Other(format!("database error: {cause}"))
+            }
+            other @ (ManageError::Invalid { .. }
+            | ManageError::NotFound(_)
+            | ManageError::Conflict(_)
+            | ManageError::Refused(_)
+            | ManageError::Password(_)
+            | ManageError::Store(_)) => Self::Manage(other),
+        }
+    }
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+fn read_password_line() -> Result<Zeroizing<String>, CliError> {
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Other(format!("cannot read the password from stdin: {e}")))?;
+    let trimmed = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    if trimmed.is_empty() {
+        return Err(CliError::Other("no password on stdin".into()));
+    }
+    Ok(trimmed)
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let sources = Sources::from_process(cli.config.clone(), cli.overrides.to_overrides());
+    let config = Config::load(&sources)?;
+    let json = cli.json;
+    match cli.command {
+        Command::Serve { no_migrate } => serve(config, no_migrate, json).await,
+        Command::Healthcheck => {
+            let status = healthcheck::probe(config.admin_bind).map_err(CliError::Other)?;
+            if json {
+                print_json(&json!({ "status": status, "ready": status == 200 }));
+            } else {
+                println!("/health/ready answered {status}");
+            }
+            if status == 200 {
+                Ok(())
+            } else {
+                Err(CliError::Other(format!("not ready (HTTP {status})")))
+            }
+        }
+        Command::Config(ConfigCommand::Check) => {
+            let shown = config.redacted();
+            if json {
+                print_json(&json!({ "valid": true, "config": shown }));
+            } else {
+                println!("configuration is valid");
+                println!("{}", toml::to_string_pretty(&shown).unwrap_or_default());
+            }
+            Ok(())
+        }
+        Command::Migrate => {
+            quiet_logs(&config);
+            let mut config = config;
+            config.database.migrate_on_start = false;
+            let state = app::build_state(config, Arc::new(SystemClock)).await?;
+            let applied = state
+                .store
+                .migrate()
+                .await
+                .map_err(|e| CliError::Other(format!("migrations failed: {e}")))?;
+            if json {
+                print_json(&json!({ "applied": applied }));
+            } else if applied.is_empty() {
+                println!("the database is up to date");
+            } else {
+                println!(
+                    "applied {} migration(s): {}",
+                    applied.len(),
+                    applied.join(", ")
+                );
+            }
+            Ok(())
+        }
+        Command::User(cmd) => {
+            quiet_logs(&config);
+            let state = app::build_state(config, Arc::new(SystemClock)).await?;
+            user(&state, cmd, json).await
+        }
+        Command::Client(cmd) => {
+            quiet_logs(&config);
+            let state = app::build_state(config, Arc::new(SystemClock)).await?;
+            client(&state, cmd, json).await
+        }
+    }
+}
+
+/// Management commands print results, not logs; only warnings reach stderr.
+fn quiet_logs(config: &Config) {
+    let _already = crate::telemetry::init_logging(config.log_format, "warn");
+}
+
+async fn serve(mut config: Config, no_migrate: bool, json: bool) -> Result<(), CliError> {
+    crate::telemetry::init_logging(config.log_format, &config.log_level)
+        .map_err(CliError::Other)?;
+    if no_migrate {
+        config.database.migrate_on_start = false;
+    }
+    let database = config.database.url.redacted();
+    let app = Application::build(config).await?;
+    let state = app.state().clone();
+    if let Some(created) = app::bootstrap_admin(&state.service).await? {
+        let password = created
+            .generated_password
+            .as_deref()
+            .map(String::as_str)
+            .unwrap_or_default();
+        // Printed, never logged: a log pipeline would keep it.
+        if json {
+            print_json(&json!({
+                "bootstrap_admin": { "username": created.user.username, "password": password }
+            }));
+        } else {
+            println!(
+                "\n  First run: created user `{}` with role `admin`.\n  Password (shown once): {password}\n  Change it with `portcullis user set-password {} --password-stdin`.\n",
+                created.user.username, created.user.username
+            );
+        }
+    }
+    tracing::info!(
+        issuer = %state.config.issuer,
+        database = %database,
+        backend = %state.store.backend(),
+        public = %app.public_addr(),
+        admin = %app.admin_addr(),
+        "portcullis is listening"
+    );
+    if state.config.log_format == LogFormat::Text && !state.config.issuer.is_https() {
+        tracing::info!("development issuer over http: use https and a real host in production");
+    }
+    app.run_until_stopped()
+        .await
+        .map_err(|e| CliError::Other(format!("server error: {e}")))
+}
+
+fn print_user(user: &UserView) {
+    println!("id:             {}", user.id);
+    println!("username:       {}", user.username);
+    println!("email:          {}", user.email.as_deref().unwrap_or("-"));
+    println!("name:           {}", user.name.as_deref().unwrap_or("-"));
+    println!("disabled:       {}", user.disabled);
+    println!("roles:          {}", user.roles.join(", "));
+}
+
+fn user_json(user: &UserView) -> serde_json::Value {
+    serde_json::to_value(user).unwrap_or_default()
+}
+
+async fn user(state: &AppState, cmd: UserCommand, json: bool) -> Result<(), CliError> {
+    let svc = &state.service;
+    let actor = Actor::cli();
+    let show = |user: &UserView| {
+        if json {
+            print_json(&user_json(user));
+        } else {
+            print_user(user);
+        }
+    };
+    match cmd {
+        UserCommand::Create {
+            username,
+            email,
+            name,
+            roles,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                Some(read_password_line()?)
+            } else {
+                None
+            };
+            let created = svc
+                .create_user(
+                    &actor,
+                    NewUser {
+                        username,
+                        email,
+                        name,
+                        roles,
+                        password,
+                    },
+                )
+                .await?;
+            let generated = created.generated_password.as_deref().map(String::as_str);
+            if json {
+                let mut value = user_json(&created.user);
+                if let (Some(obj), Some(p)) = (value.as_object_mut(), generated) {
+                    obj.insert("password".into(), json!(p));
+                }
+                print_json(&value);
+            } else {
+                print_user(&created.user);
+                if let Some(p) = generated {
+                    println!("password:       {p}   (shown once)");
+                }
+            }
+        }
+        UserCommand::List {
+            search,
+            offset,
+            limit,
+        } => {
+            let users = svc.list_users(search, offset, limit).await?;
+            if json {
+                print_json(&serde_json::to_value(&users).unwrap_or_default());
+            } else {
+                println!("{:<36}  {:<24}  {:<8}  roles", "id", "username", "status");
+                for u in &users {
+                    println!(
+                        "{:<36}  {:<24}  {:<8}  {}",
+                        u.id,
+                        u.username,
+                        if u.disabled { "disabled" } else { "enabled" },
+                        u.roles.join(",")
+                    );
+                }
+            }
+        }
+        UserCommand::Show { user } => show(&svc.get_user(&user).await?),
+        UserCommand::SetPassword {
+            user,
+            password_stdin,
+        } => {
+            let (password, generated) = if password_stdin {
+                (read_password_line()?, false)
+            } else {
+                (crate::crypto::tokens::random_password(), true)
+            };
+            let shown = password.clone();
+            let updated = svc.set_password(&actor, &user, password).await?;
+            if json {
+                let mut value = json!({ "id": updated.id, "username": updated.username });
+                if let (Some(obj), true) = (value.as_object_mut(), generated) {
+                    obj.insert("password".into(), json!(shown.as_str()));
+                }
+                print_json(&value);
+            } else if generated {
+                println!(
+                    "new password for {} (shown once): {}",
+                    updated.username,
+                    shown.as_str()
+                );
+            } else {
+                println!("password changed for {}", updated.username);
+            }
+        }
+        UserCommand::Disable { user } => show(&svc.set_user_disabled(&actor, &user, true).await?),
+        UserCommand::Enable { user } => show(&svc.set_user_disabled(&actor, &user, false).await?),
+        UserCommand::AddRole { user, role } => {
+            show(&svc.add_user_role(&actor, &user, &role).await?)
+        }
+        UserCommand::RemoveRole { user, role } => {
+            show(&svc.remove_user_role(&actor, &user, &role).await?)
+        }
+        UserCommand::Delete { user } => {
+            svc.delete_user(&actor, &user).await?;
+            if json {
+                print_json(&json!({ "deleted": user }));
+            } else {
+                println!("deleted user {user}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_client(c: &ClientView) {
+    println!("client_id:                  {}", c.client_id);
+    println!("client_name:                {}", c.client_name);
+    println!(
+        "type:                       {}",
+        if c.confidential {
+            "confidential"
+        } else {
+            "public"
+        }
+    );
+    println!("redirect_uris:              {}", c.redirect_uris.join(" "));
+    println!(
+        "post_logout_redirect_uris:  {}",
+        c.post_logout_redirect_uris.join(" ")
+    );
+    println!("grant_types:                {}", c.grant_types.join(" "));
+    println!("scope:                      {}", c.scope);
+    println!(
+        "token_endpoint_auth_method: {}",
+        c.token_endpoint_auth_method
+    );
+    println!("first_party:                {}", c.first_party);
+    println!("require_pkce:               {}", c.require_pkce);
+    println!("roles:                      {}", c.roles.join(" "));
+    println!("disabled:                   {}", c.disabled);
+}
+
+fn client_json(c: &ClientView) -> serde_json::Value {
+    serde_json::to_value(c).unwrap_or_default()
+}
+
+async fn client(state: &AppState, cmd: ClientCommand, json: bool) -> Result<(), CliError> {
+    let svc = &state.service;
+    let actor = Actor::cli();
+    let show = |c: &ClientView| {
+        if json {
+            print_json(&client_json(c));
+        } else {
+            print_client(c);
+        }
+    };
+    match cmd {
+        ClientCommand::Create {
+            name,
+            client_id,
+            public,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grants,
+            scopes,
+            roles,
+            first_party,
+            token_endpoint_auth_method,
+            no_require_pkce,
+            access_token_lifetime,
+            refresh_token_lifetime,
+        } => {
+            let created = svc
+                .create_client(
+                    &actor,
+                    NewClient {
+                        name,
+                        client_id,
+                        public,
+                        redirect_uris,
+                        post_logout_redirect_uris,
+                        grant_types: grants,
+                        scopes: split_scopes(scopes),
+                        roles,
+                        first_party,
+                        token_endpoint_auth_method,
+                        require_pkce: no_require_pkce.then_some(false),
+                        access_token_lifetime,
+                        refresh_token_lifetime,
+                    },
+                )
+                .await?;
+            let secret = created.client_secret.as_ref().map(|s| s.expose());
+            if json {
+                let mut value = client_json(&created.client);
+                if let Some(obj) = value.as_object_mut() {
+                    obj.insert("client_secret".into(), json!(secret));
+                }
+                print_json(&value);
+            } else {
+                print_client(&created.client);
+                if let Some(s) = secret {
+                    println!("client_secret:              {s}   (shown once)");
+                }
+            }
+        }
+        ClientCommand::List => {
+            let clients = svc.list_clients().await?;
+            if json {
+                print_json(&serde_json::to_value(&clients).unwrap_or_default());
+            } else {
+                println!(
+                    "{:<36}  {:<24}  {:<12}  grants",
+                    "client_id", "name", "type"
+                );
+                for c in &clients {
+                    println!(
+                        "{:<36}  {:<24}  {:<12}  {}",
+                        c.client_id,
+                        c.client_name,
+                        if c.confidential {
+                            "confidential"
+                        } else {
+                            "public"
+                        },
+                        c.grant_types.join(",")
+                    );
+                }
+            }
+        }
+        ClientCommand::Show { client_id } => show(&svc.get_client(&client_id).await?),
+        ClientCommand::Update {
+            client_id,
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grants,
+            scopes,
+            roles,
+            first_party,
+            token_endpoint_auth_method,
+            require_pkce,
+            access_token_lifetime,
+            refresh_token_lifetime,
+            disable,
+            enable,
+        } => {
+            let change = ClientUpdate {
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                grant_types: grants,
+                scopes: scopes.map(split_scopes),
+                roles,
+                first_party,
+                token_endpoint_auth_method,
+                require_pkce,
+                access_token_lifetime: access_token_lifetime.map(Some),
+                refresh_token_lifetime: refresh_token_lifetime.map(Some),
+                disabled: if disable {
+                    Some(true)
+                } else if enable {
+                    Some(false)
+                } else {
+                    None
+                },
+            };
+            show(&svc.update_client(&actor, &client_id, change).await?);
+        }
+        ClientCommand::Delete { client_id } => {
+            svc.delete_client(&actor, &client_id).await?;
+            if json {
+                print_json(&json!({ "deleted": client_id }));
+            } else {
+                println!("deleted client {client_id}");
+            }
+        }
+        ClientCommand::RotateSecret { client_id } => {
+            let secret = svc.rotate_client_secret(&actor, &client_id).await?;
+            if json {
+                print_json(&json!({ "client_id": client_id, "client_secret": secret.expose() }));
+            } else {
+                println!("client_id:     {client_id}");
+                println!("client_secret: {}   (shown once)", secret.expose());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--scope "a b" --scope c` and `--scope a --scope b` mean the same.
+fn split_scopes(scopes: Vec<String>) -> Vec<String> {
+    scopes
+        .iter()
+        .flat_map(|s| s.split_whitespace().map(str::to_owned))
+        .collect()
+}

@@ -1,0 +1,267 @@
+//! The command line: parse, load config, call the library, print. `--json` gives machine
+//! output on every command; errors go to stderr with a non-zero exit status.
+
+mod commands;
+mod healthcheck;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{LogFormat, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "OAuth 2.1 / OpenID Connect authorization server"
+)]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags that override the file and the environment.
+#[derive(Debug, Args)]
+pub struct OverrideArgs {
+    /// Issuer URL (`issuer`).
+    #[arg(long, global = true)]
+    pub issuer: Option<String>,
+    /// Data directory (`data_dir`).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (`database.url`): sqlite://PATH or postgres://...
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    /// Public listener address (`http.bind`).
+    #[arg(long, global = true)]
+    pub http_bind: Option<String>,
+    /// Admin listener address (`admin.bind`).
+    #[arg(long, global = true)]
+    pub admin_bind: Option<String>,
+    /// `text` or `json` (`log.format`).
+    #[arg(long, global = true, value_parser = parse_log_format)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter such as `info` or `portcullis=debug` (`log.level`).
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    match s {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("`{other}` is not `text` or `json`")),
+    }
+}
+
+impl OverrideArgs {
+    fn to_overrides(&self) -> Overrides {
+        Overrides {
+            issuer: self.issuer.clone(),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            http_bind: self.http_bind.clone(),
+            admin_bind: self.admin_bind.clone(),
+            log_format: self.log_format,
+            log_level: self.log_level.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        /// Do not apply pending migrations at start.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Exit 0 when the running server's /health/ready answers 200.
+    Healthcheck,
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate and print the effective configuration (secrets redacted).
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; without --password-stdin a random password is printed once.
+    Create {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        /// Substring of username or email.
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Show one user (by username or id).
+    Show {
+        user: String,
+    },
+    /// Set a password (from stdin with --password-stdin, else generated and printed once).
+    SetPassword {
+        user: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    Disable {
+        user: String,
+    },
+    Enable {
+        user: String,
+    },
+    AddRole {
+        user: String,
+        role: String,
+    },
+    RemoveRole {
+        user: String,
+        role: String,
+    },
+    Delete {
+        user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; a confidential client's secret is printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        client_id: Option<String>,
+        /// A public client (no secret; PKCE required).
+        #[arg(long)]
+        public: bool,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Skip the consent page for this client.
+        #[arg(long)]
+        first_party: bool,
+        /// client_secret_basic (default), client_secret_post, or none (public).
+        #[arg(long)]
+        token_endpoint_auth_method: Option<String>,
+        /// Let a confidential client skip PKCE (never allowed for public clients).
+        #[arg(long)]
+        no_require_pkce: bool,
+        #[arg(long)]
+        access_token_lifetime: Option<i64>,
+        #[arg(long)]
+        refresh_token_lifetime: Option<i64>,
+    },
+    List,
+    Show {
+        client_id: String,
+    },
+    /// Change settings; list flags replace the whole list.
+    Update {
+        client_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Option<Vec<String>>,
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Option<Vec<String>>,
+        #[arg(long = "grant")]
+        grants: Option<Vec<String>>,
+        #[arg(long = "scope")]
+        scopes: Option<Vec<String>>,
+        #[arg(long = "role")]
+        roles: Option<Vec<String>>,
+        #[arg(long)]
+        first_party: Option<bool>,
+        #[arg(long)]
+        token_endpoint_auth_method: Option<String>,
+        #[arg(long)]
+        require_pkce: Option<bool>,
+        #[arg(long)]
+        access_token_lifetime: Option<i64>,
+        #[arg(long)]
+        refresh_token_lifetime: Option<i64>,
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        #[arg(long)]
+        enable: bool,
+    },
+    Delete {
+        client_id: String,
+    },
+    /// Issue a new secret (printed once); the old one stops working.
+    RotateSecret {
+        client_id: String,
+    },
+}
+
+/// Entry point for `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let json = cli.json;
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if json {
+                eprintln!("{}", serde_json::json!({ "error": err.to_string() }));
+            } else {
+                eprintln!("error: {err}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

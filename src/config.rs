@@ -1,0 +1,666 @@
+//! Configuration: defaults, then a TOML file, then `DATABASE_URL`, then `PORTCULLIS_*`
+//! environment variables (`__` nests), then command-line flags. Parsed and validated once
+//! at start; the typed `Config` is passed explicitly (there is no global).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+
+use crate::store::DatabaseUrl;
+
+/// Environment variables under the prefix that are not configuration keys.
+const NOT_KEYS: &[&str] = &["CONFIG", "TEST_DATABASE_URL"];
+const ENV_PREFIX: &str = "PORTCULLIS_";
+
+// ---------------------------------------------------------------- raw, as written
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub issuer: String,
+    pub data_dir: PathBuf,
+    pub database: RawDatabase,
+    pub http: RawHttp,
+    pub admin: RawAdmin,
+    pub log: RawLog,
+    pub password: RawPassword,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database: RawDatabase::default(),
+            http: RawHttp::default(),
+            admin: RawAdmin::default(),
+            log: RawLog::default(),
+            password: RawPassword::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDatabase {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A file holding the URL (for secrets mounted by an orchestrator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_file: Option<PathBuf>,
+    pub pool_size: u32,
+    pub migrate_on_start: bool,
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        Self {
+            url: None,
+            url_file: None,
+            pool_size: 8,
+            migrate_on_start: true,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHttp {
+    pub bind: String,
+    pub shutdown_delay_secs: u64,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            shutdown_delay_secs: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAdmin {
+    pub bind: String,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:9090".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Argon2id cost; the defaults are OWASP's (m=19 MiB, t=2, p=1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPassword {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// Hashing threads; 0 means one per core.
+    pub workers: usize,
+    /// Hash jobs allowed to wait; beyond it callers get `Overloaded` (HTTP 503).
+    pub queue_limit: usize,
+}
+
+impl Default for RawPassword {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+            workers: 0,
+            queue_limit: 64,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- sources
+
+/// Flags that override every other source.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_bind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_bind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+}
+
+/// Everything configuration is read from; `env` is passed in (not read here) so tests
+/// can check precedence without touching the process environment.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub file: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub overrides: Overrides,
+}
+
+impl Sources {
+    pub fn from_process(file: Option<PathBuf>, overrides: Overrides) -> Self {
+        Self {
+            file,
+            env: std::env::vars().collect(),
+            overrides,
+        }
+    }
+}
+
+/// `PORTCULLIS_A__B=v` as `a.b = v`, with errors naming the variable.
+struct PrefixedEnv<'a>(&'a [(String, String)]);
+
+impl Provider for PrefixedEnv<'_> {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable").interpolater(|_profile, keys| {
+            format!("{ENV_PREFIX}{}", keys.join("__").to_uppercase())
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut dict = Dict::new();
+        for (name, raw) in self.0 {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if rest.is_empty() || NOT_KEYS.contains(&rest) {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            let value: Value = raw.parse().unwrap_or_else(|_| Value::from(raw.clone()));
+            insert_nested(&mut dict, &path, value);
+        }
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+fn insert_nested(dict: &mut Dict, path: &[String], value: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            dict.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = dict
+                .entry(first.clone())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, inner) = entry {
+                insert_nested(inner, rest, value);
+            } else {
+                let mut inner = Dict::new();
+                insert_nested(&mut inner, rest, value);
+                *entry = Value::from(inner);
+            }
+        }
+    }
+}
+
+/// Flags, nested the same way as the file.
+fn override_dict(o: &Overrides) -> Dict {
+    let mut dict = Dict::new();
+    let mut put = |path: &[&str], v: Option<Value>| {
+        if let Some(v) = v {
+            let path: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
+            insert_nested(&mut dict, &path, v);
+        }
+    };
+    put(&["issuer"], o.issuer.clone().map(Value::from));
+    put(
+        &["data_dir"],
+        o.data_dir
+            .as_ref()
+            .map(|p| Value::from(p.to_string_lossy().into_owned())),
+    );
+    put(
+        &["database", "url"],
+        o.database_url.clone().map(Value::from),
+    );
+    put(&["http", "bind"], o.http_bind.clone().map(Value::from));
+    put(&["admin", "bind"], o.admin_bind.clone().map(Value::from));
+    put(
+        &["log", "format"],
+        o.log_format.map(|f| {
+            Value::from(match f {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            })
+        }),
+    );
+    put(&["log", "level"], o.log_level.clone().map(Value::from));
+    dict
+}
+
+struct FlagProvider(Dict);
+
+impl Provider for FlagProvider {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("command-line flag")
+    }
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
+// ---------------------------------------------------------------- validated
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("configuration: {0}")]
+    Parse(String),
+    #[error("configuration key `{key}` (from {origin}): {reason}")]
+    Invalid {
+        key: &'static str,
+        origin: String,
+        reason: String,
+    },
+}
+
+/// The issuer URL, exactly as tokens and discovery carry it (no trailing slash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer(String);
+
+impl Issuer {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+}
+
+impl std::fmt::Display for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: DatabaseUrl,
+    pub pool_size: u32,
+    pub migrate_on_start: bool,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct PasswordConfig {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub workers: usize,
+    pub queue_limit: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub issuer: Issuer,
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub http_bind: SocketAddr,
+    pub admin_bind: SocketAddr,
+    pub shutdown_delay: Duration,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub password: PasswordConfig,
+}
+
+impl Config {
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        let figment = figment(sources)?;
+        let raw: RawConfig = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
+        validate(&figment, raw)
+    }
+
+    /// The effective configuration for `config check`, with secrets redacted.
+    pub fn redacted(&self) -> serde_json::Value {
+        serde_json::json!({
+            "issuer": self.issuer.as_str(),
+            "data_dir": self.data_dir,
+            "database": {
+                "backend": self.database.url.backend(),
+                "url": self.database.url.redacted(),
+                "pool_size": self.database.pool_size,
+                "migrate_on_start": self.database.migrate_on_start,
+                "connect_timeout_secs": self.database.connect_timeout.as_secs(),
+            },
+            "http": {
+                "bind": self.http_bind.to_string(),
+                "shutdown_delay_secs": self.shutdown_delay.as_secs(),
+            },
+            "admin": { "bind": self.admin_bind.to_string() },
+            "log": { "format": self.log_format, "level": self.log_level },
+            "password": {
+                "memory_kib": self.password.memory_kib,
+                "iterations": self.password.iterations,
+                "parallelism": self.password.parallelism,
+                "workers": self.password.workers,
+                "queue_limit": self.password.queue_limit,
+            },
+        })
+    }
+
+    /// A config for tests and tools: defaults plus the given overrides, no environment.
+    pub fn for_overrides(overrides: Overrides) -> Result<Self, ConfigError> {
+        Self::load(&Sources {
+            file: None,
+            env: Vec::new(),
+            overrides,
+        })
+    }
+}
+
+fn figment(sources: &Sources) -> Result<Figment, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+    if let Some(path) = &sources.file {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        // Parse here first so a syntax error names the file and line, not a key.
+        if let Err(e) = text.parse::<toml::Table>() {
+            return Err(ConfigError::File {
+                path: path.clone(),
+                reason: format!("invalid TOML: {}", e.message()),
+            });
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    if let Some((_, url)) = sources.env.iter().find(|(k, _)| k == "DATABASE_URL") {
+        figment = figment.merge(DatabaseUrlEnv(url.clone()));
+    }
+    figment = figment.merge(PrefixedEnv(&sources.env));
+    figment = figment.merge(FlagProvider(override_dict(&sources.overrides)));
+    Ok(figment)
+}
+
+/// `DATABASE_URL`, the name most tools use, below the prefixed variables.
+struct DatabaseUrlEnv(String);
+
+impl Provider for DatabaseUrlEnv {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable DATABASE_URL")
+    }
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut dict = Dict::new();
+        insert_nested(
+            &mut dict,
+            &["database".to_owned(), "url".to_owned()],
+            Value::from(self.0.clone()),
+        );
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+fn describe_figment_error(err: figment::Error) -> String {
+    err.into_iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Names where the value of `key` came from, for error messages.
+fn origin(figment: &Figment, key: &str) -> String {
+    match figment.find_metadata(key) {
+        Some(meta) => {
+            if let Some(figment::Source::File(path)) = &meta.source {
+                return format!("file {}", path.display());
+            }
+            if meta.name == "environment variable" {
+                let keys: Vec<&str> = key.split('.').collect();
+                return format!(
+                    "environment variable {}",
+                    meta.interpolate(&Profile::Default, &keys)
+                );
+            }
+            meta.name.to_string()
+        }
+        None => "defaults".into(),
+    }
+}
+
+fn invalid(figment: &Figment, key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        origin: origin(figment, key),
+        reason: reason.into(),
+    }
+}
+
+fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, ConfigError> {
+    let issuer = parse_issuer(&raw.issuer).map_err(|r| invalid(figment, "issuer", r))?;
+
+    let url_text = match (&raw.database.url, &raw.database.url_file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                figment,
+                "database.url_file",
+                "set either database.url or database.url_file, not both",
+            ));
+        }
+        (Some(url), None) => url.clone(),
+        (None, Some(path)) => {
+            read_secret_file(path).map_err(|r| invalid(figment, "database.url_file", r))?
+        }
+        (None, None) => format!("sqlite://{}", raw.data_dir.join("portcullis.db").display()),
+    };
+    let url = DatabaseUrl::parse(&url_text)
+        .map_err(|e| invalid(figment, "database.url", e.to_string()))?;
+    if raw.database.pool_size == 0 || raw.database.pool_size > 512 {
+        return Err(invalid(
+            figment,
+            "database.pool_size",
+            "must be between 1 and 512",
+        ));
+    }
+    if raw.database.connect_timeout_secs == 0 || raw.database.connect_timeout_secs > 300 {
+        return Err(invalid(
+            figment,
+            "database.connect_timeout_secs",
+            "must be between 1 and 300",
+        ));
+    }
+
+    let http_bind = parse_bind(&raw.http.bind).map_err(|r| invalid(figment, "http.bind", r))?;
+    let admin_bind = parse_bind(&raw.admin.bind).map_err(|r| invalid(figment, "admin.bind", r))?;
+    if http_bind == admin_bind && http_bind.port() != 0 {
+        return Err(invalid(
+            figment,
+            "admin.bind",
+            "the admin listener must not share the public listener's address",
+        ));
+    }
+    if raw.http.shutdown_delay_secs > 300 {
+        return Err(invalid(
+            figment,
+            "http.shutdown_delay_secs",
+            "must be at most 300",
+        ));
+    }
+
+    if tracing_subscriber::EnvFilter::try_new(&raw.log.level).is_err() {
+        return Err(invalid(
+            figment,
+            "log.level",
+            "not a log filter (try `info`, `debug` or `portcullis=debug,info`)",
+        ));
+    }
+
+    let p = &raw.password;
+    if argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, None).is_err() {
+        return Err(invalid(
+            figment,
+            "password.memory_kib",
+            "argon2 parameters out of range (memory_kib >= 8 x parallelism, iterations >= 1, parallelism >= 1)",
+        ));
+    }
+    if p.memory_kib < 7_168 || p.iterations < 1 {
+        return Err(invalid(
+            figment,
+            "password.memory_kib",
+            "below OWASP's minimum for argon2id (7168 KiB with 5 iterations; default 19456 KiB, 2 iterations)",
+        ));
+    }
+    if p.queue_limit == 0 || p.queue_limit > 100_000 {
+        return Err(invalid(
+            figment,
+            "password.queue_limit",
+            "must be between 1 and 100000",
+        ));
+    }
+    let workers = if p.workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        p.workers
+    };
+
+    Ok(Config {
+        issuer,
+        data_dir: raw.data_dir,
+        database: DatabaseConfig {
+            url,
+            pool_size: raw.database.pool_size,
+            migrate_on_start: raw.database.migrate_on_start,
+            connect_timeout: Duration::from_secs(raw.database.connect_timeout_secs),
+        },
+        http_bind,
+        admin_bind,
+        shutdown_delay: Duration::from_secs(raw.http.shutdown_delay_secs),
+        log_format: raw.log.format,
+        log_level: raw.log.level,
+        password: PasswordConfig {
+            memory_kib: p.memory_kib,
+            iterations: p.iterations,
+            parallelism: p.parallelism,
+            workers,
+            queue_limit: p.queue_limit,
+        },
+    })
+}
+
+fn read_secret_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn parse_bind(raw: &str) -> Result<SocketAddr, String> {
+    raw.trim()
+        .parse()
+        .map_err(|_| format!("`{raw}` is not an address and port like 127.0.0.1:8080 or [::]:8080"))
+}
+
+/// True for 127.0.0.0/8, ::1 and `localhost`: the hosts where plain http cannot be
+/// intercepted off the machine.
+pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => IpAddr::V6(*ip).is_loopback(),
+    }
+}
+
+fn parse_issuer(raw: &str) -> Result<Issuer, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment (RFC 8414 section 2)".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials".into());
+    }
+    let host = url.host().ok_or("must have a host")?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(&host) => {}
+        "http" => return Err("must use https unless the host is a loopback address".into()),
+        other => return Err(format!("scheme `{other}` is not http or https")),
+    }
+    // Keep the operator's spelling, minus a trailing slash, so `iss` matches exactly.
+    Ok(Issuer(raw.trim_end_matches('/').to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_rules() {
+        assert!(parse_issuer("http://127.0.0.1:8080").is_ok());
+        assert!(parse_issuer("http://localhost:8080/").is_ok());
+        assert!(parse_issuer("http://[::1]:8080").is_ok());
+        assert!(parse_issuer("https://auth.example.com").is_ok());
+        assert!(parse_issuer("http://auth.example.com").is_err());
+        assert!(parse_issuer("https://auth.example.com?x=1").is_err());
+        assert!(parse_issuer("ftp://127.0.0.1").is_err());
+        assert_eq!(
+            parse_issuer("https://auth.example.com/realm/").map(|i| i.0),
+            Ok("https://auth.example.com/realm".to_owned())
+        );
+    }
+
+    #[test]
+    fn nested_env_keys() {
+        let env = vec![
+            ("PORTCULLIS_DATABASE__POOL_SIZE".to_owned(), "3".to_owned()),
+            (
+                "PORTCULLIS_TEST_DATABASE_URL".to_owned(),
+                "postgres://x".to_owned(),
+            ),
+            ("HOME".to_owned(), "/root".to_owned()),
+        ];
+        let config = Config::load(&Sources {
+            env,
+            ..Sources::default()
+        })
+        .unwrap();
+        assert_eq!(config.database.pool_size, 3);
+    }
+}

@@ -1,0 +1,339 @@
+//! Password hashing with argon2id in a bounded pool of threads.
+//!
+//! Argon2 is deliberately slow and memory-hungry (19 MiB per hash by default), so it runs
+//! on its own threads, one per core, never on the async executor, and only `queue_limit`
+//! jobs may wait: past that the caller gets `Overloaded` and answers 503 with Retry-After,
+//! instead of queueing without bound. Unknown users are verified against a dummy hash so
+//! that "no such user" costs the same as "wrong password" (STYLE.md #8).
+
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use zeroize::Zeroizing;
+
+use crate::config::PasswordConfig;
+
+/// Longer passwords are refused: argon2 would take them, but nobody types them and
+/// they make request bodies an easy amplifier.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PasswordError {
+    #[error("password hashing is overloaded; try again shortly")]
+    Overloaded,
+    #[error("password is longer than {MAX_PASSWORD_BYTES} bytes")]
+    TooLong,
+    #[error("password hashing failed")]
+    Hashing,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Invalid,
+    /// Correct; `rehash` says the stored hash is bcrypt or uses old parameters and should
+    /// be replaced by a fresh argon2id hash now that the password is known.
+    Valid {
+        rehash: bool,
+    },
+}
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+struct Inner {
+    params: Params,
+    dummy_hash: String,
+    queue: SyncSender<Job>,
+    workers: usize,
+    queue_limit: usize,
+}
+
+/// Cheap to clone; all clones share the pool. Threads end when the last clone drops.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("workers", &self.inner.workers)
+            .field("queue_limit", &self.inner.queue_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+fn argon2(params: &Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+}
+
+fn hash_now(params: &Params, password: &[u8]) -> Result<String, PasswordError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2(params)
+        .hash_password(password, &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| PasswordError::Hashing)
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
+}
+
+fn verify_now(params: &Params, dummy: &str, password: &[u8], stored: Option<&str>) -> Verdict {
+    let burn = || {
+        // Same work as a real check, result ignored.
+        if let Ok(h) = PasswordHash::new(dummy) {
+            let _ignored = argon2(params).verify_password(password, &h);
+        }
+        Verdict::Invalid
+    };
+    let Some(stored) = stored else {
+        return burn();
+    };
+    if password.len() > MAX_PASSWORD_BYTES {
+        return burn();
+    }
+    if is_bcrypt(stored) {
+        return match bcrypt::verify(password, stored) {
+            Ok(true) => Verdict::Valid { rehash: true },
+            Ok(false) | Err(_) => Verdict::Invalid,
+        };
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return burn();
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm).ok();
+    // Verify with the parameters recorded in the hash, whatever they are.
+    let ok = Argon2::default().verify_password(password, &parsed).is_ok();
+    if !ok {
+        return Verdict::Invalid;
+    }
+    let current = Params::try_from(&parsed).ok();
+    let rehash = algorithm != Some(Algorithm::Argon2id)
+        || parsed.version != Some(Version::V0x13.into())
+        || current.is_none_or(|p| {
+            p.m_cost() != params.m_cost()
+                || p.t_cost() != params.t_cost()
+                || p.p_cost() != params.p_cost()
+        });
+    Verdict::Valid { rehash }
+}
+
+fn worker_loop(queue: Arc<Mutex<Receiver<Job>>>) {
+    loop {
+        let job = match queue.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return, // every sender dropped: shut down
+        }
+    }
+}
+
+impl PasswordHasher {
+    pub fn new(config: &PasswordConfig) -> Result<Self, PasswordError> {
+        let params = Params::new(
+            config.memory_kib,
+            config.iterations,
+            config.parallelism,
+            None,
+        )
+        .map_err(|_| PasswordError::Hashing)?;
+        // A hash of a random password with the current parameters: verifying against it
+        // costs what a real verification costs.
+        let dummy_hash = hash_now(&params, crate::crypto::tokens::random_password().as_bytes())?;
+        let (queue, rx) = sync_channel::<Job>(config.queue_limit);
+        let rx = Arc::new(Mutex::new(rx));
+        let workers = config.workers.max(1);
+        for n in 0..workers {
+            let rx = Arc::clone(&rx);
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || worker_loop(rx))
+                .map_err(|_| PasswordError::Hashing)?;
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                params,
+                dummy_hash,
+                queue,
+                workers,
+                queue_limit: config.queue_limit,
+            }),
+        })
+    }
+
+    pub fn workers(&self) -> usize {
+        self.inner.workers
+    }
+
+    async fn submit<T, F>(&self, work: F) -> Result<T, PasswordError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> T + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let inner = Arc::clone(&self.inner);
+        let job: Job = Box::new(move || {
+            let _receiver_gone = tx.send(work(&inner));
+        });
+        match self.inner.queue.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                return Err(PasswordError::Overloaded);
+            }
+        }
+        rx.await.map_err(|_| PasswordError::Hashing)
+    }
+
+    /// A new argon2id PHC string for `password`.
+    pub async fn hash(&self, password: Zeroizing<String>) -> Result<String, PasswordError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordError::TooLong);
+        }
+        self.submit(move |inner| hash_now(&inner.params, password.as_bytes()))
+            .await?
+    }
+
+    /// Checks `password` against `stored` (None for an unknown user: the dummy hash is
+    /// checked instead, so the answer takes as long).
+    pub async fn verify(
+        &self,
+        password: Zeroizing<String>,
+        stored: Option<String>,
+    ) -> Result<Verdict, PasswordError> {
+        self.submit(move |inner| {
+            verify_now(
+                &inner.params,
+                &inner.dummy_hash,
+                password.as_bytes(),
+                stored.as_deref(),
+            )
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordConfig {
+        PasswordConfig {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            parallelism: 1,
+            workers: 1,
+            queue_limit: 4,
+        }
+    }
+
+    fn pw(s: &str) -> Zeroizing<String> {
+        Zeroizing::new(s.to_owned())
+    }
+
+    #[tokio::test]
+    async fn hash_and_verify() {
+        let hasher = PasswordHasher::new(&cheap()).unwrap();
+        let stored = hasher.hash(pw("correct horse")).await.unwrap();
+        assert!(stored.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"));
+        assert_eq!(
+            hasher
+                .verify(pw("correct horse"), Some(stored.clone()))
+                .await,
+            Ok(Verdict::Valid { rehash: false })
+        );
+        assert_eq!(
+            hasher.verify(pw("wrong"), Some(stored)).await,
+            Ok(Verdict::Invalid)
+        );
+        assert_eq!(hasher.verify(pw("x"), None).await, Ok(Verdict::Invalid));
+        assert_eq!(
+            hasher.verify(pw("x"), Some("garbage".into())).await,
+            Ok(Verdict::Invalid)
+        );
+    }
+
+    #[tokio::test]
+    async fn changed_parameters_ask_for_rehash() {
+        let old = PasswordHasher::new(&cheap()).unwrap();
+        let stored = old.hash(pw("pw-one-two")).await.unwrap();
+        let mut cfg = cheap();
+        cfg.iterations = 2;
+        let new = PasswordHasher::new(&cfg).unwrap();
+        assert_eq!(
+            new.verify(pw("pw-one-two"), Some(stored)).await,
+            Ok(Verdict::Valid { rehash: true })
+        );
+    }
+
+    #[tokio::test]
+    async fn bcrypt_verifies_and_asks_for_rehash() {
+        let hasher = PasswordHasher::new(&cheap()).unwrap();
+        for prefix in ["$2a$", "$2b$", "$2y$"] {
+            let b = bcrypt::hash_with_result("hunter22", 4).unwrap();
+            let stored = b.format_for_version(match prefix {
+                "$2a$" => bcrypt::Version::TwoA,
+                "$2y$" => bcrypt::Version::TwoY,
+                _ => bcrypt::Version::TwoB,
+            });
+            assert!(stored.starts_with(prefix));
+            assert_eq!(
+                hasher.verify(pw("hunter22"), Some(stored.clone())).await,
+                Ok(Verdict::Valid { rehash: true })
+            );
+            assert_eq!(
+                hasher.verify(pw("hunter23"), Some(stored)).await,
+                Ok(Verdict::Invalid)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn overload_is_an_error_not_a_queue() {
+        let mut cfg = cheap();
+        cfg.queue_limit = 1;
+        let hasher = PasswordHasher::new(&cfg).unwrap();
+        // Block the single worker so nothing drains while we fill the queue.
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let h = hasher.clone();
+        let blocker = tokio::spawn(async move {
+            h.submit(move |_| {
+                let _ = started_tx.send(());
+                let _ = release_rx.recv();
+            })
+            .await
+        });
+        started_rx.await.unwrap();
+        // The worker is busy; one job fills the queue.
+        assert!(hasher.inner.queue.try_send(Box::new(|| {})).is_ok());
+        // The queue (capacity 1) is now full: the next job is refused at once.
+        assert_eq!(hasher.hash(pw("x")).await, Err(PasswordError::Overloaded));
+        release_tx.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        // And the pool recovers once the worker has drained the queue.
+        let mut recovered = false;
+        for _ in 0..100 {
+            if hasher.hash(pw("x")).await.is_ok() {
+                recovered = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(recovered);
+    }
+
+    #[tokio::test]
+    async fn too_long_is_refused() {
+        let hasher = PasswordHasher::new(&cheap()).unwrap();
+        let long = "a".repeat(MAX_PASSWORD_BYTES + 1);
+        assert_eq!(hasher.hash(pw(&long)).await, Err(PasswordError::TooLong));
+    }
+}

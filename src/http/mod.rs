@@ -1,0 +1,4 @@
+//! actix only: the route table, thin handlers and response helpers.
+
+pub mod health;
+pub mod routes;

@@ -1,0 +1,13 @@
+//! Portcullis: an OAuth 2.1 / OpenID Connect authorization server.
+
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod http;
+pub mod manage;
+pub mod oauth;
+pub mod store;
+pub mod telemetry;

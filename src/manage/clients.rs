@@ -1,0 +1,435 @@
+use serde::Serialize;
+
+use super::{Actor, ManageError, Service, dedup_sorted, invalid, validate_role};
+use crate::audit::AuditEvent;
+use crate::crypto::tokens::{CLIENT_SECRET_PREFIX, Secret};
+use crate::oauth::{redirect_uri, scope};
+use crate::store::StoreError;
+use crate::store::models::clients::{self as rows, ClientRecord, ClientRow};
+
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+];
+pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+
+/// A client as shown to operators; field names follow RFC 7591 client metadata.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClientView {
+    pub client_id: String,
+    pub client_name: String,
+    pub confidential: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scope: String,
+    pub token_endpoint_auth_method: String,
+    pub first_party: bool,
+    pub require_pkce: bool,
+    pub access_token_lifetime: Option<i64>,
+    pub refresh_token_lifetime: Option<i64>,
+    pub disabled: bool,
+    pub roles: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn json_list(raw: &str) -> Result<Vec<String>, ManageError> {
+    serde_json::from_str(raw)
+        .map_err(|_| ManageError::Store(StoreError::Corrupt("client list column".into())))
+}
+
+fn to_json(list: &[String]) -> String {
+    serde_json::Value::from(list.to_vec()).to_string()
+}
+
+impl TryFrom<ClientRecord> for ClientView {
+    type Error = ManageError;
+    fn try_from(r: ClientRecord) -> Result<Self, ManageError> {
+        Ok(Self {
+            redirect_uris: json_list(&r.row.redirect_uris)?,
+            post_logout_redirect_uris: json_list(&r.row.post_logout_redirect_uris)?,
+            grant_types: json_list(&r.row.grant_types)?,
+            scope: json_list(&r.row.scopes)?.join(" "),
+            client_id: r.row.client_id,
+            client_name: r.row.name,
+            confidential: r.row.confidential,
+            token_endpoint_auth_method: r.row.token_endpoint_auth_method,
+            first_party: r.row.first_party,
+            require_pkce: r.row.require_pkce,
+            access_token_lifetime: r.row.access_token_lifetime,
+            refresh_token_lifetime: r.row.refresh_token_lifetime,
+            disabled: r.row.disabled,
+            roles: r.roles,
+            created_at: r.row.created_at,
+            updated_at: r.row.updated_at,
+        })
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct NewClient {
+    pub name: String,
+    pub client_id: Option<String>,
+    pub public: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub roles: Vec<String>,
+    pub first_party: bool,
+    pub token_endpoint_auth_method: Option<String>,
+    pub require_pkce: Option<bool>,
+    pub access_token_lifetime: Option<i64>,
+    pub refresh_token_lifetime: Option<i64>,
+}
+
+/// Fields to change; `None` leaves a field as it is, lists are replaced whole.
+#[derive(Debug, Default, Clone)]
+pub struct ClientUpdate {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub roles: Option<Vec<String>>,
+    pub first_party: Option<bool>,
+    pub token_endpoint_auth_method: Option<String>,
+    pub require_pkce: Option<bool>,
+    pub access_token_lifetime: Option<Option<i64>>,
+    pub refresh_token_lifetime: Option<Option<i64>>,
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug)]
+pub struct CreatedClient {
+    pub client: ClientView,
+    /// Only for confidential clients; shown once, stored as a digest.
+    pub client_secret: Option<Secret>,
+}
+
+fn validate_client_id(id: &str) -> Result<(), ManageError> {
+    // Unreserved characters only, so the id survives form and Basic encoding unchanged.
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "client_id",
+            "must be 1 to 128 characters from A-Z a-z 0-9 - . _ ~",
+        ))
+    }
+}
+
+fn validate_uris(field: &'static str, uris: &[String]) -> Result<(), ManageError> {
+    for uri in uris {
+        redirect_uri::validate_for_registration(uri)
+            .map_err(|e| invalid(field, format!("`{uri}` {e}")))?;
+    }
+    Ok(())
+}
+
+fn validate_lifetime(field: &'static str, value: Option<i64>) -> Result<(), ManageError> {
+    match value {
+        Some(v) if !(1..=31_536_000).contains(&v) => {
+            Err(invalid(field, "must be between 1 second and 1 year"))
+        }
+        Some(_) | None => Ok(()),
+    }
+}
+
+/// The rules a client's settings must satisfy together, checked on create and update.
+fn validate_row(row: &ClientRow, view: &ClientView) -> Result<(), ManageError> {
+    if row.name.trim().is_empty() || row.name.chars().count() > 256 {
+        return Err(invalid("client_name", "must be 1 to 256 characters"));
+    }
+    validate_uris("redirect_uris", &view.redirect_uris)?;
+    validate_uris("post_logout_redirect_uris", &view.post_logout_redirect_uris)?;
+    for grant in &view.grant_types {
+        if !GRANT_TYPES.contains(&grant.as_str()) {
+            return Err(invalid(
+                "grant_types",
+                format!("`{grant}` is not one of {}", GRANT_TYPES.join(", ")),
+            ));
+        }
+    }
+    if view.grant_types.is_empty() {
+        return Err(invalid(
+            "grant_types",
+            "at least one grant type is required",
+        ));
+    }
+    let has = |g: &str| view.grant_types.iter().any(|x| x == g);
+    if has("authorization_code") && view.redirect_uris.is_empty() {
+        return Err(invalid(
+            "redirect_uris",
+            "the authorization_code grant needs at least one redirect URI",
+        ));
+    }
+    if has("refresh_token") && !(has("authorization_code") || has("password")) {
+        return Err(invalid(
+            "grant_types",
+            "refresh_token needs authorization_code or password to start from",
+        ));
+    }
+    if !row.confidential && (has("client_credentials") || has("password")) {
+        return Err(invalid(
+            "grant_types",
+            "public clients cannot use client_credentials or password (they hold no secret)",
+        ));
+    }
+    for s in view.scope.split(' ').filter(|s| !s.is_empty()) {
+        if !scope::is_valid_token(s) {
+            return Err(invalid(
+                "scope",
+                format!("`{s}` is not a valid scope token"),
+            ));
+        }
+    }
+    let method = row.token_endpoint_auth_method.as_str();
+    if !AUTH_METHODS.contains(&method) {
+        return Err(invalid(
+            "token_endpoint_auth_method",
+            format!("must be one of {}", AUTH_METHODS.join(", ")),
+        ));
+    }
+    if row.confidential == (method == "none") {
+        return Err(invalid(
+            "token_endpoint_auth_method",
+            "confidential clients authenticate with a secret; public clients use `none`",
+        ));
+    }
+    if !row.confidential && !row.require_pkce {
+        return Err(invalid(
+            "require_pkce",
+            "PKCE cannot be turned off for public clients",
+        ));
+    }
+    validate_lifetime("access_token_lifetime", row.access_token_lifetime)?;
+    validate_lifetime("refresh_token_lifetime", row.refresh_token_lifetime)?;
+    for role in &view.roles {
+        validate_role(role)?;
+    }
+    Ok(())
+}
+
+impl Service {
+    pub async fn create_client(
+        &self,
+        actor: &Actor,
+        new: NewClient,
+    ) -> Result<CreatedClient, ManageError> {
+        let client_id = match new.client_id {
+            Some(id) => {
+                validate_client_id(&id)?;
+                id
+            }
+            None => uuid::Uuid::now_v7().to_string(),
+        };
+        let confidential = !new.public;
+        let grant_types = if new.grant_types.is_empty() {
+            if new.redirect_uris.is_empty() {
+                vec!["client_credentials".to_owned()]
+            } else {
+                vec!["authorization_code".to_owned(), "refresh_token".to_owned()]
+            }
+        } else {
+            dedup_sorted(new.grant_types)
+        };
+        let scopes =
+            if new.scopes.is_empty() && grant_types.iter().any(|g| g == "authorization_code") {
+                ["openid", "profile", "email", "offline_access"]
+                    .map(String::from)
+                    .to_vec()
+            } else {
+                dedup_sorted(new.scopes)
+            };
+        let method = new.token_endpoint_auth_method.unwrap_or_else(|| {
+            if confidential {
+                "client_secret_basic"
+            } else {
+                "none"
+            }
+            .to_owned()
+        });
+        let secret = confidential.then(|| Secret::generate(CLIENT_SECRET_PREFIX));
+        let now = self.clock.now();
+        let row = ClientRow {
+            client_id,
+            name: new.name.trim().to_owned(),
+            confidential,
+            secret_digest: secret.as_ref().map(|s| s.digest().to_vec()),
+            redirect_uris: to_json(&new.redirect_uris),
+            post_logout_redirect_uris: to_json(&new.post_logout_redirect_uris),
+            grant_types: to_json(&grant_types),
+            scopes: to_json(&scopes),
+            token_endpoint_auth_method: method,
+            first_party: new.first_party,
+            require_pkce: new.require_pkce.unwrap_or(true),
+            access_token_lifetime: new.access_token_lifetime,
+            refresh_token_lifetime: new.refresh_token_lifetime,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let roles = dedup_sorted(new.roles);
+        let view = ClientView::try_from(ClientRecord {
+            row: row.clone(),
+            roles: roles.clone(),
+        })?;
+        validate_row(&row, &view)?;
+        self.store
+            .run(move |conn| rows::insert(conn, &row, &roles))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict => ManageError::Conflict("a client with this client_id"),
+                other @ (StoreError::Unavailable(_)
+                | StoreError::NotFound
+                | StoreError::Query(_)
+                | StoreError::Corrupt(_)) => ManageError::Store(other),
+            })?;
+        self.audit(
+            actor,
+            AuditEvent::new("client.created")
+                .subject(view.client_id.clone())
+                .details(serde_json::to_value(&view).unwrap_or_default()),
+        )
+        .await?;
+        Ok(CreatedClient {
+            client: view,
+            client_secret: secret,
+        })
+    }
+
+    async fn find_client(&self, client_id: &str) -> Result<ClientRecord, ManageError> {
+        let id = client_id.to_owned();
+        self.store
+            .run(move |conn| rows::find(conn, &id))
+            .await?
+            .ok_or(ManageError::NotFound("client"))
+    }
+
+    pub async fn get_client(&self, client_id: &str) -> Result<ClientView, ManageError> {
+        self.find_client(client_id).await?.try_into()
+    }
+
+    pub async fn list_clients(&self) -> Result<Vec<ClientView>, ManageError> {
+        self.store
+            .run(rows::list)
+            .await?
+            .into_iter()
+            .map(ClientView::try_from)
+            .collect()
+    }
+
+    pub async fn update_client(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+        change: ClientUpdate,
+    ) -> Result<ClientView, ManageError> {
+        let record = self.find_client(client_id).await?;
+        let before = ClientView::try_from(record.clone())?;
+        let mut row = record.row;
+        if let Some(name) = change.name {
+            row.name = name.trim().to_owned();
+        }
+        if let Some(uris) = change.redirect_uris {
+            row.redirect_uris = to_json(&uris);
+        }
+        if let Some(uris) = change.post_logout_redirect_uris {
+            row.post_logout_redirect_uris = to_json(&uris);
+        }
+        if let Some(grants) = change.grant_types {
+            row.grant_types = to_json(&dedup_sorted(grants));
+        }
+        if let Some(scopes) = change.scopes {
+            row.scopes = to_json(&dedup_sorted(scopes));
+        }
+        if let Some(v) = change.first_party {
+            row.first_party = v;
+        }
+        if let Some(method) = change.token_endpoint_auth_method {
+            row.token_endpoint_auth_method = method;
+        }
+        if let Some(v) = change.require_pkce {
+            row.require_pkce = v;
+        }
+        if let Some(v) = change.access_token_lifetime {
+            row.access_token_lifetime = v;
+        }
+        if let Some(v) = change.refresh_token_lifetime {
+            row.refresh_token_lifetime = v;
+        }
+        if let Some(v) = change.disabled {
+            row.disabled = v;
+        }
+        row.updated_at = self.clock.now();
+        let roles = change.roles.map(dedup_sorted).unwrap_or(record.roles);
+        let after = ClientView::try_from(ClientRecord {
+            row: row.clone(),
+            roles: roles.clone(),
+        })?;
+        validate_row(&row, &after)?;
+        self.store
+            .run(move |conn| rows::update(conn, &row, &roles))
+            .await?;
+        self.audit(
+            actor,
+            AuditEvent::new("client.updated")
+                .subject(after.client_id.clone())
+                .details(serde_json::json!({ "before": before, "after": after })),
+        )
+        .await?;
+        Ok(after)
+    }
+
+    /// A new secret for a confidential client; the old one stops working at once.
+    pub async fn rotate_client_secret(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+    ) -> Result<Secret, ManageError> {
+        let record = self.find_client(client_id).await?;
+        if !record.row.confidential {
+            return Err(ManageError::Refused("public clients have no secret"));
+        }
+        let secret = Secret::generate(CLIENT_SECRET_PREFIX);
+        let digest = secret.digest();
+        let (id, now) = (record.row.client_id.clone(), self.clock.now());
+        self.store
+            .run(move |conn| rows::set_secret_digest(conn, &id, &digest, now))
+            .await?;
+        self.audit(
+            actor,
+            AuditEvent::new("client.secret_rotated").subject(record.row.client_id.clone()),
+        )
+        .await?;
+        Ok(secret)
+    }
+
+    pub async fn delete_client(&self, actor: &Actor, client_id: &str) -> Result<(), ManageError> {
+        let id = client_id.to_owned();
+        self.store
+            .run(move |conn| rows::delete(conn, &id))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ManageError::NotFound("client"),
+                other @ (StoreError::Unavailable(_)
+                | StoreError::Conflict
+                | StoreError::Query(_)
+                | StoreError::Corrupt(_)) => ManageError::Store(other),
+            })?;
+        self.audit(
+            actor,
+            AuditEvent::new("client.deleted").subject(client_id.to_owned()),
+        )
+        .await
+    }
+}

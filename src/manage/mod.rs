@@ -1,0 +1,101 @@
+//! Operations on users and clients, shared by the CLI and the admin API so that neither
+//! can do what the other cannot, and both keep the same rules and audit trail.
+
+pub mod clients;
+pub mod username;
+pub mod users;
+
+use crate::audit::{self, AuditEvent};
+use crate::clock::SharedClock;
+use crate::crypto::password::{PasswordError, PasswordHasher};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("refused: {0}")]
+    Refused(&'static str),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ManageError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> ManageError {
+    ManageError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Who is acting, for the audit log: `cli`, `system`, or `user:<id>` / `client:<id>`.
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+impl Actor {
+    pub fn cli() -> Self {
+        Self("cli".into())
+    }
+    pub fn system() -> Self {
+        Self("system".into())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub store: Store,
+    pub passwords: PasswordHasher,
+    pub clock: SharedClock,
+}
+
+impl Service {
+    pub fn new(store: Store, passwords: PasswordHasher, clock: SharedClock) -> Self {
+        Self {
+            store,
+            passwords,
+            clock,
+        }
+    }
+
+    async fn audit(&self, actor: &Actor, event: AuditEvent) -> Result<(), ManageError> {
+        audit::record(&self.store, self.clock.now(), event.actor(actor.0.clone())).await?;
+        Ok(())
+    }
+}
+
+/// Role names: lower-case words so that they read the same in tokens and config.
+pub fn validate_role(role: &str) -> Result<(), ManageError> {
+    let ok = !role.is_empty()
+        && role.len() <= 64
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-:.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "role",
+            format!("`{role}` is not a role name (a-z, 0-9, _ - : . up to 64)"),
+        ))
+    }
+}
+
+fn dedup_sorted(mut items: Vec<String>) -> Vec<String> {
+    items.sort();
+    items.dedup();
+    items
+}

@@ -1,0 +1,386 @@
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::{Actor, ManageError, Service, dedup_sorted, invalid, validate_role};
+use crate::audit::AuditEvent;
+use crate::crypto::tokens::random_password;
+use crate::manage::username;
+use crate::store::StoreError;
+use crate::store::models::users::{self as rows, UserRecord, UserRow};
+
+/// The shortest password we accept for a person (NIST SP 800-63B).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// A user as shown to operators: never the password hash.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub disabled: bool,
+    pub roles: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<UserRecord> for UserView {
+    fn from(r: UserRecord) -> Self {
+        Self {
+            id: r.row.id,
+            username: r.row.username,
+            email: r.row.email,
+            email_verified: r.row.email_verified,
+            name: r.row.name,
+            disabled: r.row.disabled,
+            roles: r.roles,
+            created_at: r.row.created_at,
+            updated_at: r.row.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub roles: Vec<String>,
+    /// None: generate one and return it.
+    pub password: Option<Zeroizing<String>>,
+}
+
+#[derive(Debug)]
+pub struct CreatedUser {
+    pub user: UserView,
+    /// Set when the password was generated: shown once, never stored in clear.
+    pub generated_password: Option<Zeroizing<String>>,
+}
+
+fn validate_email(email: &str) -> Result<(), ManageError> {
+    let mut parts = email.split('@');
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "email",
+            format!("`{email}` is not an email address"),
+        ))
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), ManageError> {
+    if name.trim().is_empty() || name.chars().count() > 256 || name.chars().any(char::is_control) {
+        return Err(invalid("name", "must be 1 to 256 printable characters"));
+    }
+    Ok(())
+}
+
+pub fn validate_password(password: &str) -> Result<(), ManageError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if password.len() > crate::crypto::password::MAX_PASSWORD_BYTES {
+        return Err(invalid("password", "is too long"));
+    }
+    Ok(())
+}
+
+fn normalise(raw: &str) -> Result<String, ManageError> {
+    username::normalise(raw).map_err(|e| invalid("username", e.to_string()))
+}
+
+impl Service {
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        new: NewUser,
+    ) -> Result<CreatedUser, ManageError> {
+        let username = normalise(&new.username)?;
+        if let Some(email) = &new.email {
+            validate_email(email)?;
+        }
+        if let Some(name) = &new.name {
+            validate_name(name)?;
+        }
+        for role in &new.roles {
+            validate_role(role)?;
+        }
+        let roles = dedup_sorted(new.roles);
+        let (password, generated) = match new.password {
+            Some(p) => {
+                validate_password(&p)?;
+                (p, None)
+            }
+            None => {
+                let p = random_password();
+                (p.clone(), Some(p))
+            }
+        };
+        let hash = self.passwords.hash(password).await?;
+        let now = self.clock.now();
+        let row = UserRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            username,
+            email: new.email.map(|e| e.trim().to_owned()),
+            email_verified: false,
+            name: new.name,
+            password_hash: hash,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let insert_row = row.clone();
+        let insert_roles = roles.clone();
+        self.store
+            .run(move |conn| rows::insert(conn, &insert_row, &insert_roles))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict => ManageError::Conflict("a user with this username"),
+                other @ (StoreError::Unavailable(_)
+                | StoreError::NotFound
+                | StoreError::Query(_)
+                | StoreError::Corrupt(_)) => ManageError::Store(other),
+            })?;
+        let user = UserView::from(UserRecord { row, roles });
+        self.audit(
+            actor,
+            AuditEvent::new("user.created")
+                .subject(user.id.clone())
+                .details(serde_json::json!({ "username": user.username, "roles": user.roles })),
+        )
+        .await?;
+        Ok(CreatedUser {
+            user,
+            generated_password: generated,
+        })
+    }
+
+    /// Looks a user up by id or (normalised) username.
+    async fn find_user(&self, key: &str) -> Result<UserRecord, ManageError> {
+        let key = key.to_owned();
+        let by_name = username::normalise(&key).ok();
+        self.store
+            .run(move |conn| {
+                if let Some(found) = rows::find_by_id(conn, &key)? {
+                    return Ok(Some(found));
+                }
+                match by_name {
+                    Some(name) => rows::find_by_username(conn, &name),
+                    None => Ok(None),
+                }
+            })
+            .await?
+            .ok_or(ManageError::NotFound("user"))
+    }
+
+    pub async fn get_user(&self, key: &str) -> Result<UserView, ManageError> {
+        Ok(self.find_user(key).await?.into())
+    }
+
+    pub async fn list_users(
+        &self,
+        search: Option<String>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<UserView>, ManageError> {
+        if !(1..=1000).contains(&limit) || offset < 0 {
+            return Err(invalid("limit", "limit must be 1..=1000 and offset >= 0"));
+        }
+        let found = self
+            .store
+            .run(move |conn| rows::list(conn, search.as_deref(), offset, limit))
+            .await?;
+        Ok(found.into_iter().map(UserView::from).collect())
+    }
+
+    pub async fn user_count(&self) -> Result<i64, ManageError> {
+        Ok(self.store.run(rows::count).await?)
+    }
+
+    pub async fn set_password(
+        &self,
+        actor: &Actor,
+        key: &str,
+        password: Zeroizing<String>,
+    ) -> Result<UserView, ManageError> {
+        validate_password(&password)?;
+        let mut record = self.find_user(key).await?;
+        record.row.password_hash = self.passwords.hash(password).await?;
+        record.row.updated_at = self.clock.now();
+        let row = record.row.clone();
+        self.store.run(move |conn| rows::update(conn, &row)).await?;
+        self.audit(
+            actor,
+            AuditEvent::new("user.password_set").subject(record.row.id.clone()),
+        )
+        .await?;
+        Ok(record.into())
+    }
+
+    pub async fn set_user_disabled(
+        &self,
+        actor: &Actor,
+        key: &str,
+        disabled: bool,
+    ) -> Result<UserView, ManageError> {
+        let mut record = self.find_user(key).await?;
+        if disabled && record.roles.iter().any(|r| r == "admin") && !record.row.disabled {
+            self.ensure_not_last_admin().await?;
+        }
+        record.row.disabled = disabled;
+        record.row.updated_at = self.clock.now();
+        let row = record.row.clone();
+        self.store.run(move |conn| rows::update(conn, &row)).await?;
+        self.audit(
+            actor,
+            AuditEvent::new(if disabled {
+                "user.disabled"
+            } else {
+                "user.enabled"
+            })
+            .subject(record.row.id.clone()),
+        )
+        .await?;
+        Ok(record.into())
+    }
+
+    async fn ensure_not_last_admin(&self) -> Result<(), ManageError> {
+        let admins = self
+            .store
+            .run(|conn| rows::count_enabled_with_role(conn, "admin"))
+            .await?;
+        if admins <= 1 {
+            return Err(ManageError::Refused("this is the last enabled admin"));
+        }
+        Ok(())
+    }
+
+    pub async fn add_user_role(
+        &self,
+        actor: &Actor,
+        key: &str,
+        role: &str,
+    ) -> Result<UserView, ManageError> {
+        validate_role(role)?;
+        let record = self.find_user(key).await?;
+        let (id, r) = (record.row.id.clone(), role.to_owned());
+        self.store
+            .run(move |conn| rows::add_role(conn, &id, &r))
+            .await?;
+        self.audit(
+            actor,
+            AuditEvent::new("user.role_added")
+                .subject(record.row.id.clone())
+                .details(serde_json::json!({ "role": role })),
+        )
+        .await?;
+        self.get_user(&record.row.id).await
+    }
+
+    pub async fn remove_user_role(
+        &self,
+        actor: &Actor,
+        key: &str,
+        role: &str,
+    ) -> Result<UserView, ManageError> {
+        let record = self.find_user(key).await?;
+        if !record.roles.iter().any(|r| r == role) {
+            return Err(ManageError::NotFound("role on this user"));
+        }
+        if role == "admin" && !record.row.disabled {
+            self.ensure_not_last_admin().await?;
+        }
+        let (id, r) = (record.row.id.clone(), role.to_owned());
+        self.store
+            .run(move |conn| rows::remove_role(conn, &id, &r))
+            .await?;
+        self.audit(
+            actor,
+            AuditEvent::new("user.role_removed")
+                .subject(record.row.id.clone())
+                .details(serde_json::json!({ "role": role })),
+        )
+        .await?;
+        self.get_user(&record.row.id).await
+    }
+
+    pub async fn delete_user(&self, actor: &Actor, key: &str) -> Result<(), ManageError> {
+        let record = self.find_user(key).await?;
+        if record.roles.iter().any(|r| r == "admin") && !record.row.disabled {
+            self.ensure_not_last_admin().await?;
+        }
+        let id = record.row.id.clone();
+        self.store.run(move |conn| rows::delete(conn, &id)).await?;
+        self.audit(
+            actor,
+            AuditEvent::new("user.deleted")
+                .subject(record.row.id.clone())
+                .details(serde_json::json!({ "username": record.row.username })),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl Service {
+    /// Checks a username and password. Unknown users, wrong passwords and disabled
+    /// accounts all answer `None` after the same argon2 work. A correct password whose
+    /// hash is bcrypt (imported) or uses old parameters is re-hashed with argon2id now.
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+    ) -> Result<Option<UserView>, ManageError> {
+        let record = match username::normalise(username) {
+            Ok(name) => {
+                self.store
+                    .run(move |conn| rows::find_by_username(conn, &name))
+                    .await?
+            }
+            Err(_) => None,
+        };
+        let stored = record.as_ref().map(|r| r.row.password_hash.clone());
+        let verdict = self.passwords.verify(password.clone(), stored).await?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        let rehash = match verdict {
+            crate::crypto::password::Verdict::Invalid => return Ok(None),
+            crate::crypto::password::Verdict::Valid { rehash } => rehash,
+        };
+        if record.row.disabled {
+            return Ok(None);
+        }
+        if rehash {
+            // Best effort: a failure here must not fail a correct login.
+            match self.passwords.hash(password).await {
+                Ok(new_hash) => {
+                    let (id, old, now) = (
+                        record.row.id.clone(),
+                        record.row.password_hash.clone(),
+                        self.clock.now(),
+                    );
+                    if let Err(err) = self
+                        .store
+                        .run(move |conn| {
+                            rows::replace_password_hash(conn, &id, &old, &new_hash, now)
+                        })
+                        .await
+                    {
+                        tracing::warn!(error = %err, "could not upgrade a password hash");
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "could not re-hash a password"),
+            }
+        }
+        Ok(Some(record.into()))
+    }
+}

@@ -1,0 +1,4 @@
+//! Protocol logic: no actix and no diesel types here.
+
+pub mod redirect_uri;
+pub mod scope;

@@ -1,0 +1,51 @@
+//! Embedded migrations, one folder per backend with the same folder names
+//! (a test in tests/api/migrations.rs keeps them in step).
+
+use diesel::connection::SimpleConnection;
+use diesel::migration::MigrationVersion;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::conn::DbConnection;
+
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+type HarnessError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Any constant shared by every replica; names the advisory lock that serialises
+/// migrations when several replicas start against one Postgres at once.
+const PG_MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(7207301)";
+const PG_MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(7207301)";
+
+/// Applies every pending migration; returns the versions applied.
+pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, HarnessError> {
+    let names =
+        |applied: Vec<MigrationVersion<'_>>| applied.iter().map(|v| v.to_string()).collect();
+    match conn {
+        DbConnection::Sqlite(c) => Ok(names(c.run_pending_migrations(SQLITE)?)),
+        DbConnection::Postgres(c) => {
+            c.batch_execute(PG_MIGRATION_LOCK)?;
+            let result = c.run_pending_migrations(POSTGRES).map(names);
+            c.batch_execute(PG_MIGRATION_UNLOCK)?;
+            result
+        }
+    }
+}
+
+/// Reverts every applied migration, newest first (used by the up/down/up test and by
+/// operators who need to roll back before a downgrade).
+pub fn revert_all(conn: &mut DbConnection) -> Result<Vec<String>, HarnessError> {
+    let reverted = match conn {
+        DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE)?,
+        DbConnection::Postgres(c) => c.revert_all_migrations(POSTGRES)?,
+    };
+    Ok(reverted.iter().map(|v| v.to_string()).collect())
+}
+
+/// True when the schema is behind this binary; readiness fails then.
+pub fn has_pending(conn: &mut DbConnection) -> Result<bool, HarnessError> {
+    match conn {
+        DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE),
+        DbConnection::Postgres(c) => c.has_pending_migration(POSTGRES),
+    }
+}

@@ -1,0 +1,141 @@
+//! Diesel and nothing else: connections, migrations, the shared schema and the models.
+//! Everything above this module sees `Store` and plain Rust types.
+
+pub mod conn;
+pub mod migrate;
+pub mod models;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+pub use conn::{Backend, DatabaseUrl, DbConnection};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or the pool is exhausted: callers answer 503.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint said no: the thing already exists.
+    #[error("already exists")]
+    Conflict,
+    #[error("database error")]
+    Query(#[source] DieselError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+impl From<DieselError> for StoreError {
+    // diesel's error is #[non_exhaustive]: a catch-all arm is unavoidable, and every
+    // unknown kind lands on the safe side (a query error, never success).
+    #[allow(clippy::wildcard_enum_match_arm)]
+    fn from(err: DieselError) -> Self {
+        match err {
+            DieselError::NotFound => Self::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::Conflict,
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
+            | DieselError::BrokenTransactionManager => Self::Unavailable(Box::new(err)),
+            other => Self::Query(other),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(err: r2d2::Error) -> Self {
+        Self::Unavailable(Box::new(err))
+    }
+}
+
+type Pool = r2d2::Pool<conn::ConnectionManager>;
+
+/// The pool and the one way to use it: `run` moves diesel work off the async executor.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub pool_size: u32,
+    pub connect_timeout: Duration,
+}
+
+impl Store {
+    /// Builds the pool without requiring the database to be up: a server that starts
+    /// during an outage reports not-ready and recovers by itself.
+    pub fn open(url: &DatabaseUrl, options: &StoreOptions) -> Result<Self, StoreError> {
+        if let DatabaseUrl::Sqlite(path) = url
+            && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            }
+        }
+        let manager = conn::ConnectionManager::new(url.clone(), options.connect_timeout);
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(options.connect_timeout)
+            .test_on_check_out(false)
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(manager);
+        Ok(Self {
+            pool,
+            backend: url.backend(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool. Works under
+    /// actix and plain tokio alike (the CLI has no actix system), hence `spawn_blocking`
+    /// rather than `web::block`.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|join| StoreError::Unavailable(Box::new(join)))?
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        self.run(|conn| migrate::run_pending(conn).map_err(StoreError::Unavailable))
+            .await
+    }
+
+    /// The database answers and its schema is current.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.run(|conn| {
+            conn.batch_execute("SELECT 1")?;
+            if migrate::has_pending(conn).map_err(StoreError::Unavailable)? {
+                return Err(StoreError::Corrupt("migrations are pending".into()));
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,150 @@
+use diesel::prelude::*;
+
+use crate::store::StoreError;
+use crate::store::conn::DbConnection;
+use crate::store::schema::{client_roles, clients};
+
+/// A client as stored. List columns hold JSON arrays of strings.
+#[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = clients, treat_none_as_null = true)]
+pub struct ClientRow {
+    pub client_id: String,
+    pub name: String,
+    pub confidential: bool,
+    pub secret_digest: Option<Vec<u8>>,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub grant_types: String,
+    pub scopes: String,
+    pub token_endpoint_auth_method: String,
+    pub first_party: bool,
+    pub require_pkce: bool,
+    pub access_token_lifetime: Option<i64>,
+    pub refresh_token_lifetime: Option<i64>,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for ClientRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRow")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("confidential", &self.confidential)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientRecord {
+    pub row: ClientRow,
+    pub roles: Vec<String>,
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    row: &ClientRow,
+    roles: &[String],
+) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        diesel::insert_into(clients::table)
+            .values(row)
+            .execute(conn)?;
+        set_roles(conn, &row.client_id, roles)
+    })
+}
+
+/// Replaces the client's row and roles in one transaction.
+pub fn update(
+    conn: &mut DbConnection,
+    row: &ClientRow,
+    roles: &[String],
+) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        let n = diesel::update(clients::table.find(&row.client_id))
+            .set(row)
+            .execute(conn)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        diesel::delete(client_roles::table.filter(client_roles::client_id.eq(&row.client_id)))
+            .execute(conn)?;
+        set_roles(conn, &row.client_id, roles)
+    })
+}
+
+fn set_roles(conn: &mut DbConnection, client_id: &str, roles: &[String]) -> Result<(), StoreError> {
+    for role in roles {
+        diesel::insert_into(client_roles::table)
+            .values((
+                client_roles::client_id.eq(client_id),
+                client_roles::role.eq(role),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+    let row: Option<ClientRow> = clients::table
+        .find(client_id)
+        .select(ClientRow::as_select())
+        .first(conn)
+        .optional()?;
+    match row {
+        Some(row) => {
+            let roles = roles_of(conn, &row.client_id)?;
+            Ok(Some(ClientRecord { row, roles }))
+        }
+        None => Ok(None),
+    }
+}
+
+fn roles_of(conn: &mut DbConnection, client_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(client_roles::table
+        .filter(client_roles::client_id.eq(client_id))
+        .select(client_roles::role)
+        .order(client_roles::role.asc())
+        .load(conn)?)
+}
+
+pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientRecord>, StoreError> {
+    let rows: Vec<ClientRow> = clients::table
+        .select(ClientRow::as_select())
+        .order(clients::client_id.asc())
+        .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            let roles = roles_of(conn, &row.client_id)?;
+            Ok(ClientRecord { row, roles })
+        })
+        .collect()
+}
+
+pub fn set_secret_digest(
+    conn: &mut DbConnection,
+    client_id: &str,
+    digest: &[u8],
+    now: i64,
+) -> Result<(), StoreError> {
+    let n = diesel::update(clients::table.find(client_id))
+        .set((
+            clients::secret_digest.eq(Some(digest)),
+            clients::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub fn delete(conn: &mut DbConnection, client_id: &str) -> Result<(), StoreError> {
+    let n = diesel::delete(clients::table.find(client_id)).execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! The one schema both backends share. Types are chosen so that every column maps the
+//! same way on SQLite and Postgres (see DESIGN.md "Storage").
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        name -> Nullable<Text>,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_roles (user_id, role) {
+        user_id -> Text,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    clients (client_id) {
+        client_id -> Text,
+        name -> Text,
+        confidential -> Bool,
+        secret_digest -> Nullable<Binary>,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        grant_types -> Text,
+        scopes -> Text,
+        token_endpoint_auth_method -> Text,
+        first_party -> Bool,
+        require_pkce -> Bool,
+        access_token_lifetime -> Nullable<BigInt>,
+        refresh_token_lifetime -> Nullable<BigInt>,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    client_roles (client_id, role) {
+        client_id -> Text,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    audit_events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        occurred_at -> BigInt,
+        event_type -> Text,
+        actor -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        details -> Text,
+        prev_hash -> Binary,
+        hash -> Binary,
+    }
+}
+
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(client_roles -> clients (client_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    user_roles,
+    clients,
+    client_roles,
+    audit_events
+);

@@ -1,0 +1,152 @@
+//! Logs and metrics. Logs carry a request id and the route, never query strings, bodies,
+//! cookies or Authorization headers: those are where tokens, codes and secrets travel.
+
+use std::time::Instant;
+
+use actix_web::HttpMessage;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use tracing::Span;
+use tracing_actix_web::{RequestId, RootSpanBuilder};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::LogFormat;
+
+/// Installs the global subscriber. Returns an error if one is already installed (tests).
+pub fn init_logging(format: LogFormat, level: &str) -> Result<(), String> {
+    let filter = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// Root span per request: method, matched route and path, never the query string.
+pub struct RequestSpan;
+
+#[derive(Clone, Copy)]
+struct Started(Instant);
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        request.extensions_mut().insert(Started(Instant::now()));
+        tracing::info_span!(
+            "http_request",
+            request_id = %request_id,
+            method = %request.method(),
+            path = %request.path(),
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        let _entered = span.enter();
+        match outcome {
+            Ok(res) => {
+                let elapsed = res
+                    .request()
+                    .extensions()
+                    .get::<Started>()
+                    .map(|s| s.0.elapsed().as_secs_f64() * 1000.0)
+                    .unwrap_or_default();
+                tracing::info!(
+                    status = res.status().as_u16(),
+                    route = res
+                        .request()
+                        .match_pattern()
+                        .as_deref()
+                        .unwrap_or("unmatched"),
+                    elapsed_ms = elapsed,
+                    "request"
+                );
+            }
+            Err(err) => {
+                let status = err.as_response_error().status_code().as_u16();
+                tracing::info!(status, "request failed");
+            }
+        }
+    }
+}
+
+/// The Prometheus registry and the collectors the server updates.
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub requests: IntCounterVec,
+    pub latency: HistogramVec,
+    pub password_queue_rejections: IntGauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("portcullis".into()), None)?;
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by listener, route, method and status",
+            ),
+            &["listener", "route", "method", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(
+                vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ],
+            ),
+            &["listener", "route", "method", "status"],
+        )?;
+        let password_queue_rejections = IntGauge::new(
+            "password_overload_rejections",
+            "Password checks refused because the hashing queue was full",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(password_queue_rejections.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+            password_queue_rejections,
+        })
+    }
+
+    pub fn observe(&self, listener: &str, route: &str, method: &str, status: u16, seconds: f64) {
+        let status = status.to_string();
+        let labels = [listener, route, method, status.as_str()];
+        self.requests.with_label_values(&labels).inc();
+        self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    pub fn render(&self) -> Result<String, prometheus::Error> {
+        prometheus::TextEncoder::new().encode_to_string(&self.registry.gather())
+    }
+}

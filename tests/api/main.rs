@@ -1,0 +1,18 @@
+//! The one integration-test binary (STYLE.md #10). Each test gets its own server on
+//! port 0 and its own database: a fresh SQLite file, or a fresh Postgres database when
+//! PORTCULLIS_TEST_DATABASE_URL is set.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::wildcard_enum_match_arm
+)]
+
+mod audit;
+mod cli;
+mod config;
+mod health;
+mod helpers;
+mod migrations;
+mod users_clients;
