@@ -11,7 +11,9 @@ use futures_util::FutureExt;
 use tracing_actix_web::TracingLogger;
 
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, MasterKeySource};
+use crate::crypto::key_material::MasterKeys;
+use crate::crypto::keystore::{KeyError, KeyPolicy, KeyStore};
 use crate::crypto::password::PasswordHasher;
 use crate::http::routes;
 use crate::manage::{self, Actor};
@@ -27,6 +29,35 @@ pub struct AppState {
     pub clock: SharedClock,
     pub metrics: Metrics,
     pub shutting_down: Arc<AtomicBool>,
+    pub keys: Arc<KeyStore>,
+    pub discovery: Arc<Document>,
+}
+
+/// A pre-serialised response body with its ETag.
+#[derive(Debug)]
+pub struct Document {
+    pub body: web::Bytes,
+    pub etag: String,
+}
+
+impl Document {
+    pub fn json(value: &impl serde::Serialize) -> Result<Self, serde_json::Error> {
+        use sha2::Digest;
+        let body = serde_json::to_vec(value)?;
+        let digest = sha2::Sha256::digest(&body);
+        let etag = format!(
+            "\"{}\"",
+            digest
+                .iter()
+                .take(12)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        Ok(Self {
+            body: body.into(),
+            etag,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +76,10 @@ pub enum StartError {
     Passwords,
     #[error("metrics: {0}")]
     Metrics(String),
+    #[error("master key: {0}")]
+    MasterKey(String),
+    #[error("signing keys: {0}")]
+    Keys(#[from] KeyError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -68,8 +103,8 @@ pub struct Application {
     shutdown: ShutdownHandle,
 }
 
-/// Builds the shared state: store (migrated if configured), password pool, services.
-pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
+/// Opens the pool and, if configured, applies pending migrations.
+pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     let store = Store::open(
         &config.database.url,
         &StoreOptions {
@@ -84,9 +119,60 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
             tracing::info!(migrations = ?applied, "applied database migrations");
         }
     }
+    Ok(store)
+}
+
+/// The management service the CLI and admin API share.
+pub fn management(
+    config: &Config,
+    store: Store,
+    clock: SharedClock,
+) -> Result<manage::Service, StartError> {
     let passwords = PasswordHasher::new(&config.password).map_err(|_| StartError::Passwords)?;
-    let service = manage::Service::new(store.clone(), passwords, Arc::clone(&clock));
+    Ok(manage::Service::new(store, passwords, clock))
+}
+
+pub fn key_policy(config: &Config) -> KeyPolicy {
+    let longest_token = crate::manage::clients::MAX_ACCESS_TOKEN_LIFETIME
+        .max(config.tokens.access_token_lifetime)
+        .max(config.tokens.id_token_lifetime);
+    let reload = i64::try_from(config.keys.reload_interval.as_secs()).unwrap_or(3600);
+    KeyPolicy {
+        rsa_bits: config.keys.rsa_bits,
+        rotation_period: config.keys.rotation_period,
+        publish_lead: 2 * config.keys.jwks_max_age,
+        retire_grace: longest_token + config.tokens.clock_skew + reload,
+        jwks_max_age: config.keys.jwks_max_age,
+    }
+}
+
+pub fn master_keys(config: &Config) -> Result<Arc<MasterKeys>, StartError> {
+    match &config.keys.master_keys {
+        MasterKeySource::Configured(keys) => Ok(Arc::clone(keys)),
+        MasterKeySource::DevFile(path) => crate::crypto::dev_master_key::load_or_create(path)
+            .map(Arc::new)
+            .map_err(|e| StartError::MasterKey(e.to_string())),
+    }
+}
+
+pub async fn open_keystore(
+    config: &Config,
+    store: Store,
+    now: i64,
+) -> Result<KeyStore, StartError> {
+    let master = master_keys(config)?;
+    Ok(KeyStore::open(store, master, key_policy(config), now).await?)
+}
+
+/// Builds the shared state: store (migrated if configured), keys, password pool, services.
+pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
+    let store = open_store(&config).await?;
+    let service = management(&config, store.clone(), Arc::clone(&clock))?;
+    let keys = Arc::new(open_keystore(&config, store.clone(), clock.now()).await?);
     let metrics = Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?;
+    metrics.observe_keys(&keys, clock.now());
+    let discovery = Document::json(&crate::oauth::discovery::metadata(config.issuer.as_str()))
+        .map_err(|e| StartError::Metrics(e.to_string()))?;
     Ok(AppState {
         config: Arc::new(config),
         store,
@@ -94,6 +180,8 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
         clock,
         metrics,
         shutting_down: Arc::new(AtomicBool::new(false)),
+        keys,
+        discovery: Arc::new(discovery),
     })
 }
 
@@ -216,6 +304,7 @@ impl Application {
         let flag = Arc::clone(&self.state.shutting_down);
         let delay = self.state.config.shutdown_delay;
         let notify = Arc::clone(&self.shutdown.0);
+        let maintenance = tokio::spawn(key_maintenance(self.state.clone()));
         let stopper = tokio::spawn(async move {
             wait_for_stop_signal(&notify).await;
             tracing::info!("shutdown requested; readiness now reports 503");
@@ -226,8 +315,25 @@ impl Application {
         });
         let (public, admin) = tokio::join!(self.public, self.admin);
         stopper.abort();
+        maintenance.abort();
         public?;
         admin
+    }
+}
+
+/// Every replica advances the key lifecycle (one at a time, by lease) and reloads the
+/// key set on a fixed interval; failures are logged and retried on the next tick.
+async fn key_maintenance(state: AppState) {
+    let mut interval = tokio::time::interval(state.config.keys.reload_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await; // the first tick fires at once; the set was just loaded
+    loop {
+        interval.tick().await;
+        let now = state.clock.now();
+        if let Err(err) = state.keys.advance(now).await {
+            tracing::warn!(error = %err, "signing key maintenance failed; retrying next tick");
+        }
+        state.metrics.observe_keys(&state.keys, now);
     }
 }
 

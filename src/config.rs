@@ -11,6 +11,7 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::key_material::{MasterKey, MasterKeys};
 use crate::store::DatabaseUrl;
 
 /// Environment variables under the prefix that are not configuration keys.
@@ -29,6 +30,8 @@ pub struct RawConfig {
     pub admin: RawAdmin,
     pub log: RawLog,
     pub password: RawPassword,
+    pub keys: RawKeys,
+    pub tokens: RawTokens,
 }
 
 impl Default for RawConfig {
@@ -41,6 +44,8 @@ impl Default for RawConfig {
             admin: RawAdmin::default(),
             log: RawLog::default(),
             password: RawPassword::default(),
+            keys: RawKeys::default(),
+            tokens: RawTokens::default(),
         }
     }
 }
@@ -146,6 +151,88 @@ impl Default for RawPassword {
             queue_limit: 64,
         }
     }
+}
+
+/// Signing keys and the master keys that encrypt them at rest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawKeys {
+    /// Base64 32-byte AES keys; the first encrypts, all decrypt. In the environment a
+    /// comma- or space-separated list.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "string_or_list"
+    )]
+    pub master_keys: Option<Vec<String>>,
+    /// A file with one base64 master key per line (first encrypts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_keys_file: Option<PathBuf>,
+    /// Where a development master key is kept when none is configured (loopback only).
+    pub dev_master_key_file: PathBuf,
+    pub rsa_bits: usize,
+    pub rotation_period_secs: i64,
+    /// `Cache-Control: max-age` of the JWKS; the next key is published at least twice
+    /// this long before it signs.
+    pub jwks_max_age_secs: i64,
+    /// How often each replica reloads the key set and advances the lifecycle.
+    pub reload_interval_secs: u64,
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        Self {
+            master_keys: None,
+            master_keys_file: None,
+            dev_master_key_file: PathBuf::from("keys/master.key"),
+            rsa_bits: 2048,
+            rotation_period_secs: 30 * 24 * 3600,
+            jwks_max_age_secs: 900,
+            reload_interval_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTokens {
+    /// Default access token lifetime; clients may set their own.
+    pub access_token_lifetime_secs: i64,
+    pub id_token_lifetime_secs: i64,
+    /// Tolerated clock difference between us and token consumers.
+    pub clock_skew_secs: i64,
+}
+
+impl Default for RawTokens {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime_secs: 3600,
+            id_token_lifetime_secs: 3600,
+            clock_skew_secs: 60,
+        }
+    }
+}
+
+fn string_or_list<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(deserializer)? {
+        None => None,
+        Some(OneOrMany::One(s)) => Some(
+            s.split([',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+        Some(OneOrMany::Many(v)) => Some(v),
+    })
 }
 
 // ---------------------------------------------------------------- sources
@@ -334,6 +421,39 @@ pub struct PasswordConfig {
     pub queue_limit: usize,
 }
 
+/// Where the master keys come from.
+#[derive(Clone)]
+pub enum MasterKeySource {
+    Configured(std::sync::Arc<MasterKeys>),
+    /// Development only (loopback issuer): read or create this file.
+    DevFile(PathBuf),
+}
+
+impl std::fmt::Debug for MasterKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Configured(keys) => write!(f, "Configured({} key(s))", keys.fingerprints().len()),
+            Self::DevFile(path) => write!(f, "DevFile({})", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct KeysConfig {
+    pub master_keys: MasterKeySource,
+    pub rsa_bits: usize,
+    pub rotation_period: i64,
+    pub jwks_max_age: i64,
+    pub reload_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokensConfig {
+    pub access_token_lifetime: i64,
+    pub id_token_lifetime: i64,
+    pub clock_skew: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub issuer: Issuer,
@@ -345,6 +465,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub password: PasswordConfig,
+    pub keys: KeysConfig,
+    pub tokens: TokensConfig,
 }
 
 impl Config {
@@ -374,6 +496,25 @@ impl Config {
             },
             "admin": { "bind": self.admin_bind.to_string() },
             "log": { "format": self.log_format, "level": self.log_level },
+            "keys": {
+                "master_keys": match &self.keys.master_keys {
+                    MasterKeySource::Configured(keys) => serde_json::json!({
+                        "fingerprints": keys.fingerprints(),
+                    }),
+                    MasterKeySource::DevFile(path) => serde_json::json!({
+                        "dev_file": path,
+                    }),
+                },
+                "rsa_bits": self.keys.rsa_bits,
+                "rotation_period_secs": self.keys.rotation_period,
+                "jwks_max_age_secs": self.keys.jwks_max_age,
+                "reload_interval_secs": self.keys.reload_interval.as_secs(),
+            },
+            "tokens": {
+                "access_token_lifetime_secs": self.tokens.access_token_lifetime,
+                "id_token_lifetime_secs": self.tokens.id_token_lifetime,
+                "clock_skew_secs": self.tokens.clock_skew,
+            },
             "password": {
                 "memory_kib": self.password.memory_kib,
                 "iterations": self.password.iterations,
@@ -558,7 +699,12 @@ fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, ConfigError> {
         p.workers
     };
 
+    let keys = validate_keys(figment, &raw.keys, &issuer)?;
+    let tokens = validate_tokens(figment, &raw.tokens)?;
+
     Ok(Config {
+        keys,
+        tokens,
         issuer,
         data_dir: raw.data_dir,
         database: DatabaseConfig {
@@ -579,6 +725,131 @@ fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, ConfigError> {
             workers,
             queue_limit: p.queue_limit,
         },
+    })
+}
+
+fn validate_keys(
+    figment: &Figment,
+    raw: &RawKeys,
+    issuer: &Issuer,
+) -> Result<KeysConfig, ConfigError> {
+    let encoded: Option<Vec<String>> = match (&raw.master_keys, &raw.master_keys_file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                figment,
+                "keys.master_keys_file",
+                "set either keys.master_keys or keys.master_keys_file, not both",
+            ));
+        }
+        (Some(list), None) => Some(list.clone()),
+        (None, Some(path)) => Some(
+            read_secret_file(path)
+                .map_err(|r| invalid(figment, "keys.master_keys_file", r))?
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect(),
+        ),
+        (None, None) => None,
+    };
+    let master_keys = match encoded {
+        Some(list) => {
+            let key = if raw.master_keys.is_some() {
+                "keys.master_keys"
+            } else {
+                "keys.master_keys_file"
+            };
+            let mut parsed = Vec::with_capacity(list.len());
+            for (n, item) in list.iter().enumerate() {
+                parsed.push(
+                    MasterKey::from_base64(item).map_err(|e| {
+                        invalid(figment, key, format!("master key #{}: {e}", n + 1))
+                    })?,
+                );
+            }
+            MasterKeySource::Configured(std::sync::Arc::new(
+                MasterKeys::new(parsed).map_err(|e| invalid(figment, key, e.to_string()))?,
+            ))
+        }
+        None => {
+            let loopback = url::Url::parse(issuer.as_str())
+                .ok()
+                .and_then(|u| u.host().map(|h| is_loopback_host(&h)))
+                .unwrap_or(false);
+            if !loopback {
+                return Err(invalid(
+                    figment,
+                    "keys.master_keys",
+                    "required when the issuer is not a loopback address (generate one with `openssl rand -base64 32`)",
+                ));
+            }
+            MasterKeySource::DevFile(raw.dev_master_key_file.clone())
+        }
+    };
+    if !crate::crypto::key_material::RSA_KEY_SIZES.contains(&raw.rsa_bits) {
+        return Err(invalid(
+            figment,
+            "keys.rsa_bits",
+            "must be 2048, 3072 or 4096",
+        ));
+    }
+    if !(60..=86_400).contains(&raw.jwks_max_age_secs) {
+        return Err(invalid(
+            figment,
+            "keys.jwks_max_age_secs",
+            "must be between 60 and 86400",
+        ));
+    }
+    if raw.rotation_period_secs < 3600 || raw.rotation_period_secs < 4 * raw.jwks_max_age_secs {
+        return Err(invalid(
+            figment,
+            "keys.rotation_period_secs",
+            "must be at least an hour and at least 4 x keys.jwks_max_age_secs",
+        ));
+    }
+    if !(1..=3600).contains(&raw.reload_interval_secs) {
+        return Err(invalid(
+            figment,
+            "keys.reload_interval_secs",
+            "must be between 1 and 3600",
+        ));
+    }
+    Ok(KeysConfig {
+        master_keys,
+        rsa_bits: raw.rsa_bits,
+        rotation_period: raw.rotation_period_secs,
+        jwks_max_age: raw.jwks_max_age_secs,
+        reload_interval: Duration::from_secs(raw.reload_interval_secs),
+    })
+}
+
+fn validate_tokens(figment: &Figment, raw: &RawTokens) -> Result<TokensConfig, ConfigError> {
+    if !(1..=86_400).contains(&raw.access_token_lifetime_secs) {
+        return Err(invalid(
+            figment,
+            "tokens.access_token_lifetime_secs",
+            "must be between 1 second and 1 day",
+        ));
+    }
+    if !(1..=86_400).contains(&raw.id_token_lifetime_secs) {
+        return Err(invalid(
+            figment,
+            "tokens.id_token_lifetime_secs",
+            "must be between 1 second and 1 day",
+        ));
+    }
+    if !(0..=600).contains(&raw.clock_skew_secs) {
+        return Err(invalid(
+            figment,
+            "tokens.clock_skew_secs",
+            "must be between 0 and 600",
+        ));
+    }
+    Ok(TokensConfig {
+        access_token_lifetime: raw.access_token_lifetime_secs,
+        id_token_lifetime: raw.id_token_lifetime_secs,
+        clock_skew: raw.clock_skew_secs,
     })
 }
 

@@ -98,6 +98,8 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
     pub password_queue_rejections: IntGauge,
+    pub active_key_age: IntGauge,
+    pub next_rotation: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -130,12 +132,24 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        let active_key_age = IntGauge::new(
+            "signing_key_active_age_seconds",
+            "Seconds since the active signing key started signing",
+        )?;
+        let next_rotation = IntGauge::new(
+            "signing_key_next_rotation_seconds",
+            "Seconds until the next signing key takes over (negative when overdue)",
+        )?;
         registry.register(Box::new(password_queue_rejections.clone()))?;
+        registry.register(Box::new(active_key_age.clone()))?;
+        registry.register(Box::new(next_rotation.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
             password_queue_rejections,
+            active_key_age,
+            next_rotation,
         })
     }
 
@@ -144,6 +158,18 @@ impl Metrics {
         let labels = [listener, route, method, status.as_str()];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    pub fn observe_keys(&self, keys: &crate::crypto::keystore::KeyStore, now: i64) {
+        let set = keys.current();
+        let active = set.keys().iter().find(|k| k.status == "active");
+        let pending = set.keys().iter().find(|k| k.status == "pending");
+        if let Some(active) = active {
+            let since = active.activated_at.unwrap_or(active.created_at);
+            self.active_key_age.set(now - since);
+            let next = pending.map_or(since + keys.policy().rotation_period, |p| p.activate_after);
+            self.next_rotation.set(next - now);
+        }
     }
 
     pub fn render(&self) -> Result<String, prometheus::Error> {

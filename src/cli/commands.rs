@@ -4,13 +4,14 @@ use std::sync::Arc;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::{Cli, ClientCommand, Command, ConfigCommand, UserCommand, healthcheck};
-use crate::app::{self, AppState, Application};
-use crate::clock::SystemClock;
+use super::{Cli, ClientCommand, Command, ConfigCommand, KeysCommand, UserCommand, healthcheck};
+use crate::app::{self, Application};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, LogFormat, Sources};
+use crate::crypto::keystore::{KeyError, KeyInfo, KeyStore};
 use crate::manage::clients::{ClientUpdate, ClientView, NewClient};
 use crate::manage::users::{NewUser, UserView};
-use crate::manage::{Actor, ManageError};
+use crate::manage::{Actor, ManageError, Service};
 use crate::store::StoreError;
 
 /// Any failure of a command, printed as one line.
@@ -22,6 +23,8 @@ pub enum CliError {
     Start(#[from] app::StartError),
     #[error("{0}")]
     Manage(ManageError),
+    #[error("{0}")]
+    Keys(#[from] KeyError),
     #[error("{0}")]
     Other(String),
 }
@@ -51,6 +54,14 @@ fn print_json(value: &serde_json::Value) {
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
+}
+
+/// For output of the long-running `serve`: a closed stdout (a supervisor that stopped
+/// reading) must not bring the server down, so write errors are ignored here.
+fn print_lossy(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ignored = writeln!(out, "{text}").and_then(|()| out.flush());
 }
 
 fn read_password_line() -> Result<Zeroizing<String>, CliError> {
@@ -99,9 +110,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             quiet_logs(&config);
             let mut config = config;
             config.database.migrate_on_start = false;
-            let state = app::build_state(config, Arc::new(SystemClock)).await?;
-            let applied = state
-                .store
+            let store = app::open_store(&config).await?;
+            let applied = store
                 .migrate()
                 .await
                 .map_err(|e| CliError::Other(format!("migrations failed: {e}")))?;
@@ -120,13 +130,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::User(cmd) => {
             quiet_logs(&config);
-            let state = app::build_state(config, Arc::new(SystemClock)).await?;
-            user(&state, cmd, json).await
+            let store = app::open_store(&config).await?;
+            let service = app::management(&config, store, Arc::new(SystemClock))?;
+            user(&service, cmd, json).await
         }
         Command::Client(cmd) => {
             quiet_logs(&config);
-            let state = app::build_state(config, Arc::new(SystemClock)).await?;
-            client(&state, cmd, json).await
+            let store = app::open_store(&config).await?;
+            let service = app::management(&config, store, Arc::new(SystemClock))?;
+            client(&service, cmd, json).await
+        }
+        Command::Keys(cmd) => {
+            quiet_logs(&config);
+            let store = app::open_store(&config).await?;
+            let now = SystemClock.now();
+            let keys = app::open_keystore(&config, store, now).await?;
+            keys_command(&keys, cmd, now, json).await
         }
     }
 }
@@ -153,14 +172,17 @@ async fn serve(mut config: Config, no_migrate: bool, json: bool) -> Result<(), C
             .unwrap_or_default();
         // Printed, never logged: a log pipeline would keep it.
         if json {
-            print_json(&json!({
-                "bootstrap_admin": { "username": created.user.username, "password": password }
-            }));
+            print_lossy(
+                &json!({
+                    "bootstrap_admin": { "username": created.user.username, "password": password }
+                })
+                .to_string(),
+            );
         } else {
-            println!(
+            print_lossy(&format!(
                 "\n  First run: created user `{}` with role `admin`.\n  Password (shown once): {password}\n  Change it with `portcullis user set-password {} --password-stdin`.\n",
                 created.user.username, created.user.username
-            );
+            ));
         }
     }
     tracing::info!(
@@ -192,8 +214,7 @@ fn user_json(user: &UserView) -> serde_json::Value {
     serde_json::to_value(user).unwrap_or_default()
 }
 
-async fn user(state: &AppState, cmd: UserCommand, json: bool) -> Result<(), CliError> {
-    let svc = &state.service;
+async fn user(svc: &Service, cmd: UserCommand, json: bool) -> Result<(), CliError> {
     let actor = Actor::cli();
     let show = |user: &UserView| {
         if json {
@@ -342,8 +363,7 @@ fn client_json(c: &ClientView) -> serde_json::Value {
     serde_json::to_value(c).unwrap_or_default()
 }
 
-async fn client(state: &AppState, cmd: ClientCommand, json: bool) -> Result<(), CliError> {
-    let svc = &state.service;
+async fn client(svc: &Service, cmd: ClientCommand, json: bool) -> Result<(), CliError> {
     let actor = Actor::cli();
     let show = |c: &ClientView| {
         if json {
@@ -492,4 +512,73 @@ fn split_scopes(scopes: Vec<String>) -> Vec<String> {
         .iter()
         .flat_map(|s| s.split_whitespace().map(str::to_owned))
         .collect()
+}
+
+fn print_keys(keys: &[KeyInfo]) {
+    println!(
+        "{:<32}  {:<6}  {:<8}  {:>12}  {:>12}  {:>12}",
+        "kid", "alg", "status", "created", "activated", "delete after"
+    );
+    let at = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), |t| t.to_string());
+    for k in keys {
+        println!(
+            "{:<32}  {:<6}  {:<8}  {:>12}  {:>12}  {:>12}",
+            k.kid,
+            k.alg,
+            k.status,
+            k.created_at,
+            at(k.activated_at),
+            at(k.delete_after)
+        );
+    }
+}
+
+async fn keys_command(
+    keys: &KeyStore,
+    cmd: KeysCommand,
+    now: i64,
+    json: bool,
+) -> Result<(), CliError> {
+    match cmd {
+        KeysCommand::List => {
+            let set = keys.current();
+            if json {
+                print_json(&serde_json::to_value(set.keys()).unwrap_or_default());
+            } else {
+                print_keys(set.keys());
+            }
+        }
+        KeysCommand::Rotate { immediately } => {
+            let outcome = keys.rotate(now, immediately).await?;
+            if json {
+                print_json(&serde_json::to_value(&outcome).unwrap_or_default());
+            } else if outcome.switched {
+                println!("key {} signs from now on", outcome.next_kid);
+            } else {
+                println!(
+                    "key {} is published and starts signing at {} (in {} s), once JWKS caches have seen it",
+                    outcome.next_kid,
+                    outcome.signs_from,
+                    outcome.signs_from - now
+                );
+            }
+        }
+        KeysCommand::Retire { kid } => {
+            keys.retire(&kid, now).await?;
+            if json {
+                print_json(&json!({ "retired": kid }));
+            } else {
+                println!("retired key {kid}");
+            }
+        }
+        KeysCommand::Rewrap => {
+            let changed = keys.rewrap(now).await?;
+            if json {
+                print_json(&json!({ "rewrapped": changed }));
+            } else {
+                println!("re-encrypted {changed} key(s) under the first master key");
+            }
+        }
+    }
+    Ok(())
 }

@@ -99,6 +99,25 @@ pub enum Command {
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List published keys and their lifecycle.
+    List,
+    /// Start a rotation now; the next key signs once JWKS caches have seen it.
+    Rotate {
+        /// Switch at once (a compromised key): cached JWKS will not know the new key.
+        #[arg(long)]
+        immediately: bool,
+    },
+    /// Retire a key: a pending key is deleted, the active key is replaced at once.
+    Retire { kid: String },
+    /// Re-encrypt every key under the first configured master key.
+    Rewrap,
 }
 
 #[derive(Debug, Subcommand)]

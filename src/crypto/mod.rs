@@ -1,4 +1,9 @@
-//! Cryptography: password hashing off the executor, random secrets and their digests.
+//! Cryptography: password hashing off the executor, random secrets and their digests,
+//! signing keys (sealed at rest, rotated by the key store) and JWT signing/verification.
 
+pub mod dev_master_key;
+pub mod jwt;
+pub mod key_material;
+pub mod keystore;
 pub mod password;
 pub mod tokens;

@@ -1,4 +1,5 @@
 //! actix only: the route table, thin handlers and response helpers.
 
 pub mod health;
+pub mod keys;
 pub mod routes;

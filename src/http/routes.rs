@@ -2,11 +2,21 @@
 
 use actix_web::web;
 
-use super::health;
+use super::{health, keys};
 
 /// The public listener: protocol endpoints and pages (added by the issues that build them).
 pub fn public(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health/live", web::get().to(health::live));
+    cfg.route("/health/live", web::get().to(health::live))
+        .route("/jwks.json", web::get().to(keys::jwks))
+        .route("/.well-known/jwks.json", web::get().to(keys::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(keys::discovery),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(keys::discovery),
+        );
 }
 
 /// The admin listener: never proxied to the internet.

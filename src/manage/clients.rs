@@ -135,11 +135,17 @@ fn validate_uris(field: &'static str, uris: &[String]) -> Result<(), ManageError
     Ok(())
 }
 
-fn validate_lifetime(field: &'static str, value: Option<i64>) -> Result<(), ManageError> {
+/// Access tokens are signed: a retired key stays published this long (keystore.rs), so
+/// the cap bounds how long old keys linger.
+pub const MAX_ACCESS_TOKEN_LIFETIME: i64 = 86_400;
+const MAX_REFRESH_TOKEN_LIFETIME: i64 = 366 * 86_400;
+
+fn validate_lifetime(field: &'static str, value: Option<i64>, max: i64) -> Result<(), ManageError> {
     match value {
-        Some(v) if !(1..=31_536_000).contains(&v) => {
-            Err(invalid(field, "must be between 1 second and 1 year"))
-        }
+        Some(v) if !(1..=max).contains(&v) => Err(invalid(
+            field,
+            format!("must be between 1 and {max} seconds"),
+        )),
         Some(_) | None => Ok(()),
     }
 }
@@ -211,8 +217,16 @@ fn validate_row(row: &ClientRow, view: &ClientView) -> Result<(), ManageError> {
             "PKCE cannot be turned off for public clients",
         ));
     }
-    validate_lifetime("access_token_lifetime", row.access_token_lifetime)?;
-    validate_lifetime("refresh_token_lifetime", row.refresh_token_lifetime)?;
+    validate_lifetime(
+        "access_token_lifetime",
+        row.access_token_lifetime,
+        MAX_ACCESS_TOKEN_LIFETIME,
+    )?;
+    validate_lifetime(
+        "refresh_token_lifetime",
+        row.refresh_token_lifetime,
+        MAX_REFRESH_TOKEN_LIFETIME,
+    )?;
     for role in &view.roles {
         validate_role(role)?;
     }

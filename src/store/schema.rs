@@ -73,3 +73,26 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_roles,
     audit_events
 );
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        status -> Text,
+        sealed_private_key -> Binary,
+        public_jwk -> Text,
+        created_at -> BigInt,
+        activate_after -> BigInt,
+        activated_at -> Nullable<BigInt>,
+        retired_at -> Nullable<BigInt>,
+        delete_after -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> BigInt,
+    }
+}

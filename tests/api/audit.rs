@@ -59,7 +59,12 @@ async fn concurrent_writers_keep_one_chain() {
     let count: i64 = app
         .state
         .store
-        .run(|conn| Ok(audit_events::table.count().get_result(conn)?))
+        .run(|conn| {
+            Ok(audit_events::table
+                .filter(audit_events::event_type.eq("race"))
+                .count()
+                .get_result(conn)?)
+        })
         .await
         .unwrap();
     assert_eq!(count, 20);

@@ -10,7 +10,9 @@ fn base_command(db: &TestDb) -> Command {
     let mut cmd = Command::new(BIN);
     // Only what the test sets: the developer's own PORTCULLIS_* must not leak in.
     cmd.env_clear()
+        .current_dir(db.dir.path())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORTCULLIS_KEYS__MASTER_KEYS", &db.master_key)
         .env("PORTCULLIS_DATABASE__URL", &db.url)
         .env("PORTCULLIS_DATA_DIR", db.dir.path().join("data"))
         // Cheaper argon2 keeps the suite quick; the defaults are tested in config.rs.
@@ -419,7 +421,8 @@ fn serve_bootstraps_an_admin_answers_healthcheck_and_stops_on_sigterm() {
         .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let mut password = None;
-    for line in stdout.lines() {
+    let mut stdout_lines = stdout.lines();
+    for line in stdout_lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.trim().strip_prefix("Password (shown once): ") {
             password = Some(rest.to_owned());
@@ -427,6 +430,8 @@ fn serve_bootstraps_an_admin_answers_healthcheck_and_stops_on_sigterm() {
         }
     }
     let password = password.expect("bootstrap password printed");
+    // Keep draining stdout as a supervisor would.
+    std::thread::spawn(move || for _ in stdout_lines {});
     assert!(password.len() >= 20);
 
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -493,4 +498,104 @@ fn serve_bootstraps_an_admin_answers_healthcheck_and_stops_on_sigterm() {
         !healthcheck_down.status.success(),
         "healthcheck fails when nothing listens"
     );
+}
+
+#[test]
+fn keys_commands_end_to_end() {
+    let db = TestDb::new();
+    let listed = ok_json(&db, &["keys", "list"], None);
+    let keys = listed.as_array().unwrap();
+    assert_eq!(keys.len(), 1, "the first key is created on first use");
+    assert_eq!(keys[0]["status"], "active");
+    let first = keys[0]["kid"].as_str().unwrap().to_owned();
+
+    // A safe rotation publishes now and signs after two JWKS max-ages.
+    let rotated = ok_json(&db, &["keys", "rotate"], None);
+    assert_eq!(rotated["switched"], false);
+    let pending = rotated["next_kid"].as_str().unwrap().to_owned();
+    let listed = ok_json(&db, &["keys", "list"], None);
+    let status_of = |kid: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .map(|k| k["status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(status_of(&pending).as_deref(), Some("pending"));
+    let created = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == pending.as_str())
+        .unwrap()["created_at"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(rotated["signs_from"].as_i64().unwrap(), created + 1800);
+
+    // Retiring a pending key deletes it.
+    ok_json(&db, &["keys", "retire", &pending], None);
+    let listed = ok_json(&db, &["keys", "list"], None);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    // An emergency rotation switches at once and retires the old key.
+    let now = ok_json(&db, &["keys", "rotate", "--immediately"], None);
+    assert_eq!(now["switched"], true);
+    let listed = ok_json(&db, &["keys", "list"], None);
+    let statuses: Vec<(String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().to_owned(),
+                k["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        statuses.contains(&(first.clone(), "retired".into())),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&(
+        now["next_kid"].as_str().unwrap().to_owned(),
+        "active".into()
+    )));
+    let err = fails(&db, &["keys", "retire", &first]);
+    assert!(err.contains("already retired"), "{err}");
+    let err = fails(&db, &["keys", "retire", "no-such-kid"]);
+    assert!(err.contains("no signing key"), "{err}");
+
+    // Rewrap under a new first master key, then the old key can be dropped.
+    let new_key = portcullis::crypto::key_material::MasterKey::generate()
+        .unwrap()
+        .to_base64()
+        .to_string();
+    let both = format!("{new_key},{}", db.master_key);
+    let out = base_command(&db)
+        .env("PORTCULLIS_KEYS__MASTER_KEYS", &both)
+        .args(["--json", "keys", "rewrap"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rewrapped"], 2);
+    let out = base_command(&db)
+        .env("PORTCULLIS_KEYS__MASTER_KEYS", &new_key)
+        .args(["keys", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The old master key alone no longer opens them: a clear error, no data touched.
+    let out = run(&db, &["keys", "list"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("master key"));
 }

@@ -3,10 +3,17 @@ use std::path::PathBuf;
 use portcullis::config::{Config, ConfigError, LogFormat, Overrides, Sources};
 use portcullis::store::{Backend, DatabaseUrl};
 
+/// A syntactically valid master key: an https issuer needs one configured.
+const MASTER: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .chain(std::iter::once((
+            "PORTCULLIS_KEYS__MASTER_KEYS".to_owned(),
+            MASTER.to_owned(),
+        )))
         .collect()
 }
 
@@ -49,6 +56,8 @@ fn precedence_is_defaults_file_env_flags() {
         r#"
 issuer = "https://file.example.com"
 data_dir = "/var/lib/from-file"
+[keys]
+master_keys = ["MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="]
 [http]
 bind = "127.0.0.1:7001"
 [admin]
@@ -221,15 +230,52 @@ fn issuer_must_be_https_off_loopback() {
         "http://127.0.0.2:1",
         "https://id.example.com",
     ] {
-        assert!(
-            Config::for_overrides(Overrides {
+        let loaded = Config::load(&Sources {
+            env: env(&[]),
+            overrides: Overrides {
                 issuer: Some(ok.into()),
                 ..Overrides::default()
-            })
-            .is_ok(),
-            "{ok}"
-        );
+            },
+            ..Sources::default()
+        });
+        assert!(loaded.is_ok(), "{ok}");
     }
+}
+
+#[test]
+fn master_keys_are_required_off_loopback_and_validated() {
+    let text = err_text(Config::load(&Sources {
+        overrides: Overrides {
+            issuer: Some("https://id.example.com".into()),
+            ..Overrides::default()
+        },
+        ..Sources::default()
+    }));
+    assert!(text.contains("keys.master_keys"), "{text}");
+    assert!(text.contains("required"), "{text}");
+
+    // Several keys from one environment variable; a bad one is named without echoing it.
+    let two = format!(
+        "{MASTER}, {}",
+        "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="
+    );
+    let c = Config::load(&Sources {
+        env: vec![("PORTCULLIS_KEYS__MASTER_KEYS".into(), two)],
+        ..Sources::default()
+    })
+    .unwrap();
+    match &c.keys.master_keys {
+        portcullis::config::MasterKeySource::Configured(keys) => {
+            assert_eq!(keys.fingerprints().len(), 2)
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = err_text(Config::load(&Sources {
+        env: vec![("PORTCULLIS_KEYS__MASTER_KEYS".into(), "c2hvcnQ=".into())],
+        ..Sources::default()
+    }));
+    assert!(text.contains("master key #1"), "{text}");
+    assert!(!text.contains("c2hvcnQ"), "{text}");
 }
 
 #[test]

@@ -6,7 +6,14 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use portcullis::app::{AppState, Application, ShutdownHandle};
 use portcullis::clock::FixedClock;
-use portcullis::config::{Config, Overrides};
+use portcullis::config::{Config, MasterKeySource, Overrides};
+use portcullis::crypto::key_material::{MasterKey, MasterKeys};
+
+pub fn master_keys(base64: &str) -> MasterKeySource {
+    MasterKeySource::Configured(Arc::new(MasterKeys::from(
+        MasterKey::from_base64(base64).unwrap(),
+    )))
+}
 
 /// Env var naming a Postgres server (a maintenance database on it) for the suite.
 pub const PG_ENV: &str = "PORTCULLIS_TEST_DATABASE_URL";
@@ -15,7 +22,13 @@ pub const PG_ENV: &str = "PORTCULLIS_TEST_DATABASE_URL";
 pub struct TestDb {
     pub url: String,
     pub dir: tempfile::TempDir,
+    /// The master key (base64) every app on this database uses.
+    pub master_key: String,
     pg: Option<(String, String)>,
+}
+
+fn new_master_key() -> String {
+    MasterKey::generate().unwrap().to_base64().to_string()
 }
 
 impl TestDb {
@@ -33,12 +46,18 @@ impl TestDb {
                 TestDb {
                     url,
                     dir,
+                    master_key: new_master_key(),
                     pg: Some((base, name)),
                 }
             }
             _ => {
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                TestDb { url, dir, pg: None }
+                TestDb {
+                    url,
+                    dir,
+                    master_key: new_master_key(),
+                    pg: None,
+                }
             }
         }
     }
@@ -83,6 +102,7 @@ pub fn test_config(db: &TestDb, public_port: u16) -> Config {
     config.password.iterations = 1;
     config.password.workers = 2;
     config.database.pool_size = 4;
+    config.keys.master_keys = master_keys(&db.master_key);
     config
 }
 

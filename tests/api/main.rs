@@ -14,5 +14,6 @@ mod cli;
 mod config;
 mod health;
 mod helpers;
+mod keys;
 mod migrations;
 mod users_clients;

@@ -1,6 +1,8 @@
 //! Row types and the queries over them. Nothing here validates input: the callers in
-//! `crate::manage` do, so the CLI and the admin API share one set of rules.
+//! `crate::manage` and `crate::crypto::keystore` do, so every entry point shares one set
+//! of rules.
 
 pub mod audit;
 pub mod clients;
+pub mod keys;
 pub mod users;
