@@ -1,4 +1,5 @@
 //! Protocol logic: no actix and no diesel types here.
 
+pub mod error;
 pub mod redirect_uri;
 pub mod scope;
