@@ -1,4 +1,5 @@
 //! actix only: the route table, thin handlers and response helpers.
 
+pub mod errors;
 pub mod health;
 pub mod routes;
