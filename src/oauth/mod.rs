@@ -1,5 +1,6 @@
 //! Protocol logic: no actix and no diesel types here.
 
 pub mod error;
+pub mod form;
 pub mod redirect_uri;
 pub mod scope;
