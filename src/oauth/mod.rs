@@ -1,6 +1,8 @@
 //! Protocol logic: no actix and no diesel types here.
 
+pub mod client;
 pub mod error;
 pub mod form;
 pub mod redirect_uri;
+pub mod registered_client;
 pub mod scope;
