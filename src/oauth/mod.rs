@@ -1,6 +1,7 @@
 //! Protocol logic: no actix and no diesel types here.
 
 pub mod client;
+pub mod client_auth;
 pub mod error;
 pub mod form;
 pub mod redirect_uri;
