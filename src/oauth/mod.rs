@@ -7,3 +7,4 @@ pub mod form;
 pub mod redirect_uri;
 pub mod registered_client;
 pub mod scope;
+pub mod token_request;
