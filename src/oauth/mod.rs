@@ -7,4 +7,5 @@ pub mod form;
 pub mod redirect_uri;
 pub mod registered_client;
 pub mod scope;
+pub mod throttle;
 pub mod token_request;
