@@ -1,4 +1,12 @@
-//! Scope tokens (RFC 6749 section 3.3).
+//! Scope (RFC 6749 section 3.3).
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use super::error::OAuthError;
+
+/// Bound on tokens in one scope value, so a request cannot make us build a huge set.
+const MAX_SCOPE_TOKENS: usize = 64;
 
 /// `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`
 pub fn is_valid_token(token: &str) -> bool {
@@ -9,9 +17,124 @@ pub fn is_valid_token(token: &str) -> bool {
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
+/// A set of scope tokens. Order in a request carries no meaning (RFC 6749 section 3.3), so
+/// the set is sorted and deduplicated: the same grant always prints the same `scope`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Scope(BTreeSet<String>);
+
+impl Scope {
+    /// Parses `scope = scope-token *( SP scope-token )`. Tokens are separated by exactly one
+    /// space, as the grammar says; a stray space or an invalid token is `invalid_scope`. An
+    /// empty string is the empty scope (a form parameter without value never gets here).
+    pub fn parse(value: &str) -> Result<Self, OAuthError> {
+        if value.is_empty() {
+            return Ok(Self::default());
+        }
+        Self::from_tokens(value.split(' ')).map_err(|err| match err {
+            ScopeError::InvalidToken => {
+                OAuthError::invalid_scope("scope is not a space-separated list of scope tokens")
+            }
+            ScopeError::TooMany => {
+                OAuthError::invalid_scope(format!("scope has more than {MAX_SCOPE_TOKENS} tokens"))
+            }
+        })
+    }
+
+    /// Builds a scope from separate tokens, e.g. a client's stored list.
+    pub fn from_tokens<I, S>(tokens: I) -> Result<Self, ScopeError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut set = BTreeSet::new();
+        for (index, token) in tokens.into_iter().enumerate() {
+            if index >= MAX_SCOPE_TOKENS {
+                return Err(ScopeError::TooMany);
+            }
+            let token = token.as_ref();
+            if !is_valid_token(token) {
+                return Err(ScopeError::InvalidToken);
+            }
+            set.insert(token.to_owned());
+        }
+        Ok(Self(set))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn contains(&self, token: &str) -> bool {
+        self.0.contains(token)
+    }
+
+    pub fn is_subset_of(&self, other: &Scope) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
+    pub fn intersection(&self, other: &Scope) -> Scope {
+        Self(self.0.intersection(&other.0).cloned().collect())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut tokens = self.iter();
+        if let Some(first) = tokens.next() {
+            f.write_str(first)?;
+        }
+        for token in tokens {
+            write!(f, " {token}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    #[error("not a valid scope token")]
+    InvalidToken,
+    #[error("more than {MAX_SCOPE_TOKENS} scope tokens")]
+    TooMany,
+}
+
+/// The scope to grant for a request.
+///
+/// `allowed` is the client's registered scope for client_credentials and password, and the
+/// original grant's scope for refresh_token (RFC 6749 section 6: may narrow, never widen).
+/// A request naming anything outside `allowed` is `invalid_scope` rather than silently
+/// trimmed, so a client never holds a token it believes says more than it does. Without a
+/// `scope` parameter the whole of `allowed` is granted: RFC 6749 section 3.3 lets the server
+/// pick a default, and for refresh_token RFC 6749 section 6 requires exactly that.
+pub fn grant_scope(requested: Option<&Scope>, allowed: &Scope) -> Result<Scope, OAuthError> {
+    match requested {
+        None => Ok(allowed.clone()),
+        Some(requested) if requested.is_subset_of(allowed) => Ok(requested.clone()),
+        Some(requested) => {
+            let refused = Scope(requested.0.difference(&allowed.0).cloned().collect());
+            // Scope tokens are in the description character set; the text is bounded there.
+            Err(OAuthError::invalid_scope(format!(
+                "scope not allowed for this client: {refused}"
+            )))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn s(value: &str) -> Scope {
+        Scope::parse(value).unwrap()
+    }
 
     #[test]
     fn scope_token_syntax() {
@@ -23,5 +146,92 @@ mod tests {
         assert!(!is_valid_token("quote\"d"));
         assert!(!is_valid_token("back\\slash"));
         assert!(!is_valid_token("caf\u{e9}"));
+    }
+
+    #[test]
+    fn parse_dedups_and_sorts() {
+        let scope = s("profile openid email openid");
+        assert_eq!(scope.to_string(), "email openid profile");
+        assert_eq!(scope.len(), 3);
+        assert_eq!(
+            scope.iter().collect::<Vec<_>>(),
+            vec!["email", "openid", "profile"]
+        );
+        assert_eq!(s("a"), Scope::from_tokens(["a"]).unwrap());
+        assert!(s("").is_empty());
+        assert_eq!(Scope::default().to_string(), "");
+    }
+
+    #[test]
+    fn parse_errors() {
+        let msg = "invalid_scope: scope is not a space-separated list of scope tokens";
+        for bad in [" a", "a ", "a  b", "a\tb", "quote\"d", "caf\u{e9}", " "] {
+            assert_eq!(Scope::parse(bad).unwrap_err().to_string(), msg, "{bad:?}");
+        }
+        let many = (0..65)
+            .map(|i| format!("s{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(
+            Scope::parse(&many).unwrap_err().to_string(),
+            "invalid_scope: scope has more than 64 tokens"
+        );
+        let exactly = (0..64)
+            .map(|i| format!("s{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(Scope::parse(&exactly).unwrap().len(), 64);
+    }
+
+    #[test]
+    fn from_tokens_errors() {
+        assert_eq!(
+            Scope::from_tokens(["ok", ""]),
+            Err(ScopeError::InvalidToken)
+        );
+        assert_eq!(Scope::from_tokens(["a b"]), Err(ScopeError::InvalidToken));
+        assert_eq!(
+            Scope::from_tokens((0..65).map(|i| i.to_string())),
+            Err(ScopeError::TooMany)
+        );
+        assert_eq!(
+            Scope::from_tokens(Vec::<String>::new()),
+            Ok(Scope::default())
+        );
+    }
+
+    #[test]
+    fn set_operations() {
+        let all = s("a b c");
+        assert!(all.contains("b"));
+        assert!(!all.contains("d"));
+        assert!(s("a c").is_subset_of(&all));
+        assert!(Scope::default().is_subset_of(&all));
+        assert!(!s("a d").is_subset_of(&all));
+        assert_eq!(all.intersection(&s("c d b")), s("b c"));
+        assert!(all.intersection(&s("x")).is_empty());
+    }
+
+    #[test]
+    fn granting() {
+        let allowed = s("api:read api:write openid");
+        assert_eq!(grant_scope(None, &allowed).unwrap(), allowed);
+        assert_eq!(
+            grant_scope(Some(&s("api:read")), &allowed).unwrap(),
+            s("api:read")
+        );
+        assert_eq!(grant_scope(Some(&allowed), &allowed).unwrap(), allowed);
+        assert_eq!(
+            grant_scope(Some(&s("admin api:read zeta")), &allowed)
+                .unwrap_err()
+                .to_string(),
+            "invalid_scope: scope not allowed for this client: admin zeta"
+        );
+        // Nothing allowed, nothing asked: an empty grant, not an error.
+        assert_eq!(
+            grant_scope(None, &Scope::default()).unwrap(),
+            Scope::default()
+        );
+        assert!(grant_scope(Some(&s("a")), &Scope::default()).is_err());
     }
 }

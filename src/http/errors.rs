@@ -1,0 +1,484 @@
+//! The one place protocol errors become HTTP responses (STYLE.md #2).
+//!
+//! Token, introspection and revocation endpoints answer with [`OAuthError`] (RFC 6749
+//! section 5.2); resource endpoints such as userinfo answer with [`BearerError`]
+//! (RFC 6750 section 3). Errors sent back through a redirect are not built here.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
+use serde::Serialize;
+
+use crate::oauth::error::OAuthError;
+use crate::oauth::scope::Scope;
+
+const REALM: &str = "portcullis";
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_description: Option<&'a str>,
+}
+
+fn status_of(error: &OAuthError) -> StatusCode {
+    StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// Status and the headers every error carries: responses about credentials are never cached
+/// (RFC 6749 section 5.1; `Pragma` for HTTP/1.0 caches).
+fn builder(error: &OAuthError) -> HttpResponseBuilder {
+    let mut response = HttpResponse::build(status_of(error));
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    if let OAuthError::TemporarilyUnavailable {
+        retry_after_secs, ..
+    } = error
+    {
+        response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+    }
+    response
+}
+
+fn json_body(error: &OAuthError) -> Vec<u8> {
+    let body = ErrorBody {
+        error: error.code(),
+        error_description: error.description(),
+    };
+    // Serialising two strings cannot fail; if it somehow did, the code alone still parses.
+    serde_json::to_vec(&body)
+        .unwrap_or_else(|_| format!(r#"{{"error":"{}"}}"#, error.code()).into_bytes())
+}
+
+fn respond_json(mut response: HttpResponseBuilder, error: &OAuthError) -> HttpResponse {
+    response
+        .content_type("application/json")
+        .body(json_body(error))
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        status_of(self)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            // These two exist only in RFC 6750's vocabulary: answer with its challenge so a
+            // 401 never lacks one.
+            OAuthError::InvalidToken(_) | OAuthError::InsufficientScope(_) => {
+                BearerError::new(self.clone()).error_response()
+            }
+            OAuthError::InvalidClient {
+                basic_used: true, ..
+            } => {
+                let mut response = builder(self);
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!(r#"Basic realm="{REALM}""#),
+                ));
+                respond_json(response, self)
+            }
+            OAuthError::InvalidClient {
+                basic_used: false, ..
+            }
+            | OAuthError::InvalidRequest(_)
+            | OAuthError::InvalidGrant(_)
+            | OAuthError::UnauthorizedClient(_)
+            | OAuthError::UnsupportedGrantType(_)
+            | OAuthError::InvalidScope(_)
+            | OAuthError::AccessDenied(_)
+            | OAuthError::UnsupportedResponseType(_)
+            | OAuthError::ServerError
+            | OAuthError::TemporarilyUnavailable { .. }
+            | OAuthError::UnsupportedTokenType(_)
+            | OAuthError::LoginRequired(_)
+            | OAuthError::ConsentRequired(_)
+            | OAuthError::InteractionRequired(_)
+            | OAuthError::RequestNotSupported(_)
+            | OAuthError::RequestUriNotSupported(_) => respond_json(builder(self), self),
+        }
+    }
+}
+
+/// An error at a resource endpoint protected by a bearer token (RFC 6750 section 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerError {
+    /// `None`: the request carried no token at all, so the challenge names no error
+    /// (RFC 6750 section 3.1).
+    error: Option<OAuthError>,
+    /// The scope the resource needs, sent with `insufficient_scope`.
+    scope: Option<Scope>,
+}
+
+impl BearerError {
+    pub fn missing_token() -> Self {
+        Self {
+            error: None,
+            scope: None,
+        }
+    }
+
+    pub fn new(error: OAuthError) -> Self {
+        Self {
+            error: Some(error),
+            scope: None,
+        }
+    }
+
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    /// `Bearer realm="portcullis", error="...", error_description="...", scope="..."`.
+    /// Descriptions and scope tokens exclude `"` and `\` by construction, so no escaping.
+    fn challenge(&self) -> String {
+        let mut challenge = format!(r#"Bearer realm="{REALM}""#);
+        if let Some(error) = &self.error {
+            challenge.push_str(&format!(r#", error="{}""#, error.code()));
+            if let Some(description) = error.description() {
+                challenge.push_str(&format!(r#", error_description="{description}""#));
+            }
+        }
+        if let Some(scope) = self.scope.as_ref().filter(|s| !s.is_empty()) {
+            challenge.push_str(&format!(r#", scope="{scope}""#));
+        }
+        challenge
+    }
+}
+
+impl fmt::Display for BearerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error {
+            Some(error) => fmt::Display::fmt(error, f),
+            None => f.write_str("no bearer token"),
+        }
+    }
+}
+
+impl ResponseError for BearerError {
+    fn status_code(&self) -> StatusCode {
+        self.error
+            .as_ref()
+            .map_or(StatusCode::UNAUTHORIZED, status_of)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let Some(error) = &self.error else {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::PRAGMA, "no-cache"))
+                .insert_header((header::WWW_AUTHENTICATE, self.challenge()))
+                .finish();
+        };
+        match error {
+            OAuthError::InvalidRequest(_)
+            | OAuthError::InvalidToken(_)
+            | OAuthError::InsufficientScope(_) => {
+                let mut response = builder(error);
+                // Built from the RFC character set only; a failure would be our bug, and
+                // the response is still correct without the header.
+                if let Ok(value) = HeaderValue::from_str(&self.challenge()) {
+                    response.insert_header((header::WWW_AUTHENTICATE, value));
+                }
+                respond_json(response, error)
+            }
+            // Not RFC 6750 codes (server_error, temporarily_unavailable, ...): no challenge.
+            OAuthError::InvalidClient { .. }
+            | OAuthError::InvalidGrant(_)
+            | OAuthError::UnauthorizedClient(_)
+            | OAuthError::UnsupportedGrantType(_)
+            | OAuthError::InvalidScope(_)
+            | OAuthError::AccessDenied(_)
+            | OAuthError::UnsupportedResponseType(_)
+            | OAuthError::ServerError
+            | OAuthError::TemporarilyUnavailable { .. }
+            | OAuthError::UnsupportedTokenType(_)
+            | OAuthError::LoginRequired(_)
+            | OAuthError::ConsentRequired(_)
+            | OAuthError::InteractionRequired(_)
+            | OAuthError::RequestNotSupported(_)
+            | OAuthError::RequestUriNotSupported(_) => error.error_response(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+
+    use super::*;
+    use crate::oauth::error::Description;
+
+    /// Status, every header (sorted, as `name: value`) and the body as text.
+    async fn snapshot(error: &impl ResponseError) -> (u16, Vec<String>, String) {
+        let response = error.error_response();
+        let status = response.status().as_u16();
+        assert_eq!(status, error.status_code().as_u16());
+        let mut headers: Vec<String> = response
+            .headers()
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+            .collect();
+        headers.sort();
+        let body = to_bytes(response.into_body()).await.unwrap();
+        (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    fn d(text: &'static str) -> Description {
+        Description::new(text)
+    }
+
+    const JSON: &str = "content-type: application/json";
+    const NO_STORE: &str = "cache-control: no-store";
+    const NO_CACHE: &str = "pragma: no-cache";
+
+    /// The plain JSON errors: same headers, status by code.
+    #[actix_web::test]
+    async fn plain_json_errors() {
+        let cases: Vec<(OAuthError, u16, &str)> = vec![
+            (
+                OAuthError::InvalidRequest(d("missing parameter `code`")),
+                400,
+                r#"{"error":"invalid_request","error_description":"missing parameter `code`"}"#,
+            ),
+            (
+                OAuthError::invalid_client(false),
+                401,
+                r#"{"error":"invalid_client","error_description":"client authentication failed"}"#,
+            ),
+            (
+                OAuthError::InvalidGrant(d("the code is invalid or expired")),
+                400,
+                r#"{"error":"invalid_grant","error_description":"the code is invalid or expired"}"#,
+            ),
+            (
+                OAuthError::UnauthorizedClient(d("the client may not use this grant")),
+                400,
+                r#"{"error":"unauthorized_client","error_description":"the client may not use this grant"}"#,
+            ),
+            (
+                OAuthError::UnsupportedGrantType(d("no")),
+                400,
+                r#"{"error":"unsupported_grant_type","error_description":"no"}"#,
+            ),
+            (
+                OAuthError::InvalidScope(d("scope not allowed for this client: admin")),
+                400,
+                r#"{"error":"invalid_scope","error_description":"scope not allowed for this client: admin"}"#,
+            ),
+            (
+                OAuthError::AccessDenied(d("the user denied the request")),
+                400,
+                r#"{"error":"access_denied","error_description":"the user denied the request"}"#,
+            ),
+            (
+                OAuthError::UnsupportedResponseType(d("only code")),
+                400,
+                r#"{"error":"unsupported_response_type","error_description":"only code"}"#,
+            ),
+            (
+                OAuthError::ServerError,
+                500,
+                r#"{"error":"server_error","error_description":"the server could not complete the request"}"#,
+            ),
+            (
+                OAuthError::UnsupportedTokenType(d("t")),
+                400,
+                r#"{"error":"unsupported_token_type","error_description":"t"}"#,
+            ),
+            (
+                OAuthError::LoginRequired(d("l")),
+                400,
+                r#"{"error":"login_required","error_description":"l"}"#,
+            ),
+            (
+                OAuthError::ConsentRequired(d("c")),
+                400,
+                r#"{"error":"consent_required","error_description":"c"}"#,
+            ),
+            (
+                OAuthError::InteractionRequired(d("i")),
+                400,
+                r#"{"error":"interaction_required","error_description":"i"}"#,
+            ),
+            (
+                OAuthError::RequestNotSupported(d("r")),
+                400,
+                r#"{"error":"request_not_supported","error_description":"r"}"#,
+            ),
+            (
+                OAuthError::RequestUriNotSupported(d("u")),
+                400,
+                r#"{"error":"request_uri_not_supported","error_description":"u"}"#,
+            ),
+            (
+                OAuthError::InvalidGrant(d("")),
+                400,
+                r#"{"error":"invalid_grant"}"#,
+            ),
+        ];
+        for (error, status, body) in cases {
+            assert_eq!(
+                snapshot(&error).await,
+                (
+                    status,
+                    vec![NO_STORE.into(), JSON.into(), NO_CACHE.into()],
+                    body.into()
+                ),
+                "{error:?}"
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn invalid_client_after_basic_carries_a_challenge() {
+        assert_eq!(
+            snapshot(&OAuthError::invalid_client(true)).await,
+            (
+                401,
+                vec![
+                    NO_STORE.into(),
+                    JSON.into(),
+                    NO_CACHE.into(),
+                    r#"www-authenticate: Basic realm="portcullis""#.into(),
+                ],
+                r#"{"error":"invalid_client","error_description":"client authentication failed"}"#
+                    .into()
+            )
+        );
+    }
+
+    #[actix_web::test]
+    async fn temporarily_unavailable_carries_retry_after() {
+        assert_eq!(
+            snapshot(&OAuthError::temporarily_unavailable(5)).await,
+            (
+                503,
+                vec![
+                    NO_STORE.into(),
+                    JSON.into(),
+                    NO_CACHE.into(),
+                    "retry-after: 5".into(),
+                ],
+                r#"{"error":"temporarily_unavailable","error_description":"the server is busy; retry later"}"#
+                    .into()
+            )
+        );
+    }
+
+    #[actix_web::test]
+    async fn bearer_codes_answer_with_a_bearer_challenge() {
+        let invalid_token = OAuthError::InvalidToken(d("the access token expired"));
+        let expected = (
+            401,
+            vec![
+                NO_STORE.into(),
+                JSON.into(),
+                NO_CACHE.into(),
+                r#"www-authenticate: Bearer realm="portcullis", error="invalid_token", error_description="the access token expired""#.into(),
+            ],
+            r#"{"error":"invalid_token","error_description":"the access token expired"}"#.into(),
+        );
+        assert_eq!(snapshot(&invalid_token).await, expected);
+        assert_eq!(snapshot(&BearerError::new(invalid_token)).await, expected);
+
+        let insufficient = OAuthError::InsufficientScope(d("the token lacks a scope"));
+        assert_eq!(
+            snapshot(&insufficient).await,
+            (
+                403,
+                vec![
+                    NO_STORE.into(),
+                    JSON.into(),
+                    NO_CACHE.into(),
+                    r#"www-authenticate: Bearer realm="portcullis", error="insufficient_scope", error_description="the token lacks a scope""#.into(),
+                ],
+                r#"{"error":"insufficient_scope","error_description":"the token lacks a scope"}"#
+                    .into()
+            )
+        );
+        let with_scope =
+            BearerError::new(insufficient).with_scope(Scope::parse("profile openid").unwrap());
+        assert_eq!(
+            snapshot(&with_scope).await.1.last().map(String::as_str),
+            Some(
+                r#"www-authenticate: Bearer realm="portcullis", error="insufficient_scope", error_description="the token lacks a scope", scope="openid profile""#
+            )
+        );
+
+        let bad_request = BearerError::new(OAuthError::invalid_request(
+            "the token was sent in more than one way",
+        ));
+        assert_eq!(
+            snapshot(&bad_request).await,
+            (
+                400,
+                vec![
+                    NO_STORE.into(),
+                    JSON.into(),
+                    NO_CACHE.into(),
+                    r#"www-authenticate: Bearer realm="portcullis", error="invalid_request", error_description="the token was sent in more than one way""#.into(),
+                ],
+                r#"{"error":"invalid_request","error_description":"the token was sent in more than one way"}"#
+                    .into()
+            )
+        );
+    }
+
+    #[actix_web::test]
+    async fn bearer_without_a_token_names_no_error() {
+        let missing = BearerError::missing_token();
+        assert_eq!(missing.to_string(), "no bearer token");
+        assert_eq!(
+            snapshot(&missing).await,
+            (
+                401,
+                vec![
+                    NO_STORE.into(),
+                    NO_CACHE.into(),
+                    r#"www-authenticate: Bearer realm="portcullis""#.into(),
+                ],
+                String::new()
+            )
+        );
+    }
+
+    #[actix_web::test]
+    async fn bearer_wrapping_other_codes_is_the_plain_error() {
+        let busy = OAuthError::temporarily_unavailable(2);
+        assert_eq!(
+            snapshot(&BearerError::new(busy.clone())).await,
+            snapshot(&busy).await
+        );
+        assert_eq!(
+            snapshot(&BearerError::new(OAuthError::ServerError)).await,
+            snapshot(&OAuthError::ServerError).await
+        );
+        assert_eq!(
+            BearerError::new(OAuthError::ServerError).to_string(),
+            "server_error: the server could not complete the request"
+        );
+    }
+
+    #[actix_web::test]
+    async fn descriptions_cannot_break_the_body_or_the_header() {
+        let hostile = OAuthError::InvalidToken(Description::new(
+            "a\"b\\c\r\nSet-Cookie: x=1 \u{e9}".to_owned(),
+        ));
+        let (_, headers, body) = snapshot(&hostile).await;
+        assert_eq!(
+            body,
+            r#"{"error":"invalid_token","error_description":"a'b/c??Set-Cookie: x=1 ?"}"#
+        );
+        assert_eq!(
+            headers.last().map(String::as_str),
+            Some(
+                r#"www-authenticate: Bearer realm="portcullis", error="invalid_token", error_description="a'b/c??Set-Cookie: x=1 ?""#
+            )
+        );
+    }
+}

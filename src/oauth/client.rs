@@ -1,0 +1,245 @@
+//! A registered client as the protocol code sees it: typed, validated, no storage types.
+//! Built from the stored record in `registered_client.rs`.
+
+use std::fmt;
+
+use super::scope::Scope;
+
+/// The grant types Portcullis implements, by their RFC 6749 names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GrantType {
+    AuthorizationCode,
+    ClientCredentials,
+    Password,
+    RefreshToken,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 4] = [
+        GrantType::AuthorizationCode,
+        GrantType::ClientCredentials,
+        GrantType::Password,
+        GrantType::RefreshToken,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::ClientCredentials => "client_credentials",
+            Self::Password => "password",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+
+    /// Exact, case-sensitive match: `grant_type` values are registry names, not words.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == value)
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            Self::AuthorizationCode => 1,
+            Self::ClientCredentials => 1 << 1,
+            Self::Password => 1 << 2,
+            Self::RefreshToken => 1 << 3,
+        }
+    }
+}
+
+impl fmt::Display for GrantType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of grant types; a copyable bit set because it is checked on every token request.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct GrantTypes(u8);
+
+impl GrantTypes {
+    pub fn contains(self, grant: GrantType) -> bool {
+        self.0 & grant.bit() != 0
+    }
+
+    pub fn insert(&mut self, grant: GrantType) {
+        self.0 |= grant.bit();
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = GrantType> {
+        GrantType::ALL
+            .into_iter()
+            .filter(move |g| self.contains(*g))
+    }
+}
+
+impl FromIterator<GrantType> for GrantTypes {
+    fn from_iter<I: IntoIterator<Item = GrantType>>(iter: I) -> Self {
+        let mut set = Self::default();
+        for grant in iter {
+            set.insert(grant);
+        }
+        set
+    }
+}
+
+impl fmt::Debug for GrantTypes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// `token_endpoint_auth_method` values (RFC 7591 section 2) that Portcullis accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 3] = [
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == value)
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Field names follow RFC 7591 client metadata where one exists.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegisteredClient {
+    pub client_id: String,
+    pub client_name: String,
+    pub confidential: bool,
+    /// SHA-256 of the client secret; `None` for public clients.
+    pub secret_digest: Option<Vec<u8>>,
+    pub token_endpoint_auth_method: AuthMethod,
+    pub grant_types: GrantTypes,
+    /// The most this client may be granted.
+    pub scope: Scope,
+    pub roles: Vec<String>,
+    pub first_party: bool,
+    pub require_pkce: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Seconds; `None` means the server default.
+    pub access_token_lifetime: Option<i64>,
+    pub refresh_token_lifetime: Option<i64>,
+    pub disabled: bool,
+}
+
+impl RegisteredClient {
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(grant)
+    }
+}
+
+impl fmt::Debug for RegisteredClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The digest is not the secret, but it is what an offline guess is checked against.
+        f.debug_struct("RegisteredClient")
+            .field("client_id", &self.client_id)
+            .field("confidential", &self.confidential)
+            .field(
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            )
+            .field("grant_types", &self.grant_types)
+            .field("scope", &self.scope.to_string())
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manage::clients::{AUTH_METHODS, GRANT_TYPES};
+
+    #[test]
+    fn names_match_what_registration_accepts() {
+        let mut grants: Vec<&str> = GRANT_TYPES.to_vec();
+        grants.sort_unstable();
+        let ours: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+        assert_eq!(ours, grants);
+        for name in GRANT_TYPES {
+            assert_eq!(GrantType::parse(name).map(GrantType::as_str), Some(*name));
+        }
+        let methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+        assert_eq!(methods, AUTH_METHODS);
+        assert_eq!(GrantType::parse("Password"), None);
+        assert_eq!(GrantType::parse("implicit"), None);
+        assert_eq!(AuthMethod::parse("private_key_jwt"), None);
+        assert_eq!(AuthMethod::parse("none"), Some(AuthMethod::None));
+        assert_eq!(GrantType::Password.to_string(), "password");
+        assert_eq!(
+            AuthMethod::ClientSecretPost.to_string(),
+            "client_secret_post"
+        );
+    }
+
+    #[test]
+    fn grant_type_set() {
+        let set: GrantTypes = [GrantType::RefreshToken, GrantType::Password]
+            .into_iter()
+            .collect();
+        assert!(set.contains(GrantType::Password));
+        assert!(set.contains(GrantType::RefreshToken));
+        assert!(!set.contains(GrantType::ClientCredentials));
+        assert!(!set.is_empty());
+        assert!(GrantTypes::default().is_empty());
+        assert_eq!(format!("{set:?}"), "{Password, RefreshToken}");
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            vec![GrantType::Password, GrantType::RefreshToken]
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_digest() {
+        let client = RegisteredClient {
+            client_id: "svc".into(),
+            client_name: "Service".into(),
+            confidential: true,
+            secret_digest: Some(vec![0xab; 32]),
+            token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+            grant_types: [GrantType::ClientCredentials].into_iter().collect(),
+            scope: Scope::parse("api").unwrap(),
+            roles: vec![],
+            first_party: false,
+            require_pkce: true,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            access_token_lifetime: None,
+            refresh_token_lifetime: None,
+            disabled: false,
+        };
+        assert!(client.allows_grant(GrantType::ClientCredentials));
+        assert!(!client.allows_grant(GrantType::Password));
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("171"), "{shown}");
+        assert!(!shown.to_lowercase().contains("ab, ab"), "{shown}");
+        assert!(shown.contains("svc"));
+    }
+}

@@ -1,0 +1,373 @@
+//! Strict `application/x-www-form-urlencoded` parsing for protocol requests.
+//!
+//! `url::form_urlencoded::parse` is lenient by design (WHATWG): a malformed `%` escape
+//! passes through literally and invalid UTF-8 becomes U+FFFD, so two components could read
+//! different values from one request. Here both are `invalid_request`, as SECURITY.md asks
+//! for malformed input. The splitting rules are the same as the WHATWG parser's: pairs on
+//! `&`, name and value on the first `=`, `+` is a space, empty segments are skipped.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use zeroize::{Zeroize, Zeroizing};
+
+use super::error::OAuthError;
+
+/// Bounds on what one request may carry. The body size itself is bounded by the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FormLimits {
+    /// Segments counted before duplicates or empty values are dropped.
+    pub max_params: usize,
+    pub max_name_len: usize,
+    /// Decoded bytes; room for a JWT-sized value, far more than any token request needs.
+    pub max_value_len: usize,
+}
+
+impl Default for FormLimits {
+    fn default() -> Self {
+        Self {
+            max_params: 32,
+            max_name_len: 64,
+            max_value_len: 4096,
+        }
+    }
+}
+
+/// The parameters of one request, each at most once. Values may be secrets (passwords,
+/// client secrets, refresh tokens), so they are zeroised on drop and `Debug` shows names only.
+#[derive(Default)]
+pub struct FormMap {
+    params: BTreeMap<String, Zeroizing<String>>,
+}
+
+impl FormMap {
+    pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+        Self::parse_with(body, &FormLimits::default())
+    }
+
+    pub fn parse_with(body: &[u8], limits: &FormLimits) -> Result<Self, OAuthError> {
+        let mut params = BTreeMap::new();
+        let segments = body.split(|&b| b == b'&').filter(|s| !s.is_empty());
+        for (index, segment) in segments.enumerate() {
+            if index >= limits.max_params {
+                return Err(OAuthError::invalid_request(format!(
+                    "the request has more than {} parameters",
+                    limits.max_params
+                )));
+            }
+            let (raw_name, raw_value) = match segment.iter().position(|&b| b == b'=') {
+                Some(at) => (segment.get(..at), segment.get(at + 1..)),
+                None => (Some(segment), None),
+            };
+            let raw_name = raw_name.unwrap_or_default();
+            if raw_name.is_empty() {
+                return Err(OAuthError::invalid_request("a parameter has no name"));
+            }
+            let raw_value = raw_value.unwrap_or_default();
+            let name_too_long = || {
+                OAuthError::invalid_request(format!(
+                    "a parameter name is longer than {} bytes",
+                    limits.max_name_len
+                ))
+            };
+            // An escape is three bytes for one, so longer raw input can only decode too long;
+            // refusing it first bounds the decoding work on junk.
+            if raw_name.len() > limits.max_name_len.saturating_mul(3) {
+                return Err(name_too_long());
+            }
+            let name = decode(raw_name).ok_or_else(|| {
+                OAuthError::invalid_request("a parameter name is not valid percent-encoded UTF-8")
+            })?;
+            if name.len() > limits.max_name_len {
+                return Err(name_too_long());
+            }
+            let value_too_long = || {
+                OAuthError::invalid_request(format!(
+                    "{} is longer than {} bytes",
+                    describe(&name),
+                    limits.max_value_len
+                ))
+            };
+            if raw_value.len() > limits.max_value_len.saturating_mul(3) {
+                return Err(value_too_long());
+            }
+            let value = decode(raw_value).ok_or_else(|| {
+                OAuthError::invalid_request(format!(
+                    "{} is not valid percent-encoded UTF-8",
+                    describe(&name)
+                ))
+            })?;
+            if value.len() > limits.max_value_len {
+                return Err(value_too_long());
+            }
+            // RFC 6749 section 3.1: a parameter without a value is as if omitted.
+            if value.is_empty() {
+                continue;
+            }
+            if params.contains_key(name.as_str()) {
+                return Err(OAuthError::invalid_request(format!(
+                    "{} was sent more than once",
+                    describe(&name)
+                )));
+            }
+            params.insert(String::clone(&name), value);
+        }
+        Ok(Self { params })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(|v| v.as_str())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.params.contains_key(name)
+    }
+
+    /// The value of a required parameter, or `invalid_request` naming it.
+    pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.params.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.params.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty()
+    }
+}
+
+impl fmt::Debug for FormMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.names()).finish()
+    }
+}
+
+/// `parameter `name`` when the name is a plain identifier, `a parameter` otherwise: names
+/// come from the request, and an error must not reflect arbitrary input.
+fn describe(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if plain {
+        format!("parameter `{name}`")
+    } else {
+        "a parameter".to_owned()
+    }
+}
+
+/// Decodes one form-encoded name or value: `+` is a space, `%XX` a byte, and the result must
+/// be UTF-8. `None` for a truncated or non-hex escape or invalid UTF-8. Also used for the
+/// Basic credentials of RFC 6749 section 2.3.1.
+pub(crate) fn decode(raw: &[u8]) -> Option<Zeroizing<String>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(raw.len()));
+    let mut bytes = raw.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = bytes.next().and_then(|&h| hex_value(h))?;
+                let lo = bytes.next().and_then(|&l| hex_value(l))?;
+                out.push((hi << 4) | lo);
+            }
+            other => out.push(other),
+        }
+    }
+    match String::from_utf8(std::mem::take(&mut *out)) {
+        Ok(text) => Some(Zeroizing::new(text)),
+        Err(err) => {
+            err.into_bytes().zeroize();
+            None
+        }
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(body: &str) -> String {
+        FormMap::parse(body.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_pairs_and_decodes() {
+        let form = FormMap::parse(b"grant_type=password&username=a%40b.c&password=p+w%2B%26%3D%25")
+            .unwrap();
+        assert_eq!(form.get("grant_type"), Some("password"));
+        assert_eq!(form.get("username"), Some("a@b.c"));
+        assert_eq!(form.get("password"), Some("p w+&=%"));
+        assert_eq!(form.len(), 3);
+        assert!(form.contains("username"));
+        assert!(!form.contains("scope"));
+        assert_eq!(form.get("scope"), None);
+    }
+
+    #[test]
+    fn round_trips_what_url_form_urlencoded_writes() {
+        let tricky = "s\u{e9}cr\u{e8}t &=+%/?#\u{1f512}";
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_secret", tricky)
+            .append_pair("a b", "c")
+            .finish();
+        let form = FormMap::parse(body.as_bytes()).unwrap();
+        assert_eq!(form.get("client_secret"), Some(tricky));
+        assert_eq!(form.get("a b"), Some("c"));
+    }
+
+    #[test]
+    fn empty_values_are_omitted() {
+        let form = FormMap::parse(b"scope=&state&code=x&&").unwrap();
+        assert_eq!(form.names().collect::<Vec<_>>(), vec!["code"]);
+        // ...so an empty copy does not make a duplicate.
+        let form = FormMap::parse(b"scope=&scope=a").unwrap();
+        assert_eq!(form.get("scope"), Some("a"));
+        assert!(FormMap::parse(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn value_may_contain_equals() {
+        let form = FormMap::parse(b"code_verifier=a=b==").unwrap();
+        assert_eq!(form.get("code_verifier"), Some("a=b=="));
+    }
+
+    #[test]
+    fn duplicates_are_refused_by_name() {
+        assert_eq!(
+            err("grant_type=password&grant_type=client_credentials"),
+            "invalid_request: parameter `grant_type` was sent more than once"
+        );
+        // Same decoded name, different encodings.
+        assert_eq!(
+            err("scope=a&sc%6Fpe=b"),
+            "invalid_request: parameter `scope` was sent more than once"
+        );
+        assert_eq!(
+            err("x%22y=1&x%22y=2"),
+            "invalid_request: a parameter was sent more than once"
+        );
+    }
+
+    #[test]
+    fn malformed_encoding_is_refused() {
+        assert_eq!(
+            err("password=%zz"),
+            "invalid_request: parameter `password` is not valid percent-encoded UTF-8"
+        );
+        assert_eq!(
+            err("password=abc%4"),
+            "invalid_request: parameter `password` is not valid percent-encoded UTF-8"
+        );
+        assert_eq!(
+            err("password=%"),
+            "invalid_request: parameter `password` is not valid percent-encoded UTF-8"
+        );
+        assert_eq!(
+            err("username=%C3%28"),
+            "invalid_request: parameter `username` is not valid percent-encoded UTF-8"
+        );
+        assert_eq!(
+            err("na%ffme=x"),
+            "invalid_request: a parameter name is not valid percent-encoded UTF-8"
+        );
+        let raw_invalid_utf8: &[u8] = b"username=\xff";
+        assert_eq!(
+            FormMap::parse(raw_invalid_utf8).unwrap_err().to_string(),
+            "invalid_request: parameter `username` is not valid percent-encoded UTF-8"
+        );
+        assert_eq!(err("=x"), "invalid_request: a parameter has no name");
+    }
+
+    #[test]
+    fn limits() {
+        let limits = FormLimits {
+            max_params: 3,
+            max_name_len: 8,
+            max_value_len: 5,
+        };
+        let parse = |body: &str| {
+            FormMap::parse_with(body.as_bytes(), &limits)
+                .map(|f| f.len())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(parse("a=1&b=2&c=3"), Ok(3));
+        assert_eq!(
+            parse("a=1&b=2&c=3&d=4"),
+            Err("invalid_request: the request has more than 3 parameters".into())
+        );
+        // Valueless segments still count, so they cannot be used to make the parser spin.
+        assert_eq!(
+            parse("a&b&c&d"),
+            Err("invalid_request: the request has more than 3 parameters".into())
+        );
+        assert_eq!(parse("abcdefgh=1"), Ok(1));
+        assert_eq!(
+            parse("abcdefghi=1"),
+            Err("invalid_request: a parameter name is longer than 8 bytes".into())
+        );
+        assert_eq!(parse("a=12345"), Ok(1));
+        assert_eq!(parse("a=%31%32%33%34%35"), Ok(1));
+        assert_eq!(
+            parse("a=123456"),
+            Err("invalid_request: parameter `a` is longer than 5 bytes".into())
+        );
+        // Too long before decoding, even when the escapes are malformed.
+        assert_eq!(
+            parse("a=%zz%zz%zz%zz%zz%zz"),
+            Err("invalid_request: parameter `a` is longer than 5 bytes".into())
+        );
+        assert_eq!(
+            parse(&format!("{}=1", "%zz".repeat(9))),
+            Err("invalid_request: a parameter name is longer than 8 bytes".into())
+        );
+        assert_eq!(FormLimits::default().max_params, 32);
+    }
+
+    #[test]
+    fn missing_required_parameter() {
+        let form = FormMap::parse(b"a=1").unwrap();
+        assert_eq!(form.require("a").unwrap(), "1");
+        assert_eq!(
+            form.require("code").unwrap_err().to_string(),
+            "invalid_request: missing parameter `code`"
+        );
+    }
+
+    #[test]
+    fn debug_shows_names_only() {
+        let form = FormMap::parse(b"password=hunter2&username=alice").unwrap();
+        let shown = format!("{form:?}");
+        assert_eq!(shown, r#"{"password", "username"}"#);
+    }
+
+    #[test]
+    fn decode_component() {
+        assert_eq!(
+            decode(b"a+b%20c").as_deref().map(String::as_str),
+            Some("a b c")
+        );
+        assert_eq!(
+            decode(b"%e2%82%AC").as_deref().map(String::as_str),
+            Some("\u{20ac}")
+        );
+        assert!(decode(b"%g0").is_none());
+        assert!(decode(b"%0").is_none());
+        assert!(decode(b"%80").is_none());
+    }
+}
