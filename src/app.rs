@@ -31,6 +31,8 @@ pub struct AppState {
     pub shutting_down: Arc<AtomicBool>,
     pub keys: Arc<KeyStore>,
     pub discovery: Arc<Document>,
+    pub clients: Arc<crate::oauth::clients::ClientCache>,
+    pub token_rate_limit: Option<crate::http::rate_limit::IpRateLimiter>,
 }
 
 /// A pre-serialised response body with its ETag.
@@ -173,7 +175,17 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
     metrics.observe_keys(&keys, clock.now());
     let discovery = Document::json(&crate::oauth::discovery::metadata(config.issuer.as_str()))
         .map_err(|e| StartError::Metrics(e.to_string()))?;
+    let clients = Arc::new(crate::oauth::clients::ClientCache::new(
+        store.clone(),
+        config.tokens.client_cache,
+    ));
+    let token_rate_limit = crate::http::rate_limit::IpRateLimiter::new(
+        config.rate_limit.token_per_second,
+        config.rate_limit.token_burst,
+    );
     Ok(AppState {
+        clients,
+        token_rate_limit,
         config: Arc::new(config),
         store,
         service,
@@ -202,6 +214,7 @@ macro_rules! metered_app {
             .app_data(web::Data::new($state.clone()))
             .app_data(web::FormConfig::default().limit(16 * 1024))
             .app_data(web::JsonConfig::default().limit(64 * 1024))
+            .app_data(web::PayloadConfig::new(16 * 1024))
             .configure($routes)
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
@@ -334,6 +347,9 @@ async fn key_maintenance(state: AppState) {
             tracing::warn!(error = %err, "signing key maintenance failed; retrying next tick");
         }
         state.metrics.observe_keys(&state.keys, now);
+        if let Some(limiter) = &state.token_rate_limit {
+            limiter.forget_idle();
+        }
     }
 }
 

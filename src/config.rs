@@ -32,6 +32,8 @@ pub struct RawConfig {
     pub password: RawPassword,
     pub keys: RawKeys,
     pub tokens: RawTokens,
+    pub login: RawLogin,
+    pub rate_limit: RawRateLimit,
 }
 
 impl Default for RawConfig {
@@ -46,6 +48,8 @@ impl Default for RawConfig {
             password: RawPassword::default(),
             keys: RawKeys::default(),
             tokens: RawTokens::default(),
+            login: RawLogin::default(),
+            rate_limit: RawRateLimit::default(),
         }
     }
 }
@@ -200,6 +204,13 @@ pub struct RawTokens {
     pub id_token_lifetime_secs: i64,
     /// Tolerated clock difference between us and token consumers.
     pub clock_skew_secs: i64,
+    /// A refresh token unused this long expires (clients may set their own).
+    pub refresh_token_idle_secs: i64,
+    /// A grant (refresh token family) ends this long after the user authenticated.
+    pub refresh_token_absolute_secs: i64,
+    /// The token endpoint may use a client record this old; disabling a client or
+    /// rotating its secret takes effect within this bound. 0 reads it every time.
+    pub client_cache_secs: u64,
 }
 
 impl Default for RawTokens {
@@ -208,6 +219,60 @@ impl Default for RawTokens {
             access_token_lifetime_secs: 3600,
             id_token_lifetime_secs: 3600,
             clock_skew_secs: 60,
+            refresh_token_idle_secs: 14 * 86_400,
+            refresh_token_absolute_secs: 90 * 86_400,
+            client_cache_secs: 5,
+        }
+    }
+}
+
+/// Brute-force throttling for the password grant and the login page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLogin {
+    /// Failures per username (and per client IP) in the window that cost nothing.
+    pub max_failures: u32,
+    pub window_secs: i64,
+    pub max_delay_secs: i64,
+    /// Failures in the window after which the key is locked for `lock_secs`.
+    pub lock_after_failures: u32,
+    pub lock_secs: i64,
+    /// The per-IP limits are looser: many people may share one address.
+    pub ip_max_failures: u32,
+    pub ip_lock_after_failures: u32,
+}
+
+impl Default for RawLogin {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            window_secs: 900,
+            max_delay_secs: 60,
+            lock_after_failures: 10,
+            lock_secs: 900,
+            ip_max_failures: 50,
+            ip_lock_after_failures: 200,
+        }
+    }
+}
+
+/// Per-IP request rate limits (per replica; kept in memory).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRateLimit {
+    /// Sustained requests per second per client IP on /token; 0 turns the limit off.
+    pub token_per_second: u32,
+    pub token_burst: u32,
+    /// Addresses of reverse proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Default for RawRateLimit {
+    fn default() -> Self {
+        Self {
+            token_per_second: 200,
+            token_burst: 400,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -452,6 +517,22 @@ pub struct TokensConfig {
     pub access_token_lifetime: i64,
     pub id_token_lifetime: i64,
     pub clock_skew: i64,
+    pub refresh_token_idle: i64,
+    pub refresh_token_absolute: i64,
+    pub client_cache: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginConfig {
+    pub user: crate::oauth::throttle::ThrottlePolicy,
+    pub ip: crate::oauth::throttle::ThrottlePolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub token_per_second: u32,
+    pub token_burst: u32,
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -467,6 +548,8 @@ pub struct Config {
     pub password: PasswordConfig,
     pub keys: KeysConfig,
     pub tokens: TokensConfig,
+    pub login: LoginConfig,
+    pub rate_limit: RateLimitConfig,
 }
 
 impl Config {
@@ -514,6 +597,23 @@ impl Config {
                 "access_token_lifetime_secs": self.tokens.access_token_lifetime,
                 "id_token_lifetime_secs": self.tokens.id_token_lifetime,
                 "clock_skew_secs": self.tokens.clock_skew,
+                "refresh_token_idle_secs": self.tokens.refresh_token_idle,
+                "refresh_token_absolute_secs": self.tokens.refresh_token_absolute,
+                "client_cache_secs": self.tokens.client_cache.as_secs(),
+            },
+            "login": {
+                "max_failures": self.login.user.max_failures,
+                "window_secs": self.login.user.window_secs,
+                "max_delay_secs": self.login.user.max_delay_secs,
+                "lock_after_failures": self.login.user.lock_after_failures,
+                "lock_secs": self.login.user.lock_secs,
+                "ip_max_failures": self.login.ip.max_failures,
+                "ip_lock_after_failures": self.login.ip.lock_after_failures,
+            },
+            "rate_limit": {
+                "token_per_second": self.rate_limit.token_per_second,
+                "token_burst": self.rate_limit.token_burst,
+                "trusted_proxies": self.rate_limit.trusted_proxies,
             },
             "password": {
                 "memory_kib": self.password.memory_kib,
@@ -701,8 +801,23 @@ fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, ConfigError> {
 
     let keys = validate_keys(figment, &raw.keys, &issuer)?;
     let tokens = validate_tokens(figment, &raw.tokens)?;
+    let login = validate_login(figment, &raw.login)?;
+    if raw.rate_limit.token_per_second > 0 && raw.rate_limit.token_burst == 0 {
+        return Err(invalid(
+            figment,
+            "rate_limit.token_burst",
+            "must be at least 1",
+        ));
+    }
+    let rate_limit = RateLimitConfig {
+        token_per_second: raw.rate_limit.token_per_second,
+        token_burst: raw.rate_limit.token_burst,
+        trusted_proxies: raw.rate_limit.trusted_proxies.clone(),
+    };
 
     Ok(Config {
+        login,
+        rate_limit,
         keys,
         tokens,
         issuer,
@@ -846,11 +961,59 @@ fn validate_tokens(figment: &Figment, raw: &RawTokens) -> Result<TokensConfig, C
             "must be between 0 and 600",
         ));
     }
+    if !(60..=366 * 86_400).contains(&raw.refresh_token_idle_secs) {
+        return Err(invalid(
+            figment,
+            "tokens.refresh_token_idle_secs",
+            "must be between 60 seconds and 366 days",
+        ));
+    }
+    if raw.refresh_token_absolute_secs < raw.refresh_token_idle_secs
+        || raw.refresh_token_absolute_secs > 3 * 366 * 86_400
+    {
+        return Err(invalid(
+            figment,
+            "tokens.refresh_token_absolute_secs",
+            "must be at least tokens.refresh_token_idle_secs and at most 3 years",
+        ));
+    }
+    if raw.client_cache_secs > 60 {
+        return Err(invalid(
+            figment,
+            "tokens.client_cache_secs",
+            "must be at most 60 (disabling a client must take effect quickly)",
+        ));
+    }
     Ok(TokensConfig {
         access_token_lifetime: raw.access_token_lifetime_secs,
         id_token_lifetime: raw.id_token_lifetime_secs,
         clock_skew: raw.clock_skew_secs,
+        refresh_token_idle: raw.refresh_token_idle_secs,
+        refresh_token_absolute: raw.refresh_token_absolute_secs,
+        client_cache: Duration::from_secs(raw.client_cache_secs),
     })
+}
+
+fn validate_login(figment: &Figment, raw: &RawLogin) -> Result<LoginConfig, ConfigError> {
+    use crate::oauth::throttle::ThrottlePolicy;
+    let user = ThrottlePolicy {
+        max_failures: raw.max_failures,
+        window_secs: raw.window_secs,
+        base_delay_secs: 1,
+        max_delay_secs: raw.max_delay_secs,
+        lock_after_failures: raw.lock_after_failures,
+        lock_secs: raw.lock_secs,
+    };
+    user.validate()
+        .map_err(|r| invalid(figment, "login.max_failures", r))?;
+    let ip = ThrottlePolicy {
+        max_failures: raw.ip_max_failures,
+        lock_after_failures: raw.ip_lock_after_failures,
+        ..user
+    };
+    ip.validate()
+        .map_err(|r| invalid(figment, "login.ip_max_failures", r))?;
+    Ok(LoginConfig { user, ip })
 }
 
 fn read_secret_file(path: &Path) -> Result<String, String> {

@@ -97,9 +97,10 @@ pub struct Metrics {
     pub registry: Registry,
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
-    pub password_queue_rejections: IntGauge,
+    pub password_queue_rejections: prometheus::IntCounter,
     pub active_key_age: IntGauge,
     pub next_rotation: IntGauge,
+    pub tokens_issued: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -126,7 +127,7 @@ impl Metrics {
             ),
             &["listener", "route", "method", "status"],
         )?;
-        let password_queue_rejections = IntGauge::new(
+        let password_queue_rejections = prometheus::IntCounter::new(
             "password_overload_rejections",
             "Password checks refused because the hashing queue was full",
         )?;
@@ -140,6 +141,11 @@ impl Metrics {
             "signing_key_next_rotation_seconds",
             "Seconds until the next signing key takes over (negative when overdue)",
         )?;
+        let tokens_issued = IntCounterVec::new(
+            Opts::new("tokens_issued_total", "Access tokens issued, by grant type"),
+            &["grant_type"],
+        )?;
+        registry.register(Box::new(tokens_issued.clone()))?;
         registry.register(Box::new(password_queue_rejections.clone()))?;
         registry.register(Box::new(active_key_age.clone()))?;
         registry.register(Box::new(next_rotation.clone()))?;
@@ -150,6 +156,7 @@ impl Metrics {
             password_queue_rejections,
             active_key_age,
             next_rotation,
+            tokens_issued,
         })
     }
 

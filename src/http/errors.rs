@@ -71,9 +71,9 @@ impl ResponseError for OAuthError {
             OAuthError::InvalidToken(_) | OAuthError::InsufficientScope(_) => {
                 BearerError::new(self.clone()).error_response()
             }
-            OAuthError::InvalidClient {
-                basic_used: true, ..
-            } => {
+            // RFC 6749 section 5.2 requires the challenge when Basic was tried; RFC 9110
+            // section 15.5.2 requires one on every 401, so it is always sent.
+            OAuthError::InvalidClient { .. } => {
                 let mut response = builder(self);
                 response.insert_header((
                     header::WWW_AUTHENTICATE,
@@ -81,10 +81,7 @@ impl ResponseError for OAuthError {
                 ));
                 respond_json(response, self)
             }
-            OAuthError::InvalidClient {
-                basic_used: false, ..
-            }
-            | OAuthError::InvalidRequest(_)
+            OAuthError::InvalidRequest(_)
             | OAuthError::InvalidGrant(_)
             | OAuthError::UnauthorizedClient(_)
             | OAuthError::UnsupportedGrantType(_)
@@ -246,11 +243,6 @@ mod tests {
                 r#"{"error":"invalid_request","error_description":"missing parameter `code`"}"#,
             ),
             (
-                OAuthError::invalid_client(false),
-                401,
-                r#"{"error":"invalid_client","error_description":"client authentication failed"}"#,
-            ),
-            (
                 OAuthError::InvalidGrant(d("the code is invalid or expired")),
                 400,
                 r#"{"error":"invalid_grant","error_description":"the code is invalid or expired"}"#,
@@ -335,9 +327,11 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn invalid_client_after_basic_carries_a_challenge() {
-        assert_eq!(
-            snapshot(&OAuthError::invalid_client(true)).await,
+    async fn invalid_client_always_carries_a_challenge() {
+        // With or without Basic: every 401 names a scheme (RFC 9110 section 15.5.2).
+        for basic_used in [true, false] {
+            assert_eq!(
+            snapshot(&OAuthError::invalid_client(basic_used)).await,
             (
                 401,
                 vec![
@@ -350,6 +344,7 @@ mod tests {
                     .into()
             )
         );
+        }
     }
 
     #[actix_web::test]

@@ -1,6 +1,9 @@
 //! actix only: the route table, thin handlers and response helpers.
 
+pub mod client_ip;
 pub mod errors;
 pub mod health;
 pub mod keys;
+pub mod rate_limit;
 pub mod routes;
+pub mod token;

@@ -2,7 +2,9 @@
 
 use actix_web::web;
 
-use super::{health, keys};
+use actix_web::middleware::from_fn;
+
+use super::{health, keys, rate_limit, token};
 
 /// The public listener: protocol endpoints and pages (added by the issues that build them).
 pub fn public(cfg: &mut web::ServiceConfig) {
@@ -16,6 +18,11 @@ pub fn public(cfg: &mut web::ServiceConfig) {
         .route(
             "/.well-known/oauth-authorization-server",
             web::get().to(keys::discovery),
+        )
+        .service(
+            web::resource("/token")
+                .wrap(from_fn(rate_limit::limit_token_endpoint))
+                .route(web::post().to(token::token)),
         );
 }
 

@@ -7,12 +7,21 @@ use serde::Serialize;
 pub struct ProviderMetadata {
     pub issuer: String,
     pub jwks_uri: String,
+    pub token_endpoint: String,
+    pub grant_types_supported: Vec<&'static str>,
+    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub scopes_supported: Vec<&'static str>,
 }
 
 pub fn metadata(issuer: &str) -> ProviderMetadata {
     ProviderMetadata {
         issuer: issuer.to_owned(),
         jwks_uri: format!("{issuer}/jwks.json"),
+        token_endpoint: format!("{issuer}/token"),
+        grant_types_supported: vec!["client_credentials", "password", "refresh_token"],
+        // `none` (public clients) arrives with the authorization code flow.
+        token_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post"],
+        scopes_supported: vec!["offline_access"],
     }
 }
 

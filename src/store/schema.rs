@@ -66,13 +66,6 @@ diesel::table! {
 
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(client_roles -> clients (client_id));
-diesel::allow_tables_to_appear_in_same_query!(
-    users,
-    user_roles,
-    clients,
-    client_roles,
-    audit_events
-);
 
 diesel::table! {
     signing_keys (kid) {
@@ -96,3 +89,51 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Nullable<Text>,
+        scope -> Text,
+        auth_time -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (digest) {
+        digest -> Binary,
+        grant_id -> Text,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        rotated_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    login_failures (throttle_key) {
+        throttle_key -> Text,
+        failures -> Integer,
+        window_start -> BigInt,
+        last_failure_at -> BigInt,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> grants (grant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    user_roles,
+    clients,
+    client_roles,
+    audit_events,
+    signing_keys,
+    leases,
+    grants,
+    refresh_tokens,
+    login_failures
+);

@@ -510,6 +510,10 @@ async fn discovery_documents_advertise_only_what_works() {
             json!({
                 "issuer": app.public,
                 "jwks_uri": format!("{}/jwks.json", app.public),
+                "token_endpoint": format!("{}/token", app.public),
+                "grant_types_supported": ["client_credentials", "password", "refresh_token"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "scopes_supported": ["offline_access"],
             })
         );
     }

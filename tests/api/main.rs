@@ -16,4 +16,5 @@ mod health;
 mod helpers;
 mod keys;
 mod migrations;
+mod token;
 mod users_clients;

@@ -2,7 +2,10 @@ use std::collections::BTreeSet;
 
 use diesel::prelude::*;
 use portcullis::store::migrate;
-use portcullis::store::schema::{audit_events, client_roles, clients, user_roles, users};
+use portcullis::store::schema::{
+    audit_events, client_roles, clients, grants, leases, login_failures, refresh_tokens,
+    signing_keys, user_roles, users,
+};
 use portcullis::store::{DatabaseUrl, DbConnection, StoreError};
 
 use crate::helpers::TestDb;
@@ -49,6 +52,8 @@ fn connect(db: &TestDb) -> DbConnection {
 fn query_every_table(conn: &mut DbConnection) -> Result<(), StoreError> {
     use portcullis::store::models::audit::AuditRow;
     use portcullis::store::models::clients::ClientRow;
+    use portcullis::store::models::grants::{GrantRow, RefreshTokenRow};
+    use portcullis::store::models::keys::SigningKeyRow;
     use portcullis::store::models::users::UserRow;
     users::table
         .select(UserRow::as_select())
@@ -65,6 +70,26 @@ fn query_every_table(conn: &mut DbConnection) -> Result<(), StoreError> {
     audit_events::table
         .select(AuditRow::as_select())
         .load::<AuditRow>(conn)?;
+    signing_keys::table
+        .select(SigningKeyRow::as_select())
+        .load::<SigningKeyRow>(conn)?;
+    leases::table
+        .select((leases::name, leases::holder, leases::expires_at))
+        .load::<(String, String, i64)>(conn)?;
+    grants::table
+        .select(GrantRow::as_select())
+        .load::<GrantRow>(conn)?;
+    refresh_tokens::table
+        .select(RefreshTokenRow::as_select())
+        .load::<RefreshTokenRow>(conn)?;
+    login_failures::table
+        .select((
+            login_failures::throttle_key,
+            login_failures::failures,
+            login_failures::window_start,
+            login_failures::last_failure_at,
+        ))
+        .load::<(String, i32, i64, i64)>(conn)?;
     Ok(())
 }
 

@@ -4,5 +4,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod grants;
 pub mod keys;
+pub mod throttle;
 pub mod users;

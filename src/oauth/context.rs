@@ -1,0 +1,41 @@
+//! What protocol code needs from the server, passed in explicitly: no globals, and `now`
+//! comes from the caller's clock.
+
+use std::net::IpAddr;
+
+use crate::config::Config;
+use crate::crypto::keystore::KeyStore;
+use crate::manage;
+use crate::oauth::clients::ClientCache;
+use crate::oauth::error::OAuthError;
+use crate::store::{Store, StoreError};
+use crate::telemetry::Metrics;
+
+pub struct Ctx<'a> {
+    pub config: &'a Config,
+    pub store: &'a Store,
+    pub keys: &'a KeyStore,
+    pub service: &'a manage::Service,
+    pub clients: &'a ClientCache,
+    pub metrics: &'a Metrics,
+    pub now: i64,
+    pub client_ip: Option<IpAddr>,
+}
+
+/// Storage failures seen by a protocol endpoint: an outage is 503 (retry), anything else
+/// is logged and answered as `server_error` without its cause.
+pub fn store_error(err: StoreError) -> OAuthError {
+    match err {
+        StoreError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "database unavailable");
+            OAuthError::temporarily_unavailable(5)
+        }
+        other @ (StoreError::NotFound
+        | StoreError::Conflict
+        | StoreError::Query(_)
+        | StoreError::Corrupt(_)) => {
+            tracing::error!(error = %other, "storage error");
+            OAuthError::ServerError
+        }
+    }
+}

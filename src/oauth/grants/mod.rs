@@ -1,0 +1,37 @@
+//! One file per grant, each reading in spec order.
+
+pub mod client_credentials;
+pub mod password;
+pub mod refresh_token;
+
+use serde::Serialize;
+
+use crate::crypto::tokens::Secret;
+
+/// Prefix of refresh tokens, for secret scanners.
+pub const REFRESH_TOKEN_PREFIX: &str = "pcr_";
+
+/// The successful token response (RFC 6749 section 5.1).
+#[derive(Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn new_refresh_token() -> Secret {
+    Secret::generate(REFRESH_TOKEN_PREFIX)
+}

@@ -1,0 +1,171 @@
+//! Checking a username and password, for the password grant and the login page alike:
+//! brute-force throttling per username and per client IP (stored in the database, so
+//! every replica and both paths share it), one generic failure for every reason, argon2
+//! in the bounded pool, and an audit event for each outcome.
+
+use zeroize::Zeroizing;
+
+use crate::audit::{self, AuditEvent};
+use crate::manage::ManageError;
+use crate::manage::username;
+use crate::manage::users::UserView;
+use crate::oauth::context::{Ctx, store_error};
+use crate::oauth::error::OAuthError;
+use crate::oauth::throttle::{Decision, ThrottlePolicy};
+use crate::store::models::throttle as rows;
+
+/// Why a login did not succeed. Callers show the same message for every variant but
+/// `Unavailable`; the distinction is for the audit log and the HTTP status.
+#[derive(Debug)]
+pub enum LoginFailure {
+    /// Unknown user, wrong password, disabled account, or throttled: indistinguishable.
+    Rejected,
+    /// The hashing pool or the database cannot take the work now: 503.
+    Unavailable(OAuthError),
+}
+
+struct Key {
+    name: String,
+    policy: ThrottlePolicy,
+}
+
+fn keys(ctx: &Ctx<'_>, normalised: &str) -> Vec<Key> {
+    let mut keys = vec![Key {
+        name: format!("user:{normalised}"),
+        policy: ctx.config.login.user,
+    }];
+    if let Some(ip) = ctx.client_ip {
+        keys.push(Key {
+            name: format!("ip:{ip}"),
+            policy: ctx.config.login.ip,
+        });
+    }
+    keys
+}
+
+async fn audit(ctx: &Ctx<'_>, event: AuditEvent) -> Result<(), LoginFailure> {
+    audit::record(ctx.store, ctx.now, event)
+        .await
+        .map_err(|e| LoginFailure::Unavailable(store_error(e)))
+}
+
+/// `via` names the path for the audit log (`password_grant`, `login_form`).
+pub async fn check_password(
+    ctx: &Ctx<'_>,
+    raw_username: &str,
+    password: Zeroizing<String>,
+    client_id: &str,
+    via: &'static str,
+) -> Result<UserView, LoginFailure> {
+    // An unnormalisable name cannot exist; it is still throttled per IP below.
+    let normalised = username::normalise(raw_username).unwrap_or_else(|_| "-".to_owned());
+    let keys = keys(ctx, &normalised);
+    let details = |outcome: &str| {
+        serde_json::json!({
+            "username": normalised,
+            "client_id": client_id,
+            "via": via,
+            "ip": ctx.client_ip.map(|ip| ip.to_string()),
+            "outcome": outcome,
+        })
+    };
+
+    let mut decision = Decision::Allow;
+    for key in &keys {
+        let (name, after) = (key.name.clone(), ctx.now - key.policy.window_secs);
+        let found = ctx
+            .store
+            .run(move |conn| rows::failures(conn, &name, after))
+            .await
+            .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
+        let (count, last) = found.map_or((0, None), |(n, last)| (n, Some(last)));
+        decision = decision.and(key.policy.decide(count, last, ctx.now));
+    }
+    if let Decision::RetryAfter(secs) = decision {
+        let mut d = details("throttled");
+        if let Some(obj) = d.as_object_mut() {
+            obj.insert("retry_after_secs".into(), secs.into());
+        }
+        audit(
+            ctx,
+            AuditEvent::new("login.throttled")
+                .actor(client_id)
+                .details(d),
+        )
+        .await?;
+        return Err(LoginFailure::Rejected);
+    }
+
+    let verified = match ctx.service.authenticate(raw_username, password).await {
+        Ok(found) => found,
+        Err(ManageError::Password(_)) => {
+            ctx.metrics.password_queue_rejections.inc();
+            return Err(LoginFailure::Unavailable(
+                OAuthError::temporarily_unavailable(1),
+            ));
+        }
+        Err(ManageError::Store(e)) => return Err(LoginFailure::Unavailable(store_error(e))),
+        Err(
+            other @ (ManageError::Invalid { .. }
+            | ManageError::NotFound(_)
+            | ManageError::Conflict(_)
+            | ManageError::Refused(_)),
+        ) => {
+            tracing::error!(error = %other, "unexpected error while checking a password");
+            return Err(LoginFailure::Unavailable(OAuthError::ServerError));
+        }
+    };
+
+    match verified {
+        Some(user) => {
+            let name = format!("user:{normalised}");
+            ctx.store
+                .run(move |conn| rows::clear(conn, &name))
+                .await
+                .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
+            audit(
+                ctx,
+                AuditEvent::new("login.success")
+                    .actor(client_id)
+                    .subject(user.id.clone())
+                    .details(details("success")),
+            )
+            .await?;
+            Ok(user)
+        }
+        None => {
+            let mut locked = false;
+            for key in &keys {
+                let (name, now, after) =
+                    (key.name.clone(), ctx.now, ctx.now - key.policy.window_secs);
+                let count = ctx
+                    .store
+                    .run(move |conn| {
+                        rows::record_failure(conn, &name, now, after)?;
+                        rows::failures(conn, &name, after)
+                    })
+                    .await
+                    .map_err(|e| LoginFailure::Unavailable(store_error(e)))?
+                    .map_or(0, |(n, _)| n);
+                locked |= key.policy.locks_at(count);
+            }
+            audit(
+                ctx,
+                AuditEvent::new("login.failure")
+                    .actor(client_id)
+                    .details(details("failure")),
+            )
+            .await?;
+            if locked {
+                audit(
+                    ctx,
+                    AuditEvent::new("login.locked")
+                        .actor(client_id)
+                        .details(details("locked")),
+                )
+                .await?;
+            }
+            Err(LoginFailure::Rejected)
+        }
+    }
+}

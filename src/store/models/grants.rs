@@ -1,0 +1,106 @@
+use diesel::prelude::*;
+
+use crate::store::StoreError;
+use crate::store::conn::DbConnection;
+use crate::store::schema::{grants, refresh_tokens};
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = grants)]
+pub struct GrantRow {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub scope: String,
+    pub auth_time: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshTokenRow {
+    pub digest: Vec<u8>,
+    pub grant_id: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub rotated_at: Option<i64>,
+}
+
+pub fn insert_grant(conn: &mut DbConnection, grant: &GrantRow) -> Result<(), StoreError> {
+    diesel::insert_into(grants::table)
+        .values(grant)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_refresh_token(
+    conn: &mut DbConnection,
+    row: &RefreshTokenRow,
+) -> Result<(), StoreError> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The refresh token with this digest and its grant.
+pub fn find_refresh_token(
+    conn: &mut DbConnection,
+    digest: &[u8],
+) -> Result<Option<(RefreshTokenRow, GrantRow)>, StoreError> {
+    Ok(refresh_tokens::table
+        .inner_join(grants::table)
+        .filter(refresh_tokens::digest.eq(digest))
+        .select((RefreshTokenRow::as_select(), GrantRow::as_select()))
+        .first(conn)
+        .optional()?)
+}
+
+/// Marks the token used if nobody has yet. Exactly one concurrent caller gets `true`.
+pub fn consume_refresh_token(
+    conn: &mut DbConnection,
+    digest: &[u8],
+    now: i64,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::digest.eq(digest))
+            .filter(refresh_tokens::rotated_at.is_null()),
+    )
+    .set(refresh_tokens::rotated_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Revokes a grant (idempotent: the first reason and time are kept).
+pub fn revoke_grant(
+    conn: &mut DbConnection,
+    id: &str,
+    now: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
+    diesel::update(
+        grants::table
+            .filter(grants::id.eq(id))
+            .filter(grants::revoked_at.is_null()),
+    )
+    .set((
+        grants::revoked_at.eq(Some(now)),
+        grants::revoked_reason.eq(Some(reason)),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// True when the grant was revoked (or no longer exists): the deny-list check behind
+/// access tokens that carry a grant id.
+pub fn grant_is_revoked(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+    let row: Option<Option<i64>> = grants::table
+        .find(id)
+        .select(grants::revoked_at)
+        .first(conn)
+        .optional()?;
+    Ok(!matches!(row, Some(None)))
+}

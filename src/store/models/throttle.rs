@@ -1,0 +1,90 @@
+use diesel::prelude::*;
+
+use crate::store::StoreError;
+use crate::store::conn::DbConnection;
+use crate::store::schema::login_failures;
+
+/// Failures counted for `key` in the current window, and when the last one happened.
+pub fn failures(
+    conn: &mut DbConnection,
+    key: &str,
+    window_start_after: i64,
+) -> Result<Option<(u32, i64)>, StoreError> {
+    let row: Option<(i32, i64, i64)> = login_failures::table
+        .find(key)
+        .select((
+            login_failures::failures,
+            login_failures::window_start,
+            login_failures::last_failure_at,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.and_then(|(n, start, last)| {
+        (start > window_start_after).then(|| (u32::try_from(n).unwrap_or(0), last))
+    }))
+}
+
+/// Counts one failure for `key`: a new window if the old one ended before
+/// `window_start_after`, else one more in the current window. Each step is one statement
+/// whose row count says whether it applied, so replicas racing lose no failure.
+pub fn record_failure(
+    conn: &mut DbConnection,
+    key: &str,
+    now: i64,
+    window_start_after: i64,
+) -> Result<(), StoreError> {
+    let restarted = diesel::update(
+        login_failures::table
+            .filter(login_failures::throttle_key.eq(key))
+            .filter(login_failures::window_start.le(window_start_after)),
+    )
+    .set((
+        login_failures::failures.eq(1),
+        login_failures::window_start.eq(now),
+        login_failures::last_failure_at.eq(now),
+    ))
+    .execute(conn)?;
+    if restarted == 1 {
+        return Ok(());
+    }
+    let counted =
+        diesel::update(login_failures::table.filter(login_failures::throttle_key.eq(key)))
+            .set((
+                login_failures::failures.eq(login_failures::failures + 1),
+                login_failures::last_failure_at.eq(now),
+            ))
+            .execute(conn)?;
+    if counted == 1 {
+        return Ok(());
+    }
+    let inserted = diesel::insert_into(login_failures::table)
+        .values((
+            login_failures::throttle_key.eq(key),
+            login_failures::failures.eq(1),
+            login_failures::window_start.eq(now),
+            login_failures::last_failure_at.eq(now),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(()),
+        // Another replica inserted first: count ours on its row.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => {
+            diesel::update(login_failures::table.filter(login_failures::throttle_key.eq(key)))
+                .set((
+                    login_failures::failures.eq(login_failures::failures + 1),
+                    login_failures::last_failure_at.eq(now),
+                ))
+                .execute(conn)?;
+            Ok(())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub fn clear(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
+    diesel::delete(login_failures::table.find(key)).execute(conn)?;
+    Ok(())
+}
