@@ -34,6 +34,8 @@ pub struct RawConfig {
     pub tokens: RawTokens,
     pub login: RawLogin,
     pub rate_limit: RawRateLimit,
+    pub sessions: RawSessions,
+    pub ui: RawUi,
 }
 
 impl Default for RawConfig {
@@ -50,6 +52,8 @@ impl Default for RawConfig {
             tokens: RawTokens::default(),
             login: RawLogin::default(),
             rate_limit: RawRateLimit::default(),
+            sessions: RawSessions::default(),
+            ui: RawUi::default(),
         }
     }
 }
@@ -273,6 +277,44 @@ impl Default for RawRateLimit {
             token_per_second: 200,
             token_burst: 400,
             trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Browser sessions at the login page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSessions {
+    pub idle_secs: i64,
+    pub absolute_secs: i64,
+}
+
+impl Default for RawSessions {
+    fn default() -> Self {
+        Self {
+            idle_secs: 8 * 3600,
+            absolute_secs: 7 * 86_400,
+        }
+    }
+}
+
+/// Branding of the login, consent and logout pages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUi {
+    pub product_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_stylesheet: Option<String>,
+}
+
+impl Default for RawUi {
+    fn default() -> Self {
+        Self {
+            product_name: "Portcullis".into(),
+            logo_url: None,
+            extra_stylesheet: None,
         }
     }
 }
@@ -529,6 +571,19 @@ pub struct LoginConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct SessionsConfig {
+    pub idle: i64,
+    pub absolute: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct UiConfig {
+    pub product_name: String,
+    pub logo_url: Option<String>,
+    pub extra_stylesheet: Option<String>,
+}
+
+#[derive(Debug, Clone)]
 pub struct RateLimitConfig {
     pub token_per_second: u32,
     pub token_burst: u32,
@@ -550,6 +605,8 @@ pub struct Config {
     pub tokens: TokensConfig,
     pub login: LoginConfig,
     pub rate_limit: RateLimitConfig,
+    pub sessions: SessionsConfig,
+    pub ui: UiConfig,
 }
 
 impl Config {
@@ -609,6 +666,15 @@ impl Config {
                 "lock_secs": self.login.user.lock_secs,
                 "ip_max_failures": self.login.ip.max_failures,
                 "ip_lock_after_failures": self.login.ip.lock_after_failures,
+            },
+            "sessions": {
+                "idle_secs": self.sessions.idle,
+                "absolute_secs": self.sessions.absolute,
+            },
+            "ui": {
+                "product_name": self.ui.product_name,
+                "logo_url": self.ui.logo_url,
+                "extra_stylesheet": self.ui.extra_stylesheet,
             },
             "rate_limit": {
                 "token_per_second": self.rate_limit.token_per_second,
@@ -815,7 +881,53 @@ fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, ConfigError> {
         trusted_proxies: raw.rate_limit.trusted_proxies.clone(),
     };
 
+    if !(60..=30 * 86_400).contains(&raw.sessions.idle_secs)
+        || raw.sessions.absolute_secs < raw.sessions.idle_secs
+        || raw.sessions.absolute_secs > 366 * 86_400
+    {
+        return Err(invalid(
+            figment,
+            "sessions.idle_secs",
+            "idle must be 60 s to 30 days and no longer than sessions.absolute_secs (at most a year)",
+        ));
+    }
+    let sessions = SessionsConfig {
+        idle: raw.sessions.idle_secs,
+        absolute: raw.sessions.absolute_secs,
+    };
+    for (key, value) in [
+        ("ui.logo_url", &raw.ui.logo_url),
+        ("ui.extra_stylesheet", &raw.ui.extra_stylesheet),
+    ] {
+        if let Some(v) = value {
+            let ok = v.starts_with('/') && !v.starts_with("//")
+                || url::Url::parse(v).is_ok_and(|u| u.scheme() == "https");
+            if !ok {
+                let key: &'static str = key;
+                return Err(invalid(
+                    figment,
+                    key,
+                    "must be an https URL or a path on this server",
+                ));
+            }
+        }
+    }
+    if raw.ui.product_name.trim().is_empty() || raw.ui.product_name.len() > 100 {
+        return Err(invalid(
+            figment,
+            "ui.product_name",
+            "must be 1 to 100 characters",
+        ));
+    }
+    let ui = UiConfig {
+        product_name: raw.ui.product_name.clone(),
+        logo_url: raw.ui.logo_url.clone(),
+        extra_stylesheet: raw.ui.extra_stylesheet.clone(),
+    };
+
     Ok(Config {
+        sessions,
+        ui,
         login,
         rate_limit,
         keys,

@@ -4,7 +4,7 @@ use actix_web::web;
 
 use actix_web::middleware::from_fn;
 
-use super::{health, keys, rate_limit, token};
+use super::{health, keys, logout, pages, rate_limit, token, userinfo};
 
 /// The public listener: protocol endpoints and pages (added by the issues that build them).
 pub fn public(cfg: &mut web::ServiceConfig) {
@@ -19,6 +19,17 @@ pub fn public(cfg: &mut web::ServiceConfig) {
             "/.well-known/oauth-authorization-server",
             web::get().to(keys::discovery),
         )
+        .route("/authorize", web::get().to(pages::authorize_get))
+        .route("/authorize", web::post().to(pages::authorize_post))
+        .route("/login", web::get().to(pages::login_get))
+        .route("/login", web::post().to(pages::login_post))
+        .route("/consent", web::get().to(pages::consent_get))
+        .route("/consent", web::post().to(pages::consent_post))
+        .route("/logout", web::get().to(logout::logout_get))
+        .route("/logout", web::post().to(logout::logout_post))
+        .route("/userinfo", web::get().to(userinfo::userinfo))
+        .route("/userinfo", web::post().to(userinfo::userinfo))
+        .route("/static/portcullis.css", web::get().to(pages::stylesheet))
         .service(
             web::resource("/token")
                 .wrap(from_fn(rate_limit::limit_token_endpoint))

@@ -72,9 +72,21 @@ pub async fn exchange(
             grants::refresh_token::exchange(ctx, client, &refresh_token, scope.as_ref(), audience)
                 .await
         }
-        TokenRequest::AuthorizationCode { .. } => Err(OAuthError::UnsupportedGrantType(
-            "the authorization_code grant is not available yet".into(),
-        )),
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            grants::authorization_code::exchange(
+                ctx,
+                client,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_ref(),
+                audience,
+            )
+            .await
+        }
     }?;
     ctx.metrics.tokens_issued.with_label_values(&[grant]).inc();
     Ok(response)

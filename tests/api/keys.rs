@@ -505,15 +505,37 @@ async fn discovery_documents_advertise_only_what_works() {
         assert_eq!(r.status(), 200);
         assert!(r.headers().contains_key("etag"));
         let doc: Value = r.json().await.unwrap();
+        let i = &app.public;
         assert_eq!(
             doc,
             json!({
-                "issuer": app.public,
-                "jwks_uri": format!("{}/jwks.json", app.public),
-                "token_endpoint": format!("{}/token", app.public),
-                "grant_types_supported": ["client_credentials", "password", "refresh_token"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-                "scopes_supported": ["offline_access"],
+                "issuer": i,
+                "authorization_endpoint": format!("{i}/authorize"),
+                "token_endpoint": format!("{i}/token"),
+                "userinfo_endpoint": format!("{i}/userinfo"),
+                "end_session_endpoint": format!("{i}/logout"),
+                "jwks_uri": format!("{i}/jwks.json"),
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                "claims_supported": [
+                    "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
+                    "sid", "amr", "name", "preferred_username", "email", "email_verified"
+                ],
+                "response_types_supported": ["code"],
+                "response_modes_supported": ["query"],
+                "grant_types_supported": [
+                    "authorization_code", "client_credentials", "password", "refresh_token"
+                ],
+                "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic", "client_secret_post", "none"
+                ],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "subject_types_supported": ["public"],
+                "prompt_values_supported": ["none", "login", "consent", "select_account"],
+                "authorization_response_iss_parameter_supported": true,
+                "claims_parameter_supported": false,
+                "request_parameter_supported": false,
+                "request_uri_parameter_supported": false,
             })
         );
     }

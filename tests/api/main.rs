@@ -10,6 +10,7 @@
 )]
 
 mod audit;
+mod authorize;
 mod cli;
 mod config;
 mod health;

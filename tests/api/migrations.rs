@@ -3,8 +3,8 @@ use std::collections::BTreeSet;
 use diesel::prelude::*;
 use portcullis::store::migrate;
 use portcullis::store::schema::{
-    audit_events, client_roles, clients, grants, leases, login_failures, refresh_tokens,
-    signing_keys, user_roles, users,
+    audit_events, authorization_codes, authorization_requests, client_roles, clients, consents,
+    grants, leases, login_failures, refresh_tokens, sessions, signing_keys, user_roles, users,
 };
 use portcullis::store::{DatabaseUrl, DbConnection, StoreError};
 
@@ -51,6 +51,9 @@ fn connect(db: &TestDb) -> DbConnection {
 /// Every table answers a query through the shared schema, with every column selected.
 fn query_every_table(conn: &mut DbConnection) -> Result<(), StoreError> {
     use portcullis::store::models::audit::AuditRow;
+    use portcullis::store::models::authorization::{
+        AuthorizationCodeRow, AuthorizationRequestRow, SessionRow,
+    };
     use portcullis::store::models::clients::ClientRow;
     use portcullis::store::models::grants::{GrantRow, RefreshTokenRow};
     use portcullis::store::models::keys::SigningKeyRow;
@@ -90,6 +93,24 @@ fn query_every_table(conn: &mut DbConnection) -> Result<(), StoreError> {
             login_failures::last_failure_at,
         ))
         .load::<(String, i32, i64, i64)>(conn)?;
+    authorization_requests::table
+        .select(AuthorizationRequestRow::as_select())
+        .load::<AuthorizationRequestRow>(conn)?;
+    sessions::table
+        .select(SessionRow::as_select())
+        .load::<SessionRow>(conn)?;
+    authorization_codes::table
+        .select(AuthorizationCodeRow::as_select())
+        .load::<AuthorizationCodeRow>(conn)?;
+    consents::table
+        .select((
+            consents::user_id,
+            consents::client_id,
+            consents::scope,
+            consents::created_at,
+            consents::updated_at,
+        ))
+        .load::<(String, String, String, i64, i64)>(conn)?;
     Ok(())
 }
 

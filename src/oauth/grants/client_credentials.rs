@@ -44,5 +44,6 @@ pub fn exchange(
         expires_in: issued.expires_in,
         scope: scope.to_string(),
         refresh_token: None,
+        id_token: None,
     })
 }

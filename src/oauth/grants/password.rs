@@ -42,21 +42,27 @@ pub async fn exchange(
             }
             Err(LoginFailure::Unavailable(err)) => return Err(err),
         };
-    issue_for_user(ctx, client, &user.id, user.roles, &scope, ctx.now, audience).await
+    let grant_id = uuid::Uuid::now_v7().to_string();
+    issue_for_user(
+        ctx, client, &grant_id, &user.id, user.roles, &scope, ctx.now, audience,
+    )
+    .await
 }
 
 /// Issues an access token for a user and, when `offline_access` was granted to a client
 /// that may refresh, a refresh token under a new grant.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn issue_for_user(
     ctx: &Ctx<'_>,
     client: &RegisteredClient,
+    grant_id: &str,
     user_id: &str,
     roles: Vec<String>,
     scope: &Scope,
     auth_time: i64,
     audience: &str,
 ) -> Result<TokenResponse, OAuthError> {
-    let grant_id = uuid::Uuid::now_v7().to_string();
+    let grant_id = grant_id.to_owned();
     let refresh = (scope.contains("offline_access")
         && client.allows_grant(GrantType::RefreshToken))
     .then(new_refresh_token);
@@ -125,5 +131,6 @@ pub(crate) async fn issue_for_user(
         expires_in: issued.expires_in,
         scope: scope.to_string(),
         refresh_token: refresh.map(|r| r.expose().to_owned()),
+        id_token: None,
     })
 }

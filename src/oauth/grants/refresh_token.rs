@@ -145,5 +145,6 @@ pub async fn exchange(
         expires_in: issued.expires_in,
         scope: scope.to_string(),
         refresh_token: Some(next.expose().to_owned()),
+        id_token: None,
     })
 }

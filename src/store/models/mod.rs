@@ -3,6 +3,7 @@
 //! of rules.
 
 pub mod audit;
+pub mod authorization;
 pub mod clients;
 pub mod grants;
 pub mod keys;

@@ -1,0 +1,368 @@
+//! The authorization endpoint's request (RFC 6749 section 4.1.1, RFC 7636, OpenID Connect
+//! Core 3.1.2.1), validated in the order that keeps users safe: the client and its
+//! redirect URI first (a failure there is shown on an error page, never redirected, or the
+//! server would be an open redirector), then everything else, whose errors go back to the
+//! now-trusted redirect URI with `state` and `iss` (RFC 9207).
+
+use url::form_urlencoded;
+
+use super::client::{GrantType, RegisteredClient};
+use super::error::OAuthError;
+use super::form::FormMap;
+use super::scope::{Scope, grant_scope};
+
+/// What the user sees when the request cannot be sent back to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorPage(pub &'static str);
+
+/// An error for the client, to be delivered by redirect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorRedirect {
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub error: OAuthError,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    None,
+    Login,
+    Consent,
+}
+
+/// A request that passed every check; it is stored and frozen as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// RFC 6749 section 4.1.3: if it was sent here, the token request must repeat it.
+    pub redirect_uri_given: bool,
+    pub scope: Scope,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompts: Vec<Prompt>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
+impl AuthorizationRequest {
+    pub fn has_prompt(&self, p: Prompt) -> bool {
+        self.prompts.contains(&p)
+    }
+}
+
+/// RFC 8252 section 7.3: a native app on a loopback IP literal gets a port at run time, so
+/// for `http://127.0.0.1` and `http://[::1]` the port may differ; everything else is
+/// compared byte for byte, with no case folding or decoding.
+pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
+    fn without_loopback_port(uri: &str) -> Option<(&str, &str)> {
+        for host in ["http://127.0.0.1", "http://[::1]"] {
+            if let Some(rest) = uri.strip_prefix(host) {
+                let rest = match rest.strip_prefix(':') {
+                    Some(after) => after.trim_start_matches(|c: char| c.is_ascii_digit()),
+                    None => rest,
+                };
+                return Some((host, rest));
+            }
+        }
+        None
+    }
+    if registered == presented {
+        return true;
+    }
+    match (
+        without_loopback_port(registered),
+        without_loopback_port(presented),
+    ) {
+        (Some(a), Some(b)) => a == b && (b.1.is_empty() || b.1.starts_with(['/', '?'])),
+        (Some(_), None) | (None, Some(_)) | (None, None) => false,
+    }
+}
+
+const MAX_STATE: usize = 2048;
+const MAX_NONCE: usize = 512;
+const MAX_HINT: usize = 256;
+
+fn bounded(form: &FormMap, name: &'static str, max: usize) -> Result<Option<String>, OAuthError> {
+    match form.get(name) {
+        None => Ok(None),
+        Some(v) if v.len() <= max && !v.chars().any(char::is_control) => Ok(Some(v.to_owned())),
+        Some(_) => Err(OAuthError::invalid_request(format!(
+            "{name} is too long or contains control characters"
+        ))),
+    }
+}
+
+/// RFC 7636 section 4.2: 43 characters of base64url (a SHA-256 digest).
+fn valid_s256_challenge(c: &str) -> bool {
+    c.len() == 43
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Step one: the client and where to send it back. `lookup` returned the client (None:
+/// unknown).
+pub fn client_and_redirect(
+    form: &FormMap,
+    client: Option<&RegisteredClient>,
+) -> Result<String, ErrorPage> {
+    let Some(_) = form.get("client_id") else {
+        return Err(ErrorPage(
+            "The request names no client (client_id is missing).",
+        ));
+    };
+    let Some(client) = client.filter(|c| !c.disabled) else {
+        return Err(ErrorPage(
+            "The application that sent you here is not known.",
+        ));
+    };
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(ErrorPage("This application may not sign users in."));
+    }
+    match form.get("redirect_uri") {
+        Some(presented) => client
+            .redirect_uris
+            .iter()
+            .find(|r| redirect_uri_matches(r, presented))
+            .map(|_| presented.to_owned())
+            .ok_or(ErrorPage(
+                "The address to return to is not registered for this application.",
+            )),
+        // Without one, only an unambiguous registration will do.
+        None => match client.redirect_uris.as_slice() {
+            [only] => Ok(only.clone()),
+            [] | [_, _, ..] => Err(ErrorPage(
+                "The request does not say where to return to (redirect_uri is missing).",
+            )),
+        },
+    }
+}
+
+/// Step two, once `redirect_uri` is trusted: everything else. Errors carry the state.
+pub fn validate(
+    form: &FormMap,
+    client: &RegisteredClient,
+    redirect_uri: String,
+) -> Result<AuthorizationRequest, ErrorRedirect> {
+    let state = form.get("state").map(str::to_owned);
+    let fail = |error: OAuthError| ErrorRedirect {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone().filter(|s| s.len() <= MAX_STATE),
+        error,
+    };
+    if form.contains("request") {
+        return Err(fail(OAuthError::RequestNotSupported(
+            "request objects are not supported".into(),
+        )));
+    }
+    if form.contains("request_uri") {
+        return Err(fail(OAuthError::RequestUriNotSupported(
+            "request_uri is not supported".into(),
+        )));
+    }
+    match form.get("response_type") {
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(OAuthError::UnsupportedResponseType(
+                "only response_type=code is supported".into(),
+            )));
+        }
+        None => {
+            return Err(fail(OAuthError::invalid_request(
+                "missing parameter `response_type`",
+            )));
+        }
+    }
+    match form.get("response_mode") {
+        None | Some("query") => {}
+        Some(_) => {
+            return Err(fail(OAuthError::invalid_request(
+                "only response_mode=query is supported",
+            )));
+        }
+    }
+    let state = bounded(form, "state", MAX_STATE).map_err(&fail)?;
+    let nonce = bounded(form, "nonce", MAX_NONCE).map_err(&fail)?;
+    let login_hint = bounded(form, "login_hint", MAX_HINT).map_err(&fail)?;
+
+    let requested = match form.get("scope") {
+        Some(raw) => Some(Scope::parse(raw).map_err(&fail)?),
+        None => None,
+    };
+    let scope = grant_scope(requested.as_ref(), &client.scope).map_err(&fail)?;
+
+    let code_challenge = match (
+        form.get("code_challenge"),
+        form.get("code_challenge_method"),
+    ) {
+        (Some(c), Some("S256")) if valid_s256_challenge(c) => Some(c.to_owned()),
+        (Some(_), Some("S256")) => {
+            return Err(fail(OAuthError::invalid_request(
+                "code_challenge must be 43 characters of base64url (S256)",
+            )));
+        }
+        (Some(_), Some("plain")) | (_, Some("plain")) => {
+            return Err(fail(OAuthError::invalid_request(
+                "code_challenge_method plain is not allowed; use S256",
+            )));
+        }
+        (_, Some(_)) => {
+            return Err(fail(OAuthError::invalid_request(
+                "code_challenge_method must be S256",
+            )));
+        }
+        // RFC 7636 defaults to plain when the method is absent; we allow only S256.
+        (Some(_), None) => {
+            return Err(fail(OAuthError::invalid_request(
+                "code_challenge_method is required and must be S256",
+            )));
+        }
+        (None, None) => None,
+    };
+    if code_challenge.is_none() && (!client.confidential || client.require_pkce) {
+        return Err(fail(OAuthError::invalid_request(
+            "PKCE is required: send code_challenge with code_challenge_method=S256",
+        )));
+    }
+
+    let mut prompts = Vec::new();
+    if let Some(raw) = form.get("prompt") {
+        for p in raw.split(' ').filter(|p| !p.is_empty()) {
+            let parsed = match p {
+                "none" => Prompt::None,
+                "login" | "select_account" => Prompt::Login,
+                "consent" => Prompt::Consent,
+                _ => {
+                    return Err(fail(OAuthError::invalid_request(
+                        "prompt must be none, login, consent or select_account",
+                    )));
+                }
+            };
+            if !prompts.contains(&parsed) {
+                prompts.push(parsed);
+            }
+        }
+        if prompts.contains(&Prompt::None) && prompts.len() > 1 {
+            return Err(fail(OAuthError::invalid_request(
+                "prompt=none cannot be combined with other values",
+            )));
+        }
+    }
+    let max_age = match form.get("max_age") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| (0..=10 * 366 * 86_400).contains(n))
+                .ok_or_else(|| {
+                    fail(OAuthError::invalid_request(
+                        "max_age must be a number of seconds",
+                    ))
+                })?,
+        ),
+    };
+
+    Ok(AuthorizationRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri_given: form.contains("redirect_uri"),
+        redirect_uri,
+        scope,
+        state,
+        nonce,
+        code_challenge,
+        prompts,
+        max_age,
+        login_hint,
+    })
+}
+
+/// `redirect_uri` with the response parameters appended, leaving what was registered
+/// byte for byte as it was.
+pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        query.append_pair(k, v);
+    }
+    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    format!("{redirect_uri}{sep}{}", query.finish())
+}
+
+/// The error response of RFC 6749 section 4.1.2.1 with `iss` (RFC 9207).
+pub fn error_location(e: &ErrorRedirect, issuer: &str) -> String {
+    let mut params = vec![("error", e.error.code())];
+    if let Some(d) = e.error.description() {
+        params.push(("error_description", d));
+    }
+    if let Some(s) = &e.state {
+        params.push(("state", s));
+    }
+    params.push(("iss", issuer));
+    redirect_with(&e.redirect_uri, &params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_is_compared_byte_for_byte() {
+        let r = "https://app.example.com/cb";
+        assert!(redirect_uri_matches(r, "https://app.example.com/cb"));
+        for bad in [
+            "https://APP.example.com/cb",
+            "https://app.example.com/cb/",
+            "https://app.example.com/CB",
+            "https://app.example.com:443/cb",
+            "https://app.example.com/a/../cb",
+            "https://app.example.com/c%62",
+            "https://app.example.com/cb?x=1",
+            "https://app.example.com/cb#",
+        ] {
+            assert!(!redirect_uri_matches(r, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_ip_literals_may_change_port_only() {
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:51004/cb"
+        ));
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1:8000/cb",
+            "http://127.0.0.1:9/cb"
+        ));
+        assert!(redirect_uri_matches(
+            "http://[::1]/cb",
+            "http://[::1]:3000/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:1/other"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://localhost/cb",
+            "http://localhost:1/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1.evil.com/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1@evil.com/cb"
+        ));
+    }
+
+    #[test]
+    fn redirects_keep_the_registered_uri() {
+        assert_eq!(
+            redirect_with(
+                "https://a.example/cb?tenant=x",
+                &[("code", "c d"), ("state", "s&t")]
+            ),
+            "https://a.example/cb?tenant=x&code=c+d&state=s%26t"
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! The UserInfo endpoint (OpenID Connect Core section 5.3): claims about the user the
+//! access token stands for, limited to the scopes it carries.
+
+use serde_json::{Map, Value};
+
+use crate::crypto::jwt::Expected;
+use crate::oauth::access_token::{self, AccessTokenClaims};
+use crate::oauth::context::{Ctx, store_error};
+use crate::oauth::error::OAuthError;
+use crate::oauth::id_token::profile_claims;
+use crate::oauth::scope::Scope;
+use crate::store::models::{grants, users};
+
+const INVALID: &str = "the access token is invalid, expired or revoked";
+
+/// Verifies an access token for use at this server: signature, `typ` (an ID token is not
+/// an access token), issuer, expiry, and the grant deny-list.
+pub async fn verify_access_token(
+    ctx: &Ctx<'_>,
+    token: &str,
+) -> Result<AccessTokenClaims, OAuthError> {
+    let claims: AccessTokenClaims = ctx
+        .keys
+        .verify(
+            token,
+            &Expected {
+                typ: access_token::TYP,
+                issuer: ctx.config.issuer.as_str(),
+                audience: None,
+                now: ctx.now,
+                leeway: u32::try_from(ctx.config.tokens.clock_skew).unwrap_or(0),
+            },
+        )
+        .await
+        .map_err(|_| OAuthError::InvalidToken(INVALID.into()))?;
+    if let Some(gid) = claims.gid.clone() {
+        let revoked = ctx
+            .store
+            .run(move |conn| grants::grant_is_revoked(conn, &gid))
+            .await
+            .map_err(store_error)?;
+        if revoked {
+            return Err(OAuthError::InvalidToken(INVALID.into()));
+        }
+    }
+    Ok(claims)
+}
+
+pub async fn userinfo(ctx: &Ctx<'_>, token: &str) -> Result<Value, OAuthError> {
+    let claims = verify_access_token(ctx, token).await?;
+    let scope =
+        Scope::parse(&claims.scope).map_err(|_| OAuthError::InvalidToken(INVALID.into()))?;
+    if !scope.contains("openid") {
+        return Err(OAuthError::InsufficientScope(
+            "the access token does not carry the openid scope".into(),
+        ));
+    }
+    let sub = claims.sub.clone();
+    let user = ctx
+        .store
+        .run(move |conn| users::find_by_id(conn, &sub))
+        .await
+        .map_err(store_error)?
+        .filter(|u| !u.row.disabled)
+        .ok_or_else(|| OAuthError::InvalidToken(INVALID.into()))?;
+    let user = crate::manage::users::UserView::from(user);
+    let (name, preferred_username, email, email_verified) = profile_claims(&user, &scope);
+    let mut out = Map::new();
+    out.insert("sub".into(), Value::from(user.id));
+    if let Some(v) = name {
+        out.insert("name".into(), Value::from(v));
+    }
+    if let Some(v) = preferred_username {
+        out.insert("preferred_username".into(), Value::from(v));
+    }
+    if let Some(v) = email {
+        out.insert("email".into(), Value::from(v));
+    }
+    if let Some(v) = email_verified {
+        out.insert("email_verified".into(), Value::from(v));
+    }
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,221 @@
+use diesel::prelude::*;
+
+use crate::store::StoreError;
+use crate::store::conn::DbConnection;
+use crate::store::schema::{authorization_codes, authorization_requests, consents, sessions};
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = authorization_requests)]
+pub struct AuthorizationRequestRow {
+    pub id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub redirect_uri_given: bool,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub csrf_digest: Vec<u8>,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id_digest: Vec<u8>,
+    pub sid: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub idle_expires_at: i64,
+    pub absolute_expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = authorization_codes)]
+pub struct AuthorizationCodeRow {
+    pub digest: Vec<u8>,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub redirect_uri_given: bool,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub sid: Option<String>,
+    pub amr: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+    pub grant_id: Option<String>,
+}
+
+pub fn insert_request(
+    conn: &mut DbConnection,
+    row: &AuthorizationRequestRow,
+) -> Result<(), StoreError> {
+    diesel::insert_into(authorization_requests::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_request(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<AuthorizationRequestRow>, StoreError> {
+    Ok(authorization_requests::table
+        .find(id)
+        .select(AuthorizationRequestRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Records who logged in for this request (the consent step must be the same user).
+pub fn bind_request(
+    conn: &mut DbConnection,
+    id: &str,
+    user_id: &str,
+    sid: &str,
+) -> Result<(), StoreError> {
+    diesel::update(authorization_requests::table.find(id))
+        .set((
+            authorization_requests::user_id.eq(Some(user_id)),
+            authorization_requests::session_id.eq(Some(sid)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes the request; true if this call did (so only one caller finishes it).
+pub fn take_request(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(authorization_requests::table.find(id)).execute(conn)? == 1)
+}
+
+pub fn insert_session(conn: &mut DbConnection, row: &SessionRow) -> Result<(), StoreError> {
+    diesel::insert_into(sessions::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_session(
+    conn: &mut DbConnection,
+    digest: &[u8],
+) -> Result<Option<SessionRow>, StoreError> {
+    Ok(sessions::table
+        .find(digest)
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn touch_session(
+    conn: &mut DbConnection,
+    digest: &[u8],
+    now: i64,
+    idle_expires_at: i64,
+) -> Result<(), StoreError> {
+    diesel::update(sessions::table.find(digest))
+        .set((
+            sessions::last_seen_at.eq(now),
+            sessions::idle_expires_at.eq(idle_expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete_session(
+    conn: &mut DbConnection,
+    digest: &[u8],
+) -> Result<Option<SessionRow>, StoreError> {
+    let found = find_session(conn, digest)?;
+    diesel::delete(sessions::table.find(digest)).execute(conn)?;
+    Ok(found)
+}
+
+pub fn insert_code(conn: &mut DbConnection, row: &AuthorizationCodeRow) -> Result<(), StoreError> {
+    diesel::insert_into(authorization_codes::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_code(
+    conn: &mut DbConnection,
+    digest: &[u8],
+) -> Result<Option<AuthorizationCodeRow>, StoreError> {
+    Ok(authorization_codes::table
+        .find(digest)
+        .select(AuthorizationCodeRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Marks the code used and names the grant its redemption creates, in one statement:
+/// of concurrent redemptions exactly one gets `true`.
+pub fn consume_code(
+    conn: &mut DbConnection,
+    digest: &[u8],
+    now: i64,
+    grant_id: &str,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        authorization_codes::table
+            .filter(authorization_codes::digest.eq(digest))
+            .filter(authorization_codes::consumed_at.is_null()),
+    )
+    .set((
+        authorization_codes::consumed_at.eq(Some(now)),
+        authorization_codes::grant_id.eq(Some(grant_id)),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn find_consent(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(consents::table
+        .find((user_id, client_id))
+        .select(consents::scope)
+        .first(conn)
+        .optional()?)
+}
+
+pub fn save_consent(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+    scope: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        let updated = diesel::update(consents::table.find((user_id, client_id)))
+            .set((consents::scope.eq(scope), consents::updated_at.eq(now)))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(consents::table)
+                .values((
+                    consents::user_id.eq(user_id),
+                    consents::client_id.eq(client_id),
+                    consents::scope.eq(scope),
+                    consents::created_at.eq(now),
+                    consents::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
