@@ -62,7 +62,12 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AdminError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let message = err.inner().to_string();
-        let field = field_of(&err.path().to_string(), &message);
+        // Not JSON at all is about the body, wherever the parser gave up.
+        let field = if err.inner().is_syntax() || err.inner().is_eof() {
+            "body".to_owned()
+        } else {
+            field_of(&err.path().to_string(), &message)
+        };
         AdminError::invalid(field, without_position(&message).to_owned())
     })?;
     de.end().map_err(|_| {

@@ -297,8 +297,9 @@ fn client_row(
         secret_digest,
         redirect_uris: to_json(&c.redirect_uris),
         post_logout_redirect_uris: to_json(&c.post_logout_redirect_uris),
-        grant_types: to_json(&dedup_sorted(c.grant_types.clone())),
-        scopes: to_json(&dedup_sorted(scopes)),
+        // Kept in the file's order (it is the stored order), so a round trip is exact.
+        grant_types: to_json(&dedup_in_order(&c.grant_types)),
+        scopes: to_json(&dedup_in_order(&scopes)),
         token_endpoint_auth_method: c.token_endpoint_auth_method.clone(),
         first_party: c.first_party,
         require_pkce: c.require_pkce,
@@ -315,6 +316,16 @@ fn client_row(
     })?;
     validate_row(&row, &view).map_err(at)?;
     Ok((row, roles))
+}
+
+fn dedup_in_order(items: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        if !out.contains(item) {
+            out.push(item.clone());
+        }
+    }
+    out
 }
 
 fn duplicate(field: &'static str, value: &str) -> ManageError {

@@ -9,11 +9,13 @@
     clippy::wildcard_enum_match_arm
 )]
 
+mod admin;
 mod audit;
 mod cli;
 mod config;
 mod health;
 mod helpers;
+mod import_export;
 mod keys;
 mod migrations;
 mod token;
