@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::store::models::audit::{self as rows, AuditRow};
-use crate::store::{Store, StoreError};
+use crate::store::{DbConnection, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEvent {
@@ -68,56 +68,92 @@ pub fn chain_hash(prev_hash: &[u8], row: &AuditRow) -> Result<Vec<u8>, serde_jso
     Ok(hasher.finalize().to_vec())
 }
 
-/// Appends an event to the chain. Concurrent writers race for the next sequence number;
-/// the loser's insert fails on the primary key and it retries on the new head.
+/// Appends an event to the chain and echoes it to the log (target `audit`; one JSON line
+/// per event with `log.format = "json"`), with its sequence number and hash so a log
+/// archive can anchor the chain's head.
 pub async fn record(store: &Store, now: i64, event: AuditEvent) -> Result<(), StoreError> {
+    let stored = {
+        let event = event.clone();
+        store.run(move |conn| append(conn, now, &event)).await
+    };
+    match &stored {
+        Ok(row) => log_event(&event, row),
+        Err(err) => tracing::warn!(
+            target: "audit",
+            event_type = event.event_type,
+            actor = event.actor.as_deref(),
+            subject = event.subject.as_deref(),
+            details = %event.details,
+            error = %err,
+            "audit event NOT stored"
+        ),
+    }
+    stored.map(|_| ())
+}
+
+/// Logs an event that `append` stored.
+pub fn log_event(event: &AuditEvent, row: &AuditRow) {
     tracing::info!(
         target: "audit",
+        seq = row.seq,
+        hash = %hex(&row.hash),
+        occurred_at = row.occurred_at,
         event_type = event.event_type,
         actor = event.actor.as_deref(),
         subject = event.subject.as_deref(),
         details = %event.details,
         "audit event"
     );
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Appends an event on `conn` (inside the caller's transaction, if any, so a change and
+/// its audit row commit together). Concurrent writers race for the next sequence number;
+/// the loser's insert fails on the primary key and it retries on the new head.
+pub fn append(
+    conn: &mut DbConnection,
+    now: i64,
+    event: &AuditEvent,
+) -> Result<AuditRow, StoreError> {
     let details = event.details.to_string();
-    store
-        .run(move |conn| {
-            let mut last_err = StoreError::Conflict;
-            for _attempt in 0..20 {
-                let attempt = conn.transaction(|conn| {
-                    let (prev_seq, prev_hash) = rows::head(conn)?.unwrap_or((0, vec![0u8; 32]));
-                    let mut row = AuditRow {
-                        seq: prev_seq + 1,
-                        id: uuid::Uuid::now_v7().to_string(),
-                        occurred_at: now,
-                        event_type: event.event_type.to_owned(),
-                        actor: event.actor.clone(),
-                        subject: event.subject.clone(),
-                        details: details.clone(),
-                        prev_hash: prev_hash.clone(),
-                        hash: Vec::new(),
-                    };
-                    row.hash = chain_hash(&prev_hash, &row)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    rows::insert(conn, &row)
-                });
-                match attempt {
-                    Ok(()) => return Ok(()),
-                    // Lost the race for the next seq (or SQLite's write lock): try again.
-                    Err(err @ (StoreError::Conflict | StoreError::Query(_))) => {
-                        last_err = err;
-                        std::thread::sleep(std::time::Duration::from_millis(2));
-                    }
-                    Err(other) => return Err(other),
-                }
+    let mut last_err = StoreError::Conflict;
+    for _attempt in 0..20 {
+        let attempt = conn.transaction(|conn| {
+            let (prev_seq, prev_hash) = rows::head(conn)?.unwrap_or((0, vec![0u8; 32]));
+            let mut row = AuditRow {
+                seq: prev_seq + 1,
+                id: uuid::Uuid::now_v7().to_string(),
+                occurred_at: now,
+                event_type: event.event_type.to_owned(),
+                actor: event.actor.clone(),
+                subject: event.subject.clone(),
+                details: details.clone(),
+                prev_hash: prev_hash.clone(),
+                hash: Vec::new(),
+            };
+            row.hash =
+                chain_hash(&prev_hash, &row).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            rows::insert(conn, &row)?;
+            Ok(row)
+        });
+        match attempt {
+            Ok(row) => return Ok(row),
+            // Lost the race for the next seq (or SQLite's write lock): try again.
+            Err(err @ (StoreError::Conflict | StoreError::Query(_))) => {
+                last_err = err;
+                std::thread::sleep(std::time::Duration::from_millis(2));
             }
-            Err(last_err)
-        })
-        .await
+            Err(other) => return Err(other),
+        }
+    }
+    Err(last_err)
 }
 
 /// Where the chain first breaks, if it does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChainBreak {
     pub seq: i64,
     pub reason: &'static str,

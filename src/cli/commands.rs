@@ -4,15 +4,19 @@ use std::sync::Arc;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::{Cli, ClientCommand, Command, ConfigCommand, KeysCommand, UserCommand, healthcheck};
+use super::{
+    AuditCommand, Cli, ClientCommand, Command, ConfigCommand, KeysCommand, UserCommand, healthcheck,
+};
 use crate::app::{self, Application};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, LogFormat, Sources};
 use crate::crypto::keystore::{KeyError, KeyInfo, KeyStore};
 use crate::manage::clients::{ClientUpdate, ClientView, NewClient};
-use crate::manage::users::{NewUser, UserView};
+use crate::manage::transfer;
+use crate::manage::users::{NewUser, UserUpdate, UserView};
 use crate::manage::{Actor, ManageError, Service};
 use crate::store::StoreError;
+use crate::store::models::audit::AuditFilter;
 
 /// Any failure of a command, printed as one line.
 #[derive(Debug, thiserror::Error)]
@@ -144,8 +148,74 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             quiet_logs(&config);
             let store = app::open_store(&config).await?;
             let now = SystemClock.now();
-            let keys = app::open_keystore(&config, store, now).await?;
-            keys_command(&keys, cmd, now, json).await
+            let keys = app::open_keystore(&config, store.clone(), now).await?;
+            let service = app::management(&config, store, Arc::new(SystemClock))?;
+            keys_command(&service, &keys, cmd, now, json).await
+        }
+        Command::Audit(cmd) => {
+            quiet_logs(&config);
+            let store = app::open_store(&config).await?;
+            let service = app::management(&config, store, Arc::new(SystemClock))?;
+            audit_command(&service, cmd, json).await
+        }
+        Command::Export {
+            dir,
+            include_credentials,
+        } => {
+            quiet_logs(&config);
+            let store = app::open_store(&config).await?;
+            let service = app::management(&config, store, Arc::new(SystemClock))?;
+            let bundle = service.export_bundle(include_credentials).await?;
+            transfer::write_dir(&bundle, &dir).map_err(|e| {
+                CliError::Other(format!("cannot write the export to {}: {e}", dir.display()))
+            })?;
+            if json {
+                print_json(&serde_json::to_value(&bundle.manifest).unwrap_or_default());
+            } else {
+                println!(
+                    "exported {} user(s) and {} client(s) to {}{}",
+                    bundle.manifest.users,
+                    bundle.manifest.clients,
+                    dir.display(),
+                    if include_credentials {
+                        " (with credentials: keep these files secret)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(())
+        }
+        Command::Import {
+            dir,
+            include_credentials,
+        } => {
+            quiet_logs(&config);
+            let store = app::open_store(&config).await?;
+            let service = app::management(&config, store, Arc::new(SystemClock))?;
+            let bundle = transfer::read_dir(&dir)?;
+            let report = service
+                .import_bundle(&Actor::cli(), bundle, include_credentials)
+                .await?;
+            if json {
+                print_json(&serde_json::to_value(&report).unwrap_or_default());
+            } else {
+                println!(
+                    "users: {} created, {} updated, {} unchanged; clients: {} created, {} updated, {} unchanged",
+                    report.users_created,
+                    report.users_updated,
+                    report.users_unchanged,
+                    report.clients_created,
+                    report.clients_updated,
+                    report.clients_unchanged
+                );
+                if report.credentials_skipped {
+                    println!(
+                        "the files carry credentials that were not imported (add --include-credentials)"
+                    );
+                }
+            }
+            Ok(())
         }
     }
 }
@@ -327,8 +397,111 @@ async fn user(svc: &Service, cmd: UserCommand, json: bool) -> Result<(), CliErro
                 println!("deleted user {user}");
             }
         }
+        UserCommand::Update {
+            user,
+            username,
+            email,
+            no_email,
+            email_verified,
+            name,
+            no_name,
+        } => {
+            let change = UserUpdate {
+                username,
+                email: if no_email {
+                    Some(None)
+                } else {
+                    email.map(Some)
+                },
+                email_verified,
+                name: if no_name { Some(None) } else { name.map(Some) },
+            };
+            show(&svc.update_user(&actor, &user, change).await?);
+        }
+        UserCommand::Sessions { user } => {
+            let sessions = svc.list_user_sessions(&user).await?;
+            if json {
+                print_json(&serde_json::to_value(&sessions).unwrap_or_default());
+            } else {
+                println!(
+                    "{:<36}  {:<24}  {:>12}  scope",
+                    "session (grant id)", "client_id", "expires_at"
+                );
+                for s in &sessions {
+                    println!(
+                        "{:<36}  {:<24}  {:>12}  {}",
+                        s.id, s.client_id, s.expires_at, s.scope
+                    );
+                }
+            }
+        }
+        UserCommand::RevokeSessions { user } => {
+            let revoked = svc.revoke_user_sessions(&actor, &user).await?;
+            if json {
+                print_json(&json!({ "revoked": revoked }));
+            } else {
+                println!("revoked {revoked} session(s) of {user}");
+            }
+        }
     }
     Ok(())
+}
+
+async fn audit_command(svc: &Service, cmd: AuditCommand, json: bool) -> Result<(), CliError> {
+    match cmd {
+        AuditCommand::Query {
+            from,
+            to,
+            event_type,
+            actor,
+            subject,
+            offset,
+            limit,
+        } => {
+            let filter = AuditFilter {
+                from,
+                to,
+                event_type,
+                actor,
+                subject,
+            };
+            let entries = svc.query_audit(filter, offset, limit).await?;
+            if json {
+                print_json(&serde_json::to_value(&entries).unwrap_or_default());
+            } else {
+                println!(
+                    "{:>8}  {:>12}  {:<28}  {:<44}  subject",
+                    "seq", "occurred_at", "type", "actor"
+                );
+                for e in &entries {
+                    println!(
+                        "{:>8}  {:>12}  {:<28}  {:<44}  {}",
+                        e.seq,
+                        e.occurred_at,
+                        e.event_type,
+                        e.actor.as_deref().unwrap_or("-"),
+                        e.subject.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+            Ok(())
+        }
+        AuditCommand::Verify => {
+            let report = svc.verify_audit().await?;
+            if json {
+                print_json(&serde_json::to_value(&report).unwrap_or_default());
+            } else if report.intact {
+                println!("the audit log is intact ({} rows)", report.rows);
+            }
+            match &report.first_broken {
+                None => Ok(()),
+                Some(broken) => Err(CliError::Other(format!(
+                    "the audit log is broken at seq {}: {}",
+                    broken.seq, broken.reason
+                ))),
+            }
+        }
+    }
 }
 
 fn print_client(c: &ClientView) {
@@ -534,22 +707,24 @@ fn print_keys(keys: &[KeyInfo]) {
 }
 
 async fn keys_command(
+    svc: &Service,
     keys: &KeyStore,
     cmd: KeysCommand,
     now: i64,
     json: bool,
 ) -> Result<(), CliError> {
+    let actor = Actor::cli();
     match cmd {
         KeysCommand::List => {
-            let set = keys.current();
+            let listed = svc.list_keys(keys);
             if json {
-                print_json(&serde_json::to_value(set.keys()).unwrap_or_default());
+                print_json(&serde_json::to_value(&listed).unwrap_or_default());
             } else {
-                print_keys(set.keys());
+                print_keys(&listed);
             }
         }
         KeysCommand::Rotate { immediately } => {
-            let outcome = keys.rotate(now, immediately).await?;
+            let outcome = svc.rotate_keys(&actor, keys, immediately).await?;
             if json {
                 print_json(&serde_json::to_value(&outcome).unwrap_or_default());
             } else if outcome.switched {
@@ -564,7 +739,7 @@ async fn keys_command(
             }
         }
         KeysCommand::Retire { kid } => {
-            keys.retire(&kid, now).await?;
+            svc.retire_key(&actor, keys, &kid).await?;
             if json {
                 print_json(&json!({ "retired": kid }));
             } else {
@@ -572,7 +747,7 @@ async fn keys_command(
             }
         }
         KeysCommand::Rewrap => {
-            let changed = keys.rewrap(now).await?;
+            let changed = svc.rewrap_keys(&actor, keys).await?;
             if json {
                 print_json(&json!({ "rewrapped": changed }));
             } else {

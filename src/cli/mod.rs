@@ -102,6 +102,54 @@ pub enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Write clients and users (with roles) as JSON files into a directory. Signing keys
+    /// are never exported.
+    Export {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Also write password hashes and client secret digests (keep the files secret).
+        #[arg(long)]
+        include_credentials: bool,
+    },
+    /// Create or update clients and users from an export directory, all or nothing.
+    Import {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Also apply password hashes and client secret digests found in the files.
+        #[arg(long)]
+        include_credentials: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List events, oldest first.
+    Query {
+        /// Earliest time (unix seconds, inclusive).
+        #[arg(long)]
+        from: Option<i64>,
+        /// Latest time (unix seconds, inclusive).
+        #[arg(long)]
+        to: Option<i64>,
+        /// Event type, or a prefix ending in `*` (`user.*`).
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// `cli`, `system`, `user:<id>` or `client:<client_id>`.
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Check the hash chain; exits non-zero and names the first changed, deleted or
+    /// reordered row when it is broken.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +224,32 @@ pub enum UserCommand {
         role: String,
     },
     Delete {
+        user: String,
+    },
+    /// Change profile fields.
+    Update {
+        user: String,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long, conflicts_with = "no_email")]
+        email: Option<String>,
+        /// Remove the email address.
+        #[arg(long)]
+        no_email: bool,
+        #[arg(long)]
+        email_verified: Option<bool>,
+        #[arg(long, conflicts_with = "no_name")]
+        name: Option<String>,
+        /// Remove the display name.
+        #[arg(long)]
+        no_name: bool,
+    },
+    /// List the user's active sessions (grants: refresh-token families).
+    Sessions {
+        user: String,
+    },
+    /// Revoke every session (grant) of the user.
+    RevokeSessions {
         user: String,
     },
 }

@@ -70,7 +70,7 @@ pub struct KeyPolicy {
 }
 
 /// One published key, as operators see it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct KeyInfo {
     pub kid: String,
     pub alg: String,
@@ -198,7 +198,7 @@ fn build_set(master: &MasterKeys, rows: &[SigningKeyRow], now: i64) -> Result<Ke
 }
 
 /// What a forced rotation did.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RotationOutcome {
     /// The key that signs from `signs_from` on.
     pub next_kid: String,

@@ -16,7 +16,7 @@ pub const GRANT_TYPES: &[&str] = &[
 pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
 
 /// A client as shown to operators; field names follow RFC 7591 client metadata.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ClientView {
     pub client_id: String,
     pub client_name: String,
@@ -36,12 +36,12 @@ pub struct ClientView {
     pub updated_at: i64,
 }
 
-fn json_list(raw: &str) -> Result<Vec<String>, ManageError> {
+pub(super) fn json_list(raw: &str) -> Result<Vec<String>, ManageError> {
     serde_json::from_str(raw)
         .map_err(|_| ManageError::Store(StoreError::Corrupt("client list column".into())))
 }
 
-fn to_json(list: &[String]) -> String {
+pub(super) fn to_json(list: &[String]) -> String {
     serde_json::Value::from(list.to_vec()).to_string()
 }
 
@@ -110,7 +110,7 @@ pub struct CreatedClient {
     pub client_secret: Option<Secret>,
 }
 
-fn validate_client_id(id: &str) -> Result<(), ManageError> {
+pub(super) fn validate_client_id(id: &str) -> Result<(), ManageError> {
     // Unreserved characters only, so the id survives form and Basic encoding unchanged.
     let ok = !id.is_empty()
         && id.len() <= 128
@@ -151,7 +151,7 @@ fn validate_lifetime(field: &'static str, value: Option<i64>, max: i64) -> Resul
 }
 
 /// The rules a client's settings must satisfy together, checked on create and update.
-fn validate_row(row: &ClientRow, view: &ClientView) -> Result<(), ManageError> {
+pub(super) fn validate_row(row: &ClientRow, view: &ClientView) -> Result<(), ManageError> {
     if row.name.trim().is_empty() || row.name.chars().count() > 256 {
         return Err(invalid("client_name", "must be 1 to 256 characters"));
     }
@@ -302,7 +302,7 @@ impl Service {
             .run(move |conn| rows::insert(conn, &row, &roles))
             .await
             .map_err(|e| match e {
-                StoreError::Conflict => ManageError::Conflict("a client with this client_id"),
+                StoreError::Conflict => ManageError::Conflict(super::CLIENT_ID_TAKEN),
                 other @ (StoreError::Unavailable(_)
                 | StoreError::NotFound
                 | StoreError::Query(_)
@@ -312,7 +312,7 @@ impl Service {
             actor,
             AuditEvent::new("client.created")
                 .subject(view.client_id.clone())
-                .details(serde_json::to_value(&view).unwrap_or_default()),
+                .details(serde_json::json!({ "after": view })),
         )
         .await?;
         Ok(CreatedClient {
@@ -429,6 +429,7 @@ impl Service {
     }
 
     pub async fn delete_client(&self, actor: &Actor, client_id: &str) -> Result<(), ManageError> {
+        let before = ClientView::try_from(self.find_client(client_id).await?)?;
         let id = client_id.to_owned();
         self.store
             .run(move |conn| rows::delete(conn, &id))
@@ -442,7 +443,9 @@ impl Service {
             })?;
         self.audit(
             actor,
-            AuditEvent::new("client.deleted").subject(client_id.to_owned()),
+            AuditEvent::new("client.deleted")
+                .subject(client_id.to_owned())
+                .details(serde_json::json!({ "before": before })),
         )
         .await
     }

@@ -1,11 +1,14 @@
 //! Operations on users and clients, shared by the CLI and the admin API so that neither
 //! can do what the other cannot, and both keep the same rules and audit trail.
 
+pub mod audit;
 pub mod clients;
+pub mod keys;
+pub mod transfer;
 pub mod username;
 pub mod users;
 
-use crate::audit::{self, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::clock::SharedClock;
 use crate::crypto::password::{PasswordError, PasswordHasher};
 use crate::store::{Store, StoreError};
@@ -29,6 +32,28 @@ pub enum ManageError {
     Store(StoreError),
 }
 
+/// What a `Conflict` says, kept next to the field it is about so callers (the admin API)
+/// can name the field without parsing the message.
+pub(crate) const USERNAME_TAKEN: &str = "a user with this username";
+pub(crate) const CLIENT_ID_TAKEN: &str = "a client with this client_id";
+
+impl ManageError {
+    /// The input field the error is about, when there is one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Invalid { field, .. } => Some(*field),
+            Self::Conflict(what) if *what == USERNAME_TAKEN => Some("username"),
+            Self::Conflict(what) if *what == CLIENT_ID_TAKEN => Some("client_id"),
+            Self::Password(crate::crypto::password::PasswordError::TooLong) => Some("password"),
+            Self::Conflict(_)
+            | Self::NotFound(_)
+            | Self::Refused(_)
+            | Self::Password(_)
+            | Self::Store(_) => None,
+        }
+    }
+}
+
 impl From<StoreError> for ManageError {
     fn from(err: StoreError) -> Self {
         Self::Store(err)
@@ -47,6 +72,12 @@ pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Manage
 pub struct Actor(pub String);
 
 impl Actor {
+    pub fn user(id: &str) -> Self {
+        Self(format!("user:{id}"))
+    }
+    pub fn client(client_id: &str) -> Self {
+        Self(format!("client:{client_id}"))
+    }
     pub fn cli() -> Self {
         Self("cli".into())
     }
@@ -71,8 +102,8 @@ impl Service {
         }
     }
 
-    async fn audit(&self, actor: &Actor, event: AuditEvent) -> Result<(), ManageError> {
-        audit::record(&self.store, self.clock.now(), event.actor(actor.0.clone())).await?;
+    pub(crate) async fn audit(&self, actor: &Actor, event: AuditEvent) -> Result<(), ManageError> {
+        crate::audit::record(&self.store, self.clock.now(), event.actor(actor.0.clone())).await?;
         Ok(())
     }
 }

@@ -1,3 +1,4 @@
+use diesel::Connection;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -6,13 +7,14 @@ use crate::audit::AuditEvent;
 use crate::crypto::tokens::random_password;
 use crate::manage::username;
 use crate::store::StoreError;
+use crate::store::models::grants;
 use crate::store::models::users::{self as rows, UserRecord, UserRow};
 
 /// The shortest password we accept for a person (NIST SP 800-63B).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// A user as shown to operators: never the password hash.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserView {
     pub id: String,
     pub username: String,
@@ -51,6 +53,28 @@ pub struct NewUser {
     pub password: Option<Zeroizing<String>>,
 }
 
+/// Fields to change; `None` leaves a field as it is, `Some(None)` clears an optional one.
+#[derive(Debug, Default, Clone)]
+pub struct UserUpdate {
+    pub username: Option<String>,
+    pub email: Option<Option<String>>,
+    pub email_verified: Option<bool>,
+    pub name: Option<Option<String>>,
+}
+
+/// An active grant of a user, shown as a "session" until server-side login sessions
+/// exist: revoking it ends every refresh and access token issued under it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct SessionView {
+    /// The grant id (the `gid` claim of the tokens issued under it).
+    pub id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub auth_time: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 #[derive(Debug)]
 pub struct CreatedUser {
     pub user: UserView,
@@ -58,7 +82,7 @@ pub struct CreatedUser {
     pub generated_password: Option<Zeroizing<String>>,
 }
 
-fn validate_email(email: &str) -> Result<(), ManageError> {
+pub(super) fn validate_email(email: &str) -> Result<(), ManageError> {
     let mut parts = email.split('@');
     let ok = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -73,7 +97,7 @@ fn validate_email(email: &str) -> Result<(), ManageError> {
     }
 }
 
-fn validate_name(name: &str) -> Result<(), ManageError> {
+pub(super) fn validate_name(name: &str) -> Result<(), ManageError> {
     if name.trim().is_empty() || name.chars().count() > 256 || name.chars().any(char::is_control) {
         return Err(invalid("name", "must be 1 to 256 printable characters"));
     }
@@ -93,7 +117,7 @@ pub fn validate_password(password: &str) -> Result<(), ManageError> {
     Ok(())
 }
 
-fn normalise(raw: &str) -> Result<String, ManageError> {
+pub(super) fn normalise(raw: &str) -> Result<String, ManageError> {
     username::normalise(raw).map_err(|e| invalid("username", e.to_string()))
 }
 
@@ -143,7 +167,7 @@ impl Service {
             .run(move |conn| rows::insert(conn, &insert_row, &insert_roles))
             .await
             .map_err(|e| match e {
-                StoreError::Conflict => ManageError::Conflict("a user with this username"),
+                StoreError::Conflict => ManageError::Conflict(super::USERNAME_TAKEN),
                 other @ (StoreError::Unavailable(_)
                 | StoreError::NotFound
                 | StoreError::Query(_)
@@ -154,7 +178,7 @@ impl Service {
             actor,
             AuditEvent::new("user.created")
                 .subject(user.id.clone())
-                .details(serde_json::json!({ "username": user.username, "roles": user.roles })),
+                .details(serde_json::json!({ "after": user })),
         )
         .await?;
         Ok(CreatedUser {
@@ -191,8 +215,11 @@ impl Service {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<UserView>, ManageError> {
-        if !(1..=1000).contains(&limit) || offset < 0 {
-            return Err(invalid("limit", "limit must be 1..=1000 and offset >= 0"));
+        if !(1..=1000).contains(&limit) {
+            return Err(invalid("limit", "must be 1..=1000"));
+        }
+        if offset < 0 {
+            return Err(invalid("offset", "must be >= 0"));
         }
         let found = self
             .store
@@ -235,6 +262,7 @@ impl Service {
         if disabled && record.roles.iter().any(|r| r == "admin") && !record.row.disabled {
             self.ensure_not_last_admin().await?;
         }
+        let before = UserView::from(record.clone());
         record.row.disabled = disabled;
         record.row.updated_at = self.clock.now();
         let row = record.row.clone();
@@ -246,7 +274,10 @@ impl Service {
             } else {
                 "user.enabled"
             })
-            .subject(record.row.id.clone()),
+            .subject(record.row.id.clone())
+            .details(
+                serde_json::json!({ "before": before, "after": UserView::from(record.clone()) }),
+            ),
         )
         .await?;
         Ok(record.into())
@@ -272,17 +303,25 @@ impl Service {
         validate_role(role)?;
         let record = self.find_user(key).await?;
         let (id, r) = (record.row.id.clone(), role.to_owned());
-        self.store
+        let added = self
+            .store
             .run(move |conn| rows::add_role(conn, &id, &r))
             .await?;
-        self.audit(
-            actor,
-            AuditEvent::new("user.role_added")
-                .subject(record.row.id.clone())
-                .details(serde_json::json!({ "role": role })),
-        )
-        .await?;
-        self.get_user(&record.row.id).await
+        let after = self.get_user(&record.row.id).await?;
+        if added {
+            self.audit(
+                actor,
+                AuditEvent::new("user.role_added")
+                    .subject(record.row.id.clone())
+                    .details(serde_json::json!({
+                        "role": role,
+                        "before": { "roles": record.roles },
+                        "after": { "roles": after.roles },
+                    })),
+            )
+            .await?;
+        }
+        Ok(after)
     }
 
     pub async fn remove_user_role(
@@ -302,14 +341,19 @@ impl Service {
         self.store
             .run(move |conn| rows::remove_role(conn, &id, &r))
             .await?;
+        let after = self.get_user(&record.row.id).await?;
         self.audit(
             actor,
             AuditEvent::new("user.role_removed")
                 .subject(record.row.id.clone())
-                .details(serde_json::json!({ "role": role })),
+                .details(serde_json::json!({
+                    "role": role,
+                    "before": { "roles": record.roles },
+                    "after": { "roles": after.roles },
+                })),
         )
         .await?;
-        self.get_user(&record.row.id).await
+        Ok(after)
     }
 
     pub async fn delete_user(&self, actor: &Actor, key: &str) -> Result<(), ManageError> {
@@ -319,14 +363,124 @@ impl Service {
         }
         let id = record.row.id.clone();
         self.store.run(move |conn| rows::delete(conn, &id)).await?;
+        let subject = record.row.id.clone();
         self.audit(
             actor,
             AuditEvent::new("user.deleted")
-                .subject(record.row.id.clone())
-                .details(serde_json::json!({ "username": record.row.username })),
+                .subject(subject)
+                .details(serde_json::json!({ "before": UserView::from(record) })),
         )
         .await?;
         Ok(())
+    }
+
+    /// Changes profile fields. A new username is normalised and must be free.
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        key: &str,
+        change: UserUpdate,
+    ) -> Result<UserView, ManageError> {
+        let username = change.username.as_deref().map(normalise).transpose()?;
+        if let Some(Some(email)) = &change.email {
+            validate_email(email)?;
+        }
+        if let Some(Some(name)) = &change.name {
+            validate_name(name)?;
+        }
+        let mut record = self.find_user(key).await?;
+        let before = UserView::from(record.clone());
+        if let Some(username) = username {
+            record.row.username = username;
+        }
+        if let Some(email) = change.email {
+            let email = email.map(|e| e.trim().to_owned());
+            if email != record.row.email {
+                // A new address has not been verified by anyone.
+                record.row.email_verified = false;
+            }
+            record.row.email = email;
+        }
+        if let Some(verified) = change.email_verified {
+            record.row.email_verified = verified && record.row.email.is_some();
+        }
+        if let Some(name) = change.name {
+            record.row.name = name;
+        }
+        record.row.updated_at = self.clock.now();
+        let row = record.row.clone();
+        self.store
+            .run(move |conn| rows::update(conn, &row))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict => ManageError::Conflict(super::USERNAME_TAKEN),
+                StoreError::NotFound => ManageError::NotFound("user"),
+                other @ (StoreError::Unavailable(_)
+                | StoreError::Query(_)
+                | StoreError::Corrupt(_)) => ManageError::Store(other),
+            })?;
+        let after = UserView::from(record);
+        self.audit(
+            actor,
+            AuditEvent::new("user.updated")
+                .subject(after.id.clone())
+                .details(serde_json::json!({ "before": before, "after": after })),
+        )
+        .await?;
+        Ok(after)
+    }
+
+    /// The user's grants that are neither revoked nor expired.
+    pub async fn list_user_sessions(&self, key: &str) -> Result<Vec<SessionView>, ManageError> {
+        let record = self.find_user(key).await?;
+        let now = self.clock.now();
+        let found = self
+            .store
+            .run(move |conn| grants::active_for_user(conn, &record.row.id, now))
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|g| SessionView {
+                id: g.id,
+                client_id: g.client_id,
+                scope: g.scope,
+                auth_time: g.auth_time,
+                created_at: g.created_at,
+                expires_at: g.expires_at,
+            })
+            .collect())
+    }
+
+    /// Revokes every grant of the user: their refresh tokens stop working at once and
+    /// their access tokens at the next introspection or admin API call. Returns how many
+    /// grants were revoked.
+    pub async fn revoke_user_sessions(
+        &self,
+        actor: &Actor,
+        key: &str,
+    ) -> Result<usize, ManageError> {
+        let record = self.find_user(key).await?;
+        let (id, now) = (record.row.id.clone(), self.clock.now());
+        let revoked = self
+            .store
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    let ids = grants::unrevoked_for_user(conn, &id)?;
+                    for gid in &ids {
+                        grants::revoke_grant(conn, gid, now, "revoked by an administrator")?;
+                    }
+                    Ok(ids)
+                })
+            })
+            .await?;
+        self.audit(
+            actor,
+            AuditEvent::new("user.sessions_revoked")
+                .subject(record.row.id.clone())
+                .details(serde_json::json!({ "grants": revoked })),
+        )
+        .await?;
+        Ok(revoked.len())
     }
 }
 

@@ -32,34 +32,40 @@ fn new_master_key() -> String {
 }
 
 impl TestDb {
+    /// Postgres when PORTCULLIS_TEST_DATABASE_URL is set, else SQLite.
     pub fn new() -> Self {
+        Self::postgres().unwrap_or_else(Self::sqlite)
+    }
+
+    /// A fresh SQLite file, whatever the environment says.
+    pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        match std::env::var(PG_ENV) {
-            Ok(base) if !base.is_empty() => {
-                let name = format!("portcullis_t_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = PgConnection::establish(&base).expect("connect to test Postgres");
-                // The name is generated above, never user input.
-                admin
-                    .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-                    .expect("create test database");
-                let url = with_database(&base, &name);
-                TestDb {
-                    url,
-                    dir,
-                    master_key: new_master_key(),
-                    pg: Some((base, name)),
-                }
-            }
-            _ => {
-                let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                TestDb {
-                    url,
-                    dir,
-                    master_key: new_master_key(),
-                    pg: None,
-                }
-            }
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        TestDb {
+            url,
+            dir,
+            master_key: new_master_key(),
+            pg: None,
         }
+    }
+
+    /// A fresh Postgres database, when PORTCULLIS_TEST_DATABASE_URL names a server.
+    pub fn postgres() -> Option<Self> {
+        let base = std::env::var(PG_ENV).ok().filter(|b| !b.is_empty())?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let name = format!("portcullis_t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&base).expect("connect to test Postgres");
+        // The name is generated above, never user input.
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .expect("create test database");
+        let url = with_database(&base, &name);
+        Some(TestDb {
+            url,
+            dir,
+            master_key: new_master_key(),
+            pg: Some((base, name)),
+        })
     }
 
     pub fn is_postgres(&self) -> bool {

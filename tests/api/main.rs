@@ -9,12 +9,14 @@
     clippy::wildcard_enum_match_arm
 )]
 
+mod admin;
 mod audit;
 mod authorize;
 mod cli;
 mod config;
 mod health;
 mod helpers;
+mod import_export;
 mod keys;
 mod migrations;
 mod token;

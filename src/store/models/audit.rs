@@ -47,3 +47,70 @@ pub fn page(
         .select(AuditRow::as_select())
         .load(conn)?)
 }
+
+/// What an audit query selects; every field narrows the result.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Inclusive bounds on `occurred_at`.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// An exact event type, or a prefix when it ends in `*` (`user.*`).
+    pub event_type: Option<String>,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+}
+
+/// Matching rows in chain order.
+pub fn query(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
+    let mut query = audit_events::table
+        .select(AuditRow::as_select())
+        .into_boxed();
+    if let Some(from) = filter.from {
+        query = query.filter(audit_events::occurred_at.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(audit_events::occurred_at.le(to));
+    }
+    if let Some(event_type) = &filter.event_type {
+        query = match event_type.strip_suffix('*') {
+            // A bound parameter; LIKE wildcards in the prefix are escaped.
+            Some(prefix) => query.filter(
+                audit_events::event_type
+                    .like(format!("{}%", escape_like(prefix)))
+                    .escape('\\'),
+            ),
+            None => query.filter(audit_events::event_type.eq(event_type.clone())),
+        };
+    }
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_events::actor.eq(actor.clone()));
+    }
+    if let Some(subject) = &filter.subject {
+        query = query.filter(audit_events::subject.eq(subject.clone()));
+    }
+    Ok(query
+        .order(audit_events::seq.asc())
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?)
+}
+
+pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    Ok(audit_events::table.count().get_result(conn)?)
+}
+
+fn escape_like(term: &str) -> String {
+    let mut out = String::with_capacity(term.len());
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

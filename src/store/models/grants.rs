@@ -104,3 +104,32 @@ pub fn grant_is_revoked(conn: &mut DbConnection, id: &str) -> Result<bool, Store
         .optional()?;
     Ok(!matches!(row, Some(None)))
 }
+
+/// A user's grants that are neither revoked nor expired, newest first.
+pub fn active_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<GrantRow>, StoreError> {
+    Ok(grants::table
+        .filter(grants::user_id.eq(user_id))
+        .filter(grants::revoked_at.is_null())
+        .filter(grants::expires_at.gt(now))
+        .order(grants::created_at.desc())
+        .select(GrantRow::as_select())
+        .load(conn)?)
+}
+
+/// Ids of a user's grants not yet revoked (expired ones included: revoking them is
+/// harmless and leaves nothing to doubt).
+pub fn unrevoked_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(grants::table
+        .filter(grants::user_id.eq(user_id))
+        .filter(grants::revoked_at.is_null())
+        .order(grants::created_at.asc())
+        .select(grants::id)
+        .load(conn)?)
+}

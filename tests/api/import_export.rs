@@ -1,0 +1,503 @@
+//! `portcullis export` / `portcullis import`: the round trip between backends (SQLite ->
+//! Postgres when PORTCULLIS_TEST_DATABASE_URL is set), credentials only on request,
+//! all-or-nothing, idempotent, and never a signing key.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use portcullis::manage::Actor;
+use portcullis::manage::clients::NewClient;
+use portcullis::manage::users::NewUser;
+use portcullis::store::schema::{audit_events, clients, users};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::helpers::{TestApp, TestDb, spawn_app_with};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Users alice (admin, with a password), bob (disabled) and clients svc (a confidential
+/// service account), spa (public) and web (confidential, authorization code). Returns
+/// svc's secret.
+async fn seed(app: &TestApp) -> String {
+    let svc = &app.state.service;
+    let cli = Actor::cli();
+    svc.create_user(
+        &cli,
+        NewUser {
+            username: "alice".into(),
+            email: Some("alice@example.com".into()),
+            name: Some("Alice".into()),
+            roles: vec!["admin".into(), "operator".into()],
+            password: Some(Zeroizing::new(PASSWORD.into())),
+        },
+    )
+    .await
+    .unwrap();
+    svc.create_user(
+        &cli,
+        NewUser {
+            username: "bob".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    svc.set_user_disabled(&cli, "bob", true).await.unwrap();
+    let secret = svc
+        .create_client(
+            &cli,
+            NewClient {
+                name: "Service".into(),
+                client_id: Some("svc".into()),
+                grant_types: vec!["client_credentials".into()],
+                scopes: vec!["api".into()],
+                roles: vec!["operator".into()],
+                access_token_lifetime: Some(600),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .client_secret
+        .unwrap()
+        .expose()
+        .to_owned();
+    svc.create_client(
+        &cli,
+        NewClient {
+            name: "SPA".into(),
+            client_id: Some("spa".into()),
+            public: true,
+            redirect_uris: vec!["http://127.0.0.1:5173/cb".into()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    svc.create_client(
+        &cli,
+        NewClient {
+            name: "Web".into(),
+            client_id: Some("web".into()),
+            redirect_uris: vec!["https://app.example/cb".into()],
+            post_logout_redirect_uris: vec!["https://app.example/bye".into()],
+            first_party: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    secret
+}
+
+fn run_cli(db: &Arc<TestDb>, args: &[&str]) -> std::process::Output {
+    crate::cli::run(db, args, None)
+}
+
+async fn cli(db: &Arc<TestDb>, args: &[&str]) -> Result<Value, String> {
+    let db = Arc::clone(db);
+    let mut all = vec!["--json".to_owned()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = all.iter().map(String::as_str).collect();
+        let out = run_cli(&db, &args);
+        if out.status.success() {
+            Ok(serde_json::from_slice(&out.stdout).unwrap())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    })
+    .await
+    .unwrap()
+}
+
+async fn counts(app: &TestApp) -> (i64, i64, i64) {
+    app.state
+        .store
+        .run(|conn| {
+            Ok((
+                users::table.count().get_result(conn)?,
+                clients::table.count().get_result(conn)?,
+                audit_events::table.count().get_result(conn)?,
+            ))
+        })
+        .await
+        .unwrap()
+}
+
+async fn everything(app: &TestApp) -> (Value, Value) {
+    let svc = &app.state.service;
+    (
+        serde_json::to_value(svc.list_users(None, 0, 1000).await.unwrap()).unwrap(),
+        serde_json::to_value(svc.list_clients().await.unwrap()).unwrap(),
+    )
+}
+
+async fn client_credentials(app: &TestApp, id: &str, secret: &str) -> u16 {
+    app.http
+        .post(format!("{}/token", app.public))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .basic_auth(id, Some(secret))
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap()
+}
+
+fn arg(dir: &Path) -> String {
+    dir.display().to_string()
+}
+
+#[tokio::test]
+async fn round_trip_between_backends_with_credentials() {
+    let source_db = Arc::new(TestDb::sqlite());
+    let source = spawn_app_with(Arc::clone(&source_db), |_| {}).await;
+    let secret = seed(&source).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = arg(dir.path());
+
+    let manifest = cli(
+        &source_db,
+        &["export", "--dir", &d, "--include-credentials"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(manifest["format"], "portcullis-export");
+    assert_eq!(manifest["version"], 1);
+    assert_eq!(
+        (manifest["users"].clone(), manifest["clients"].clone()),
+        (json!(2), json!(3))
+    );
+    assert_eq!(manifest["include_credentials"], true);
+
+    // Three files, owner-only, and nothing of the signing keys in them.
+    let mut files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["clients.json", "manifest.json", "users.json"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("users.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "credentials must not be world-readable");
+    }
+    let all_text = files
+        .iter()
+        .map(|f| read(dir.path(), f))
+        .collect::<String>();
+    for key in source.state.keys.current().keys() {
+        assert!(!all_text.contains(&key.kid), "a signing key was exported");
+    }
+    assert!(!all_text.contains("sealed"));
+    assert!(read(dir.path(), "users.json").contains("$argon2id$"));
+    assert!(read(dir.path(), "clients.json").contains("client_secret_digest"));
+
+    // Into the other backend (Postgres when the suite has one).
+    let target_db = Arc::new(TestDb::postgres().unwrap_or_else(TestDb::sqlite));
+    let report = cli(
+        &target_db,
+        &["import", "--dir", &d, "--include-credentials"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report,
+        json!({
+            "users_created": 2, "users_updated": 0, "users_unchanged": 0,
+            "clients_created": 3, "clients_updated": 0, "clients_unchanged": 0,
+            "credentials_skipped": false,
+        })
+    );
+    let target = spawn_app_with(Arc::clone(&target_db), |_| {}).await;
+    assert_eq!(everything(&target).await, everything(&source).await);
+
+    // The credentials came along: alice logs in, svc authenticates with its secret.
+    let alice = target
+        .state
+        .service
+        .authenticate("alice", Zeroizing::new(PASSWORD.into()))
+        .await
+        .unwrap();
+    assert_eq!(alice.unwrap().roles, ["admin", "operator"]);
+    assert_eq!(client_credentials(&target, "svc", &secret).await, 200);
+    // The target signs with keys of its own.
+    let source_kids: Vec<String> = source
+        .state
+        .keys
+        .current()
+        .keys()
+        .iter()
+        .map(|k| k.kid.clone())
+        .collect();
+    assert!(
+        target
+            .state
+            .keys
+            .current()
+            .keys()
+            .iter()
+            .all(|k| !source_kids.contains(&k.kid))
+    );
+
+    // Idempotent: the same files again change nothing but add the import's own audit row.
+    let before = counts(&target).await;
+    let again = cli(
+        &target_db,
+        &["import", "--dir", &d, "--include-credentials"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            again["users_unchanged"].clone(),
+            again["clients_unchanged"].clone()
+        ),
+        (json!(2), json!(3))
+    );
+    assert_eq!(
+        (
+            again["users_updated"].clone(),
+            again["clients_updated"].clone()
+        ),
+        (json!(0), json!(0))
+    );
+    let after = counts(&target).await;
+    assert_eq!(
+        (after.0, after.1, after.2),
+        (before.0, before.1, before.2 + 1)
+    );
+    assert_eq!(everything(&target).await, everything(&source).await);
+
+    // Each imported object is an audit row with its state, never a credential.
+    let imported = target
+        .state
+        .service
+        .query_audit(
+            portcullis::store::models::audit::AuditFilter {
+                event_type: Some("user.imported".into()),
+                ..Default::default()
+            },
+            0,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(imported.len(), 2);
+    let text = serde_json::to_string(&imported).unwrap();
+    assert!(!text.contains("$argon2"));
+    let verified = target.state.service.verify_audit().await.unwrap();
+    assert!(verified.intact, "{verified:?}");
+}
+
+#[tokio::test]
+async fn credentials_travel_only_when_asked() {
+    let source_db = Arc::new(TestDb::sqlite());
+    let source = spawn_app_with(Arc::clone(&source_db), |_| {}).await;
+    let secret = seed(&source).await;
+    let plain = tempfile::tempdir().unwrap();
+    cli(&source_db, &["export", "--dir", &arg(plain.path())])
+        .await
+        .unwrap();
+    for file in ["users.json", "clients.json"] {
+        let text = read(plain.path(), file);
+        assert!(
+            !text.contains("password_hash") && !text.contains("$argon2"),
+            "{file}"
+        );
+        assert!(!text.contains("client_secret_digest"), "{file}");
+    }
+
+    // Imported without credentials: the accounts exist but nobody can log in yet.
+    let target_db = Arc::new(TestDb::new());
+    cli(
+        &target_db,
+        &[
+            "import",
+            "--dir",
+            &arg(plain.path()),
+            "--include-credentials",
+        ],
+    )
+    .await
+    .unwrap();
+    // No client cache: a changed secret is seen by the next request.
+    let target = spawn_app_with(Arc::clone(&target_db), |c| {
+        c.tokens.client_cache = std::time::Duration::ZERO;
+    })
+    .await;
+    let svc = &target.state.service;
+    assert!(
+        svc.authenticate("alice", Zeroizing::new(PASSWORD.into()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(client_credentials(&target, "svc", &secret).await, 401);
+    // ...until an operator sets a password and a secret.
+    svc.set_password(&Actor::cli(), "alice", Zeroizing::new(PASSWORD.into()))
+        .await
+        .unwrap();
+    assert!(
+        svc.authenticate("alice", Zeroizing::new(PASSWORD.into()))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let new_secret = svc
+        .rotate_client_secret(&Actor::cli(), "svc")
+        .await
+        .unwrap();
+    assert_eq!(
+        client_credentials(&target, "svc", new_secret.expose()).await,
+        200
+    );
+
+    // An export with credentials imported without the flag: they are skipped, and what
+    // the target holds stays as it is.
+    let full = tempfile::tempdir().unwrap();
+    cli(
+        &source_db,
+        &[
+            "export",
+            "--dir",
+            &arg(full.path()),
+            "--include-credentials",
+        ],
+    )
+    .await
+    .unwrap();
+    let report = cli(&target_db, &["import", "--dir", &arg(full.path())])
+        .await
+        .unwrap();
+    assert_eq!(report["credentials_skipped"], true);
+    assert_eq!(
+        client_credentials(&target, "svc", new_secret.expose()).await,
+        200
+    );
+    assert_eq!(client_credentials(&target, "svc", &secret).await, 401);
+    // With the flag, the source's credentials replace them.
+    let report = cli(
+        &target_db,
+        &[
+            "import",
+            "--dir",
+            &arg(full.path()),
+            "--include-credentials",
+        ],
+    )
+    .await
+    .unwrap();
+    // svc's and web's secrets, alice's and bob's password hashes.
+    assert_eq!(report["clients_updated"], 2, "{report}");
+    assert_eq!(report["users_updated"], 2, "{report}");
+    assert_eq!(client_credentials(&target, "svc", &secret).await, 200);
+}
+
+fn edit(dir: &Path, file: &str, change: impl FnOnce(&mut Value)) {
+    let path = dir.join(file);
+    let mut value: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    change(&mut value);
+    std::fs::write(&path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn import_is_all_or_nothing() {
+    let source_db = Arc::new(TestDb::sqlite());
+    let source = spawn_app_with(Arc::clone(&source_db), |_| {}).await;
+    seed(&source).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = arg(dir.path());
+    cli(&source_db, &["export", "--dir", &d]).await.unwrap();
+
+    let target_db = Arc::new(TestDb::new());
+    let target = spawn_app_with(Arc::clone(&target_db), |_| {}).await;
+    let empty = counts(&target).await;
+
+    // One bad client among good ones (it comes last): nothing at all is written.
+    edit(dir.path(), "clients.json", |v| {
+        let last = v.as_array_mut().unwrap().last_mut().unwrap();
+        last["redirect_uris"] = json!(["javascript:alert(1)"]);
+    });
+    let err = cli(&target_db, &["import", "--dir", &d]).await.unwrap_err();
+    assert!(
+        err.contains("redirect_uris") && err.contains("web"),
+        "{err}"
+    );
+    assert_eq!(counts(&target).await, empty);
+
+    // An unknown field: the error names the file and the path.
+    cli(&source_db, &["export", "--dir", &d]).await.unwrap();
+    edit(dir.path(), "users.json", |v| {
+        v[1]["colour"] = json!("red");
+    });
+    let err = cli(&target_db, &["import", "--dir", &d]).await.unwrap_err();
+    assert!(
+        err.contains("users.json") && err.contains("colour"),
+        "{err}"
+    );
+    assert_eq!(counts(&target).await, empty);
+
+    // A username another user (with another id) holds here: refused, nothing written,
+    // not even the users before it in the file.
+    cli(&source_db, &["export", "--dir", &d]).await.unwrap();
+    target
+        .state
+        .service
+        .create_user(
+            &Actor::cli(),
+            NewUser {
+                username: "bob".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let with_bob = counts(&target).await;
+    let err = cli(&target_db, &["import", "--dir", &d]).await.unwrap_err();
+    assert!(err.contains("username"), "{err}");
+    assert_eq!(counts(&target).await, with_bob);
+
+    // The same object twice in a file.
+    edit(dir.path(), "clients.json", |v| {
+        let first = v[0].clone();
+        v.as_array_mut().unwrap().push(first);
+    });
+    let err = cli(&target_db, &["import", "--dir", &d]).await.unwrap_err();
+    assert!(err.contains("more than once"), "{err}");
+
+    // An import that would leave no enabled admin is refused as a whole.
+    let source_dir = tempfile::tempdir().unwrap();
+    let sd = arg(source_dir.path());
+    cli(&source_db, &["export", "--dir", &sd]).await.unwrap();
+    cli(&source_db, &["import", "--dir", &sd]).await.unwrap();
+    edit(source_dir.path(), "users.json", |v| {
+        for u in v.as_array_mut().unwrap() {
+            u["roles"] = json!([]);
+            u["name"] = json!("changed");
+        }
+    });
+    let before = counts(&source).await;
+    let err = cli(&source_db, &["import", "--dir", &sd])
+        .await
+        .unwrap_err();
+    assert!(err.contains("no enabled admin"), "{err}");
+    assert_eq!(counts(&source).await, before);
+    let alice = source.state.service.get_user("alice").await.unwrap();
+    assert_eq!(
+        (alice.name.as_deref(), alice.roles.len()),
+        (Some("Alice"), 2)
+    );
+}
