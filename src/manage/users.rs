@@ -451,8 +451,9 @@ impl Service {
             .collect())
     }
 
-    /// Revokes every grant of the user: their refresh tokens stop working at once and
-    /// their access tokens at the next introspection or admin API call. Returns how many
+    /// Revokes every grant of the user and ends their browser sessions: their refresh
+    /// tokens stop working at once, the login page is shown again, and their access
+    /// tokens fail at the next userinfo, introspection or admin API call. Returns how many
     /// grants were revoked.
     pub async fn revoke_user_sessions(
         &self,
@@ -469,6 +470,8 @@ impl Service {
                     for gid in &ids {
                         grants::revoke_grant(conn, gid, now, "revoked by an administrator")?;
                     }
+                    // Browser sessions end too, so the next /authorize asks for a login.
+                    crate::store::models::authorization::delete_user_sessions(conn, &id)?;
                     Ok(ids)
                 })
             })

@@ -1068,3 +1068,27 @@ async fn logout_ends_the_session_and_redirects_only_where_registered() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("You are signed out"));
 }
+
+#[tokio::test]
+async fn revoking_a_users_sessions_ends_the_browser_session() {
+    let app = start().await;
+    client(&app, "rp", false, true).await;
+    user(&app, "erin").await;
+    let b = browser();
+    let back = drive(&app, &b, &auth_url(&app, &base("rp")), "erin", "allow").await;
+    assert!(query_param(&back, "code").is_some());
+    app.state
+        .service
+        .revoke_user_sessions(&Actor::cli(), "erin")
+        .await
+        .unwrap();
+    let r = b
+        .get(auth_url(&app, &with(base("rp"), "prompt", Some("none"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        query_param(&location(&r), "error").as_deref(),
+        Some("login_required")
+    );
+}

@@ -143,6 +143,10 @@ pub fn delete_session(
     Ok(found)
 }
 
+pub fn delete_user_sessions(conn: &mut DbConnection, user_id: &str) -> Result<usize, StoreError> {
+    Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?)
+}
+
 pub fn insert_code(conn: &mut DbConnection, row: &AuthorizationCodeRow) -> Result<(), StoreError> {
     diesel::insert_into(authorization_codes::table)
         .values(row)
