@@ -7,7 +7,11 @@
 #   bench/startup.sh                     # 5 runs per backend
 #   RUNS=10 BACKENDS=sqlite bench/startup.sh
 #
-# Env: RUNS [5]  BACKENDS ["sqlite postgres"]  IDLE_SECS [2]
+# Each run measures two starts on the same data: "fresh" (empty database: migrations,
+# first RSA signing key, bootstrap admin password hash) and "restart" (everything exists;
+# what an operator's restart or a new replica on an existing database looks like).
+#
+# Env: RUNS [5]  BACKENDS ["sqlite postgres"]  IDLE_SECS [2]  RESTART [1] (0: fresh only)
 #      PORTCULLIS_BIN [target/release/portcullis; built with cargo if missing]
 #      BENCH_PG_HOST [127.0.0.1] BENCH_PG_PORT [5432] BENCH_PG_USER [postgres]
 #      BENCH_PG_ADMIN_DB [test]  (a superuser on loopback; trust auth or ~/.pgpass)
@@ -21,6 +25,7 @@ set -euo pipefail
 RUNS="${RUNS:-5}"
 BACKENDS="${BACKENDS:-sqlite postgres}"
 IDLE_SECS="${IDLE_SECS:-2}"
+RESTART="${RESTART:-1}"
 
 BIN="$(bench_binary)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/portcullis-bench-startup.XXXXXX")"
@@ -60,20 +65,23 @@ run_once() {
         CREATED_DBS+=("$db")
         env_vars+=("PORTCULLIS_DATABASE__URL=$(pg_url "$db")")
     fi
-    local result
-    result="$(cd "$dir" && measure_startup "$dir/server.log" "$admin_port" "$IDLE_SECS" -- \
-        env -i "PATH=$PATH" "HOME=$dir" "${env_vars[@]}" "$BIN" serve)" || {
-        log "---- last lines of $dir/server.log"
-        tail -n 20 "$dir/server.log" >&2 || true
-        return 1
-    }
+    local result phase phases=(fresh)
+    [[ "$RESTART" == 1 ]] && phases+=(restart)
+    for phase in "${phases[@]}"; do
+        result="$(cd "$dir" && measure_startup "$dir/server-$phase.log" "$admin_port" "$IDLE_SECS" -- \
+            env -i "PATH=$PATH" "HOME=$dir" "${env_vars[@]}" "$BIN" serve)" || {
+            log "---- last lines of $dir/server-$phase.log"
+            tail -n 20 "$dir/server-$phase.log" >&2 || true
+            return 1
+        }
+        log "$backend run $n ($phase): $result"
+        python3 -c 'import json,sys; d=json.loads(sys.argv[3]); d["backend"]=sys.argv[1]; d["phase"]=sys.argv[2]; print(json.dumps(d))' \
+            "$backend" "$phase" "$result" >>"$RESULTS"
+    done
     if [[ "$backend" == postgres ]]; then
         pg_drop_db "$db"
         unset 'CREATED_DBS[-1]'
     fi
-    log "$backend run $n: $result"
-    python3 -c 'import json,sys; d=json.loads(sys.argv[2]); d["backend"]=sys.argv[1]; print(json.dumps(d))' \
-        "$backend" "$result" >>"$RESULTS"
 }
 for backend in $BACKENDS; do
     case "$backend" in
@@ -109,29 +117,34 @@ print(f"- {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, commit {commit}, {os.cpu_coun
 print(f"- binary {binary} ({os.path.getsize(binary) / 1048576:.1f} MiB)")
 if "postgres" in backends.split():
     print(f"- Postgres {pg_version} on loopback; a fresh database per run")
-print("- SQLite: a fresh data directory per run (includes creating the file, migrations and "
-      "hashing the bootstrap admin password)")
+print("- SQLite: a fresh data directory per run")
 print()
-print("| backend | runs | ready min (ms) | ready median (ms) | ready max (ms) "
+print("| backend | start | runs | ready min (ms) | ready median (ms) | ready max (ms) "
       "| idle RSS min (MiB) | idle RSS median (MiB) | peak RSS median (MiB) | clean exit on SIGTERM |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+phases = ["fresh", "restart"]
 for backend in backends.split():
-    rs = [r for r in rows if r["backend"] == backend]
-    if not rs:
-        continue
-    ready = [r["ready_ms"] for r in rs]
-    rss = [r["rss_kib"] for r in rs]
-    hwm = [r["hwm_kib"] for r in rs]
-    clean = sum(1 for r in rs if r["exit"] == 0)
-    print(f"| {backend} | {len(rs)} | {min(ready):.0f} | {statistics.median(ready):.0f} | "
-          f"{max(ready):.0f} | {mib(min(rss)):.1f} | {mib(statistics.median(rss)):.1f} | "
-          f"{mib(statistics.median(hwm)):.1f} | {clean}/{len(rs)} |")
+    for phase in phases:
+        rs = [r for r in rows if r["backend"] == backend and r["phase"] == phase]
+        if not rs:
+            continue
+        ready = [r["ready_ms"] for r in rs]
+        rss = [r["rss_kib"] for r in rs]
+        hwm = [r["hwm_kib"] for r in rs]
+        clean = sum(1 for r in rs if r["exit"] == 0)
+        print(f"| {backend} | {phase} | {len(rs)} | {min(ready):.0f} | {statistics.median(ready):.0f} | "
+              f"{max(ready):.0f} | {mib(min(rss)):.1f} | {mib(statistics.median(rss)):.1f} | "
+              f"{mib(statistics.median(hwm)):.1f} | {clean}/{len(rs)} |")
+print()
+print("fresh = empty database (migrations, first RSA-2048 key generation, bootstrap admin "
+      "password hash); restart = same data again. Peak RSS is VmHWM at the idle sample.")
 print()
 print("Per run (ready ms / idle RSS MiB):")
 for backend in backends.split():
-    rs = [r for r in rows if r["backend"] == backend]
-    if rs:
-        runs = ", ".join(f"{r['ready_ms']:.0f}/{mib(r['rss_kib']):.1f}" for r in rs)
-        print(f"- {backend}: {runs}")
+    for phase in phases:
+        rs = [r for r in rows if r["backend"] == backend and r["phase"] == phase]
+        if rs:
+            runs = ", ".join(f"{r['ready_ms']:.0f}/{mib(r['rss_kib']):.1f}" for r in rs)
+            print(f"- {backend} {phase}: {runs}")
 PY
 log "saved to $OUT"
