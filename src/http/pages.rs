@@ -190,6 +190,21 @@ fn describe(scope: &str) -> String {
     }
 }
 
+/// Sign-in first, then what the client will see, then standing access, then the rest:
+/// the order a person reads a request in, not the alphabet.
+fn consent_order(scopes: &[String]) -> Vec<&str> {
+    let rank = |s: &str| match s {
+        "openid" => 0,
+        "profile" => 1,
+        "email" => 2,
+        "offline_access" => 4,
+        _ => 3,
+    };
+    let mut ordered: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    ordered.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+    ordered
+}
+
 fn render_step(state: &AppState, step: Step, error: Option<&str>) -> HttpResponse {
     match step {
         Step::Redirect(location) => see_other(state, &location),
@@ -214,7 +229,10 @@ fn render_step(state: &AppState, step: Step, error: Option<&str>) -> HttpRespons
                 client_name: &page.client_name,
                 request_id: &page.request_id,
                 csrf_token: page.csrf.expose(),
-                scopes: page.scopes.iter().map(|s| describe(s)).collect(),
+                scopes: consent_order(&page.scopes)
+                    .into_iter()
+                    .map(describe)
+                    .collect(),
             }
             .render(),
         ),
@@ -245,13 +263,22 @@ fn parse_form(state: &AppState, bytes: &[u8]) -> Result<FormMap, Box<HttpRespons
 
 /// Cross-site form posts are refused: a browser always sends Origin on POST, and it must
 /// be ours. (Clients without Origin, such as test tools, still need the CSRF token.)
+/// Defence in depth behind the CSRF token: refuse form posts a browser says came from
+/// another site.
 fn origin_ok(state: &AppState, req: &HttpRequest) -> bool {
-    match req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let fetch_site = header("sec-fetch-site");
+    // Fetch metadata, where the browser sends it, is the most direct answer.
+    if fetch_site.is_some_and(|site| site != "same-origin") {
+        return false;
+    }
+    match header(header::ORIGIN.as_str()) {
+        // Non-browser clients and old browsers: the CSRF token carries the check.
         None => true,
+        // Our pages set `Referrer-Policy: no-referrer`, and under it browsers send
+        // `Origin: null` even for a same-origin form. A sandboxed frame on another
+        // site sends `null` too, so it passes only when fetch metadata vouches for it.
+        Some("null") => fetch_site == Some("same-origin"),
         Some(origin) => origin_of(state.config.issuer.as_str()).is_some_and(|ours| ours == origin),
     }
 }

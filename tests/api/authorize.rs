@@ -167,7 +167,10 @@ async fn drive(
         form.extend(fields);
         let r = b
             .post(format!("{}{path}", app.public))
-            .header("origin", &app.public)
+            // What Chromium sends from our pages: `Referrer-Policy: no-referrer`
+            // turns the origin of a form POST into `null`.
+            .header("origin", "null")
+            .header("sec-fetch-site", "same-origin")
             .form(&form)
             .send()
             .await
@@ -519,25 +522,39 @@ async fn login_form_rules() {
     assert!(html.contains("<label for=\"username\">"));
 
     let (rid, csrf) = (hidden(&html, "request_id"), hidden(&html, "csrf_token"));
-    let post = |form: Vec<(&'static str, String)>, origin: Option<&str>| {
+    // `origin` is (Origin, Sec-Fetch-Site); a browser sends both.
+    let post = |form: Vec<(&'static str, String)>, origin: Option<(&str, &str)>| {
         let mut req = b.post(format!("{}/login", app.public)).form(&form);
-        if let Some(o) = origin {
-            req = req.header("origin", o);
+        if let Some((o, site)) = origin {
+            req = req.header("origin", o).header("sec-fetch-site", site);
         }
         req.send()
     };
-    // Cross-site post: refused.
-    let r = post(
-        vec![
-            ("request_id", rid.clone()),
-            ("csrf_token", csrf.clone()),
-            ("username", "bob".into()),
-            ("password", PASSWORD.into()),
-        ],
-        Some("https://evil.example.com"),
-    )
-    .await
-    .unwrap();
+    let good = vec![
+        ("request_id", rid.clone()),
+        ("csrf_token", csrf.clone()),
+        ("username", "bob".into()),
+        ("password", PASSWORD.into()),
+    ];
+    // Cross-site posts are refused, including the opaque `null` origin a sandboxed
+    // frame on another site sends, and anything fetch metadata calls cross-site.
+    for origin in [
+        ("https://evil.example.com", "cross-site"),
+        ("null", "cross-site"),
+        ("null", "same-site"),
+        (app.public.as_str(), "cross-site"),
+    ] {
+        let r = post(good.clone(), Some(origin)).await.unwrap();
+        assert_eq!(r.status(), 403, "{origin:?}");
+    }
+    // `null` without fetch metadata cannot be told apart from a hostile frame: refused.
+    let r = b
+        .post(format!("{}/login", app.public))
+        .header("origin", "null")
+        .form(&good)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     // Missing or wrong CSRF token: refused.
     for token in ["", "wrong"] {
@@ -548,7 +565,7 @@ async fn login_form_rules() {
                 ("username", "bob".into()),
                 ("password", PASSWORD.into()),
             ],
-            Some(&app.public),
+            Some((&app.public, "same-origin")),
         )
         .await
         .unwrap();
@@ -565,7 +582,7 @@ async fn login_form_rules() {
                 ("username", u.into()),
                 ("password", p.into()),
             ],
-            Some(&app.public),
+            Some((&app.public, "same-origin")),
         )
         .await
         .unwrap();
@@ -580,7 +597,9 @@ async fn login_form_rules() {
         "identical for unknown user and wrong password"
     );
 
-    // Success: a 303, a fresh HttpOnly SameSite=Lax session cookie.
+    // Success: a 303, a fresh HttpOnly SameSite=Lax session cookie. The origin is the
+    // `null` a real browser sends from a page with `Referrer-Policy: no-referrer`,
+    // vouched for by `Sec-Fetch-Site: same-origin`.
     let r = post(
         vec![
             ("request_id", rid.clone()),
@@ -588,7 +607,7 @@ async fn login_form_rules() {
             ("username", "bob".into()),
             ("password", PASSWORD.into()),
         ],
-        Some(&app.public),
+        Some(("null", "same-origin")),
     )
     .await
     .unwrap();
@@ -607,7 +626,7 @@ async fn login_form_rules() {
             ("username", "bob".into()),
             ("password", PASSWORD.into()),
         ],
-        Some(&app.public),
+        Some((&app.public, "same-origin")),
     )
     .await
     .unwrap();
@@ -739,6 +758,21 @@ async fn prompts_max_age_and_consent_rules() {
         .await
         .unwrap();
     assert!(location(&r).starts_with("/consent?"));
+    // The page lists the scopes in reading order, sign-in first, not alphabetically.
+    let html = b
+        .get(format!("{}{}", app.public, location(&r)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (signin, email) = (
+        html.find("Sign you in").expect("openid described"),
+        html.find("See your email address")
+            .expect("email described"),
+    );
+    assert!(signin < email, "openid is listed before email");
 }
 
 async fn code_for(app: &TestApp, b: &reqwest::Client, params: &[(&str, &str)]) -> String {
