@@ -148,21 +148,36 @@ fn add_connect_timeout(raw: &str, timeout: Duration) -> String {
     format!("{raw}{sep}connect_timeout={}", timeout.as_secs().max(1))
 }
 
+/// A pooled connection and whether a failure showed it dead. diesel cannot tell a closed
+/// Postgres connection from a live one without a round trip, so `Store::run` marks it when
+/// a statement fails that way, and the pool then drops it instead of handing it out again:
+/// after an outage, the pool refills with fresh connections and the server recovers by
+/// itself.
+pub struct Pooled {
+    pub conn: DbConnection,
+    pub broken: bool,
+}
+
 impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = diesel::ConnectionError;
 
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
-        establish(&self.url, self.connect_timeout)
+    fn connect(&self) -> Result<Pooled, Self::Error> {
+        Ok(Pooled {
+            conn: establish(&self.url, self.connect_timeout)?,
+            broken: false,
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1")
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), Self::Error> {
+        pooled
+            .conn
+            .batch_execute("SELECT 1")
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.broken
     }
 }
 

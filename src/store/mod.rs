@@ -114,8 +114,26 @@ impl Store {
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            work(&mut conn)
+            let mut pooled = pool.get()?;
+            match work(&mut pooled.conn) {
+                Err(StoreError::Unavailable(err)) => {
+                    pooled.broken = true;
+                    Err(StoreError::Unavailable(err))
+                }
+                // Postgres reports a server shutting down as an ordinary error: if the
+                // connection no longer answers, this was an outage, not a bad query.
+                Err(StoreError::Query(err)) if pooled.conn.batch_execute("SELECT 1").is_err() => {
+                    pooled.broken = true;
+                    Err(StoreError::Unavailable(Box::new(err)))
+                }
+                done @ (Ok(_)
+                | Err(
+                    StoreError::Query(_)
+                    | StoreError::NotFound
+                    | StoreError::Conflict
+                    | StoreError::Corrupt(_),
+                )) => done,
+            }
         })
         .await
         .map_err(|join| StoreError::Unavailable(Box::new(join)))?
