@@ -16,6 +16,9 @@
 #              later request; COUNT = concurrency chains          (peer: via auth code)
 #   jwks       GET /jwks.json                                      (peer: /jwks)
 #   discovery  GET /.well-known/openid-configuration               (both)
+#   introspect POST /introspect of a valid client_credentials token (ours: RS256 JWT,
+#              checked against the database on every call; peer: an opaque token from its
+#              in-memory store, the only kind it can introspect)   (issue 6)
 #   mixed      64 password requests in flight while token_jwt and then jwks are measured
 #              at MIXED_CONCURRENCY (issue 4: p99 < 50 ms)          (ours only)
 #
@@ -39,7 +42,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 BACKEND="${BACKEND:-sqlite}"
-SCENARIOS="${SCENARIOS:-token_jwt password refresh jwks discovery mixed}"
+SCENARIOS="${SCENARIOS:-token_jwt password refresh jwks discovery introspect mixed}"
 CONCURRENCY="${CONCURRENCY:-1 16 64}"
 DURATION="${DURATION:-10s}"
 WRK_THREADS="${WRK_THREADS:-1}"
@@ -60,7 +63,7 @@ CLK_TCK="$(getconf CLK_TCK)"
 
 case "$BACKEND" in sqlite | postgres) ;; *) die "BACKEND must be sqlite or postgres" ;; esac
 for s in $SCENARIOS; do
-    case "$s" in token_jwt | password | refresh | jwks | discovery | mixed) ;;
+    case "$s" in token_jwt | password | refresh | jwks | discovery | introspect | mixed) ;;
         *) die "unknown scenario '$s'" ;; esac
 done
 command -v wrk >/dev/null || {
@@ -198,7 +201,7 @@ CC_SETUP_ERROR=""
 setup_accounts() {
     local out
     if out="$(srv "$BIN" client create --name bench --client-id bench-client \
-        --grant client_credentials --scope api:read --json 2>&1 </dev/null)"; then
+        --grant client_credentials --scope api:read --role introspector --json 2>&1 </dev/null)"; then
         CC_SECRET="$(printf '%s' "$out" | json_field client_secret)"
     else
         CC_SETUP_ERROR="client create failed: $(printf '%s' "$out" | tail -n 1)"
@@ -436,8 +439,8 @@ check_token_endpoint() {
 
 scenario_benchsh() { # SCENARIO (token_jwt, jwks, discovery)
     local scen="$1" c
-    if [[ "$scen" == token_jwt && "$TOKEN_OK" != 1 ]]; then
-        skip ours token_jwt "$TOKEN_SKIP"
+    if [[ ( "$scen" == token_jwt || "$scen" == introspect ) && "$TOKEN_OK" != 1 ]]; then
+        skip ours "$scen" "$TOKEN_SKIP"
         [[ "$PEER_OK" == 1 ]] && for c in $CONCURRENCY; do run_benchsh peer "$scen" "$c"; done
         return 0
     fi
@@ -580,7 +583,7 @@ fi
 for scen in $SCENARIOS; do
     log "== $scen"
     case "$scen" in
-        token_jwt | jwks | discovery) scenario_benchsh "$scen" ;;
+        token_jwt | jwks | discovery | introspect) scenario_benchsh "$scen" ;;
         password) scenario_password ;;
         refresh) scenario_refresh ;;
         mixed) scenario_mixed ;;

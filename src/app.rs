@@ -318,6 +318,7 @@ impl Application {
         let delay = self.state.config.shutdown_delay;
         let notify = Arc::clone(&self.shutdown.0);
         let maintenance = tokio::spawn(key_maintenance(self.state.clone()));
+        let janitor = tokio::spawn(janitor(self.state.clone()));
         let stopper = tokio::spawn(async move {
             wait_for_stop_signal(&notify).await;
             tracing::info!("shutdown requested; readiness now reports 503");
@@ -329,6 +330,7 @@ impl Application {
         let (public, admin) = tokio::join!(self.public, self.admin);
         stopper.abort();
         maintenance.abort();
+        janitor.abort();
         public?;
         admin
     }
@@ -349,6 +351,27 @@ async fn key_maintenance(state: AppState) {
         state.metrics.observe_keys(&state.keys, now);
         if let Some(limiter) = &state.token_rate_limit {
             limiter.forget_idle();
+        }
+    }
+}
+
+/// Deletes expired rows on every replica's schedule; one replica at a time does the work.
+async fn janitor(state: AppState) {
+    let holder = uuid::Uuid::now_v7().to_string();
+    let mut interval = tokio::time::interval(state.config.janitor.interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let now = state.clock.now();
+        let outcome =
+            crate::janitor::tick(&state.store, &state.config, &state.metrics, &holder, now).await;
+        if let Err(err) = outcome {
+            state
+                .metrics
+                .janitor_runs
+                .with_label_values(&["failed"])
+                .inc();
+            tracing::warn!(error = %err, "janitor run failed; retrying next tick");
         }
     }
 }

@@ -36,6 +36,7 @@ pub struct RawConfig {
     pub rate_limit: RawRateLimit,
     pub sessions: RawSessions,
     pub ui: RawUi,
+    pub janitor: RawJanitor,
 }
 
 impl Default for RawConfig {
@@ -54,6 +55,7 @@ impl Default for RawConfig {
             rate_limit: RawRateLimit::default(),
             sessions: RawSessions::default(),
             ui: RawUi::default(),
+            janitor: RawJanitor::default(),
         }
     }
 }
@@ -294,6 +296,28 @@ impl Default for RawSessions {
         Self {
             idle_secs: 8 * 3600,
             absolute_secs: 7 * 86_400,
+        }
+    }
+}
+
+/// The background task that deletes what has expired, so tables stay bounded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawJanitor {
+    /// Seconds between purges (each replica runs one; they take turns by lease).
+    pub interval_secs: u64,
+    /// Rows deleted per statement: short statements keep locks short.
+    pub batch_size: u32,
+    /// Statements per table per run; what is left waits for the next run.
+    pub max_batches: u32,
+}
+
+impl Default for RawJanitor {
+    fn default() -> Self {
+        Self {
+            interval_secs: 60,
+            batch_size: 1000,
+            max_batches: 50,
         }
     }
 }
@@ -577,6 +601,13 @@ pub struct SessionsConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct JanitorConfig {
+    pub interval: Duration,
+    pub batch_size: u32,
+    pub max_batches: u32,
+}
+
+#[derive(Debug, Clone)]
 pub struct UiConfig {
     pub product_name: String,
     pub logo_url: Option<String>,
@@ -607,6 +638,7 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub sessions: SessionsConfig,
     pub ui: UiConfig,
+    pub janitor: JanitorConfig,
 }
 
 impl Config {
@@ -670,6 +702,11 @@ impl Config {
             "sessions": {
                 "idle_secs": self.sessions.idle,
                 "absolute_secs": self.sessions.absolute,
+            },
+            "janitor": {
+                "interval_secs": self.janitor.interval.as_secs(),
+                "batch_size": self.janitor.batch_size,
+                "max_batches": self.janitor.max_batches,
             },
             "ui": {
                 "product_name": self.ui.product_name,
@@ -924,10 +961,37 @@ fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, ConfigError> {
         logo_url: raw.ui.logo_url.clone(),
         extra_stylesheet: raw.ui.extra_stylesheet.clone(),
     };
+    if !(1..=86_400).contains(&raw.janitor.interval_secs) {
+        return Err(invalid(
+            figment,
+            "janitor.interval_secs",
+            "must be 1 to 86400 seconds",
+        ));
+    }
+    if !(1..=100_000).contains(&raw.janitor.batch_size) {
+        return Err(invalid(
+            figment,
+            "janitor.batch_size",
+            "must be 1 to 100000 rows",
+        ));
+    }
+    if !(1..=10_000).contains(&raw.janitor.max_batches) {
+        return Err(invalid(
+            figment,
+            "janitor.max_batches",
+            "must be 1 to 10000",
+        ));
+    }
+    let janitor = JanitorConfig {
+        interval: Duration::from_secs(raw.janitor.interval_secs),
+        batch_size: raw.janitor.batch_size,
+        max_batches: raw.janitor.max_batches,
+    };
 
     Ok(Config {
         sessions,
         ui,
+        janitor,
         login,
         rate_limit,
         keys,

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod http;
+pub mod janitor;
 pub mod manage;
 pub mod oauth;
 pub mod store;

@@ -6,7 +6,9 @@ use std::time::Instant;
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
@@ -101,6 +103,10 @@ pub struct Metrics {
     pub active_key_age: IntGauge,
     pub next_rotation: IntGauge,
     pub tokens_issued: IntCounterVec,
+    pub janitor_purged: IntCounterVec,
+    pub table_rows: IntGaugeVec,
+    pub janitor_runs: IntCounterVec,
+    pub introspections: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -146,6 +152,38 @@ impl Metrics {
             &["grant_type"],
         )?;
         registry.register(Box::new(tokens_issued.clone()))?;
+        let janitor_purged = IntCounterVec::new(
+            Opts::new(
+                "janitor_purged_rows_total",
+                "Expired rows the janitor deleted, by table",
+            ),
+            &["table"],
+        )?;
+        let table_rows = IntGaugeVec::new(
+            Opts::new(
+                "table_rows",
+                "Rows in the tables the janitor bounds, as of its last run",
+            ),
+            &["table"],
+        )?;
+        let janitor_runs = IntCounterVec::new(
+            Opts::new(
+                "janitor_runs_total",
+                "Janitor runs by outcome (purged, skipped: another replica held the lease, failed)",
+            ),
+            &["outcome"],
+        )?;
+        let introspections = IntCounterVec::new(
+            Opts::new(
+                "introspections_total",
+                "Introspection answers by result (active, inactive)",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(janitor_purged.clone()))?;
+        registry.register(Box::new(table_rows.clone()))?;
+        registry.register(Box::new(janitor_runs.clone()))?;
+        registry.register(Box::new(introspections.clone()))?;
         registry.register(Box::new(password_queue_rejections.clone()))?;
         registry.register(Box::new(active_key_age.clone()))?;
         registry.register(Box::new(next_rotation.clone()))?;
@@ -157,6 +195,10 @@ impl Metrics {
             active_key_age,
             next_rotation,
             tokens_issued,
+            janitor_purged,
+            table_rows,
+            janitor_runs,
+            introspections,
         })
     }
 

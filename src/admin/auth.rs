@@ -19,7 +19,7 @@ use crate::oauth::access_token::{AccessTokenClaims, TYP};
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
 use crate::store::StoreError;
-use crate::store::models::{grants, users};
+use crate::store::models::{grants, revocation, users};
 
 /// The scope a token must carry to reach the admin API at all.
 pub const ADMIN_SCOPE: &str = "admin";
@@ -138,6 +138,17 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
         .map_err(unavailable)?
         .filter(|c| !c.disabled)
         .ok_or_else(invalid_token)?;
+
+    // Revoked by its client (RFC 7009): refused here as at every other endpoint.
+    let (jti, client_id) = (claims.jti.clone(), claims.client_id.clone());
+    let standing = state
+        .store
+        .run(move |conn| revocation::token_standing(conn, &jti, &client_id, None, None))
+        .await
+        .map_err(unavailable)?;
+    if standing.jti_revoked {
+        return Err(invalid_token());
+    }
 
     match &claims.gid {
         // A user's token: its grant must stand and the user must be enabled.

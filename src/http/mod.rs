@@ -2,7 +2,9 @@
 
 pub mod client_ip;
 pub mod errors;
+pub mod form_post;
 pub mod health;
+pub mod introspection;
 pub mod keys;
 pub mod logout;
 pub mod pages;

@@ -4,7 +4,7 @@ use actix_web::web;
 
 use actix_web::middleware::from_fn;
 
-use super::{health, keys, logout, pages, rate_limit, token, userinfo};
+use super::{health, introspection, keys, logout, pages, rate_limit, token, userinfo};
 use crate::admin;
 
 /// The public listener: protocol endpoints and pages (added by the issues that build them).
@@ -30,6 +30,8 @@ pub fn public(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(logout::logout_post))
         .route("/userinfo", web::get().to(userinfo::userinfo))
         .route("/userinfo", web::post().to(userinfo::userinfo))
+        .route("/introspect", web::post().to(introspection::introspect))
+        .route("/revoke", web::post().to(introspection::revoke))
         .route("/static/portcullis.css", web::get().to(pages::stylesheet))
         .service(
             web::resource("/token")

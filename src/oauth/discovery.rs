@@ -10,6 +10,8 @@ pub struct ProviderMetadata {
     pub token_endpoint: String,
     pub userinfo_endpoint: String,
     pub end_session_endpoint: String,
+    pub introspection_endpoint: String,
+    pub revocation_endpoint: String,
     pub jwks_uri: String,
     pub scopes_supported: Vec<&'static str>,
     pub claims_supported: Vec<&'static str>,
@@ -18,6 +20,10 @@ pub struct ProviderMetadata {
     pub grant_types_supported: Vec<&'static str>,
     pub code_challenge_methods_supported: Vec<&'static str>,
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// Callers of introspection are confidential clients (with the `introspector` role).
+    pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// Public clients may revoke their own tokens, identified by `client_id`.
+    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
     pub subject_types_supported: Vec<&'static str>,
     pub prompt_values_supported: Vec<&'static str>,
@@ -34,6 +40,8 @@ pub fn metadata(issuer: &str) -> ProviderMetadata {
         token_endpoint: format!("{issuer}/token"),
         userinfo_endpoint: format!("{issuer}/userinfo"),
         end_session_endpoint: format!("{issuer}/logout"),
+        introspection_endpoint: format!("{issuer}/introspect"),
+        revocation_endpoint: format!("{issuer}/revoke"),
         jwks_uri: format!("{issuer}/jwks.json"),
         scopes_supported: vec!["openid", "profile", "email", "offline_access"],
         claims_supported: vec![
@@ -63,6 +71,15 @@ pub fn metadata(issuer: &str) -> ProviderMetadata {
         ],
         code_challenge_methods_supported: vec!["S256"],
         token_endpoint_auth_methods_supported: vec![
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        introspection_endpoint_auth_methods_supported: vec![
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        revocation_endpoint_auth_methods_supported: vec![
             "client_secret_basic",
             "client_secret_post",
             "none",

@@ -2,6 +2,7 @@
 
 pub mod access_token;
 pub mod authorize;
+pub mod caller;
 pub mod client;
 pub mod client_auth;
 pub mod clients;
@@ -12,10 +13,12 @@ pub mod flow;
 pub mod form;
 pub mod grants;
 pub mod id_token;
+pub mod introspection;
 pub mod login;
 pub mod logout;
 pub mod redirect_uri;
 pub mod registered_client;
+pub mod revocation;
 pub mod scope;
 pub mod throttle;
 pub mod token;

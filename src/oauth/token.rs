@@ -1,8 +1,7 @@
 //! The token endpoint (RFC 6749 section 3.2): authenticate the client, parse the grant,
 //! dispatch to the grant's module. The HTTP layer only extracts and maps the result.
 
-use super::client_auth::{self, presented_credentials};
-use super::context::{Ctx, store_error};
+use super::context::Ctx;
 use super::error::OAuthError;
 use super::form::FormMap;
 use super::grants::{self, TokenResponse};
@@ -32,23 +31,8 @@ pub async fn exchange(
     authorization: Option<&str>,
     form: &FormMap,
 ) -> Result<TokenResponse, OAuthError> {
-    let presented = presented_credentials(authorization, form)?;
-    let registered = ctx
-        .clients
-        .get(presented.client_id())
-        .await
-        .map_err(store_error)?;
-    let client = match client_auth::authenticate(&presented, registered.as_deref()) {
-        Ok(authenticated) => authenticated.client(),
-        Err(err) => {
-            tracing::info!(
-                client_id = presented.client_id(),
-                reason = err.reason.as_str(),
-                "client authentication failed"
-            );
-            return Err(err.into());
-        }
-    };
+    let client = super::caller::authenticate(ctx, authorization, form).await?;
+    let client = client.as_ref();
     let request = TokenRequest::parse(form)?;
     let audience = audience(ctx, form)?;
     let grant = request.grant_type().as_str();

@@ -3,47 +3,30 @@
 
 use serde_json::{Map, Value};
 
-use crate::crypto::jwt::Expected;
-use crate::oauth::access_token::{self, AccessTokenClaims};
+use crate::oauth::access_token::AccessTokenClaims;
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::id_token::profile_claims;
+use crate::oauth::introspection;
 use crate::oauth::scope::Scope;
-use crate::store::models::{grants, users};
+use crate::store::models::users;
 
 const INVALID: &str = "the access token is invalid, expired or revoked";
 
 /// Verifies an access token for use at this server: signature, `typ` (an ID token is not
-/// an access token), issuer, expiry, and the grant deny-list.
+/// an access token), issuer, expiry, and what introspection checks in the database (the
+/// `jti` deny-list, the grant, the client and the user).
 pub async fn verify_access_token(
     ctx: &Ctx<'_>,
     token: &str,
 ) -> Result<AccessTokenClaims, OAuthError> {
-    let claims: AccessTokenClaims = ctx
-        .keys
-        .verify(
-            token,
-            &Expected {
-                typ: access_token::TYP,
-                issuer: ctx.config.issuer.as_str(),
-                audience: None,
-                now: ctx.now,
-                leeway: u32::try_from(ctx.config.tokens.clock_skew).unwrap_or(0),
-            },
-        )
+    let claims = introspection::verified_access_token(ctx, token)
         .await
-        .map_err(|_| OAuthError::InvalidToken(INVALID.into()))?;
-    if let Some(gid) = claims.gid.clone() {
-        let revoked = ctx
-            .store
-            .run(move |conn| grants::grant_is_revoked(conn, &gid))
-            .await
-            .map_err(store_error)?;
-        if revoked {
-            return Err(OAuthError::InvalidToken(INVALID.into()));
-        }
+        .ok_or_else(|| OAuthError::InvalidToken(INVALID.into()))?;
+    match introspection::standing(ctx, &claims).await? {
+        Some(_) => Ok(claims),
+        None => Err(OAuthError::InvalidToken(INVALID.into())),
     }
-    Ok(claims)
 }
 
 pub async fn userinfo(ctx: &Ctx<'_>, token: &str) -> Result<Value, OAuthError> {

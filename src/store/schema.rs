@@ -190,6 +190,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    revoked_tokens (jti) {
+        jti -> Text,
+        client_id -> Text,
+        revoked_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_roles,
@@ -204,5 +213,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     authorization_requests,
     sessions,
     authorization_codes,
-    consents
+    consents,
+    revoked_tokens
 );

@@ -514,6 +514,8 @@ async fn discovery_documents_advertise_only_what_works() {
                 "token_endpoint": format!("{i}/token"),
                 "userinfo_endpoint": format!("{i}/userinfo"),
                 "end_session_endpoint": format!("{i}/logout"),
+                "introspection_endpoint": format!("{i}/introspect"),
+                "revocation_endpoint": format!("{i}/revoke"),
                 "jwks_uri": format!("{i}/jwks.json"),
                 "scopes_supported": ["openid", "profile", "email", "offline_access"],
                 "claims_supported": [
@@ -527,6 +529,12 @@ async fn discovery_documents_advertise_only_what_works() {
                 ],
                 "code_challenge_methods_supported": ["S256"],
                 "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic", "client_secret_post", "none"
+                ],
+                "introspection_endpoint_auth_methods_supported": [
+                    "client_secret_basic", "client_secret_post"
+                ],
+                "revocation_endpoint_auth_methods_supported": [
                     "client_secret_basic", "client_secret_post", "none"
                 ],
                 "id_token_signing_alg_values_supported": ["RS256"],

@@ -6,6 +6,8 @@ pub mod audit;
 pub mod authorization;
 pub mod clients;
 pub mod grants;
+pub mod janitor;
 pub mod keys;
+pub mod revocation;
 pub mod throttle;
 pub mod users;

@@ -1,0 +1,41 @@
+//! POST /introspect (RFC 7662) and POST /revoke (RFC 7009): extract, authenticate the
+//! caller, call the protocol code, map.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::form_post;
+use super::pages::ctx;
+use crate::app::AppState;
+use crate::oauth::error::OAuthError;
+use crate::oauth::{caller, introspection, revocation};
+
+pub async fn introspect(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let post = form_post::parse(&req, &body, "introspection")?;
+    let ctx = ctx(&state, &req);
+    let caller = caller::authenticate(&ctx, post.authorization, &post.form).await?;
+    let answer = introspection::introspect(&ctx, &caller, &post.form).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(answer))
+}
+
+pub async fn revoke(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let post = form_post::parse(&req, &body, "revocation")?;
+    let ctx = ctx(&state, &req);
+    let client = caller::authenticate(&ctx, post.authorization, &post.form).await?;
+    revocation::revoke(&ctx, &client, &post.form).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .finish())
+}

@@ -1,0 +1,127 @@
+//! Keeps storage bounded: every replica runs a janitor that deletes expired codes,
+//! pending authorization requests, sessions, refresh tokens and grants, deny-list rows and
+//! throttling rows, a bounded batch at a time. Replicas take turns by lease so the work is
+//! not repeated, but nothing breaks if two purge at once (see `store::models::janitor`).
+
+use crate::config::Config;
+use crate::store::models::janitor::Purgeable;
+use crate::store::models::keys as leases;
+use crate::store::{Store, StoreError};
+use crate::telemetry::Metrics;
+
+const LEASE: &str = "janitor";
+
+/// A consumed code is kept this long after it expires, so a replay still finds it and
+/// revokes what the first exchange issued.
+pub const CODE_REPLAY_MEMORY_SECS: i64 = 600;
+
+/// What one run did, per table.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub purged: Vec<(&'static str, usize)>,
+    pub rows: Vec<(&'static str, i64)>,
+}
+
+impl Report {
+    pub fn purged(&self, table: &str) -> usize {
+        self.purged
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// The moment before which a row of `table` is dead at `now`.
+fn cutoff(config: &Config, table: Purgeable, now: i64) -> i64 {
+    match table {
+        // Deny-list rows already carry the clock skew in their expiry.
+        Purgeable::AuthorizationRequests
+        | Purgeable::Sessions
+        | Purgeable::RefreshTokens
+        | Purgeable::RevokedTokens => now,
+        Purgeable::AuthorizationCodes => now - CODE_REPLAY_MEMORY_SECS,
+        // Tokens are accepted up to `clock_skew` past `exp`, and a missing grant counts as
+        // revoked: grants outlive their expiry by as much.
+        Purgeable::Grants => now - config.tokens.clock_skew,
+        // A throttling row matters while its failures count or its lock lasts.
+        Purgeable::LoginFailures => {
+            let (user, ip) = (&config.login.user, &config.login.ip);
+            let longest = [
+                user.window_secs,
+                user.lock_secs,
+                user.max_delay_secs,
+                ip.window_secs,
+                ip.lock_secs,
+                ip.max_delay_secs,
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+            now - longest
+        }
+    }
+}
+
+/// Purges every table once (up to `max_batches` statements each) and counts what is
+/// left. Used by the background task and directly by tests with a moved clock.
+pub async fn purge(store: &Store, config: &Config, now: i64) -> Result<Report, StoreError> {
+    let mut report = Report::default();
+    let (limit, max_batches) = (
+        i64::from(config.janitor.batch_size),
+        config.janitor.max_batches,
+    );
+    for table in Purgeable::ALL {
+        let before = cutoff(config, table, now);
+        let mut total = 0;
+        for _ in 0..max_batches {
+            // One statement per `run`: each batch commits on its own and holds its
+            // locks only as long as it takes.
+            let n = store
+                .run(move |conn| table.purge(conn, before, limit))
+                .await?;
+            total += n;
+            if i64::try_from(n).unwrap_or(i64::MAX) < limit {
+                break;
+            }
+        }
+        report.purged.push((table.table(), total));
+        let rows = store.run(move |conn| table.count(conn)).await?;
+        report.rows.push((table.table(), rows));
+    }
+    Ok(report)
+}
+
+/// One tick of the background task: purge if this replica gets the lease.
+pub async fn tick(
+    store: &Store,
+    config: &Config,
+    metrics: &Metrics,
+    holder: &str,
+    now: i64,
+) -> Result<Option<Report>, StoreError> {
+    let lease_secs = i64::try_from(config.janitor.interval.as_secs()).unwrap_or(60);
+    let (h, until) = (holder.to_owned(), now + lease_secs);
+    let leased = store
+        .run(move |conn| leases::try_lease(conn, LEASE, &h, now, until))
+        .await?;
+    if !leased {
+        metrics.janitor_runs.with_label_values(&["skipped"]).inc();
+        return Ok(None);
+    }
+    let report = purge(store, config, now).await?;
+    for (table, n) in &report.purged {
+        metrics
+            .janitor_purged
+            .with_label_values(&[table])
+            .inc_by(u64::try_from(*n).unwrap_or(0));
+    }
+    for (table, n) in &report.rows {
+        metrics.table_rows.with_label_values(&[table]).set(*n);
+    }
+    metrics.janitor_runs.with_label_values(&["purged"]).inc();
+    let total: usize = report.purged.iter().map(|(_, n)| n).sum();
+    if total > 0 {
+        tracing::info!(purged = total, "janitor purged expired rows");
+    }
+    Ok(Some(report))
+}

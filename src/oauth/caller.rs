@@ -1,0 +1,35 @@
+//! Client authentication for every endpoint that takes it (token, introspection,
+//! revocation): find the presented client, check its credentials, log why a failure
+//! failed, and answer the caller only the generic `invalid_client`.
+
+use std::sync::Arc;
+
+use super::client::RegisteredClient;
+use super::client_auth::{self, presented_credentials};
+use super::context::{Ctx, store_error};
+use super::error::OAuthError;
+use super::form::FormMap;
+
+pub async fn authenticate(
+    ctx: &Ctx<'_>,
+    authorization: Option<&str>,
+    form: &FormMap,
+) -> Result<Arc<RegisteredClient>, OAuthError> {
+    let presented = presented_credentials(authorization, form)?;
+    let registered = ctx
+        .clients
+        .get(presented.client_id())
+        .await
+        .map_err(store_error)?;
+    match client_auth::authenticate(&presented, registered.as_deref()) {
+        Ok(_) => registered.ok_or(OAuthError::ServerError),
+        Err(err) => {
+            tracing::info!(
+                client_id = presented.client_id(),
+                reason = err.reason.as_str(),
+                "client authentication failed"
+            );
+            Err(err.into())
+        }
+    }
+}

@@ -1,0 +1,536 @@
+//! RFC 7662 introspection and RFC 7009 revocation: every `active: false` case, revocation
+//! reaching access tokens, replicas agreeing through the database, the janitor keeping
+//! tables bounded, and (on Postgres) a database outage answered 503 and recovered from.
+
+use std::sync::Arc;
+
+use portcullis::manage::Actor;
+use portcullis::manage::clients::{ClientUpdate, NewClient};
+use portcullis::manage::users::NewUser;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::helpers::{T0, TestApp, TestDb, spawn_app_with};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A confidential client; returns its secret.
+async fn client(app: &TestApp, id: &str, grants: &[&str], roles: &[&str]) -> String {
+    app.state
+        .service
+        .create_client(
+            &Actor::cli(),
+            NewClient {
+                name: id.into(),
+                client_id: Some(id.into()),
+                grant_types: grants.iter().map(|g| g.to_string()).collect(),
+                scopes: vec!["api.read".into(), "offline_access".into()],
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .client_secret
+        .unwrap()
+        .expose()
+        .to_owned()
+}
+
+async fn user(app: &TestApp, name: &str) -> String {
+    app.state
+        .service
+        .create_user(
+            &Actor::cli(),
+            NewUser {
+                username: name.into(),
+                password: Some(Zeroizing::new(PASSWORD.into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .user
+        .id
+}
+
+async fn post(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+    auth: (&str, &str),
+) -> reqwest::Response {
+    app.http
+        .post(format!("{}{path}", app.public))
+        .basic_auth(auth.0, Some(auth.1))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn token(app: &TestApp, form: &[(&str, &str)], auth: (&str, &str)) -> Value {
+    let r = post(app, "/token", form, auth).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// The introspection answer, checking the status and the no-store header on the way.
+async fn introspect(app: &TestApp, caller: (&str, &str), token: &str) -> Value {
+    let r = post(app, "/introspect", &[("token", token)], caller).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    r.json().await.unwrap()
+}
+
+struct Setup {
+    app: TestApp,
+    rs: String,
+    svc: String,
+    web: String,
+    user_id: String,
+}
+
+impl Setup {
+    fn rs(&self) -> (&str, &str) {
+        ("rs", &self.rs)
+    }
+    fn svc(&self) -> (&str, &str) {
+        ("svc", &self.svc)
+    }
+    fn web(&self) -> (&str, &str) {
+        ("web", &self.web)
+    }
+}
+
+/// `rs` may introspect; `svc` gets client_credentials tokens; `web` gets password and
+/// refresh tokens for `alice`.
+async fn setup_on(db: Arc<TestDb>) -> Setup {
+    let app = spawn_app_with(db, |_| {}).await;
+    let rs = client(&app, "rs", &["client_credentials"], &["introspector"]).await;
+    let svc = client(&app, "svc", &["client_credentials"], &[]).await;
+    let web = client(
+        &app,
+        "web",
+        &["password", "refresh_token"],
+        &["introspector"],
+    )
+    .await;
+    let user_id = user(&app, "alice").await;
+    Setup {
+        app,
+        rs,
+        svc,
+        web,
+        user_id,
+    }
+}
+
+async fn setup() -> Setup {
+    setup_on(Arc::new(TestDb::new())).await
+}
+
+async fn cc_token(s: &Setup) -> String {
+    let t = token(
+        &s.app,
+        &[("grant_type", "client_credentials"), ("scope", "api.read")],
+        s.svc(),
+    )
+    .await;
+    t["access_token"].as_str().unwrap().to_owned()
+}
+
+/// (access token, refresh token) for alice through `web`.
+async fn user_tokens(s: &Setup) -> (String, String) {
+    let t = token(
+        &s.app,
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("scope", "api.read offline_access"),
+        ],
+        s.web(),
+    )
+    .await;
+    (
+        t["access_token"].as_str().unwrap().to_owned(),
+        t["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn inactive() -> Value {
+    json!({ "active": false })
+}
+
+#[tokio::test]
+async fn live_tokens_are_active_with_their_claims() {
+    let s = setup().await;
+    let issuer = s.app.state.config.issuer.as_str().to_owned();
+
+    let at = cc_token(&s).await;
+    let v = introspect(&s.app, s.rs(), &at).await;
+    assert_eq!(v["active"], true);
+    assert_eq!(v["client_id"], "svc");
+    assert_eq!(v["sub"], "svc");
+    assert_eq!(v["scope"], "api.read");
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["iss"], issuer.as_str());
+    assert_eq!(v["aud"], issuer.as_str());
+    assert_eq!(v["iat"], T0);
+    assert_eq!(v["nbf"], T0);
+    assert_eq!(
+        v["exp"],
+        T0 + s.app.state.config.tokens.access_token_lifetime
+    );
+    assert!(v["jti"].as_str().is_some_and(|j| !j.is_empty()));
+    assert!(
+        v.get("username").is_none(),
+        "a service token has no username"
+    );
+
+    let (at, rt) = user_tokens(&s).await;
+    let v = introspect(&s.app, s.rs(), &at).await;
+    assert_eq!(v["active"], true);
+    assert_eq!(v["username"], "alice");
+    assert_eq!(v["sub"], s.user_id.as_str());
+    assert_eq!(v["client_id"], "web");
+
+    // A refresh token: visible to its own client.
+    let v = introspect(&s.app, s.web(), &rt).await;
+    assert_eq!(v["active"], true);
+    assert_eq!(v["token_type"], "refresh_token");
+    assert_eq!(v["client_id"], "web");
+    assert_eq!(v["username"], "alice");
+    assert_eq!(v["scope"], "api.read offline_access");
+    // The hint is only a hint: a wrong one changes nothing.
+    let r = post(
+        &s.app,
+        "/introspect",
+        &[("token", at.as_str()), ("token_type_hint", "refresh_token")],
+        s.rs(),
+    )
+    .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["active"], true);
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_shown_only_to_their_client_or_a_privileged_caller() {
+    let s = setup().await;
+    let (_, rt) = user_tokens(&s).await;
+    assert_eq!(introspect(&s.app, s.rs(), &rt).await, inactive());
+    let wide = client(
+        &s.app,
+        "gateway",
+        &["client_credentials"],
+        &["introspector", "refresh_introspector"],
+    )
+    .await;
+    assert_eq!(
+        introspect(&s.app, ("gateway", &wide), &rt).await["active"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn anything_but_a_live_token_is_exactly_inactive() {
+    let s = setup().await;
+    let keys = &s.app.state.keys;
+    let at = cc_token(&s).await;
+    let (user_at, rt) = user_tokens(&s).await;
+
+    // Malformed, unknown, empty-ish and forged.
+    let mut forged = at.clone();
+    forged.pop();
+    forged.push(if at.ends_with('A') { 'B' } else { 'A' });
+    let mut header_swapped: Vec<&str> = at.split('.').collect();
+    let other = cc_token(&s).await;
+    header_swapped[1] = other.split('.').nth(1).unwrap();
+    let unsigned = format!(
+        "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.{}.",
+        at.split('.').nth(1).unwrap()
+    );
+    for bad in [
+        "x",
+        "not.a.jwt",
+        "pcr_unknownrefreshtoken",
+        forged.as_str(),
+        unsigned.as_str(),
+        &header_swapped.join("."),
+    ] {
+        assert_eq!(introspect(&s.app, s.rs(), bad).await, inactive(), "{bad}");
+    }
+
+    // Signed by our key but not an access token of ours: another issuer, an ID token.
+    let mut claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            at.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let genuine = keys.sign("at+jwt", &claims).unwrap();
+    assert_eq!(introspect(&s.app, s.rs(), &genuine).await["active"], true);
+    claims["iss"] = json!("https://elsewhere.example.com");
+    let foreign = keys.sign("at+jwt", &claims).unwrap();
+    assert_eq!(introspect(&s.app, s.rs(), &foreign).await, inactive());
+    claims["iss"] = json!(s.app.state.config.issuer.as_str());
+    let id_token = keys.sign("JWT", &claims).unwrap();
+    assert_eq!(introspect(&s.app, s.rs(), &id_token).await, inactive());
+
+    // Expired (past exp and the tolerated clock skew).
+    let lifetime = s.app.state.config.tokens.access_token_lifetime;
+    let skew = s.app.state.config.tokens.clock_skew;
+    s.app.clock.advance(lifetime + skew + 1);
+    assert_eq!(introspect(&s.app, s.rs(), &at).await, inactive());
+    s.app.clock.set(T0);
+    assert_eq!(introspect(&s.app, s.rs(), &at).await["active"], true);
+
+    // A disabled client's tokens, until it is enabled again.
+    let disable = |on: bool| ClientUpdate {
+        disabled: Some(on),
+        ..Default::default()
+    };
+    let service = &s.app.state.service;
+    service
+        .update_client(&Actor::cli(), "svc", disable(true))
+        .await
+        .unwrap();
+    assert_eq!(introspect(&s.app, s.rs(), &at).await, inactive());
+    service
+        .update_client(&Actor::cli(), "svc", disable(false))
+        .await
+        .unwrap();
+    assert_eq!(introspect(&s.app, s.rs(), &at).await["active"], true);
+
+    // A disabled user's tokens, access and refresh alike.
+    service
+        .set_user_disabled(&Actor::cli(), "alice", true)
+        .await
+        .unwrap();
+    assert_eq!(introspect(&s.app, s.rs(), &user_at).await, inactive());
+    assert_eq!(introspect(&s.app, s.web(), &rt).await, inactive());
+}
+
+#[tokio::test]
+async fn callers_must_authenticate_and_hold_the_introspector_role() {
+    let s = setup().await;
+    let at = cc_token(&s).await;
+    let r = s
+        .app
+        .http
+        .post(format!("{}/introspect", s.app.public))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    let r = post(&s.app, "/introspect", &[("token", &at)], ("rs", "wrong")).await;
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    // Authenticated, but not a resource server.
+    let r = post(&s.app, "/introspect", &[("token", &at)], s.svc()).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
+    // No token; not a form.
+    let r = post(&s.app, "/introspect", &[], s.rs()).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+    let r = s
+        .app
+        .http
+        .post(format!("{}/introspect", s.app.public))
+        .basic_auth("rs", Some(&s.rs))
+        .json(&json!({ "token": at }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn revoking_an_access_token_reaches_every_endpoint() {
+    let s = setup().await;
+    let (at, rt) = user_tokens(&s).await;
+    // Another client cannot revoke it, and learns nothing it did not know.
+    let r = post(&s.app, "/revoke", &[("token", &at)], s.svc()).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
+    assert_eq!(introspect(&s.app, s.rs(), &at).await["active"], true);
+
+    let r = post(&s.app, "/revoke", &[("token", &at)], s.web()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(introspect(&s.app, s.rs(), &at).await, inactive());
+    let r = s
+        .app
+        .http
+        .get(format!("{}/userinfo", s.app.public))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Revoking again, or revoking garbage: 200 (RFC 7009 section 2.2).
+    for t in [at.as_str(), "garbage", "pcr_unknown"] {
+        let r = post(&s.app, "/revoke", &[("token", t)], s.web()).await;
+        assert_eq!(r.status(), 200, "{t}");
+    }
+    // The access token only: the refresh token still works.
+    assert_eq!(introspect(&s.app, s.web(), &rt).await["active"], true);
+}
+
+#[tokio::test]
+async fn revoking_a_refresh_token_ends_its_family_and_its_access_tokens() {
+    let s = setup().await;
+    let (at1, rt1) = user_tokens(&s).await;
+    let t = token(
+        &s.app,
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
+        s.web(),
+    )
+    .await;
+    let (at2, rt2) = (
+        t["access_token"].as_str().unwrap().to_owned(),
+        t["refresh_token"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(introspect(&s.app, s.rs(), &at2).await["active"], true);
+    // Only the owner may revoke it.
+    let other = client(&s.app, "other", &["password", "refresh_token"], &[]).await;
+    let r = post(&s.app, "/revoke", &[("token", &rt2)], ("other", &other)).await;
+    assert_eq!(r.status(), 400);
+
+    let r = post(
+        &s.app,
+        "/revoke",
+        &[
+            ("token", rt2.as_str()),
+            ("token_type_hint", "refresh_token"),
+        ],
+        s.web(),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    for t in [&at1, &at2] {
+        assert_eq!(introspect(&s.app, s.rs(), t).await, inactive());
+    }
+    assert_eq!(introspect(&s.app, s.web(), &rt2).await, inactive());
+    let r = post(
+        &s.app,
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt2)],
+        s.web(),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn no_introspection_after_a_revocation_says_active() {
+    let s = setup().await;
+    for _ in 0..10 {
+        let at = cc_token(&s).await;
+        let racing: Vec<_> = (0..4).map(|_| introspect(&s.app, s.rs(), &at)).collect();
+        let form = [("token", at.as_str())];
+        let (revoked, answers) = tokio::join!(
+            post(&s.app, "/revoke", &form, s.svc()),
+            futures_util::future::join_all(racing)
+        );
+        assert_eq!(revoked.status(), 200);
+        // Racing answers may be either; each is well-formed.
+        for a in answers {
+            assert!(a == inactive() || a["active"] == true, "{a}");
+        }
+        // Everything that starts after the revocation answered sees it.
+        let after: Vec<_> = (0..4).map(|_| introspect(&s.app, s.rs(), &at)).collect();
+        for a in futures_util::future::join_all(after).await {
+            assert_eq!(a, inactive());
+        }
+    }
+}
+
+#[tokio::test]
+async fn replicas_on_one_database_agree_at_once() {
+    let db = Arc::new(TestDb::new());
+    let s = setup_on(Arc::clone(&db)).await;
+    // Replicas behind one load balancer share the issuer.
+    let issuer = s.app.state.config.issuer.clone();
+    let b = spawn_app_with(db, move |c| c.issuer = issuer).await;
+    let (at, rt) = user_tokens(&s).await;
+    let cc = cc_token(&s).await;
+    // Issued on A, introspected on B.
+    let on_b = introspect(&b, s.rs(), &at).await;
+    assert_eq!(on_b["active"], true);
+    // Revoked on B, introspected on A at once.
+    assert_eq!(
+        post(&b, "/revoke", &[("token", &cc)], s.svc())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(introspect(&s.app, s.rs(), &cc).await, inactive());
+    assert_eq!(
+        post(&b, "/revoke", &[("token", &rt)], s.web())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(introspect(&s.app, s.rs(), &at).await, inactive());
+    assert_eq!(introspect(&s.app, s.web(), &rt).await, inactive());
+}
+
+#[tokio::test]
+async fn discovery_lists_introspection_and_revocation() {
+    let s = setup().await;
+    let d: Value = s
+        .app
+        .http
+        .get(format!("{}/.well-known/openid-configuration", s.app.public))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issuer = s.app.state.config.issuer.as_str();
+    assert_eq!(d["introspection_endpoint"], format!("{issuer}/introspect"));
+    assert_eq!(d["revocation_endpoint"], format!("{issuer}/revoke"));
+    assert_eq!(
+        d["introspection_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post"])
+    );
+    assert_eq!(
+        d["revocation_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+}
+
+#[tokio::test]
+async fn introspection_is_counted_in_metrics() {
+    let s = setup().await;
+    let at = cc_token(&s).await;
+    introspect(&s.app, s.rs(), &at).await;
+    introspect(&s.app, s.rs(), "junk").await;
+    let metrics = s.app.get_admin("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("portcullis_introspections_total{result=\"active\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("portcullis_introspections_total{result=\"inactive\"} 1"));
+}
