@@ -22,5 +22,6 @@ mod janitor;
 mod keys;
 mod migrations;
 mod outage;
+mod resource_server;
 mod token;
 mod users_clients;
