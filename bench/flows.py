@@ -30,11 +30,14 @@ per-IP limit of 200 /token requests/s is not what is measured here); then runs e
 worker count for --duration seconds after one untimed warm-up flow per worker.
 
 Reported per cell: flows/s, p50/p99 of a whole flow, p50/p99 of each step, errors by kind,
-the server's CPU (200% = both cores of a 2-core machine) and the client's. Beside it, the
-argon2 limit: the server's password pool (one worker per core) can do at most
-`workers / single-hash time` logins per second, taken from
-`target/release/examples/argon2_bench` when it has been built
-(`cargo build --release --example argon2_bench`) or given with --argon2-ms.
+the CPU of the server process, of this client and of the whole machine (all processes,
+Postgres included; 200% = both cores of a 2-core machine), and the load average. Beside
+it, the argon2 limit: the server's password pool (one worker per core) can do at most
+`workers / single-hash time` logins per second, and argon2_bench's saturated pool
+throughput (usually higher: back-to-back hashes reuse memory, see bench/README.md), both
+from `target/release/examples/argon2_bench` when it has been built
+(`cargo build --release --example argon2_bench`), or `workers / --argon2-ms`.
+Exit status 1 if any flow failed.
 
 Standard library only (python3 >= 3.8). Needs psql for Postgres.
 """
@@ -306,6 +309,17 @@ def proc_cpu_seconds(pid):
         return float("nan")
 
 
+def machine_busy_seconds():
+    """CPU seconds all cores spent not idle (from /proc/stat), for the machine CPU column."""
+    try:
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:]]
+        idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+        return (sum(vals[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def run_cell(server, users, workers, duration):
     clients = [
         Client("127.0.0.1", server["port"], server["issuer"], server["secret"], u, p)
@@ -347,6 +361,7 @@ def run_cell(server, users, workers, duration):
     for t in threads:
         t.start()
     srv_cpu0 = proc_cpu_seconds(server["pid"])
+    busy0 = machine_busy_seconds()
     cli0 = os.times()
     load0 = os.getloadavg()[0]
     start = time.perf_counter()
@@ -357,6 +372,7 @@ def run_cell(server, users, workers, duration):
     elapsed = time.perf_counter() - start
     cli1 = os.times()
     srv_cpu1 = proc_cpu_seconds(server["pid"])
+    busy1 = machine_busy_seconds()
 
     flows, timings, errors = [], [], {}
     for f, tm, e in results:
@@ -375,6 +391,7 @@ def run_cell(server, users, workers, duration):
         "steps": {s: (percentile(v, 50), percentile(v, 99)) for s, v in per_step.items()},
         "errors": errors,
         "server_cpu": (srv_cpu1 - srv_cpu0) / elapsed * 100,
+        "machine_cpu": (busy1 - busy0) / elapsed * 100,
         "client_cpu": ((cli1.user - cli0.user) + (cli1.system - cli0.system)) / elapsed * 100,
         "load": load0,
     }
@@ -577,6 +594,7 @@ def main():
     else:
         print("# argon2 limit: unknown (cargo build --release --example argon2_bench, or --argon2-ms)")
 
+    saturated = ref[2] if ref else None
     rows = []
     for backend in args.backends:
         log(f"{backend}: preparing a fresh server with {max(args.workers)} users")
@@ -588,18 +606,19 @@ def main():
                 rows.append(cell)
 
     print()
-    print("| backend | workers | flows | flows/s | % of argon2 limit | flow p50 ms | flow p99 ms "
-          "| errors | server CPU % | client CPU % | load |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| backend | workers | flows | flows/s | % of argon2 limit | % of saturated pool "
+          "| flow p50 ms | flow p99 ms | errors | server CPU % | client CPU % | machine CPU % | load |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         pct = f"{r['rate'] / ceiling * 100:.0f}%" if ceiling else "-"
+        pct_sat = f"{r['rate'] / saturated * 100:.0f}%" if saturated else "-"
         errs = sum(r["errors"].values())
         err_s = str(errs) + (
             " (" + ", ".join(f"{k} {v}" for k, v in sorted(r["errors"].items())) + ")" if errs else ""
         )
         print(f"| {r['backend']} | {r['workers']} | {r['flows']} | {r['rate']:.1f} | {pct} | "
-              f"{ms(r['p50'])} | {ms(r['p99'])} | {err_s} | {r['server_cpu']:.0f} | "
-              f"{r['client_cpu']:.0f} | {r['load']:.2f} |")
+              f"{pct_sat} | {ms(r['p50'])} | {ms(r['p99'])} | {err_s} | {r['server_cpu']:.0f} | "
+              f"{r['client_cpu']:.0f} | {r['machine_cpu']:.0f} | {r['load']:.2f} |")
     print()
     print("Per step, p50 / p99 ms:")
     print()
