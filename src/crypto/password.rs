@@ -9,8 +9,9 @@
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
 use crate::config::PasswordConfig;
@@ -40,7 +41,10 @@ pub enum Verdict {
     },
 }
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+type Job = Box<dyn FnOnce(&mut Scratch) + Send + 'static>;
+
+/// Length of the argon2 output we store (the argon2 crate's default).
+const OUTPUT_LEN: usize = 32;
 
 struct Inner {
     params: Params,
@@ -69,12 +73,93 @@ fn argon2(params: &Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
 }
 
-fn hash_now(params: &Params, password: &[u8]) -> Result<String, PasswordError> {
+/// Argon2's working memory (19 MiB with the default parameters), allocated once per
+/// worker thread and reused by every hash it computes. Allocated per hash, as the argon2
+/// crate does by default, glibc kept freed copies in every malloc arena the workers
+/// passed through: about 1 GiB resident after a few minutes of logins.
+#[derive(Default)]
+struct Scratch(Vec<Block>);
+
+impl Scratch {
+    /// Computes argon2 into `out`, with this thread's memory when it is large enough.
+    /// A hash made with larger parameters than today's (rare: after lowering them) gets
+    /// memory of its own for the one call, so the buffer never grows beyond the default.
+    fn compute(
+        &mut self,
+        argon2: &Argon2<'_>,
+        params: &Params,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), argon2::Error> {
+        let count = params.block_count();
+        if self.0.is_empty() {
+            self.0 = vec![Block::default(); count];
+        }
+        match self.0.get_mut(..count) {
+            Some(blocks) => argon2.hash_password_into_with_memory(password, salt, out, blocks),
+            None => argon2.hash_password_into(password, salt, out),
+        }
+    }
+}
+
+/// The PHC string argon2id hashes are stored as (`$argon2id$v=19$m=..,t=..,p=..$salt$hash`),
+/// the same the argon2 crate writes.
+fn phc(params: &Params, salt: &SaltString, output: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        salt.as_str(),
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(output)
+    )
+}
+
+fn hash_now(
+    scratch: &mut Scratch,
+    params: &Params,
+    password: &[u8],
+) -> Result<String, PasswordError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    argon2(params)
-        .hash_password(password, &salt)
-        .map(|h| h.to_string())
-        .map_err(|_| PasswordError::Hashing)
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_bytes)
+        .map_err(|_| PasswordError::Hashing)?;
+    let mut output = [0u8; OUTPUT_LEN];
+    scratch
+        .compute(&argon2(params), params, password, salt_bytes, &mut output)
+        .map_err(|_| PasswordError::Hashing)?;
+    Ok(phc(params, &salt, &output))
+}
+
+/// Checks `password` against a parsed argon2 hash with the algorithm, version and
+/// parameters recorded in it, comparing in constant time.
+fn matches(scratch: &mut Scratch, password: &[u8], hash: &PasswordHash<'_>) -> bool {
+    let (Ok(algorithm), Some(Ok(version)), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(hash.algorithm),
+        hash.version.map(Version::try_from),
+        Params::try_from(hash),
+        hash.salt,
+        hash.hash,
+    ) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    if scratch
+        .compute(&argon2, &params, password, salt_bytes, &mut out)
+        .is_err()
+    {
+        return false;
+    }
+    bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 /// A well-formed argon2id hash of nothing anyone knows: a random salt and a random
@@ -83,19 +168,11 @@ fn hash_now(params: &Params, password: &[u8]) -> Result<String, PasswordError> {
 /// glibc then raised its mmap threshold, and the next hash's 19 MiB stayed resident for
 /// good: idle memory after a fresh start went from 15 to 35 MiB.)
 fn dummy_hash(params: &Params) -> Result<String, PasswordError> {
-    use base64::Engine as _;
     use rand::RngCore as _;
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    let mut output = [0u8; 32];
+    let mut output = [0u8; OUTPUT_LEN];
     rand::rngs::OsRng.fill_bytes(&mut output);
-    let phc = format!(
-        "$argon2id$v=19$m={},t={},p={}${}${}",
-        params.m_cost(),
-        params.t_cost(),
-        params.p_cost(),
-        salt.as_str(),
-        base64::engine::general_purpose::STANDARD_NO_PAD.encode(output)
-    );
+    let phc = phc(params, &salt, &output);
     PasswordHash::new(&phc).map_err(|_| PasswordError::Hashing)?;
     Ok(phc)
 }
@@ -106,11 +183,17 @@ fn is_bcrypt(stored: &str) -> bool {
         .any(|p| stored.starts_with(p))
 }
 
-fn verify_now(params: &Params, dummy: &str, password: &[u8], stored: Option<&str>) -> Verdict {
-    let burn = || {
+fn verify_now(
+    scratch: &mut Scratch,
+    params: &Params,
+    dummy: &str,
+    password: &[u8],
+    stored: Option<&str>,
+) -> Verdict {
+    let mut burn = || {
         // Same work as a real check, result ignored.
         if let Ok(h) = PasswordHash::new(dummy) {
-            let _ignored = argon2(params).verify_password(password, &h);
+            let _ignored = matches(scratch, password, &h);
         }
         Verdict::Invalid
     };
@@ -131,8 +214,7 @@ fn verify_now(params: &Params, dummy: &str, password: &[u8], stored: Option<&str
     };
     let algorithm = Algorithm::try_from(parsed.algorithm).ok();
     // Verify with the parameters recorded in the hash, whatever they are.
-    let ok = Argon2::default().verify_password(password, &parsed).is_ok();
-    if !ok {
+    if !matches(scratch, password, &parsed) {
         return Verdict::Invalid;
     }
     let current = Params::try_from(&parsed).ok();
@@ -147,13 +229,14 @@ fn verify_now(params: &Params, dummy: &str, password: &[u8], stored: Option<&str
 }
 
 fn worker_loop(queue: Arc<Mutex<Receiver<Job>>>) {
+    let mut scratch = Scratch::default();
     loop {
         let job = match queue.lock() {
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
         match job {
-            Ok(job) => job(),
+            Ok(job) => job(&mut scratch),
             Err(_) => return, // every sender dropped: shut down
         }
     }
@@ -198,12 +281,12 @@ impl PasswordHasher {
     async fn submit<T, F>(&self, work: F) -> Result<T, PasswordError>
     where
         T: Send + 'static,
-        F: FnOnce(&Inner) -> T + Send + 'static,
+        F: FnOnce(&Inner, &mut Scratch) -> T + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let inner = Arc::clone(&self.inner);
-        let job: Job = Box::new(move || {
-            let _receiver_gone = tx.send(work(&inner));
+        let job: Job = Box::new(move |scratch| {
+            let _receiver_gone = tx.send(work(&inner, scratch));
         });
         match self.inner.queue.try_send(job) {
             Ok(()) => {}
@@ -219,7 +302,7 @@ impl PasswordHasher {
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(PasswordError::TooLong);
         }
-        self.submit(move |inner| hash_now(&inner.params, password.as_bytes()))
+        self.submit(move |inner, scratch| hash_now(scratch, &inner.params, password.as_bytes()))
             .await?
     }
 
@@ -230,8 +313,9 @@ impl PasswordHasher {
         password: Zeroizing<String>,
         stored: Option<String>,
     ) -> Result<Verdict, PasswordError> {
-        self.submit(move |inner| {
+        self.submit(move |inner, scratch| {
             verify_now(
+                scratch,
                 &inner.params,
                 &inner.dummy_hash,
                 password.as_bytes(),
@@ -244,6 +328,8 @@ impl PasswordHasher {
 
 #[cfg(test)]
 mod tests {
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+
     use super::*;
 
     fn cheap() -> PasswordConfig {
@@ -281,6 +367,44 @@ mod tests {
             );
         }
         assert_ne!(dummy, dummy_hash(&params).unwrap(), "random each time");
+    }
+
+    #[test]
+    fn our_hashes_and_the_argon2_crates_are_interchangeable() {
+        let params = Params::new(8 * 1024, 1, 1, None).unwrap();
+        let mut scratch = Scratch::default();
+        let ours = hash_now(&mut scratch, &params, b"correct horse").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            argon2(&params)
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(argon2(&params).verify_password(b"wrong", &parsed).is_err());
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let theirs = argon2(&params)
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
+        let parsed = PasswordHash::new(&theirs).unwrap();
+        assert!(matches(&mut scratch, b"correct horse", &parsed));
+        assert!(!matches(&mut scratch, b"wrong", &parsed));
+        // A hash with more memory than the scratch holds still verifies.
+        let big = Params::new(16 * 1024, 1, 1, None).unwrap();
+        let theirs = argon2(&big)
+            .hash_password(b"pw", &salt)
+            .unwrap()
+            .to_string();
+        assert!(matches(
+            &mut scratch,
+            b"pw",
+            &PasswordHash::new(&theirs).unwrap()
+        ));
+        assert_eq!(
+            scratch.0.len(),
+            params.block_count(),
+            "the scratch did not grow"
+        );
     }
 
     #[tokio::test]
@@ -350,7 +474,7 @@ mod tests {
         let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
         let h = hasher.clone();
         let blocker = tokio::spawn(async move {
-            h.submit(move |_| {
+            h.submit(move |_, _| {
                 let _ = started_tx.send(());
                 let _ = release_rx.recv();
             })
@@ -358,7 +482,7 @@ mod tests {
         });
         started_rx.await.unwrap();
         // The worker is busy; one job fills the queue.
-        assert!(hasher.inner.queue.try_send(Box::new(|| {})).is_ok());
+        assert!(hasher.inner.queue.try_send(Box::new(|_| {})).is_ok());
         // The queue (capacity 1) is now full: the next job is refused at once.
         assert_eq!(hasher.hash(pw("x")).await, Err(PasswordError::Overloaded));
         release_tx.send(()).unwrap();
