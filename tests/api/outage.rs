@@ -171,6 +171,17 @@ async fn a_database_outage_is_503_and_the_server_recovers_by_itself() {
         assert_unavailable(&r, "token");
         let ready = app.get_admin("/health/ready").await;
         assert_eq!(ready.status(), 503, "ready");
+        // The pages too: a 503 page, not an error about the request.
+        let page = app
+            .http
+            .get(format!(
+                "{}/authorize?response_type=code&client_id=svc&redirect_uri=https%3A%2F%2Fa.example%2Fcb",
+                app.public
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_unavailable(&page, "authorize page");
     }
 
     proxy.restore();
