@@ -144,16 +144,16 @@ def main():
     if peer_ok:
         print(f"| peer | {mib(meta('PEER_IDLE'))} | {mib(meta('PEER_AFTER'))} | {mib(meta('PEER_HWM'))} |")
 
-    # Targets from issue 4.
+    # Targets from issues 4 and 6.
     print()
-    print("### Targets (issue 4)")
+    print("### Targets (issues 4 and 6)")
     print()
     checks = []
 
     def check(label, ok, detail):
         checks.append(f"- {'PASS' if ok else 'FAIL'}: {label}: {detail}")
 
-    for scen, factor in (("jwks", 3.0), ("discovery", 3.0), ("token_jwt", 1.5)):
+    for scen, factor in (("jwks", 3.0), ("discovery", 3.0), ("token_jwt", 1.5), ("introspect", 3.0)):
         for s, conc in order:
             if s != scen:
                 continue
@@ -163,7 +163,11 @@ def main():
             ratio = num(o["rps"]) / num(p["rps"])
             detail = f"c={conc} {ratio:.2f}x"
             ok = ratio >= factor
-            if scen == "token_jwt":
+            if scen == "introspect":
+                err_ok = o["errors"] == "0"
+                detail += f", p99 {fmt(o['p99'], 2)} vs {fmt(p['p99'], 2)} ms, errors {o['errors']}"
+                check(f"{scen} >= {factor}x the peer, no errors", ok and err_ok, detail)
+            elif scen == "token_jwt":
                 p99_ok = num(o["p99"]) is not None and num(p["p99"]) is not None and num(o["p99"]) <= num(p["p99"])
                 err_ok = o["errors"] == "0"
                 detail += f", p99 {fmt(o['p99'], 2)} vs {fmt(p['p99'], 2)} ms, errors {o['errors']}"

@@ -259,14 +259,16 @@ start_peer() {
 # The peer's bench.sh for one scenario and one concurrency, then a record.
 run_benchsh() { # SERVER SCENARIO CONC
     local server="$1" scen="$2" c="$3" dir="$OUT/raw/$1-$2-c$3"
-    local base pid id secret jwks
+    local base pid id secret jwks introspect
     if [[ "$server" == ours ]]; then
         base="$OURS_BASE" pid="$OURS_PID" id=bench-client secret="$CC_SECRET" jwks=/jwks.json
+        introspect=/introspect
     else
         base="$PEER_BASE" pid="$PEER_PID" id=bench-client secret=bench-secret jwks=/jwks
+        introspect=/token/introspection
     fi
     BASE="$base" TOKEN_PATH=/token JWKS_PATH="$jwks" DISCOVERY_PATH=/.well-known/openid-configuration \
-        INTROSPECT_PATH=/introspect CLIENT_ID="$id" CLIENT_SECRET="$secret" SERVER_PID="$pid" \
+        INTROSPECT_PATH="$introspect" CLIENT_ID="$id" CLIENT_SECRET="$secret" SERVER_PID="$pid" \
         SCENARIOS="$scen" CONCURRENCY="$c" DURATION="$DURATION" WRK_THREADS="$WRK_THREADS" OUT="$dir" \
         "$PEER_DIR/bench.sh" >"$dir.log" 2>&1 || { log "bench.sh failed for $server $scen c=$c (see $dir.log)"; }
     local result row
