@@ -1741,3 +1741,26 @@ async fn api_and_cli_do_the_same_things() {
         cli_json(&app, &["audit", "verify"]).await
     );
 }
+
+#[tokio::test]
+async fn an_access_token_revoked_by_its_client_is_refused_at_once() {
+    let app = spawn_app().await;
+    let secret = service_account(&app, "ops", &["admin"], "admin").await;
+    let token = token_request(
+        &app,
+        "grant_type=client_credentials&scope=admin",
+        "ops",
+        &secret,
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(&app, &token, Method::Get, "/admin/v1/clients", None).await;
+    let r =
+        crate::helpers::post_with_basic(&app, "/revoke", &[("token", &token)], ("ops", &secret))
+            .await;
+    assert_eq!(r.status(), 200);
+    let (status, _) = call(&app, Method::Get, "/admin/v1/clients", &token, None).await;
+    assert_eq!(status, 401);
+}

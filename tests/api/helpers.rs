@@ -168,3 +168,19 @@ impl TestApp {
             .expect("request")
     }
 }
+
+/// A form POST to the public listener with HTTP Basic client authentication.
+pub async fn post_with_basic(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+    auth: (&str, &str),
+) -> reqwest::Response {
+    app.http
+        .post(format!("{}{path}", app.public))
+        .basic_auth(auth.0, Some(auth.1))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}

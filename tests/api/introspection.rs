@@ -10,7 +10,7 @@ use portcullis::manage::users::NewUser;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::helpers::{T0, TestApp, TestDb, spawn_app_with};
+use crate::helpers::{T0, TestApp, TestDb, post_with_basic, spawn_app_with};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -54,30 +54,15 @@ async fn user(app: &TestApp, name: &str) -> String {
         .id
 }
 
-async fn post(
-    app: &TestApp,
-    path: &str,
-    form: &[(&str, &str)],
-    auth: (&str, &str),
-) -> reqwest::Response {
-    app.http
-        .post(format!("{}{path}", app.public))
-        .basic_auth(auth.0, Some(auth.1))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn token(app: &TestApp, form: &[(&str, &str)], auth: (&str, &str)) -> Value {
-    let r = post(app, "/token", form, auth).await;
+    let r = post_with_basic(app, "/token", form, auth).await;
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
 
 /// The introspection answer, checking the status and the no-store header on the way.
 async fn introspect(app: &TestApp, caller: (&str, &str), token: &str) -> Value {
-    let r = post(app, "/introspect", &[("token", token)], caller).await;
+    let r = post_with_basic(app, "/introspect", &[("token", token)], caller).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     r.json().await.unwrap()
@@ -204,7 +189,7 @@ async fn live_tokens_are_active_with_their_claims() {
     assert_eq!(v["username"], "alice");
     assert_eq!(v["scope"], "api.read offline_access");
     // The hint is only a hint: a wrong one changes nothing.
-    let r = post(
+    let r = post_with_basic(
         &s.app,
         "/introspect",
         &[("token", at.as_str()), ("token_type_hint", "refresh_token")],
@@ -327,7 +312,7 @@ async fn callers_must_authenticate_and_hold_the_introspector_role() {
         .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
-    let r = post(&s.app, "/introspect", &[("token", &at)], ("rs", "wrong")).await;
+    let r = post_with_basic(&s.app, "/introspect", &[("token", &at)], ("rs", "wrong")).await;
     assert_eq!(r.status(), 401);
     assert!(
         r.headers()["www-authenticate"]
@@ -337,14 +322,14 @@ async fn callers_must_authenticate_and_hold_the_introspector_role() {
     );
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
     // Authenticated, but not a resource server.
-    let r = post(&s.app, "/introspect", &[("token", &at)], s.svc()).await;
+    let r = post_with_basic(&s.app, "/introspect", &[("token", &at)], s.svc()).await;
     assert_eq!(r.status(), 400);
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"],
         "unauthorized_client"
     );
     // No token; not a form.
-    let r = post(&s.app, "/introspect", &[], s.rs()).await;
+    let r = post_with_basic(&s.app, "/introspect", &[], s.rs()).await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
     let r = s
@@ -365,7 +350,7 @@ async fn revoking_an_access_token_reaches_every_endpoint() {
     let s = setup().await;
     let (at, rt) = user_tokens(&s).await;
     // Another client cannot revoke it, and learns nothing it did not know.
-    let r = post(&s.app, "/revoke", &[("token", &at)], s.svc()).await;
+    let r = post_with_basic(&s.app, "/revoke", &[("token", &at)], s.svc()).await;
     assert_eq!(r.status(), 400);
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"],
@@ -373,7 +358,7 @@ async fn revoking_an_access_token_reaches_every_endpoint() {
     );
     assert_eq!(introspect(&s.app, s.rs(), &at).await["active"], true);
 
-    let r = post(&s.app, "/revoke", &[("token", &at)], s.web()).await;
+    let r = post_with_basic(&s.app, "/revoke", &[("token", &at)], s.web()).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     assert_eq!(introspect(&s.app, s.rs(), &at).await, inactive());
@@ -388,7 +373,7 @@ async fn revoking_an_access_token_reaches_every_endpoint() {
     assert_eq!(r.status(), 401);
     // Revoking again, or revoking garbage: 200 (RFC 7009 section 2.2).
     for t in [at.as_str(), "garbage", "pcr_unknown"] {
-        let r = post(&s.app, "/revoke", &[("token", t)], s.web()).await;
+        let r = post_with_basic(&s.app, "/revoke", &[("token", t)], s.web()).await;
         assert_eq!(r.status(), 200, "{t}");
     }
     // The access token only: the refresh token still works.
@@ -412,10 +397,10 @@ async fn revoking_a_refresh_token_ends_its_family_and_its_access_tokens() {
     assert_eq!(introspect(&s.app, s.rs(), &at2).await["active"], true);
     // Only the owner may revoke it.
     let other = client(&s.app, "other", &["password", "refresh_token"], &[]).await;
-    let r = post(&s.app, "/revoke", &[("token", &rt2)], ("other", &other)).await;
+    let r = post_with_basic(&s.app, "/revoke", &[("token", &rt2)], ("other", &other)).await;
     assert_eq!(r.status(), 400);
 
-    let r = post(
+    let r = post_with_basic(
         &s.app,
         "/revoke",
         &[
@@ -430,7 +415,7 @@ async fn revoking_a_refresh_token_ends_its_family_and_its_access_tokens() {
         assert_eq!(introspect(&s.app, s.rs(), t).await, inactive());
     }
     assert_eq!(introspect(&s.app, s.web(), &rt2).await, inactive());
-    let r = post(
+    let r = post_with_basic(
         &s.app,
         "/token",
         &[("grant_type", "refresh_token"), ("refresh_token", &rt2)],
@@ -449,7 +434,7 @@ async fn no_introspection_after_a_revocation_says_active() {
         let racing: Vec<_> = (0..4).map(|_| introspect(&s.app, s.rs(), &at)).collect();
         let form = [("token", at.as_str())];
         let (revoked, answers) = tokio::join!(
-            post(&s.app, "/revoke", &form, s.svc()),
+            post_with_basic(&s.app, "/revoke", &form, s.svc()),
             futures_util::future::join_all(racing)
         );
         assert_eq!(revoked.status(), 200);
@@ -479,14 +464,14 @@ async fn replicas_on_one_database_agree_at_once() {
     assert_eq!(on_b["active"], true);
     // Revoked on B, introspected on A at once.
     assert_eq!(
-        post(&b, "/revoke", &[("token", &cc)], s.svc())
+        post_with_basic(&b, "/revoke", &[("token", &cc)], s.svc())
             .await
             .status(),
         200
     );
     assert_eq!(introspect(&s.app, s.rs(), &cc).await, inactive());
     assert_eq!(
-        post(&b, "/revoke", &[("token", &rt)], s.web())
+        post_with_basic(&b, "/revoke", &[("token", &rt)], s.web())
             .await
             .status(),
         200

@@ -17,7 +17,7 @@ use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::helpers::{TestApp, TestDb, spawn_app_with};
+use crate::helpers::{TestApp, TestDb, post_with_basic, spawn_app_with};
 
 /// Forwards connections to `target` until cut; while cut, accepts and drops at once.
 struct Proxy {
@@ -76,21 +76,6 @@ impl Drop for Proxy {
     }
 }
 
-async fn post(
-    app: &TestApp,
-    path: &str,
-    form: &[(&str, &str)],
-    auth: (&str, &str),
-) -> reqwest::Response {
-    app.http
-        .post(format!("{}{path}", app.public))
-        .basic_auth(auth.0, Some(auth.1))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn secret(app: &TestApp, id: &str, roles: &[&str]) -> String {
     app.state
         .service
@@ -144,13 +129,13 @@ async fn a_database_outage_is_503_and_the_server_recovers_by_itself() {
     let rs = secret(&app, "rs", &["introspector"]).await;
     let svc = secret(&app, "svc", &[]).await;
     let cc = [("grant_type", "client_credentials")];
-    let issued: Value = post(&app, "/token", &cc, ("svc", &svc))
+    let issued: Value = post_with_basic(&app, "/token", &cc, ("svc", &svc))
         .await
         .json()
         .await
         .unwrap();
     let at = issued["access_token"].as_str().unwrap().to_owned();
-    let r: Value = post(&app, "/introspect", &[("token", &at)], ("rs", &rs))
+    let r: Value = post_with_basic(&app, "/introspect", &[("token", &at)], ("rs", &rs))
         .await
         .json()
         .await
@@ -159,15 +144,15 @@ async fn a_database_outage_is_503_and_the_server_recovers_by_itself() {
 
     proxy.cut();
     for _ in 0..2 {
-        let r = post(&app, "/introspect", &[("token", &at)], ("rs", &rs)).await;
+        let r = post_with_basic(&app, "/introspect", &[("token", &at)], ("rs", &rs)).await;
         assert_unavailable(&r, "introspect");
         assert_eq!(
             r.json::<Value>().await.unwrap()["error"],
             "temporarily_unavailable"
         );
-        let r = post(&app, "/revoke", &[("token", &at)], ("svc", &svc)).await;
+        let r = post_with_basic(&app, "/revoke", &[("token", &at)], ("svc", &svc)).await;
         assert_unavailable(&r, "revoke");
-        let r = post(&app, "/token", &cc, ("svc", &svc)).await;
+        let r = post_with_basic(&app, "/token", &cc, ("svc", &svc)).await;
         assert_unavailable(&r, "token");
         let ready = app.get_admin("/health/ready").await;
         assert_eq!(ready.status(), 503, "ready");
@@ -187,7 +172,7 @@ async fn a_database_outage_is_503_and_the_server_recovers_by_itself() {
     proxy.restore();
     let mut recovered = false;
     for _ in 0..100 {
-        let r = post(&app, "/introspect", &[("token", &at)], ("rs", &rs)).await;
+        let r = post_with_basic(&app, "/introspect", &[("token", &at)], ("rs", &rs)).await;
         if r.status() == 200 {
             assert_eq!(r.json::<Value>().await.unwrap()["active"], true);
             recovered = true;
@@ -198,13 +183,18 @@ async fn a_database_outage_is_503_and_the_server_recovers_by_itself() {
     }
     assert!(recovered, "introspection recovers without a restart");
     assert_eq!(app.get_admin("/health/ready").await.status(), 200);
-    let r = post(&app, "/revoke", &[("token", &at)], ("svc", &svc)).await;
+    let r = post_with_basic(&app, "/revoke", &[("token", &at)], ("svc", &svc)).await;
     assert_eq!(r.status(), 200);
-    let r: Value = post(&app, "/introspect", &[("token", &at)], ("rs", &rs))
+    let r: Value = post_with_basic(&app, "/introspect", &[("token", &at)], ("rs", &rs))
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(r, serde_json::json!({ "active": false }));
-    assert_eq!(post(&app, "/token", &cc, ("svc", &svc)).await.status(), 200);
+    assert_eq!(
+        post_with_basic(&app, "/token", &cc, ("svc", &svc))
+            .await
+            .status(),
+        200
+    );
 }

@@ -56,76 +56,57 @@ impl Purgeable {
         before: i64,
         limit: i64,
     ) -> Result<usize, StoreError> {
+        // Select up to `limit` keys of dead rows, then delete those rows.
+        macro_rules! purge {
+            ($table:ident, $key:ident, $key_type:ty, $dead:expr) => {{
+                let doomed: Vec<$key_type> = $table::table
+                    .select($table::$key)
+                    .filter($dead)
+                    .limit(limit)
+                    .load(conn)?;
+                diesel::delete($table::table.filter($table::$key.eq_any(&doomed))).execute(conn)?
+            }};
+        }
         let n = match self {
-            Self::AuthorizationRequests => {
-                use authorization_requests::dsl::{authorization_requests as t, expires_at, id};
-                let doomed: Vec<String> = t
-                    .select(id)
-                    .filter(expires_at.lt(before))
-                    .limit(limit)
-                    .load(conn)?;
-                diesel::delete(t.filter(id.eq_any(&doomed))).execute(conn)?
-            }
-            Self::AuthorizationCodes => {
-                use authorization_codes::dsl::{authorization_codes as t, digest, expires_at};
-                let doomed: Vec<Vec<u8>> = t
-                    .select(digest)
-                    .filter(expires_at.lt(before))
-                    .limit(limit)
-                    .load(conn)?;
-                diesel::delete(t.filter(digest.eq_any(&doomed))).execute(conn)?
-            }
-            Self::Sessions => {
-                use sessions::dsl::{
-                    absolute_expires_at, id_digest, idle_expires_at, sessions as t,
-                };
-                let doomed: Vec<Vec<u8>> = t
-                    .select(id_digest)
-                    .filter(
-                        absolute_expires_at
-                            .lt(before)
-                            .or(idle_expires_at.lt(before)),
-                    )
-                    .limit(limit)
-                    .load(conn)?;
-                diesel::delete(t.filter(id_digest.eq_any(&doomed))).execute(conn)?
-            }
-            Self::RefreshTokens => {
-                use refresh_tokens::dsl::{digest, expires_at, refresh_tokens as t};
-                let doomed: Vec<Vec<u8>> = t
-                    .select(digest)
-                    .filter(expires_at.lt(before))
-                    .limit(limit)
-                    .load(conn)?;
-                diesel::delete(t.filter(digest.eq_any(&doomed))).execute(conn)?
-            }
-            Self::Grants => {
-                use grants::dsl::{expires_at, grants as t, id};
-                let doomed: Vec<String> = t
-                    .select(id)
-                    .filter(expires_at.lt(before))
-                    .limit(limit)
-                    .load(conn)?;
-                diesel::delete(t.filter(id.eq_any(&doomed))).execute(conn)?
-            }
-            Self::RevokedTokens => {
-                use revoked_tokens::dsl::{expires_at, jti, revoked_tokens as t};
-                let doomed: Vec<String> = t
-                    .select(jti)
-                    .filter(expires_at.lt(before))
-                    .limit(limit)
-                    .load(conn)?;
-                diesel::delete(t.filter(jti.eq_any(&doomed))).execute(conn)?
-            }
-            Self::LoginFailures => {
-                use login_failures::dsl::{last_failure_at, login_failures as t, throttle_key};
-                let doomed: Vec<String> = t
-                    .select(throttle_key)
-                    .filter(last_failure_at.lt(before))
-                    .limit(limit)
-                    .load(conn)?;
-                diesel::delete(t.filter(throttle_key.eq_any(&doomed))).execute(conn)?
-            }
+            Self::AuthorizationRequests => purge!(
+                authorization_requests,
+                id,
+                String,
+                authorization_requests::expires_at.lt(before)
+            ),
+            Self::AuthorizationCodes => purge!(
+                authorization_codes,
+                digest,
+                Vec<u8>,
+                authorization_codes::expires_at.lt(before)
+            ),
+            Self::Sessions => purge!(
+                sessions,
+                id_digest,
+                Vec<u8>,
+                sessions::absolute_expires_at
+                    .lt(before)
+                    .or(sessions::idle_expires_at.lt(before))
+            ),
+            Self::RefreshTokens => purge!(
+                refresh_tokens,
+                digest,
+                Vec<u8>,
+                refresh_tokens::expires_at.lt(before)
+            ),
+            Self::Grants => purge!(grants, id, String, grants::expires_at.lt(before)),
+            Self::RevokedTokens => purge!(
+                revoked_tokens,
+                jti,
+                String,
+                revoked_tokens::expires_at.lt(before)
+            ),
+            Self::LoginFailures => purge!(
+                login_failures,
+                throttle_key,
+                String,
+                login_failures::last_failure_at.lt(before)
+            ),
         };
         Ok(n)
     }
