@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::key_material::{Jwk, PrivateKeyDer};
+use super::signature_memo::SignatureMemo;
 
 /// The only algorithm we sign with or accept.
 pub const ALG_RS256: &str = "RS256";
@@ -181,6 +182,7 @@ impl fmt::Debug for Signer {
 pub struct VerificationKey {
     kid: String,
     key: ParsedPublicKey,
+    verified: SignatureMemo,
 }
 
 impl VerificationKey {
@@ -219,6 +221,7 @@ impl VerificationKey {
         Ok(Self {
             kid: kid.to_owned(),
             key,
+            verified: SignatureMemo::default(),
         })
     }
 
@@ -320,9 +323,13 @@ pub fn verify<T: DeserializeOwned>(
     let signature = URL_SAFE_NO_PAD
         .decode(signature_b64)
         .map_err(|_| JwtError::Malformed("signature is not base64url"))?;
-    key.key
-        .verify_sig(signing_input.as_bytes(), &signature)
-        .map_err(|_| JwtError::BadSignature)?;
+    let fingerprint = SignatureMemo::fingerprint(signing_input.as_bytes(), &signature);
+    if !key.verified.contains(fingerprint) {
+        key.key
+            .verify_sig(signing_input.as_bytes(), &signature)
+            .map_err(|_| JwtError::BadSignature)?;
+        key.verified.insert(fingerprint);
+    }
 
     let claims = decode_json_object(payload_b64).ok_or(JwtError::Malformed(
         "payload is not a base64url JSON object",
@@ -897,6 +904,45 @@ mod tests {
         assert!(matches!(check(&tampered), Err(JwtError::BadSignature)));
         let truncated = format!("{input}.{}", b64(&signature[..255]));
         assert!(matches!(check(&truncated), Err(JwtError::BadSignature)));
+    }
+
+    #[test]
+    fn remembered_signature_still_guards_every_other_byte() {
+        // One key set, so the memo is shared across the calls below.
+        let keys = keys();
+        let token = signer().sign("at+jwt", &claims()).unwrap();
+        assert!(verify::<Map<String, Value>>(&token, &keys, &expected()).is_ok());
+        assert!(verify::<Map<String, Value>>(&token, &keys, &expected()).is_ok());
+        assert_eq!(keys.get(KID).unwrap().verified.len(), 1);
+
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(with_claim("sub", json!("admin")).to_string().as_bytes()),
+            parts[2]
+        );
+        assert!(matches!(
+            verify::<Map<String, Value>>(&forged, &keys, &expected()),
+            Err(JwtError::BadSignature)
+        ));
+        let mut signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        signature[7] ^= 0x80;
+        let bad_sig = format!("{}.{}.{}", parts[0], parts[1], b64(&signature));
+        assert!(matches!(
+            verify::<Map<String, Value>>(&bad_sig, &keys, &expected()),
+            Err(JwtError::BadSignature)
+        ));
+        // Expiry is checked on every call, remembered signature or not.
+        let later = Expected {
+            now: NOW + 3600,
+            ..expected()
+        };
+        assert!(matches!(
+            verify::<Map<String, Value>>(&token, &keys, &later),
+            Err(JwtError::Expired)
+        ));
+        assert_eq!(keys.get(KID).unwrap().verified.len(), 1);
     }
 
     #[test]

@@ -6,4 +6,5 @@ pub mod jwt;
 pub mod key_material;
 pub mod keystore;
 pub mod password;
+pub mod signature_memo;
 pub mod tokens;
