@@ -32,6 +32,7 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     pub discovery: Arc<Document>,
     pub clients: Arc<crate::oauth::clients::ClientCache>,
+    pub standings: crate::oauth::standing::StandingChecks,
     pub token_rate_limit: Option<crate::http::rate_limit::IpRateLimiter>,
 }
 
@@ -183,8 +184,10 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
         config.rate_limit.token_per_second,
         config.rate_limit.token_burst,
     );
+    let standings = crate::oauth::standing::StandingChecks::new(store.clone());
     Ok(AppState {
         clients,
+        standings,
         token_rate_limit,
         config: Arc::new(config),
         store,

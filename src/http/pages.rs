@@ -147,6 +147,7 @@ pub(crate) fn ctx<'a>(state: &'a AppState, req: &HttpRequest) -> Ctx<'a> {
         keys: &state.keys,
         service: &state.service,
         clients: &state.clients,
+        standings: &state.standings,
         metrics: &state.metrics,
         now: state.clock.now(),
         client_ip: client_ip(

@@ -8,6 +8,7 @@ use crate::crypto::keystore::KeyStore;
 use crate::manage;
 use crate::oauth::clients::ClientCache;
 use crate::oauth::error::OAuthError;
+use crate::oauth::standing::StandingChecks;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 
@@ -17,6 +18,7 @@ pub struct Ctx<'a> {
     pub keys: &'a KeyStore,
     pub service: &'a manage::Service,
     pub clients: &'a ClientCache,
+    pub standings: &'a StandingChecks,
     pub metrics: &'a Metrics,
     pub now: i64,
     pub client_ip: Option<IpAddr>,

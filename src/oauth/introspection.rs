@@ -3,7 +3,8 @@
 //! whatever the reason, so the endpoint is no oracle for why a token failed.
 //!
 //! Nothing on this path is cached: each answer reads revocations, grants, users and
-//! clients from the database in one round trip, so every replica agrees at once.
+//! clients from the database in a query that began after the call did (calls arriving
+//! together share one, see `standing`), so every replica agrees at once.
 
 use serde::Serialize;
 
@@ -16,7 +17,7 @@ use super::grants::REFRESH_TOKEN_PREFIX;
 use crate::crypto::jwt::Expected;
 use crate::crypto::tokens::Secret;
 use crate::store::models::grants;
-use crate::store::models::revocation::{self, TokenStanding};
+use crate::store::models::revocation::{self, StandingQuery, TokenStanding};
 
 /// The role a client needs to call the introspection endpoint.
 pub const INTROSPECTOR_ROLE: &str = "introspector";
@@ -93,9 +94,12 @@ pub async fn standing(
     );
     let user_id = gid.as_ref().map(|_| claims.sub.clone());
     let standing = ctx
-        .store
-        .run(move |conn| {
-            revocation::token_standing(conn, &jti, &client_id, user_id.as_deref(), gid.as_deref())
+        .standings
+        .check(StandingQuery {
+            jti,
+            client_id,
+            user_id,
+            grant_id: gid,
         })
         .await
         .map_err(store_error)?;

@@ -20,6 +20,7 @@ pub mod redirect_uri;
 pub mod registered_client;
 pub mod revocation;
 pub mod scope;
+pub mod standing;
 pub mod throttle;
 pub mod token;
 pub mod token_request;

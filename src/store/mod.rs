@@ -1,6 +1,7 @@
 //! Diesel and nothing else: connections, migrations, the shared schema and the models.
 //! Everything above this module sees `Store` and plain Rust types.
 
+pub mod coalesce;
 pub mod conn;
 pub mod migrate;
 pub mod models;

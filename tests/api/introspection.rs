@@ -7,6 +7,7 @@ use std::sync::Arc;
 use portcullis::manage::Actor;
 use portcullis::manage::clients::{ClientUpdate, NewClient};
 use portcullis::manage::users::NewUser;
+use portcullis::store::models::revocation::{self, StandingQuery};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -518,4 +519,130 @@ async fn introspection_is_counted_in_metrics() {
         "{metrics}"
     );
     assert!(metrics.contains("portcullis_introspections_total{result=\"inactive\"} 1"));
+}
+
+/// The claims of one of our JWTs, read without verification (the test knows its source).
+fn claims_of(jwt: &str) -> Value {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn standing_query(jwt: &str) -> StandingQuery {
+    let c = claims_of(jwt);
+    let gid = c["gid"].as_str().map(str::to_owned);
+    StandingQuery {
+        jti: c["jti"].as_str().unwrap().to_owned(),
+        client_id: c["client_id"].as_str().unwrap().to_owned(),
+        user_id: gid.as_ref().map(|_| c["sub"].as_str().unwrap().to_owned()),
+        grant_id: gid,
+    }
+}
+
+#[tokio::test]
+async fn one_batched_standing_query_agrees_with_one_query_per_token() {
+    let s = setup().await;
+    let live_cc = cc_token(&s).await;
+    let revoked_cc = cc_token(&s).await;
+    let (live_at, _) = user_tokens(&s).await;
+    let (dead_at, dead_rt) = user_tokens(&s).await;
+    for (token, owner) in [(&revoked_cc, s.svc()), (&dead_rt, s.web())] {
+        let r = post_with_basic(&s.app, "/revoke", &[("token", token.as_str())], owner).await;
+        assert_eq!(r.status(), 200);
+    }
+    let unknown = StandingQuery {
+        jti: "no-such-jti".into(),
+        client_id: "no-such-client".into(),
+        user_id: Some("no-such-user".into()),
+        grant_id: Some("no-such-grant".into()),
+    };
+    let empty = StandingQuery {
+        jti: String::new(),
+        client_id: String::new(),
+        user_id: None,
+        grant_id: None,
+    };
+    let queries = vec![
+        standing_query(&live_cc),
+        standing_query(&revoked_cc),
+        standing_query(&live_at),
+        standing_query(&dead_at),
+        unknown,
+        standing_query(&live_cc),
+        empty,
+    ];
+    let asked = queries.clone();
+    let batched = s
+        .app
+        .state
+        .store
+        .run(move |conn| revocation::token_standings(conn, &asked))
+        .await
+        .unwrap();
+    assert_eq!(batched.len(), queries.len());
+    for (q, got) in queries.iter().zip(&batched) {
+        let q = q.clone();
+        let one = s
+            .app
+            .state
+            .store
+            .run(move |conn| {
+                revocation::token_standing(
+                    conn,
+                    &q.jti,
+                    &q.client_id,
+                    q.user_id.as_deref(),
+                    q.grant_id.as_deref(),
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(got, &one);
+    }
+    let [live, revoked, user_live, user_dead, unknown, again, empty] = batched.as_slice() else {
+        panic!("seven answers expected");
+    };
+    assert!(!live.jti_revoked && live.client_active && live.username.is_none());
+    assert!(revoked.jti_revoked && revoked.client_active);
+    assert!(user_live.grant_active && user_live.username.as_deref() == Some("alice"));
+    assert!(!user_dead.grant_active && user_dead.client_active && !user_dead.jti_revoked);
+    assert!(!unknown.client_active && !unknown.grant_active && unknown.username.is_none());
+    assert_eq!(again, live);
+    assert!(!empty.jti_revoked && !empty.client_active && !empty.grant_active);
+}
+
+/// Many tokens, some revoked, introspected all at once: calls that share a batched
+/// query each get their own token's answer.
+#[tokio::test]
+async fn concurrent_introspections_of_different_tokens_keep_their_own_answers() {
+    let s = setup().await;
+    let mut tokens = Vec::new();
+    for i in 0..6 {
+        let at = cc_token(&s).await;
+        let revoked = i % 3 == 0;
+        if revoked {
+            let r = post_with_basic(&s.app, "/revoke", &[("token", at.as_str())], s.svc()).await;
+            assert_eq!(r.status(), 200);
+        }
+        tokens.push((at, revoked));
+    }
+    let (at, _) = user_tokens(&s).await;
+    tokens.push((at, false));
+    let calls = (0..84).map(|i| {
+        let (token, revoked) = &tokens[i % tokens.len()];
+        let app = &s.app;
+        let rs = s.rs();
+        async move { (introspect(app, rs, token).await, *revoked, token) }
+    });
+    for (answer, revoked, token) in futures_util::future::join_all(calls).await {
+        if revoked {
+            assert_eq!(answer, inactive());
+        } else {
+            assert_eq!(answer["active"], true);
+            assert_eq!(answer["jti"], claims_of(token)["jti"]);
+        }
+    }
 }
