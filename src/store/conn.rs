@@ -118,6 +118,13 @@ impl ConnectionManager {
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
      PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
 
+/// diesel prepares each statement once per connection, but Postgres still plans it again
+/// on every execution until it trusts a generic plan, and for `= ANY($1)` lists it never
+/// does: planning was 90% of the batched introspection query's time (93 us to bind, 10 us
+/// to run). Every statement we send is an indexed lookup or a bounded range, which the
+/// generic plan serves as well.
+const POSTGRES_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan";
+
 pub fn establish(
     url: &DatabaseUrl,
     connect_timeout: Duration,
@@ -131,9 +138,10 @@ pub fn establish(
         }
         DatabaseUrl::Postgres(raw) => {
             let with_timeout = add_connect_timeout(raw, connect_timeout);
-            Ok(DbConnection::Postgres(PgConnection::establish(
-                &with_timeout,
-            )?))
+            let mut conn = PgConnection::establish(&with_timeout)?;
+            conn.batch_execute(POSTGRES_SETTINGS)
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(DbConnection::Postgres(conn))
         }
     }
 }
