@@ -6,6 +6,7 @@ pub mod conn;
 pub mod migrate;
 pub mod models;
 pub mod schema;
+pub mod threads;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,12 +61,13 @@ type Pool = r2d2::Pool<conn::ConnectionManager>;
 pub struct Store {
     pool: Pool,
     backend: Backend,
-    /// Two permits per pooled connection, taken before a blocking thread is used: work
+    /// Two permits per pooled connection, taken before a database thread is used: work
     /// waits here, as a cheap future, instead of as one blocked thread per request.
     /// Under 64 concurrent requests the blocking pool had grown to 74 threads, all but
-    /// eight of them fighting over the pool's lock.
+    /// eight of them fighting over the pool's lock. There is one thread per permit.
     permits: Arc<tokio::sync::Semaphore>,
     wait: Duration,
+    threads: Arc<threads::DbThreads>,
 }
 
 impl std::fmt::Debug for Store {
@@ -102,17 +104,17 @@ impl Store {
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(manager);
+        // Twice the pool: a few threads wait at the pool itself, so a connection coming
+        // back is taken at once rather than after a thread wakes up.
+        let in_flight = usize::try_from(options.pool_size.max(1))
+            .unwrap_or(1)
+            .saturating_mul(2);
         Ok(Self {
             pool,
             backend: url.backend(),
-            // Twice the pool: a few threads wait at the pool itself, so a connection
-            // coming back is taken at once rather than after a thread wakes up.
-            permits: Arc::new(tokio::sync::Semaphore::new(
-                usize::try_from(options.pool_size.max(1))
-                    .unwrap_or(1)
-                    .saturating_mul(2),
-            )),
+            permits: Arc::new(tokio::sync::Semaphore::new(in_flight)),
             wait: options.connect_timeout,
+            threads: Arc::new(threads::DbThreads::new(in_flight)),
         })
     }
 
@@ -120,9 +122,8 @@ impl Store {
         self.backend
     }
 
-    /// Runs `work` with a pooled connection on the blocking thread pool. Works under
-    /// actix and plain tokio alike (the CLI has no actix system), hence `spawn_blocking`
-    /// rather than `web::block`.
+    /// Runs `work` with a pooled connection on the store's own threads (see `threads`).
+    /// Works under actix and plain tokio alike (the CLI has no actix system).
     pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -135,7 +136,8 @@ impl Store {
             .await
             .map_err(|elapsed| StoreError::Unavailable(Box::new(elapsed)))?
             .map_err(|closed| StoreError::Unavailable(Box::new(closed)))?;
-        tokio::task::spawn_blocking(move || {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job = move || {
             let _permit = permit;
             let mut pooled = pool.get()?;
             match work(&mut pooled.conn) {
@@ -157,9 +159,16 @@ impl Store {
                     | StoreError::Corrupt(_),
                 )) => done,
             }
-        })
-        .await
-        .map_err(|join| StoreError::Unavailable(Box::new(join)))?
+        };
+        self.threads
+            .submit(Box::new(move || {
+                // The caller may have gone away; its answer is then not needed.
+                let _gone = answer.send(job());
+            }))
+            .map_err(|none| StoreError::Unavailable(Box::new(none)))?;
+        answered
+            .await
+            .map_err(|lost| StoreError::Unavailable(Box::new(lost)))?
     }
 
     /// Applies pending migrations.
