@@ -6,9 +6,9 @@ use super::{Actor, ManageError, Service, dedup_sorted, invalid, validate_role};
 use crate::audit::AuditEvent;
 use crate::crypto::tokens::random_password;
 use crate::manage::username;
-use crate::store::StoreError;
 use crate::store::models::grants;
 use crate::store::models::users::{self as rows, UserRecord, UserRow};
+use crate::store::{DbConnection, StoreError};
 
 /// The shortest password we accept for a person (NIST SP 800-63B).
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -259,14 +259,14 @@ impl Service {
         disabled: bool,
     ) -> Result<UserView, ManageError> {
         let mut record = self.find_user(key).await?;
-        if disabled && record.roles.iter().any(|r| r == "admin") && !record.row.disabled {
-            self.ensure_not_last_admin().await?;
-        }
+        let takes_an_admin =
+            disabled && record.roles.iter().any(|r| r == "admin") && !record.row.disabled;
         let before = UserView::from(record.clone());
         record.row.disabled = disabled;
         record.row.updated_at = self.clock.now();
         let row = record.row.clone();
-        self.store.run(move |conn| rows::update(conn, &row)).await?;
+        self.change_user(takes_an_admin, move |conn| rows::update(conn, &row))
+            .await?;
         self.audit(
             actor,
             AuditEvent::new(if disabled {
@@ -283,15 +283,20 @@ impl Service {
         Ok(record.into())
     }
 
-    async fn ensure_not_last_admin(&self) -> Result<(), ManageError> {
-        let admins = self
-            .store
-            .run(|conn| rows::count_enabled_with_role(conn, "admin"))
-            .await?;
-        if admins <= 1 {
-            return Err(ManageError::Refused("this is the last enabled admin"));
+    /// Applies `change` to one user; when it takes an enabled admin away, only if another
+    /// remains, checked and changed in one transaction (`rows::unless_last_admin`).
+    async fn change_user(
+        &self,
+        takes_an_admin: bool,
+        change: impl FnOnce(&mut DbConnection) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), ManageError> {
+        if !takes_an_admin {
+            return Ok(self.store.run(change).await?);
         }
-        Ok(())
+        self.store
+            .run(move |conn| rows::unless_last_admin(conn, change))
+            .await?
+            .ok_or(ManageError::Refused("this is the last enabled admin"))
     }
 
     pub async fn add_user_role(
@@ -334,13 +339,11 @@ impl Service {
         if !record.roles.iter().any(|r| r == role) {
             return Err(ManageError::NotFound("role on this user"));
         }
-        if role == "admin" && !record.row.disabled {
-            self.ensure_not_last_admin().await?;
-        }
         let (id, r) = (record.row.id.clone(), role.to_owned());
-        self.store
-            .run(move |conn| rows::remove_role(conn, &id, &r))
-            .await?;
+        self.change_user(role == "admin" && !record.row.disabled, move |conn| {
+            rows::remove_role(conn, &id, &r).map(|_removed| ())
+        })
+        .await?;
         let after = self.get_user(&record.row.id).await?;
         self.audit(
             actor,
@@ -358,11 +361,12 @@ impl Service {
 
     pub async fn delete_user(&self, actor: &Actor, key: &str) -> Result<(), ManageError> {
         let record = self.find_user(key).await?;
-        if record.roles.iter().any(|r| r == "admin") && !record.row.disabled {
-            self.ensure_not_last_admin().await?;
-        }
         let id = record.row.id.clone();
-        self.store.run(move |conn| rows::delete(conn, &id)).await?;
+        self.change_user(
+            record.roles.iter().any(|r| r == "admin") && !record.row.disabled,
+            move |conn| rows::delete(conn, &id),
+        )
+        .await?;
         let subject = record.row.id.clone();
         self.audit(
             actor,

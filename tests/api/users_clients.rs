@@ -201,6 +201,66 @@ async fn the_last_admin_cannot_be_removed() {
     svc.delete_user(&actor, "root").await.unwrap();
 }
 
+/// Two admins taking each other away at the same moment: one change wins, the other
+/// is refused, and exactly one enabled admin is left, every time.
+#[tokio::test]
+async fn two_admins_removed_at_once_leave_one() {
+    let app = spawn_app().await;
+    let svc = &app.state.service;
+    let actor = Actor::cli();
+    let mut survivor: Option<String> = None;
+    for round in 0..8 {
+        let (a, b) = (format!("a{round}"), format!("b{round}"));
+        for name in [&a, &b] {
+            svc.create_user(
+                &actor,
+                NewUser {
+                    username: name.clone(),
+                    roles: vec!["admin".into()],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        }
+        // The last round's survivor would make three: take it away first.
+        if let Some(survivor) = survivor.take() {
+            svc.delete_user(&actor, &survivor).await.unwrap();
+        }
+        let (first, second) = match round % 3 {
+            0 => tokio::join!(
+                async { svc.remove_user_role(&actor, &a, "admin").await.map(|_| ()) },
+                async { svc.remove_user_role(&actor, &b, "admin").await.map(|_| ()) },
+            ),
+            1 => tokio::join!(
+                async { svc.set_user_disabled(&actor, &a, true).await.map(|_| ()) },
+                async { svc.delete_user(&actor, &b).await },
+            ),
+            _ => tokio::join!(async { svc.delete_user(&actor, &a).await }, async {
+                svc.set_user_disabled(&actor, &b, true).await.map(|_| ())
+            },),
+        };
+        let refused = [&first, &second]
+            .iter()
+            .filter(|r| matches!(r, Err(ManageError::Refused(_))))
+            .count();
+        let done = [&first, &second].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(
+            (done, refused),
+            (1, 1),
+            "round {round}: {first:?} {second:?}"
+        );
+        let left = app
+            .state
+            .store
+            .run(|conn| portcullis::store::models::users::count_enabled_with_role(conn, "admin"))
+            .await
+            .unwrap();
+        assert_eq!(left, 1, "round {round}");
+        survivor = Some(if first.is_ok() { b } else { a });
+    }
+}
+
 #[tokio::test]
 async fn client_secret_is_stored_as_a_digest() {
     let app = spawn_app().await;
