@@ -6,8 +6,10 @@
 //! instead of queueing without bound. Unknown users are verified against a dummy hash so
 //! that "no such user" costs the same as "wrong password" (STYLE.md #8).
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -46,12 +48,24 @@ type Job = Box<dyn FnOnce(&mut Scratch) + Send + 'static>;
 /// Length of the argon2 output we store (the argon2 crate's default).
 const OUTPUT_LEN: usize = 32;
 
+/// A worker with nothing to do for this long gives its working memory back: 19 MiB per
+/// worker is most of a busy server's memory, and an idle one should not keep it.
+const IDLE_RELEASE: Duration = Duration::from_secs(2);
+
+/// glibc gives an allocation of more than 32 MiB (its highest mmap threshold) a mapping
+/// of its own and unmaps it on free, and only such an allocation. A smaller one, once
+/// an earlier large block was freed, comes from an arena and stays resident after free.
+/// Reserving this much and touching only what argon2 uses costs address space, not
+/// memory, and makes giving the memory back real.
+const OWN_MAPPING_BYTES: usize = 33 * 1024 * 1024;
+
 struct Inner {
     params: Params,
     dummy_hash: String,
     queue: SyncSender<Job>,
     workers: usize,
     queue_limit: usize,
+    held: Arc<AtomicUsize>,
 }
 
 /// Cheap to clone; all clones share the pool. Threads end when the last clone drops.
@@ -74,13 +88,34 @@ fn argon2(params: &Params) -> Argon2<'static> {
 }
 
 /// Argon2's working memory (19 MiB with the default parameters), allocated once per
-/// worker thread and reused by every hash it computes. Allocated per hash, as the argon2
+/// worker thread and reused by every hash it computes until the worker falls idle. Allocated per hash, as the argon2
 /// crate does by default, glibc kept freed copies in every malloc arena the workers
 /// passed through: about 1 GiB resident after a few minutes of logins.
 #[derive(Default)]
-struct Scratch(Vec<Block>);
+struct Scratch {
+    blocks: Vec<Block>,
+    /// Buffers currently allocated across the pool (observed by tests).
+    held: Option<Arc<AtomicUsize>>,
+}
 
 impl Scratch {
+    fn counted(held: Arc<AtomicUsize>) -> Self {
+        Self {
+            blocks: Vec::new(),
+            held: Some(held),
+        }
+    }
+
+    /// Frees the buffer, unmapping it (see `OWN_MAPPING_BYTES`).
+    fn release(&mut self) {
+        if !self.blocks.is_empty() {
+            self.blocks = Vec::new();
+            if let Some(held) = &self.held {
+                held.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
     /// Computes argon2 into `out`, with this thread's memory when it is large enough.
     /// A hash made with larger parameters than today's (rare: after lowering them) gets
     /// memory of its own for the one call, so the buffer never grows beyond the default.
@@ -93,10 +128,15 @@ impl Scratch {
         out: &mut [u8],
     ) -> Result<(), argon2::Error> {
         let count = params.block_count();
-        if self.0.is_empty() {
-            self.0 = vec![Block::default(); count];
+        if self.blocks.is_empty() {
+            let reserve = count.max(OWN_MAPPING_BYTES / std::mem::size_of::<Block>());
+            self.blocks = Vec::with_capacity(reserve);
+            self.blocks.resize(count, Block::default());
+            if let Some(held) = &self.held {
+                held.fetch_add(1, Ordering::SeqCst);
+            }
         }
-        match self.0.get_mut(..count) {
+        match self.blocks.get_mut(..count) {
             Some(blocks) => argon2.hash_password_into_with_memory(password, salt, out, blocks),
             None => argon2.hash_password_into(password, salt, out),
         }
@@ -228,22 +268,33 @@ fn verify_now(
     Verdict::Valid { rehash }
 }
 
-fn worker_loop(queue: Arc<Mutex<Receiver<Job>>>) {
-    let mut scratch = Scratch::default();
+fn worker_loop(queue: Arc<Mutex<Receiver<Job>>>, held: Arc<AtomicUsize>, idle: Duration) {
+    let mut scratch = Scratch::counted(held);
     loop {
+        // The worker holding the lock waits for the next job; the others wait for the
+        // lock. Whoever waits out `idle` frees its memory and lets the next one wait, so
+        // an idle pool gives every buffer back within a few periods.
         let job = match queue.lock() {
-            Ok(rx) => rx.recv(),
+            Ok(rx) => rx.recv_timeout(idle),
             Err(_) => return,
         };
         match job {
             Ok(job) => job(&mut scratch),
-            Err(_) => return, // every sender dropped: shut down
+            Err(RecvTimeoutError::Timeout) => {
+                scratch.release();
+                std::thread::yield_now();
+            }
+            Err(RecvTimeoutError::Disconnected) => return, // every sender dropped
         }
     }
 }
 
 impl PasswordHasher {
     pub fn new(config: &PasswordConfig) -> Result<Self, PasswordError> {
+        Self::with_idle_release(config, IDLE_RELEASE)
+    }
+
+    fn with_idle_release(config: &PasswordConfig, idle: Duration) -> Result<Self, PasswordError> {
         let params = Params::new(
             config.memory_kib,
             config.iterations,
@@ -256,11 +307,12 @@ impl PasswordHasher {
         let (queue, rx) = sync_channel::<Job>(config.queue_limit);
         let rx = Arc::new(Mutex::new(rx));
         let workers = config.workers.max(1);
+        let held = Arc::new(AtomicUsize::new(0));
         for n in 0..workers {
-            let rx = Arc::clone(&rx);
+            let (rx, held) = (Arc::clone(&rx), Arc::clone(&held));
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
-                .spawn(move || worker_loop(rx))
+                .spawn(move || worker_loop(rx, held, idle))
                 .map_err(|_| PasswordError::Hashing)?;
         }
         Ok(Self {
@@ -270,6 +322,7 @@ impl PasswordHasher {
                 queue,
                 workers,
                 queue_limit: config.queue_limit,
+                held,
             }),
         })
     }
@@ -401,7 +454,7 @@ mod tests {
             &PasswordHash::new(&theirs).unwrap()
         ));
         assert_eq!(
-            scratch.0.len(),
+            scratch.blocks.len(),
             params.block_count(),
             "the scratch did not grow"
         );
@@ -462,6 +515,29 @@ mod tests {
                 Ok(Verdict::Invalid)
             );
         }
+    }
+
+    #[tokio::test]
+    async fn idle_workers_give_their_memory_back() {
+        let mut cfg = cheap();
+        cfg.workers = 2;
+        cfg.queue_limit = 8;
+        let hasher = PasswordHasher::with_idle_release(&cfg, Duration::from_millis(50)).unwrap();
+        let hashes = futures_util::future::join_all((0..6).map(|_| hasher.hash(pw("x")))).await;
+        assert!(hashes.iter().all(Result::is_ok));
+        assert!(hasher.inner.held.load(Ordering::SeqCst) >= 1);
+        let mut waited = Duration::ZERO;
+        while hasher.inner.held.load(Ordering::SeqCst) > 0 {
+            assert!(waited < Duration::from_secs(10), "buffers still held");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waited += Duration::from_millis(20);
+        }
+        // And a worker that gave its memory back hashes again.
+        let stored = hasher.hash(pw("again")).await.unwrap();
+        assert_eq!(
+            hasher.verify(pw("again"), Some(stored)).await,
+            Ok(Verdict::Valid { rehash: false })
+        );
     }
 
     #[tokio::test]
