@@ -114,9 +114,12 @@ impl ConnectionManager {
 
 /// Settings every SQLite connection needs: WAL lets readers run beside the writer,
 /// foreign keys are off by default in SQLite, and busy_timeout turns lock contention
-/// into a short wait instead of an immediate `SQLITE_BUSY`.
+/// into a short wait instead of an immediate `SQLITE_BUSY`. The page cache is per
+/// connection, 2 MiB each by default: with a full pool that was 16 MiB of our resident
+/// memory holding what the kernel's file cache holds anyway. 512 KiB keeps every
+/// index's upper levels; a miss is a read from the kernel's cache.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-     PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
+     PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -512;";
 
 /// diesel prepares each statement once per connection, but Postgres still plans it again
 /// on every execution until it trusts a generic plan, and for `= ANY($1)` lists it never
