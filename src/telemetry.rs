@@ -1,6 +1,7 @@
 //! Logs and metrics. Logs carry a request id and the route, never query strings, bodies,
 //! cookies or Authorization headers: those are where tokens, codes and secrets travel.
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use actix_web::HttpMessage;
@@ -32,8 +33,14 @@ pub fn init_logging(format: LogFormat, level: &str) -> Result<(), String> {
                     .with_writer(std::io::stderr),
             )
             .try_init(),
+        // Colour codes only for a terminal: in a file or a log collector they are noise
+        // around every field.
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     result.map_err(|e| e.to_string())
