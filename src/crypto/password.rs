@@ -79,6 +79,7 @@ impl std::fmt::Debug for PasswordHasher {
         f.debug_struct("PasswordHasher")
             .field("workers", &self.inner.workers)
             .field("queue_limit", &self.inner.queue_limit)
+            .field("buffers_held", &self.inner.held.load(Ordering::SeqCst))
             .finish_non_exhaustive()
     }
 }
