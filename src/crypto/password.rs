@@ -89,9 +89,10 @@ fn argon2(params: &Params) -> Argon2<'static> {
 }
 
 /// Argon2's working memory (19 MiB with the default parameters), allocated once per
-/// worker thread and reused by every hash it computes until the worker falls idle. Allocated per hash, as the argon2
-/// crate does by default, glibc kept freed copies in every malloc arena the workers
-/// passed through: about 1 GiB resident after a few minutes of logins.
+/// worker thread and reused by every hash it computes until the worker falls idle.
+/// Allocated per hash, as the argon2 crate does by default, glibc kept freed copies in
+/// every malloc arena the workers passed through: about 1 GiB resident after a few
+/// minutes of logins.
 #[derive(Default)]
 struct Scratch {
     blocks: Vec<Block>,

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 
-use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::digest::{Context, SHA256};
 
 /// Digests kept per key before the memo starts over: 4,096 × 32 bytes plus the set's
 /// overhead is about 200 KiB at most.
@@ -28,16 +28,16 @@ pub struct Fingerprint([u8; 32]);
 impl SignatureMemo {
     pub fn fingerprint(signing_input: &[u8], signature: &[u8]) -> Fingerprint {
         // Length-prefixed so that no split of the same bytes gives the same digest.
-        let mut buf = Vec::with_capacity(8 + signing_input.len() + signature.len());
-        buf.extend_from_slice(
+        let mut context = Context::new(&SHA256);
+        context.update(
             &u64::try_from(signing_input.len())
                 .unwrap_or(u64::MAX)
                 .to_be_bytes(),
         );
-        buf.extend_from_slice(signing_input);
-        buf.extend_from_slice(signature);
+        context.update(signing_input);
+        context.update(signature);
         let mut out = [0u8; 32];
-        out.copy_from_slice(digest(&SHA256, &buf).as_ref());
+        out.copy_from_slice(context.finish().as_ref());
         Fingerprint(out)
     }
 

@@ -284,7 +284,7 @@ impl Service {
     }
 
     /// Applies `change` to one user; when it takes an enabled admin away, only if another
-    /// remains, checked and changed in one transaction (`rows::unless_last_admin`).
+    /// remains, checked and changed in one transaction (`rows::unless_last_with_role`).
     async fn change_user(
         &self,
         takes_an_admin: bool,
@@ -294,7 +294,7 @@ impl Service {
             return Ok(self.store.run(change).await?);
         }
         self.store
-            .run(move |conn| rows::unless_last_admin(conn, change))
+            .run(move |conn| rows::unless_last_with_role(conn, "admin", change))
             .await?
             .ok_or(ManageError::Refused("this is the last enabled admin"))
     }

@@ -17,7 +17,7 @@ use super::grants::REFRESH_TOKEN_PREFIX;
 use crate::crypto::jwt::Expected;
 use crate::crypto::tokens::Secret;
 use crate::store::models::grants;
-use crate::store::models::revocation::{self, StandingQuery, TokenStanding};
+use crate::store::models::revocation::{StandingQuery, TokenStanding};
 
 /// The role a client needs to call the introspection endpoint.
 pub const INTROSPECTOR_ROLE: &str = "introspector";
@@ -182,15 +182,13 @@ async fn refresh_token(
     if !visible || !live {
         return Ok(Introspection::inactive());
     }
-    let (client_id, user_id, grant_id) = (
-        grant.client_id.clone(),
-        grant.user_id.clone(),
-        grant.id.clone(),
-    );
     let standing = ctx
-        .store
-        .run(move |conn| {
-            revocation::token_standing(conn, "", &client_id, user_id.as_deref(), Some(&grant_id))
+        .standings
+        .check(StandingQuery {
+            jti: String::new(),
+            client_id: grant.client_id.clone(),
+            user_id: grant.user_id.clone(),
+            grant_id: Some(grant.id.clone()),
         })
         .await
         .map_err(store_error)?;

@@ -63,8 +63,8 @@ pub struct Store {
     backend: Backend,
     /// Permits for the pool's connections and two more, taken before a database thread
     /// is used: work waits here, as a cheap future, instead of as one blocked thread per
-    /// request. Under 64 concurrent requests the blocking pool had grown to 74 threads, all but
-    /// eight of them fighting over the pool's lock. There is one thread per permit.
+    /// request. Under 64 concurrent requests the blocking pool had grown to 74 threads,
+    /// all but eight of them fighting over the pool's lock. One thread per permit.
     permits: Arc<tokio::sync::Semaphore>,
     wait: Duration,
     threads: Arc<threads::DbThreads>,

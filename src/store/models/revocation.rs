@@ -105,7 +105,7 @@ const ROW_ACTIVE_GRANT: i32 = 4;
 
 /// The standing of many tokens in one round trip: one `UNION ALL` over the four tables,
 /// each side an `IN` list of the distinct ids asked for. Under load, introspection calls
-/// that arrive together share this query (see `store::standing`), so the database does
+/// that arrive together share this query (see `store::coalesce`), so the database does
 /// one statement's work for a whole batch. A batch of one takes the single-token query.
 pub fn token_standings(
     conn: &mut DbConnection,

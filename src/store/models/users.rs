@@ -210,37 +210,36 @@ pub fn count_enabled_with_role(conn: &mut DbConnection, role: &str) -> Result<i6
         .get_result(conn)?)
 }
 
-/// Runs `change`, which takes one enabled admin away (disables, deletes or demotes one
-/// user), only if another enabled admin remains; `None` when it would be the last.
+/// Runs `change`, which takes one enabled holder of `role` away (disables, deletes or
+/// demotes one user), only if another remains; `None` when it would be the last.
 ///
 /// Counting first and changing after, in two steps, let two admins demote each other at
-/// once and leave none. Here the enabled admins' rows are locked by a no-op update
+/// once and leave none. Here the enabled holders' rows are locked by a no-op update
 /// before counting: a concurrent guarded change waits for this one to commit, and its
 /// own count, a new statement, then sees the result. On SQLite the first write takes the
 /// database's write lock, which serialises the same way.
-pub fn unless_last_admin<T>(
+pub fn unless_last_with_role<T>(
     conn: &mut DbConnection,
+    role: &str,
     change: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
 ) -> Result<Option<T>, StoreError> {
     conn.transaction(|conn| {
-        let admins = user_roles::table
-            .filter(user_roles::role.eq(ADMIN_ROLE))
+        let holders = user_roles::table
+            .filter(user_roles::role.eq(role))
             .select(user_roles::user_id);
         diesel::update(
             users::table
                 .filter(users::disabled.eq(false))
-                .filter(users::id.eq_any(admins)),
+                .filter(users::id.eq_any(holders)),
         )
         .set(users::updated_at.eq(users::updated_at))
         .execute(conn)?;
-        if count_enabled_with_role(conn, ADMIN_ROLE)? <= 1 {
+        if count_enabled_with_role(conn, role)? <= 1 {
             return Ok(None);
         }
         change(conn).map(Some)
     })
 }
-
-const ADMIN_ROLE: &str = "admin";
 
 pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
     let n = diesel::delete(users::table.find(id)).execute(conn)?;
