@@ -32,7 +32,7 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     pub discovery: Arc<Document>,
     pub clients: Arc<crate::oauth::clients::ClientCache>,
-    pub standings: crate::oauth::standing::StandingChecks,
+    pub standings: Arc<crate::oauth::standing::StandingChecks>,
     pub token_rate_limit: Option<crate::http::rate_limit::IpRateLimiter>,
 }
 
@@ -184,7 +184,10 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
         config.rate_limit.token_per_second,
         config.rate_limit.token_burst,
     );
-    let standings = crate::oauth::standing::StandingChecks::new(store.clone());
+    let standings = Arc::new(crate::oauth::standing::StandingChecks::new(
+        store.clone(),
+        config.tokens.introspection_cache,
+    ));
     Ok(AppState {
         clients,
         standings,

@@ -217,6 +217,11 @@ pub struct RawTokens {
     /// The token endpoint may use a client record this old; disabling a client or
     /// rotating its secret takes effect within this bound. 0 reads it every time.
     pub client_cache_secs: u64,
+    /// Introspection may reuse what the database said about a token for this long
+    /// (milliseconds): a revocation or disabled account from another replica or the CLI
+    /// takes effect here within this bound; through this replica, at once. 0 (the
+    /// default) reads the database on every call.
+    pub introspection_cache_ms: u64,
 }
 
 impl Default for RawTokens {
@@ -228,6 +233,7 @@ impl Default for RawTokens {
             refresh_token_idle_secs: 14 * 86_400,
             refresh_token_absolute_secs: 90 * 86_400,
             client_cache_secs: 5,
+            introspection_cache_ms: 0,
         }
     }
 }
@@ -586,6 +592,7 @@ pub struct TokensConfig {
     pub refresh_token_idle: i64,
     pub refresh_token_absolute: i64,
     pub client_cache: Duration,
+    pub introspection_cache: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -689,6 +696,7 @@ impl Config {
                 "refresh_token_idle_secs": self.tokens.refresh_token_idle,
                 "refresh_token_absolute_secs": self.tokens.refresh_token_absolute,
                 "client_cache_secs": self.tokens.client_cache.as_secs(),
+                "introspection_cache_ms": u64::try_from(self.tokens.introspection_cache.as_millis()).unwrap_or(u64::MAX),
             },
             "login": {
                 "max_failures": self.login.user.max_failures,
@@ -1160,6 +1168,13 @@ fn validate_tokens(figment: &Figment, raw: &RawTokens) -> Result<TokensConfig, C
             "must be at most 60 (disabling a client must take effect quickly)",
         ));
     }
+    if raw.introspection_cache_ms > 60_000 {
+        return Err(invalid(
+            figment,
+            "tokens.introspection_cache_ms",
+            "must be at most 60000 (a revocation must take effect quickly)",
+        ));
+    }
     Ok(TokensConfig {
         access_token_lifetime: raw.access_token_lifetime_secs,
         id_token_lifetime: raw.id_token_lifetime_secs,
@@ -1167,6 +1182,7 @@ fn validate_tokens(figment: &Figment, raw: &RawTokens) -> Result<TokensConfig, C
         refresh_token_idle: raw.refresh_token_idle_secs,
         refresh_token_absolute: raw.refresh_token_absolute_secs,
         client_cache: Duration::from_secs(raw.client_cache_secs),
+        introspection_cache: Duration::from_millis(raw.introspection_cache_ms),
     })
 }
 

@@ -114,6 +114,7 @@ pub struct Metrics {
     pub table_rows: IntGaugeVec,
     pub janitor_runs: IntCounterVec,
     pub introspections: IntCounterVec,
+    pub standings: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -187,6 +188,14 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let standings = IntCounterVec::new(
+            Opts::new(
+                "introspection_standings_total",
+                "Token standings by source: database, or remembered (tokens.introspection_cache_ms)",
+            ),
+            &["source"],
+        )?;
+        registry.register(Box::new(standings.clone()))?;
         registry.register(Box::new(janitor_purged.clone()))?;
         registry.register(Box::new(table_rows.clone()))?;
         registry.register(Box::new(janitor_runs.clone()))?;
@@ -206,6 +215,7 @@ impl Metrics {
             table_rows,
             janitor_runs,
             introspections,
+            standings,
         })
     }
 

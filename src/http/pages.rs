@@ -150,6 +150,7 @@ pub(crate) fn ctx<'a>(state: &'a AppState, req: &HttpRequest) -> Ctx<'a> {
         standings: &state.standings,
         metrics: &state.metrics,
         now: state.clock.now(),
+        started: std::time::Instant::now(),
         client_ip: client_ip(
             req.peer_addr().map(|a| a.ip()),
             req.headers()

@@ -391,9 +391,13 @@ impl Service {
             roles: roles.clone(),
         })?;
         validate_row(&row, &after)?;
-        self.store
+        let updated = self
+            .store
             .run(move |conn| rows::update(conn, &row, &roles))
-            .await?;
+            .await;
+        // Disabling a client must reach introspection on this replica at once.
+        self.store.note_revocation();
+        updated?;
         self.audit(
             actor,
             AuditEvent::new("client.updated")
@@ -431,16 +435,15 @@ impl Service {
     pub async fn delete_client(&self, actor: &Actor, client_id: &str) -> Result<(), ManageError> {
         let before = ClientView::try_from(self.find_client(client_id).await?)?;
         let id = client_id.to_owned();
-        self.store
-            .run(move |conn| rows::delete(conn, &id))
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => ManageError::NotFound("client"),
-                other @ (StoreError::Unavailable(_)
-                | StoreError::Conflict
-                | StoreError::Query(_)
-                | StoreError::Corrupt(_)) => ManageError::Store(other),
-            })?;
+        let deleted = self.store.run(move |conn| rows::delete(conn, &id)).await;
+        self.store.note_revocation();
+        deleted.map_err(|e| match e {
+            StoreError::NotFound => ManageError::NotFound("client"),
+            other @ (StoreError::Unavailable(_)
+            | StoreError::Conflict
+            | StoreError::Query(_)
+            | StoreError::Corrupt(_)) => ManageError::Store(other),
+        })?;
         self.audit(
             actor,
             AuditEvent::new("client.deleted")

@@ -290,13 +290,17 @@ impl Service {
         takes_an_admin: bool,
         change: impl FnOnce(&mut DbConnection) -> Result<(), StoreError> + Send + 'static,
     ) -> Result<(), ManageError> {
-        if !takes_an_admin {
-            return Ok(self.store.run(change).await?);
-        }
-        self.store
-            .run(move |conn| rows::unless_last_with_role(conn, "admin", change))
-            .await?
-            .ok_or(ManageError::Refused("this is the last enabled admin"))
+        let changed = if takes_an_admin {
+            self.store
+                .run(move |conn| rows::unless_last_with_role(conn, "admin", change))
+                .await
+        } else {
+            self.store.run(change).await.map(Some)
+        };
+        // A disabled or deleted user's tokens must stop working on this replica at once,
+        // including where introspection remembers standings (`oauth::standing`).
+        self.store.note_revocation();
+        changed?.ok_or(ManageError::Refused("this is the last enabled admin"))
     }
 
     pub async fn add_user_role(
@@ -479,7 +483,9 @@ impl Service {
                     Ok(ids)
                 })
             })
-            .await?;
+            .await;
+        self.store.note_revocation();
+        let revoked = revoked?;
         self.audit(
             actor,
             AuditEvent::new("user.sessions_revoked")

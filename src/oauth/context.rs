@@ -21,6 +21,8 @@ pub struct Ctx<'a> {
     pub standings: &'a StandingChecks,
     pub metrics: &'a Metrics,
     pub now: i64,
+    /// When the request began, on the monotonic clock: for bounds finer than a second.
+    pub started: std::time::Instant,
     pub client_ip: Option<IpAddr>,
 }
 

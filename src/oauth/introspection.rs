@@ -2,9 +2,11 @@
 //! answer for anything that is not a live token of ours is exactly `{"active": false}`,
 //! whatever the reason, so the endpoint is no oracle for why a token failed.
 //!
-//! Nothing on this path is cached: each answer reads revocations, grants, users and
-//! clients from the database in a query that began after the call did (calls arriving
-//! together share one, see `standing`), so every replica agrees at once.
+//! By default nothing on this path is cached: each answer reads revocations, grants, users
+//! and clients from the database in a query that began after the call did (calls arriving
+//! together share one, see `standing`), so every replica agrees at once. An operator may
+//! trade that for speed with `tokens.introspection_cache_ms`, a bound on how long another
+//! replica's revocation can go unseen here.
 
 use serde::Serialize;
 
@@ -16,6 +18,7 @@ use super::form::FormMap;
 use super::grants::REFRESH_TOKEN_PREFIX;
 use crate::crypto::jwt::Expected;
 use crate::crypto::tokens::Secret;
+use crate::oauth::standing::Source;
 use crate::store::models::grants;
 use crate::store::models::revocation::{StandingQuery, TokenStanding};
 
@@ -93,20 +96,34 @@ pub async fn standing(
         claims.gid.clone(),
     );
     let user_id = gid.as_ref().map(|_| claims.sub.clone());
-    let standing = ctx
-        .standings
-        .check(StandingQuery {
+    let standing = checked(
+        ctx,
+        StandingQuery {
             jti,
             client_id,
             user_id,
             grant_id: gid,
-        })
-        .await
-        .map_err(store_error)?;
+        },
+    )
+    .await?;
     let good = !standing.jti_revoked
         && standing.client_active
         && (claims.gid.is_none() || (standing.grant_active && standing.username.is_some()));
     Ok(good.then_some(standing))
+}
+
+async fn checked(ctx: &Ctx<'_>, query: StandingQuery) -> Result<TokenStanding, OAuthError> {
+    let (standing, source) = ctx
+        .standings
+        .check(query, ctx.started)
+        .await
+        .map_err(store_error)?;
+    let source = match source {
+        Source::Database => "database",
+        Source::Remembered => "remembered",
+    };
+    ctx.metrics.standings.with_label_values(&[source]).inc();
+    Ok(standing)
 }
 
 pub async fn introspect(
@@ -182,16 +199,16 @@ async fn refresh_token(
     if !visible || !live {
         return Ok(Introspection::inactive());
     }
-    let standing = ctx
-        .standings
-        .check(StandingQuery {
+    let standing = checked(
+        ctx,
+        StandingQuery {
             jti: String::new(),
             client_id: grant.client_id.clone(),
             user_id: grant.user_id.clone(),
             grant_id: Some(grant.id.clone()),
-        })
-        .await
-        .map_err(store_error)?;
+        },
+    )
+    .await?;
     let good = standing.client_active
         && standing.grant_active
         && (grant.user_id.is_none() || standing.username.is_some());

@@ -1,7 +1,17 @@
-//! Whether the database still backs a token: asked on every introspection, never cached.
-//! Calls that arrive together share one query (`store::coalesce`), which is what keeps
-//! the endpoint fast under load while every answer still reads the database as it is
-//! after the call began.
+//! Whether the database still backs a token: asked on every introspection. Calls that
+//! arrive together share one query (`store::coalesce`), which is what keeps the endpoint
+//! fast under load while every answer still reads the database as it is after the call
+//! began.
+//!
+//! An operator may opt in to remembering answers for a bound (`tokens.introspection_cache_ms`,
+//! off by default). A revocation made on another replica, or by the CLI, is then seen
+//! here within that bound, counted from when the remembered query began; one made through
+//! this replica is seen at once, because it bumps the store's revocation epoch and an
+//! answer remembered under an older epoch is never used.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use crate::store::coalesce::Coalescer;
 use crate::store::models::revocation::{self, StandingQuery, TokenStanding};
@@ -12,20 +22,161 @@ use crate::store::{Store, StoreError};
 const LEADERS: usize = 2;
 /// The most tokens one query asks about.
 const MAX_BATCH: usize = 128;
+/// Remembered answers beyond this are dropped wholesale: a flood of distinct tokens can
+/// cost memory only up to here (a few MiB), and each entry expires within the bound anyway.
+const MAX_REMEMBERED: usize = 10_000;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StandingChecks {
+    store: Store,
     batches: Coalescer<StandingQuery, TokenStanding>,
+    memo: Option<Memo>,
+}
+
+/// Whether an answer came from the database or from what this replica remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Database,
+    Remembered,
+}
+
+#[derive(Debug)]
+struct Memo {
+    bound: Duration,
+    entries: RwLock<HashMap<StandingQuery, Remembered>>,
+}
+
+#[derive(Debug)]
+struct Remembered {
+    /// When the call that asked the database began; its query began later.
+    asked_at: Instant,
+    epoch: u64,
+    standing: TokenStanding,
 }
 
 impl StandingChecks {
-    pub fn new(store: Store) -> Self {
+    /// `remember_for` zero asks the database on every call.
+    pub fn new(store: Store, remember_for: Duration) -> Self {
         Self {
-            batches: Coalescer::new(store, revocation::token_standings, LEADERS, MAX_BATCH),
+            batches: Coalescer::new(
+                store.clone(),
+                revocation::token_standings,
+                LEADERS,
+                MAX_BATCH,
+            ),
+            store,
+            memo: (!remember_for.is_zero()).then(|| Memo {
+                bound: remember_for,
+                entries: RwLock::new(HashMap::new()),
+            }),
         }
     }
 
-    pub async fn check(&self, query: StandingQuery) -> Result<TokenStanding, StoreError> {
-        self.batches.ask(query).await
+    /// The token's standing. `asked_at` is when the caller began (a monotonic instant,
+    /// passed in so tests can place calls in time).
+    pub async fn check(
+        &self,
+        query: StandingQuery,
+        asked_at: Instant,
+    ) -> Result<(TokenStanding, Source), StoreError> {
+        let Some(memo) = &self.memo else {
+            return Ok((self.batches.ask(query).await?, Source::Database));
+        };
+        // Read before the query starts: a revocation noted while it runs makes its
+        // answer count as stale.
+        let epoch = self.store.revocation_epoch();
+        if let Some(standing) = memo.recall(&query, epoch, asked_at) {
+            return Ok((standing, Source::Remembered));
+        }
+        let standing = self.batches.ask(query.clone()).await?;
+        memo.keep(query, standing.clone(), epoch, asked_at);
+        Ok((standing, Source::Database))
+    }
+}
+
+impl Memo {
+    fn recall(&self, query: &StandingQuery, epoch: u64, now: Instant) -> Option<TokenStanding> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let remembered = entries.get(query)?;
+        let fresh = remembered.epoch == epoch
+            && now.saturating_duration_since(remembered.asked_at) < self.bound;
+        fresh.then(|| remembered.standing.clone())
+    }
+
+    fn keep(&self, query: StandingQuery, standing: TokenStanding, epoch: u64, asked_at: Instant) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= MAX_REMEMBERED {
+            entries.clear();
+        }
+        entries.insert(
+            query,
+            Remembered {
+                asked_at,
+                epoch,
+                standing,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn standing(active: bool) -> TokenStanding {
+        TokenStanding {
+            jti_revoked: !active,
+            client_active: true,
+            username: None,
+            grant_active: false,
+        }
+    }
+
+    fn query(jti: &str) -> StandingQuery {
+        StandingQuery {
+            jti: jti.into(),
+            client_id: "svc".into(),
+            user_id: None,
+            grant_id: None,
+        }
+    }
+
+    fn memo(bound_ms: u64) -> Memo {
+        Memo {
+            bound: Duration::from_millis(bound_ms),
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    #[test]
+    fn an_answer_is_used_only_within_the_bound_and_epoch() {
+        let memo = memo(500);
+        let t0 = Instant::now();
+        memo.keep(query("a"), standing(true), 7, t0);
+        let within = t0 + Duration::from_millis(499);
+        assert_eq!(memo.recall(&query("a"), 7, within), Some(standing(true)));
+        // Exactly at the bound it is stale: the bound is a promise, not a target.
+        let at_bound = t0 + Duration::from_millis(500);
+        assert_eq!(memo.recall(&query("a"), 7, at_bound), None);
+        // A revocation noted on this replica since then: stale at once.
+        assert_eq!(memo.recall(&query("a"), 8, within), None);
+        // Another token, another answer.
+        assert_eq!(memo.recall(&query("b"), 7, within), None);
+    }
+
+    #[test]
+    fn the_memo_never_grows_past_its_limit() {
+        let memo = memo(60_000);
+        let t0 = Instant::now();
+        for i in 0..(MAX_REMEMBERED + 10) {
+            memo.keep(query(&i.to_string()), standing(true), 0, t0);
+        }
+        let len = memo
+            .entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        assert!(len <= MAX_REMEMBERED, "{len} entries");
+        assert_eq!(len, 10);
     }
 }

@@ -9,6 +9,7 @@ pub mod schema;
 pub mod threads;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -68,6 +69,9 @@ pub struct Store {
     permits: Arc<tokio::sync::Semaphore>,
     wait: Duration,
     threads: Arc<threads::DbThreads>,
+    /// Bumped after this replica revokes anything, so what was remembered about a token's
+    /// standing before (see `oauth::standing`) is no longer used here.
+    revocations: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -116,11 +120,25 @@ impl Store {
             permits: Arc::new(tokio::sync::Semaphore::new(in_flight)),
             wait: options.connect_timeout,
             threads: Arc::new(threads::DbThreads::new(in_flight)),
+            revocations: Arc::new(AtomicU64::new(0)),
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Tells this replica that a token, grant, user or client was revoked or disabled.
+    /// Call it after the change is committed and before answering: a standing remembered
+    /// from a query that began before it then counts as stale.
+    pub fn note_revocation(&self) {
+        self.revocations.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many revocations this replica has noted; compare two readings to tell whether
+    /// one happened in between.
+    pub fn revocation_epoch(&self) -> u64 {
+        self.revocations.load(Ordering::SeqCst)
     }
 
     /// Runs `work` with a pooled connection on the store's own threads (see `threads`).

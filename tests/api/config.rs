@@ -46,6 +46,8 @@ fn defaults_without_any_source() {
     assert_eq!(c.password.memory_kib, 19_456);
     assert_eq!(c.password.iterations, 2);
     assert_eq!(c.password.parallelism, 1);
+    // Introspection reads the database on every call unless an operator opts in.
+    assert!(c.tokens.introspection_cache.is_zero());
 }
 
 #[test]
@@ -304,4 +306,17 @@ fn wrong_types_and_ranges_are_refused() {
         ..Sources::default()
     }));
     assert!(text.contains("xml"), "{text}");
+
+    // Remembering standings is bounded: a revocation must take effect within a minute.
+    let text = err_text(Config::load(&Sources {
+        env: env(&[("PORTCULLIS_TOKENS__INTROSPECTION_CACHE_MS", "60001")]),
+        ..Sources::default()
+    }));
+    assert!(text.contains("tokens.introspection_cache_ms"), "{text}");
+    let c = Config::load(&Sources {
+        env: env(&[("PORTCULLIS_TOKENS__INTROSPECTION_CACHE_MS", "250")]),
+        ..Sources::default()
+    })
+    .unwrap();
+    assert_eq!(c.tokens.introspection_cache.as_millis(), 250);
 }

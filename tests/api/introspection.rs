@@ -3,7 +3,9 @@
 //! tables bounded, and (on Postgres) a database outage answered 503 and recovered from.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use portcullis::config::Config;
 use portcullis::manage::Actor;
 use portcullis::manage::clients::{ClientUpdate, NewClient};
 use portcullis::manage::users::NewUser;
@@ -92,7 +94,11 @@ impl Setup {
 /// `rs` may introspect; `svc` gets client_credentials tokens; `web` gets password and
 /// refresh tokens for `alice`.
 async fn setup_on(db: Arc<TestDb>) -> Setup {
-    let app = spawn_app_with(db, |_| {}).await;
+    setup_with(db, |_| {}).await
+}
+
+async fn setup_with(db: Arc<TestDb>, tweak: impl FnOnce(&mut Config)) -> Setup {
+    let app = spawn_app_with(db, tweak).await;
     let rs = client(&app, "rs", &["client_credentials"], &["introspector"]).await;
     let svc = client(&app, "svc", &["client_credentials"], &[]).await;
     let web = client(
@@ -479,6 +485,75 @@ async fn replicas_on_one_database_agree_at_once() {
     );
     assert_eq!(introspect(&s.app, s.rs(), &at).await, inactive());
     assert_eq!(introspect(&s.app, s.web(), &rt).await, inactive());
+}
+
+/// The opt-in memo (`tokens.introspection_cache_ms`): revocations through the same replica
+/// are seen at once; another replica's are seen within the bound, never later. The bound
+/// is checked from the client's side, which can only make it look longer than it is.
+#[tokio::test]
+async fn remembered_standings_hide_another_replicas_revocation_no_longer_than_the_bound() {
+    const BOUND: Duration = Duration::from_millis(1500);
+    let db = Arc::new(TestDb::new());
+    let s = setup_with(Arc::clone(&db), |c| c.tokens.introspection_cache = BOUND).await;
+    let issuer = s.app.state.config.issuer.clone();
+    let b = spawn_app_with(db, move |c| c.issuer = issuer).await;
+    let standings = |app: &TestApp| {
+        let app = app.state.metrics.clone();
+        move |source: &str| app.standings.with_label_values(&[source]).get()
+    };
+    let on_a = standings(&s.app);
+
+    // Same replica: a remembered answer is used, and a revocation here ends it at once.
+    let (t1, t2) = (cc_token(&s).await, cc_token(&s).await);
+    for t in [&t1, &t2, &t1, &t2] {
+        assert_eq!(introspect(&s.app, s.rs(), t).await["active"], true);
+    }
+    assert_eq!(on_a("remembered"), 2);
+    let r = post_with_basic(&s.app, "/revoke", &[("token", &t1)], s.svc()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(introspect(&s.app, s.rs(), &t1).await, inactive());
+    assert_eq!(introspect(&s.app, s.rs(), &t2).await["active"], true);
+    // Disabling the user through this replica's management service, too.
+    let (at, _) = user_tokens(&s).await;
+    assert_eq!(introspect(&s.app, s.rs(), &at).await["active"], true);
+    s.app
+        .state
+        .service
+        .set_user_disabled(&Actor::cli(), "alice", true)
+        .await
+        .unwrap();
+    assert_eq!(introspect(&s.app, s.rs(), &at).await, inactive());
+
+    // Another replica: seen within the bound of the remembered query.
+    let primed = {
+        assert_eq!(introspect(&s.app, s.rs(), &t2).await["active"], true);
+        Instant::now()
+    };
+    let revoked_at = Instant::now();
+    let r = post_with_basic(&b, "/revoke", &[("token", &t2)], s.svc()).await;
+    assert_eq!(r.status(), 200);
+    let seen_after = loop {
+        let sent = Instant::now();
+        let answer = introspect(&s.app, s.rs(), &t2).await;
+        if answer == inactive() {
+            break revoked_at.elapsed();
+        }
+        assert_eq!(answer["active"], true);
+        assert!(
+            sent < primed + BOUND,
+            "active {:?} after the remembered query, bound {BOUND:?}",
+            sent - primed
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        seen_after <= BOUND + Duration::from_secs(1),
+        "{seen_after:?}"
+    );
+    eprintln!("another replica's revocation was seen after {seen_after:?} (bound {BOUND:?})");
+    // The replica without the memo reads the database every time.
+    assert_eq!(standings(&b)("remembered"), 0);
+    assert_eq!(introspect(&b, s.rs(), &t2).await, inactive());
 }
 
 #[tokio::test]

@@ -89,7 +89,7 @@ pub fn token_standing(
 }
 
 /// The ids one token's standing depends on; absent ids name no row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StandingQuery {
     pub jti: String,
     pub client_id: String,
