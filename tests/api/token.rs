@@ -786,6 +786,60 @@ async fn concurrent_refreshes_let_at_most_one_win() {
     assert!(ok <= 1, "{ok} concurrent redemptions succeeded");
 }
 
+/// Rotation stores "used" and the successor together: when the successor cannot be
+/// stored, the presented token is not spent and still works.
+#[tokio::test]
+async fn a_rotation_that_cannot_store_its_successor_spends_nothing() {
+    use portcullis::store::models::grants as rows;
+    let app = spawn_app().await;
+    let secret = confidential(
+        &app,
+        "app",
+        &["password", "refresh_token"],
+        "offline_access",
+        false,
+    )
+    .await;
+    user(&app, "frank").await;
+    let body = format!(
+        "grant_type=password&username=frank&password={}",
+        PASSWORD.replace(' ', "+")
+    );
+    let v: Value = post_form(&app, &body, Some(("app", &secret)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rt = v["refresh_token"].as_str().unwrap().to_owned();
+    let digest = portcullis::crypto::tokens::digest(&rt).to_vec();
+    let d = digest.clone();
+    let failed = app
+        .state
+        .store
+        .run(move |conn| {
+            let (token, _) = rows::find_refresh_token(conn, &d)?.expect("stored");
+            // A successor whose digest is taken: its insert fails after the update ran.
+            let clash = rows::RefreshTokenRow {
+                rotated_at: None,
+                ..token
+            };
+            rows::rotate_refresh_token(conn, &d, T0, &clash)
+        })
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    let d = digest.clone();
+    let (token, _) = app
+        .state
+        .store
+        .run(move |conn| rows::find_refresh_token(conn, &d))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.rotated_at, None, "rolled back with the failed insert");
+    let (status, v) = refresh(&app, &secret, &rt, None).await;
+    assert_eq!(status, 200, "{v}");
+}
+
 #[tokio::test]
 async fn per_ip_rate_limit_answers_429() {
     let app = spawn_app_with(Arc::new(TestDb::new()), |c| {

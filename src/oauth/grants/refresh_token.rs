@@ -53,9 +53,20 @@ pub async fn exchange(
     }
     let digest = presented.digest().to_vec();
     let lookup = digest.clone();
-    let Some((token, grant)) = ctx
+    // The token, its grant and the grant's user in one trip to the database: the user must
+    // still exist and be enabled, and roles are read fresh.
+    let Some((token, grant, user)) = ctx
         .store
-        .run(move |conn| rows::find_refresh_token(conn, &lookup))
+        .run(move |conn| {
+            let Some((token, grant)) = rows::find_refresh_token(conn, &lookup)? else {
+                return Ok(None);
+            };
+            let user = match &grant.user_id {
+                Some(id) => users::find_by_id(conn, id)?,
+                None => None,
+            };
+            Ok(Some((token, grant, user)))
+        })
         .await
         .map_err(store_error)?
     else {
@@ -82,32 +93,13 @@ pub async fn exchange(
     // May narrow, never widen (RFC 6749 section 6).
     let scope = grant_scope(requested, &granted)?;
 
-    // The user must still exist and be enabled; roles are read fresh.
     let user_id = grant
         .user_id
         .clone()
         .ok_or_else(|| OAuthError::invalid_grant(INVALID))?;
-    let lookup_user = user_id.clone();
-    let user = ctx
-        .store
-        .run(move |conn| users::find_by_id(conn, &lookup_user))
-        .await
-        .map_err(store_error)?;
     let Some(user) = user.filter(|u| !u.row.disabled) else {
         return Err(OAuthError::invalid_grant(INVALID));
     };
-
-    // Exactly one concurrent presenter wins; the others are treated as reuse.
-    let (consume, now) = (digest, ctx.now);
-    let won = ctx
-        .store
-        .run(move |conn| rows::consume_refresh_token(conn, &consume, now))
-        .await
-        .map_err(store_error)?;
-    if !won {
-        revoke_family(ctx, &grant.id, &client.client_id).await?;
-        return Err(OAuthError::invalid_grant(INVALID));
-    }
 
     let next = new_refresh_token();
     let idle = client
@@ -120,11 +112,8 @@ pub async fn exchange(
         expires_at: (ctx.now + idle).min(grant.expires_at),
         rotated_at: None,
     };
-    ctx.store
-        .run(move |conn| rows::insert_refresh_token(conn, &row))
-        .await
-        .map_err(store_error)?;
-
+    // Signed before the rotation is stored: once it is, the old token is spent, and a
+    // signing failure after that would leave the client with nothing.
     let issued = access_token::issue(
         ctx.keys,
         AccessTokenRequest {
@@ -142,6 +131,18 @@ pub async fn exchange(
             now: ctx.now,
         },
     )?;
+
+    // Exactly one concurrent presenter wins; the others are treated as reuse.
+    let now = ctx.now;
+    let won = ctx
+        .store
+        .run(move |conn| rows::rotate_refresh_token(conn, &digest, now, &row))
+        .await
+        .map_err(store_error)?;
+    if !won {
+        revoke_family(ctx, &grant.id, &client.client_id).await?;
+        return Err(OAuthError::invalid_grant(INVALID));
+    }
     Ok(TokenResponse {
         access_token: issued.token,
         token_type: "Bearer",

@@ -74,6 +74,24 @@ pub fn consume_refresh_token(
     Ok(n == 1)
 }
 
+/// Rotation in one transaction: marks `digest` used if nobody has yet and stores its
+/// successor. `false` (and nothing stored) when another presenter won. Together, so a
+/// failure between the two can never leave a family with its token used and no successor.
+pub fn rotate_refresh_token(
+    conn: &mut DbConnection,
+    digest: &[u8],
+    now: i64,
+    next: &RefreshTokenRow,
+) -> Result<bool, StoreError> {
+    conn.transaction(|conn| {
+        if !consume_refresh_token(conn, digest, now)? {
+            return Ok(false);
+        }
+        insert_refresh_token(conn, next)?;
+        Ok(true)
+    })
+}
+
 /// Revokes a grant (idempotent: the first reason and time are kept).
 pub fn revoke_grant(
     conn: &mut DbConnection,
