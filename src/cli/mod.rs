@@ -335,7 +335,10 @@ pub enum ClientCommand {
 /// Entry point for `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // HTTP is served by actix's own worker threads and the database by the store's: this
+    // runtime only runs timers and background tasks, so one thread does.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
     {

@@ -107,6 +107,14 @@ impl Store {
             .connection_timeout(options.connect_timeout)
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::NopErrorHandler))
+            // r2d2 opens connections on its own threads, three by default; one is enough
+            // to open a pool's worth, and each thread costs a malloc arena.
+            .thread_pool(Arc::new(
+                scheduled_thread_pool::ScheduledThreadPool::builder()
+                    .num_threads(1)
+                    .thread_name_pattern("r2d2-{}")
+                    .build(),
+            ))
             .build_unchecked(manager);
         // The pool plus two: a couple of threads wait at the pool itself, so a connection
         // coming back is taken at once rather than after a thread wakes up. Each thread

@@ -46,6 +46,17 @@ fn defaults_without_any_source() {
     assert_eq!(c.password.memory_kib, 19_456);
     assert_eq!(c.password.iterations, 2);
     assert_eq!(c.password.parallelism, 1);
+    // SQLite writes one at a time: a small pool; Postgres overlaps round trips.
+    assert_eq!(c.database.pool_size, 4);
+    let pg = Config::load(&Sources {
+        env: env(&[(
+            "PORTCULLIS_DATABASE__URL",
+            "postgres://u@db.internal/portcullis",
+        )]),
+        ..Sources::default()
+    })
+    .unwrap();
+    assert_eq!(pg.database.pool_size, 8);
     // Introspection reads the database on every call unless an operator opts in.
     assert!(c.tokens.introspection_cache.is_zero());
 }
