@@ -435,9 +435,25 @@ async fn revoking_a_refresh_token_ends_its_family_and_its_access_tokens() {
 
 #[tokio::test]
 async fn no_introspection_after_a_revocation_says_active() {
-    let s = setup().await;
+    no_active_answer_after_revoking(setup().await).await;
+}
+
+/// With the memo on, a revocation through the same replica still ends every remembered
+/// answer before `/revoke` answers, however the calls interleave.
+#[tokio::test]
+async fn no_remembered_answer_survives_a_revocation_on_the_same_replica() {
+    let s = setup_with(Arc::new(TestDb::new()), |c| {
+        c.tokens.introspection_cache = Duration::from_secs(60);
+    })
+    .await;
+    no_active_answer_after_revoking(s).await;
+}
+
+async fn no_active_answer_after_revoking(s: Setup) {
     for _ in 0..10 {
         let at = cc_token(&s).await;
+        // Known active first: with the memo on, that answer is now remembered.
+        assert_eq!(introspect(&s.app, s.rs(), &at).await["active"], true);
         let racing: Vec<_> = (0..4).map(|_| introspect(&s.app, s.rs(), &at)).collect();
         let form = [("token", at.as_str())];
         let (revoked, answers) = tokio::join!(
