@@ -391,13 +391,10 @@ impl Service {
             roles: roles.clone(),
         })?;
         validate_row(&row, &after)?;
-        let updated = self
-            .store
-            .run(move |conn| rows::update(conn, &row, &roles))
-            .await;
         // Disabling a client must reach introspection on this replica at once.
-        self.store.note_revocation();
-        updated?;
+        self.store
+            .run_revoking(move |conn| rows::update(conn, &row, &roles))
+            .await?;
         self.audit(
             actor,
             AuditEvent::new("client.updated")
@@ -435,15 +432,16 @@ impl Service {
     pub async fn delete_client(&self, actor: &Actor, client_id: &str) -> Result<(), ManageError> {
         let before = ClientView::try_from(self.find_client(client_id).await?)?;
         let id = client_id.to_owned();
-        let deleted = self.store.run(move |conn| rows::delete(conn, &id)).await;
-        self.store.note_revocation();
-        deleted.map_err(|e| match e {
-            StoreError::NotFound => ManageError::NotFound("client"),
-            other @ (StoreError::Unavailable(_)
-            | StoreError::Conflict
-            | StoreError::Query(_)
-            | StoreError::Corrupt(_)) => ManageError::Store(other),
-        })?;
+        self.store
+            .run_revoking(move |conn| rows::delete(conn, &id))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ManageError::NotFound("client"),
+                other @ (StoreError::Unavailable(_)
+                | StoreError::Conflict
+                | StoreError::Query(_)
+                | StoreError::Corrupt(_)) => ManageError::Store(other),
+            })?;
         self.audit(
             actor,
             AuditEvent::new("client.deleted")

@@ -290,17 +290,16 @@ impl Service {
         takes_an_admin: bool,
         change: impl FnOnce(&mut DbConnection) -> Result<(), StoreError> + Send + 'static,
     ) -> Result<(), ManageError> {
-        let changed = if takes_an_admin {
-            self.store
-                .run(move |conn| rows::unless_last_with_role(conn, "admin", change))
-                .await
-        } else {
-            self.store.run(change).await.map(Some)
-        };
         // A disabled or deleted user's tokens must stop working on this replica at once,
         // including where introspection remembers standings (`oauth::standing`).
-        self.store.note_revocation();
-        changed?.ok_or(ManageError::Refused("this is the last enabled admin"))
+        let changed = if takes_an_admin {
+            self.store
+                .run_revoking(move |conn| rows::unless_last_with_role(conn, "admin", change))
+                .await?
+        } else {
+            self.store.run_revoking(change).await.map(Some)?
+        };
+        changed.ok_or(ManageError::Refused("this is the last enabled admin"))
     }
 
     pub async fn add_user_role(
@@ -472,7 +471,7 @@ impl Service {
         let (id, now) = (record.row.id.clone(), self.clock.now());
         let revoked = self
             .store
-            .run(move |conn| {
+            .run_revoking(move |conn| {
                 conn.transaction(|conn| {
                     let ids = grants::unrevoked_for_user(conn, &id)?;
                     for gid in &ids {
@@ -483,9 +482,7 @@ impl Service {
                     Ok(ids)
                 })
             })
-            .await;
-        self.store.note_revocation();
-        let revoked = revoked?;
+            .await?;
         self.audit(
             actor,
             AuditEvent::new("user.sessions_revoked")

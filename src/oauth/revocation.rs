@@ -50,13 +50,10 @@ async fn revoke_refresh_token(
         return Ok(());
     }
     let (id, now) = (grant.id.clone(), ctx.now);
-    let revoked = ctx
-        .store
-        .run(move |conn| grants::revoke_grant(conn, &id, now, "revoked by client"))
-        .await;
-    // Even after an error: the change may have been committed before the connection broke.
-    ctx.store.note_revocation();
-    revoked.map_err(store_error)?;
+    ctx.store
+        .run_revoking(move |conn| grants::revoke_grant(conn, &id, now, "revoked by client"))
+        .await
+        .map_err(store_error)?;
     audit::record(
         ctx.store,
         ctx.now,
@@ -85,12 +82,12 @@ async fn revoke_access_token(
     // Kept until the token would be refused anyway (the verifier allows clock skew).
     let until = claims.exp + ctx.config.tokens.clock_skew;
     let (jti, client_id, now) = (claims.jti.clone(), claims.client_id.clone(), ctx.now);
-    let revoked = ctx
-        .store
-        .run(move |conn| revocation::revoke_access_token(conn, &jti, &client_id, now, until))
-        .await;
-    ctx.store.note_revocation();
-    revoked.map_err(store_error)?;
+    ctx.store
+        .run_revoking(move |conn| {
+            revocation::revoke_access_token(conn, &jti, &client_id, now, until)
+        })
+        .await
+        .map_err(store_error)?;
     audit::record(
         ctx.store,
         ctx.now,

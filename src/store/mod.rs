@@ -69,7 +69,7 @@ pub struct Store {
     permits: Arc<tokio::sync::Semaphore>,
     wait: Duration,
     threads: Arc<threads::DbThreads>,
-    /// Bumped after this replica revokes anything, so what was remembered about a token's
+    /// Bumped by `run_revoking` after this replica revokes anything, so what was remembered about a token's
     /// standing before (see `oauth::standing`) is no longer used here.
     revocations: Arc<AtomicU64>,
 }
@@ -136,17 +136,24 @@ impl Store {
         self.backend
     }
 
-    /// Tells this replica that a token, grant, user or client was revoked or disabled.
-    /// Call it after the change is committed and before answering: a standing remembered
-    /// from a query that began before it then counts as stale.
-    pub fn note_revocation(&self) {
-        self.revocations.fetch_add(1, Ordering::SeqCst);
-    }
-
     /// How many revocations this replica has noted; compare two readings to tell whether
     /// one happened in between.
     pub fn revocation_epoch(&self) -> u64 {
         self.revocations.load(Ordering::SeqCst)
+    }
+
+    /// `run` for a change that revokes or disables a token, grant, user or client. The
+    /// revocation epoch is bumped after the change and before the caller can answer, so a
+    /// standing remembered from a query that began earlier counts as stale; even after an
+    /// error, since the change may have been committed before the connection broke.
+    pub async fn run_revoking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let done = self.run(work).await;
+        self.revocations.fetch_add(1, Ordering::SeqCst);
+        done
     }
 
     /// Runs `work` with a pooled connection on the store's own threads (see `threads`).

@@ -735,28 +735,35 @@ async fn refresh_tokens_expire_and_die_with_their_user() {
     assert_eq!(status, 200, "a disabled user's token was not spent");
 }
 
-#[tokio::test]
-async fn concurrent_refreshes_let_at_most_one_win() {
-    let app = spawn_app().await;
+/// A confidential client `app` with the password and refresh grants, a user `name`, and
+/// a refresh token for that user from the password grant: (client secret, refresh token).
+async fn signed_in_with_refresh(app: &TestApp, name: &str) -> (String, String) {
     let secret = confidential(
-        &app,
+        app,
         "app",
         &["password", "refresh_token"],
         "offline_access",
         false,
     )
     .await;
-    user(&app, "erin").await;
+    user(app, name).await;
     let body = format!(
-        "grant_type=password&username=erin&password={}",
+        "grant_type=password&username={name}&password={}",
         PASSWORD.replace(' ', "+")
     );
-    let v: Value = post_form(&app, &body, Some(("app", &secret)))
+    let v: Value = post_form(app, &body, Some(("app", &secret)))
         .await
         .json()
         .await
         .unwrap();
     let rt = v["refresh_token"].as_str().unwrap().to_owned();
+    (secret, rt)
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_let_at_most_one_win() {
+    let app = spawn_app().await;
+    let (secret, rt) = signed_in_with_refresh(&app, "erin").await;
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let (app_url, http, secret, rt) = (
@@ -792,25 +799,7 @@ async fn concurrent_refreshes_let_at_most_one_win() {
 async fn a_rotation_that_cannot_store_its_successor_spends_nothing() {
     use portcullis::store::models::grants as rows;
     let app = spawn_app().await;
-    let secret = confidential(
-        &app,
-        "app",
-        &["password", "refresh_token"],
-        "offline_access",
-        false,
-    )
-    .await;
-    user(&app, "frank").await;
-    let body = format!(
-        "grant_type=password&username=frank&password={}",
-        PASSWORD.replace(' ', "+")
-    );
-    let v: Value = post_form(&app, &body, Some(("app", &secret)))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let rt = v["refresh_token"].as_str().unwrap().to_owned();
+    let (secret, rt) = signed_in_with_refresh(&app, "frank").await;
     let digest = portcullis::crypto::tokens::digest(&rt).to_vec();
     let d = digest.clone();
     let failed = app

@@ -48,12 +48,12 @@ async fn revoke_first_exchange(
         .map_err(store_error)?;
     if let Some(grant_id) = row.and_then(|r| r.grant_id) {
         let (id, now) = (grant_id.clone(), ctx.now);
-        let revoked = ctx
-            .store
-            .run(move |conn| grants::revoke_grant(conn, &id, now, "authorization code replayed"))
-            .await;
-        ctx.store.note_revocation();
-        revoked.map_err(store_error)?;
+        ctx.store
+            .run_revoking(move |conn| {
+                grants::revoke_grant(conn, &id, now, "authorization code replayed")
+            })
+            .await
+            .map_err(store_error)?;
         audit::record(
             ctx.store,
             ctx.now,

@@ -18,13 +18,10 @@ const INVALID: &str = "the refresh token is invalid, expired or revoked";
 
 async fn revoke_family(ctx: &Ctx<'_>, grant_id: &str, client_id: &str) -> Result<(), OAuthError> {
     let (id, now) = (grant_id.to_owned(), ctx.now);
-    let revoked = ctx
-        .store
-        .run(move |conn| rows::revoke_grant(conn, &id, now, "refresh token reused"))
-        .await;
-    // Even after an error: the change may have been committed before the connection broke.
-    ctx.store.note_revocation();
-    revoked.map_err(store_error)?;
+    ctx.store
+        .run_revoking(move |conn| rows::revoke_grant(conn, &id, now, "refresh token reused"))
+        .await
+        .map_err(store_error)?;
     audit::record(
         ctx.store,
         ctx.now,
