@@ -40,13 +40,20 @@ pub enum Source {
     Remembered,
 }
 
-#[derive(Debug)]
 struct Memo {
     bound: Duration,
     entries: RwLock<HashMap<StandingQuery, Remembered>>,
 }
 
-#[derive(Debug)]
+// The bound only: the entries name up to ten thousand tokens and users.
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo")
+            .field("bound", &self.bound)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Remembered {
     /// When the call that asked the database began; its query began later.
     asked_at: Instant,
