@@ -113,6 +113,7 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
         &StoreOptions {
             pool_size: config.database.pool_size,
             connect_timeout: config.database.connect_timeout,
+            idle_poll: config.idle_poll,
         },
     )
     .map_err(StartError::Database)?;
@@ -216,6 +217,7 @@ fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, StartEr
 macro_rules! metered_app {
     ($state:expr, $listener:expr, $routes:expr) => {{
         let metrics = $state.metrics.clone();
+        let idle_poll = $state.config.idle_poll;
         App::new()
             .app_data(web::Data::new($state.clone()))
             .app_data(web::FormConfig::default().limit(16 * 1024))
@@ -223,6 +225,7 @@ macro_rules! metered_app {
             .app_data(web::PayloadConfig::new(16 * 1024))
             .configure($routes)
             .wrap_fn(move |req, srv| {
+                crate::http::idle_poll::note_request(idle_poll);
                 let started = Instant::now();
                 let method = req.method().to_string();
                 let metrics = metrics.clone();

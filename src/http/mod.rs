@@ -4,6 +4,7 @@ pub mod client_ip;
 pub mod errors;
 pub mod form_post;
 pub mod health;
+pub mod idle_poll;
 pub mod introspection;
 pub mod keys;
 pub mod logout;

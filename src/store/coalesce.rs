@@ -208,6 +208,7 @@ mod tests {
             &StoreOptions {
                 pool_size: 2,
                 connect_timeout: Duration::from_secs(5),
+                idle_poll: Duration::ZERO,
             },
         )
         .unwrap()

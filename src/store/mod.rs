@@ -86,6 +86,8 @@ impl std::fmt::Debug for Store {
 pub struct StoreOptions {
     pub pool_size: u32,
     pub connect_timeout: Duration,
+    /// How long a database thread that ran out of work polls for more (see `threads`).
+    pub idle_poll: Duration,
 }
 
 impl Store {
@@ -127,7 +129,7 @@ impl Store {
             backend: url.backend(),
             permits: Arc::new(tokio::sync::Semaphore::new(in_flight)),
             wait: options.connect_timeout,
-            threads: Arc::new(threads::DbThreads::new(in_flight)),
+            threads: Arc::new(threads::DbThreads::new(in_flight, options.idle_poll)),
             revocations: Arc::new(AtomicU64::new(0)),
         })
     }

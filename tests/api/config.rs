@@ -59,6 +59,8 @@ fn defaults_without_any_source() {
     assert_eq!(pg.database.pool_size, 8);
     // Introspection reads the database on every call unless an operator opts in.
     assert!(c.tokens.introspection_cache.is_zero());
+    // Workers poll briefly before sleeping unless turned off.
+    assert_eq!(c.idle_poll.as_micros(), 100);
 }
 
 #[test]
@@ -330,4 +332,17 @@ fn wrong_types_and_ranges_are_refused() {
     })
     .unwrap();
     assert_eq!(c.tokens.introspection_cache.as_millis(), 250);
+
+    // Polling longer than a millisecond would only burn CPU.
+    let text = err_text(Config::load(&Sources {
+        env: env(&[("PORTCULLIS_HTTP__IDLE_POLL_US", "1001")]),
+        ..Sources::default()
+    }));
+    assert!(text.contains("http.idle_poll_us"), "{text}");
+    let c = Config::load(&Sources {
+        env: env(&[("PORTCULLIS_HTTP__IDLE_POLL_US", "0")]),
+        ..Sources::default()
+    })
+    .unwrap();
+    assert!(c.idle_poll.is_zero());
 }
