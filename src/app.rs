@@ -8,7 +8,7 @@ use std::time::Instant;
 use actix_web::dev::{Server, Service as _};
 use actix_web::{App, HttpServer, web};
 use futures_util::FutureExt;
-use tracing_actix_web::TracingLogger;
+use tracing::Instrument;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, MasterKeySource};
@@ -18,7 +18,7 @@ use crate::crypto::password::PasswordHasher;
 use crate::http::routes;
 use crate::manage::{self, Actor};
 use crate::store::{Store, StoreError, StoreOptions};
-use crate::telemetry::{Metrics, RequestSpan};
+use crate::telemetry::{self, Metrics};
 
 /// What handlers share. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -229,7 +229,11 @@ macro_rules! metered_app {
                 let started = Instant::now();
                 let method = req.method().to_string();
                 let metrics = metrics.clone();
-                srv.call(req).map(move |res| {
+                let span = telemetry::request_span(&req);
+                let response = span.in_scope(|| srv.call(req));
+                response.instrument(span.clone()).map(move |res| {
+                    let _entered = span.enter();
+                    let elapsed = started.elapsed();
                     if let Ok(res) = &res {
                         let route = res.request().match_pattern();
                         metrics.observe(
@@ -237,13 +241,13 @@ macro_rules! metered_app {
                             route.as_deref().unwrap_or("unmatched"),
                             &method,
                             res.status().as_u16(),
-                            started.elapsed().as_secs_f64(),
+                            elapsed.as_secs_f64(),
                         );
                     }
+                    telemetry::log_response(&res, elapsed);
                     res
                 })
             })
-            .wrap(TracingLogger::<RequestSpan>::new())
     }};
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod http;
 pub mod janitor;
+pub mod log_batch;
 pub mod manage;
 pub mod oauth;
 pub mod store;

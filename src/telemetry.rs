@@ -2,24 +2,52 @@
 //! cookies or Authorization headers: those are where tokens, codes and secrets travel.
 
 use std::io::IsTerminal;
-use std::time::Instant;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use actix_web::HttpMessage;
-use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use prometheus::{
     HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 use tracing::Span;
-use tracing_actix_web::{RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
+use crate::log_batch::LogBatch;
+
+/// Where log lines go: straight to stderr (CLI commands, whose few warnings should show
+/// at once), or through the process's batched stderr (`serve`, a line per request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogOutput {
+    Stderr,
+    Batched,
+}
 
 /// Installs the global subscriber. Returns an error if one is already installed (tests).
-pub fn init_logging(format: LogFormat, level: &str) -> Result<(), String> {
+pub fn init_logging(format: LogFormat, level: &str, output: LogOutput) -> Result<(), String> {
+    match output {
+        LogOutput::Stderr => install(format, level, std::io::stderr),
+        LogOutput::Batched => {
+            let result = install(format, level, LogBatch::stderr().clone());
+            // A panicking server still leaves its last lines behind.
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                previous(info);
+                LogBatch::flush_stderr();
+            }));
+            result
+        }
+    }
+}
+
+fn install<W>(format: LogFormat, level: &str, writer: W) -> Result<(), String>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
@@ -30,7 +58,7 @@ pub fn init_logging(format: LogFormat, level: &str) -> Result<(), String> {
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false)
-                    .with_writer(std::io::stderr),
+                    .with_writer(writer),
             )
             .try_init(),
         // Colour codes only for a terminal: in a file or a log collector they are noise
@@ -39,63 +67,68 @@ pub fn init_logging(format: LogFormat, level: &str) -> Result<(), String> {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(std::io::stderr),
+                    .with_writer(writer),
             )
             .try_init(),
     };
     result.map_err(|e| e.to_string())
 }
 
-/// Root span per request: method, matched route and path, never the query string.
-pub struct RequestSpan;
+/// A request's id in the logs: a random prefix per process and a counter. Unique across
+/// replicas with overwhelming odds, and no syscall per request (a v4 UUID asked the
+/// kernel for randomness every time).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestId {
+    process: u64,
+    seq: u64,
+}
 
-#[derive(Clone, Copy)]
-struct Started(Instant);
-
-impl RootSpanBuilder for RequestSpan {
-    fn on_request_start(request: &ServiceRequest) -> Span {
-        let request_id = request
-            .extensions()
-            .get::<RequestId>()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        request.extensions_mut().insert(Started(Instant::now()));
-        tracing::info_span!(
-            "http_request",
-            request_id = %request_id,
-            method = %request.method(),
-            path = %request.path(),
-        )
+impl RequestId {
+    pub fn next() -> Self {
+        static PROCESS: OnceLock<u64> = OnceLock::new();
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let process = *PROCESS.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+        Self {
+            process,
+            seq: SEQ.fetch_add(1, Ordering::Relaxed),
+        }
     }
+}
 
-    fn on_request_end<B: MessageBody>(
-        span: Span,
-        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
-    ) {
-        let _entered = span.enter();
-        match outcome {
-            Ok(res) => {
-                let elapsed = res
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}-{:x}", self.process, self.seq)
+    }
+}
+
+/// Root span per request: its id, method and path, never the query string.
+pub fn request_span(request: &ServiceRequest) -> Span {
+    tracing::info_span!(
+        "http_request",
+        request_id = %RequestId::next(),
+        method = %request.method(),
+        path = %request.path(),
+    )
+}
+
+/// The access-log line, written inside the request's span.
+pub fn log_response<B>(outcome: &Result<ServiceResponse<B>, actix_web::Error>, elapsed: Duration) {
+    match outcome {
+        Ok(res) => {
+            tracing::info!(
+                status = res.status().as_u16(),
+                route = res
                     .request()
-                    .extensions()
-                    .get::<Started>()
-                    .map(|s| s.0.elapsed().as_secs_f64() * 1000.0)
-                    .unwrap_or_default();
-                tracing::info!(
-                    status = res.status().as_u16(),
-                    route = res
-                        .request()
-                        .match_pattern()
-                        .as_deref()
-                        .unwrap_or("unmatched"),
-                    elapsed_ms = elapsed,
-                    "request"
-                );
-            }
-            Err(err) => {
-                let status = err.as_response_error().status_code().as_u16();
-                tracing::info!(status, "request failed");
-            }
+                    .match_pattern()
+                    .as_deref()
+                    .unwrap_or("unmatched"),
+                elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                "request"
+            );
+        }
+        Err(err) => {
+            let status = err.as_response_error().status_code().as_u16();
+            tracing::info!(status, "request failed");
         }
     }
 }

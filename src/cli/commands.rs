@@ -11,12 +11,14 @@ use crate::app::{self, Application};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, LogFormat, Sources};
 use crate::crypto::keystore::{KeyError, KeyInfo, KeyStore};
+use crate::log_batch::LogBatch;
 use crate::manage::clients::{ClientUpdate, ClientView, NewClient};
 use crate::manage::transfer;
 use crate::manage::users::{NewUser, UserUpdate, UserView};
 use crate::manage::{Actor, ManageError, Service};
 use crate::store::StoreError;
 use crate::store::models::audit::AuditFilter;
+use crate::telemetry::LogOutput;
 
 /// Any failure of a command, printed as one line.
 #[derive(Debug, thiserror::Error)]
@@ -222,12 +224,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 
 /// Management commands print results, not logs; only warnings reach stderr.
 fn quiet_logs(config: &Config) {
-    let _already = crate::telemetry::init_logging(config.log_format, "warn");
+    let _already = crate::telemetry::init_logging(config.log_format, "warn", LogOutput::Stderr);
 }
 
-async fn serve(mut config: Config, no_migrate: bool, json: bool) -> Result<(), CliError> {
-    crate::telemetry::init_logging(config.log_format, &config.log_level)
+async fn serve(config: Config, no_migrate: bool, json: bool) -> Result<(), CliError> {
+    crate::telemetry::init_logging(config.log_format, &config.log_level, LogOutput::Batched)
         .map_err(CliError::Other)?;
+    let served = serve_logged(config, no_migrate, json).await;
+    // Before the caller prints an error: the lines that led to it come first.
+    LogBatch::flush_stderr();
+    served
+}
+
+async fn serve_logged(mut config: Config, no_migrate: bool, json: bool) -> Result<(), CliError> {
     if no_migrate {
         config.database.migrate_on_start = false;
     }
@@ -268,7 +277,9 @@ async fn serve(mut config: Config, no_migrate: bool, json: bool) -> Result<(), C
     }
     app.run_until_stopped()
         .await
-        .map_err(|e| CliError::Other(format!("server error: {e}")))
+        .map_err(|e| CliError::Other(format!("server error: {e}")))?;
+    tracing::info!("portcullis stopped");
+    Ok(())
 }
 
 fn print_user(user: &UserView) {

@@ -458,6 +458,20 @@ fn serve_bootstraps_an_admin_answers_healthcheck_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // A request whose query string must never reach the log.
+    {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
+        write!(
+            conn,
+            "GET /.well-known/openid-configuration?probe=query-secret-123 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
     // The bootstrap admin exists with the admin role.
     let shown = ok_json(&db, &["user", "show", "admin"], None);
     assert_eq!(shown["roles"], serde_json::json!(["admin"]));
@@ -483,10 +497,27 @@ fn serve_bootstraps_an_admin_answers_healthcheck_and_stops_on_sigterm() {
         "the bootstrap password is never logged"
     );
     assert!(logs.contains("portcullis is listening"), "{logs}");
+    // Lines are written in batches; stopping writes the last one.
+    assert!(logs.contains("portcullis stopped"), "{logs}");
     // JSON log lines.
     let first = logs.lines().find(|l| l.contains("listening")).unwrap();
     let parsed: serde_json::Value = serde_json::from_str(first).unwrap();
     assert_eq!(parsed["level"], "INFO");
+    // One access line per request, inside a span with the request's id, method and path,
+    // never its query string.
+    assert!(!logs.contains("query-secret-123"), "{logs}");
+    let access: serde_json::Value = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["route"] == "/.well-known/openid-configuration")
+        .unwrap_or_else(|| panic!("no access line: {logs}"));
+    assert_eq!(access["message"], "request");
+    assert_eq!(access["status"], 200);
+    assert!(access["elapsed_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(access["span"]["method"], "GET");
+    assert_eq!(access["span"]["path"], "/.well-known/openid-configuration");
+    let request_id = access["span"]["request_id"].as_str().unwrap();
+    assert!(request_id.len() > 17, "{request_id}");
 
     // A second start creates no second admin and prints no password.
     let healthcheck_down = base_command(&db)
