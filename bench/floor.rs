@@ -1,8 +1,10 @@
-//! The fastest HTTP server this machine can host: a thread per connection that answers
-//! every request with a fixed 450-byte body, parsing nothing. `bench/floor.sh` loads it
-//! with wrk exactly as `run.sh` loads the servers, so its req/s at concurrency 1 is the
-//! ceiling any server reaches here, set by wrk, the kernel's loopback and two thread
-//! wake-ups per request. Built with plain rustc: no crate, no dependency.
+//! The fastest HTTP server that sleeps between requests: a thread per connection that
+//! answers every request with a fixed 450-byte body, parsing nothing, and blocks in
+//! `read` until the next one. `bench/floor.sh` loads it with wrk exactly as `run.sh`
+//! loads the servers, so its req/s at concurrency 1 is the ceiling of any server that
+//! sleeps between requests, set by wrk, the kernel's loopback and two thread wake-ups per
+//! request. A server that polls instead of sleeping can pass it (bench/README.md).
+//! Built with plain rustc: no crate, no dependency.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The ceiling of req/s on this machine: wrk against bench/floor.rs, a server that does no
-# work at all (see there). Compare run.sh's c=1 rows with it: at concurrency 1 every
-# server is bounded by the round trip, and no server can beat this one.
+# The ceiling of req/s on this machine for a server that sleeps between requests: wrk
+# against bench/floor.rs, a server that does no work at all (see there). Compare run.sh's
+# c=1 rows with it: at concurrency 1 every server is bounded by the round trip, and only
+# one that polls instead of sleeping (http.idle_poll_us) can beat this one.
 #
 #   bench/floor.sh                 # c=1, 10 s
 #   CONCURRENCY="1 16 64" DURATION=5s bench/floor.sh

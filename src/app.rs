@@ -217,7 +217,10 @@ fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, StartEr
 macro_rules! metered_app {
     ($state:expr, $listener:expr, $routes:expr) => {{
         let metrics = $state.metrics.clone();
-        let idle_poll = $state.config.idle_poll;
+        let idle_poll = crate::http::idle_poll::IdlePoll {
+            window: $state.config.idle_poll,
+            while_waiting: $state.store.backend() == crate::store::Backend::Sqlite,
+        };
         App::new()
             .app_data(web::Data::new($state.clone()))
             .app_data(web::FormConfig::default().limit(16 * 1024))
@@ -225,13 +228,14 @@ macro_rules! metered_app {
             .app_data(web::PayloadConfig::new(16 * 1024))
             .configure($routes)
             .wrap_fn(move |req, srv| {
-                crate::http::idle_poll::note_request(idle_poll);
+                crate::http::idle_poll::request_started(idle_poll);
                 let started = Instant::now();
                 let method = req.method().to_string();
                 let metrics = metrics.clone();
                 let span = telemetry::request_span(&req);
                 let response = span.in_scope(|| srv.call(req));
                 response.instrument(span.clone()).map(move |res| {
+                    crate::http::idle_poll::request_done(idle_poll);
                     let _entered = span.enter();
                     let elapsed = started.elapsed();
                     if let Ok(res) = &res {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod crowding;
 pub mod crypto;
 pub mod http;
 pub mod janitor;

@@ -12,24 +12,72 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+use crate::crowding::{BACK_OFF, Crowding};
+
+/// When a worker polls.
+#[derive(Debug, Clone, Copy)]
+pub struct IdlePoll {
+    /// How long after its last request a worker keeps polling; zero: never.
+    pub window: Duration,
+    /// Whether to poll while a request waits on the database too. Yes when the database
+    /// is SQLite, whose answer comes from one of our threads and arrives sooner than a
+    /// sleeping worker wakes; no for Postgres, whose server process needs the CPU the
+    /// poll would hold (introspection at c=1 fell from 4,200 to 3,600 req/s).
+    pub while_waiting: bool,
+}
+
 thread_local! {
     static LAST_REQUEST: Cell<Option<Instant>> = const { Cell::new(None) };
+    static IN_FLIGHT: Cell<u32> = const { Cell::new(0) };
     static POLLING: Cell<bool> = const { Cell::new(false) };
+    static BACKED_OFF_UNTIL: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// Called for every request on an actix worker: keeps, or starts, this worker's poller.
-pub fn note_request(window: Duration) {
-    if window.is_zero() {
+/// Called when a request starts on an actix worker.
+pub fn request_started(poll: IdlePoll) {
+    IN_FLIGHT.set(IN_FLIGHT.get().saturating_add(1));
+    if poll.while_waiting {
+        keep_polling(poll);
+    }
+}
+
+/// Called when a request's response is ready.
+pub fn request_done(poll: IdlePoll) {
+    IN_FLIGHT.set(IN_FLIGHT.get().saturating_sub(1));
+    keep_polling(poll);
+}
+
+/// Keeps, or starts, this worker's poller.
+fn keep_polling(poll: IdlePoll) {
+    if poll.window.is_zero() {
         return;
     }
-    LAST_REQUEST.set(Some(Instant::now()));
+    let now = Instant::now();
+    LAST_REQUEST.set(Some(now));
+    if BACKED_OFF_UNTIL.get().is_some_and(|until| now < until) {
+        return;
+    }
     if !POLLING.replace(true) {
-        actix_rt::spawn(poll_until_quiet(window));
+        actix_rt::spawn(poll_until_quiet(poll));
     }
 }
 
-async fn poll_until_quiet(window: Duration) {
-    while LAST_REQUEST.get().is_some_and(|at| at.elapsed() < window) {
+async fn poll_until_quiet(poll: IdlePoll) {
+    let mut crowding = Crowding::default();
+    loop {
+        let now = Instant::now();
+        if crowding.turn(now) {
+            BACKED_OFF_UNTIL.set(Some(now + BACK_OFF));
+            break;
+        }
+        let waiting = IN_FLIGHT.get() > 0;
+        if (waiting && !poll.while_waiting)
+            || LAST_REQUEST
+                .get()
+                .is_none_or(|at| now.duration_since(at) >= poll.window)
+        {
+            break;
+        }
         tokio::task::yield_now().await;
     }
     POLLING.set(false);
@@ -42,10 +90,14 @@ mod tests {
     #[test]
     fn a_worker_stops_polling_once_requests_stop() {
         actix_rt::System::new().block_on(async {
-            note_request(Duration::from_millis(5));
+            let poll = IdlePoll {
+                window: Duration::from_millis(5),
+                while_waiting: true,
+            };
+            request_started(poll);
             assert!(POLLING.get());
             // Requests keep the same poller going rather than starting more.
-            note_request(Duration::from_millis(5));
+            request_done(poll);
             assert!(POLLING.get());
             actix_rt::time::sleep(Duration::from_millis(50)).await;
             assert!(!POLLING.get(), "still polling after the window");
@@ -53,9 +105,35 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_waiting_on_postgres_does_not_poll() {
+        actix_rt::System::new().block_on(async {
+            let poll = IdlePoll {
+                window: Duration::from_secs(5),
+                while_waiting: false,
+            };
+            request_started(poll);
+            assert!(!POLLING.get());
+            request_done(poll);
+            assert!(
+                POLLING.get(),
+                "the answer is out: poll for the next request"
+            );
+            request_started(poll);
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+            assert!(!POLLING.get(), "polled while a request waited");
+            request_done(poll);
+        });
+    }
+
+    #[test]
     fn a_zero_window_never_polls() {
         actix_rt::System::new().block_on(async {
-            note_request(Duration::ZERO);
+            let poll = IdlePoll {
+                window: Duration::ZERO,
+                while_waiting: true,
+            };
+            request_started(poll);
+            request_done(poll);
             assert!(!POLLING.get());
             assert_eq!(LAST_REQUEST.get(), None);
         });

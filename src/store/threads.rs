@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::crowding::{BACK_OFF, Crowding};
+
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
 pub struct DbThreads {
@@ -33,6 +35,8 @@ struct Shared {
     /// the condition variable.
     polling: AtomicBool,
     idle_poll: Duration,
+    /// Set when a polling thread found itself descheduled: no polling until then.
+    backed_off_until: Mutex<Option<Instant>>,
     started: AtomicUsize,
     idle: AtomicUsize,
 }
@@ -73,6 +77,7 @@ impl DbThreads {
                 queued: AtomicUsize::new(0),
                 polling: AtomicBool::new(false),
                 idle_poll,
+                backed_off_until: Mutex::new(None),
                 started: AtomicUsize::new(0),
                 idle: AtomicUsize::new(0),
             }),
@@ -143,7 +148,9 @@ fn work(shared: &Shared) {
 
 /// Polls for up to `idle_poll`, unless another thread already does.
 fn polled_job(shared: &Shared) -> Option<Job> {
-    if shared.idle_poll.is_zero() {
+    if shared.idle_poll.is_zero()
+        || lock_back_off(shared).is_some_and(|until| Instant::now() < until)
+    {
         return None;
     }
     {
@@ -153,20 +160,34 @@ fn polled_job(shared: &Shared) -> Option<Job> {
         }
     }
     let until = Instant::now() + shared.idle_poll;
+    let mut crowding = Crowding::default();
     loop {
-        if shared.queued.load(Ordering::SeqCst) > 0 || Instant::now() >= until {
+        let now = Instant::now();
+        // Descheduled often: another thread needs this CPU more than we need to poll.
+        let crowded = crowding.turn(now);
+        if shared.queued.load(Ordering::SeqCst) > 0 || now >= until || crowded {
             let mut queue = shared.lock();
             if let Some(job) = shared.pop(&mut queue) {
                 shared.polling.store(false, Ordering::SeqCst);
                 return Some(job);
             }
-            if Instant::now() >= until {
+            if now >= until || crowded {
+                if crowded {
+                    *lock_back_off(shared) = Some(now + BACK_OFF);
+                }
                 shared.polling.store(false, Ordering::SeqCst);
                 return None;
             }
         }
         std::hint::spin_loop();
     }
+}
+
+fn lock_back_off(shared: &Shared) -> MutexGuard<'_, Option<Instant>> {
+    shared
+        .backed_off_until
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Sleeps until a job is queued, or returns `None` once closed and drained.
