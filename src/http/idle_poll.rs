@@ -4,10 +4,11 @@
 //! a thread sleeping in `epoll_wait` on an idle vCPU takes tens of microseconds to run
 //! again, longer than answering `/jwks.json` takes. After each request the worker keeps
 //! polling its sockets (a task that yields, so the runtime polls I/O without blocking)
-//! until `http.idle_poll_us` has passed without one; then it sleeps as before. A busy
-//! worker never polls (it always has work) and an idle one stops within the window, so
-//! the cost is CPU only while requests arrive at gaps shorter than it. Seastar's reactor
-//! and Go's scheduler spin before sleeping for the same reason.
+//! until `http.idle_poll_us` has passed without one; then it sleeps as before. An idle
+//! worker stops within the window, and one whose poll keeps being pushed aside by other
+//! work stops for a while (`crate::crowding`), so the cost is CPU only while requests
+//! arrive at gaps shorter than the window on a machine with a core to spare. Seastar's
+//! reactor and Go's scheduler spin before sleeping for the same reason.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
