@@ -228,14 +228,14 @@ macro_rules! metered_app {
             .app_data(web::PayloadConfig::new(16 * 1024))
             .configure($routes)
             .wrap_fn(move |req, srv| {
-                crate::http::idle_poll::request_started(idle_poll);
+                let in_flight = crate::http::idle_poll::request_started(idle_poll);
                 let started = Instant::now();
                 let method = req.method().to_string();
                 let metrics = metrics.clone();
                 let span = telemetry::request_span(&req);
                 let response = span.in_scope(|| srv.call(req));
                 response.instrument(span.clone()).map(move |res| {
-                    crate::http::idle_poll::request_done(idle_poll);
+                    in_flight.done();
                     let _entered = span.enter();
                     let elapsed = started.elapsed();
                     if let Ok(res) = &res {

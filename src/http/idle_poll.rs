@@ -34,18 +34,37 @@ thread_local! {
     static BACKED_OFF_UNTIL: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// Called when a request starts on an actix worker.
-pub fn request_started(poll: IdlePoll) {
+/// Called when a request starts on an actix worker. The request counts as in flight until
+/// the guard is dropped: when its response is ready, or when the client went away and
+/// actix dropped the request half-way.
+#[must_use = "the request is in flight until the guard is dropped"]
+pub fn request_started(poll: IdlePoll) -> InFlight {
     IN_FLIGHT.set(IN_FLIGHT.get().saturating_add(1));
     if poll.while_waiting {
         keep_polling(poll);
     }
+    InFlight(poll)
 }
 
-/// Called when a request's response is ready.
-pub fn request_done(poll: IdlePoll) {
-    IN_FLIGHT.set(IN_FLIGHT.get().saturating_sub(1));
-    keep_polling(poll);
+/// A request in flight on this worker; see `request_started`.
+#[derive(Debug)]
+pub struct InFlight(IdlePoll);
+
+impl InFlight {
+    /// The response is ready: poll for the next request.
+    pub fn done(self) {
+        let poll = self.0;
+        drop(self);
+        keep_polling(poll);
+    }
+}
+
+impl Drop for InFlight {
+    /// Only the count: a request dropped half-way may be dropped while its worker shuts
+    /// down, where no task can be spawned.
+    fn drop(&mut self) {
+        IN_FLIGHT.set(IN_FLIGHT.get().saturating_sub(1));
+    }
 }
 
 /// Keeps, or starts, this worker's poller.
@@ -95,10 +114,10 @@ mod tests {
                 window: Duration::from_millis(5),
                 while_waiting: true,
             };
-            request_started(poll);
+            let request = request_started(poll);
             assert!(POLLING.get());
             // Requests keep the same poller going rather than starting more.
-            request_done(poll);
+            request.done();
             assert!(POLLING.get());
             actix_rt::time::sleep(Duration::from_millis(50)).await;
             assert!(!POLLING.get(), "still polling after the window");
@@ -112,17 +131,19 @@ mod tests {
                 window: Duration::from_secs(5),
                 while_waiting: false,
             };
-            request_started(poll);
+            let request = request_started(poll);
             assert!(!POLLING.get());
-            request_done(poll);
+            request.done();
             assert!(
                 POLLING.get(),
                 "the answer is out: poll for the next request"
             );
-            request_started(poll);
+            let request = request_started(poll);
             actix_rt::time::sleep(Duration::from_millis(20)).await;
             assert!(!POLLING.get(), "polled while a request waited");
-            request_done(poll);
+            // A request dropped half-way (the client left) is no longer in flight.
+            drop(request);
+            assert_eq!(IN_FLIGHT.get(), 0);
         });
     }
 
@@ -133,8 +154,7 @@ mod tests {
                 window: Duration::ZERO,
                 while_waiting: true,
             };
-            request_started(poll);
-            request_done(poll);
+            request_started(poll).done();
             assert!(!POLLING.get());
             assert_eq!(LAST_REQUEST.get(), None);
         });
