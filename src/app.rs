@@ -219,7 +219,7 @@ macro_rules! metered_app {
         let metrics = $state.metrics.clone();
         let idle_poll = crate::http::idle_poll::IdlePoll {
             window: $state.config.idle_poll,
-            while_waiting: $state.store.backend() == crate::store::Backend::Sqlite,
+            while_waiting: $state.store.backend().in_process(),
         };
         App::new()
             .app_data(web::Data::new($state.clone()))

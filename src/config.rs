@@ -17,8 +17,8 @@ use crate::store::{Backend, DatabaseUrl};
 /// Environment variables under the prefix that are not configuration keys.
 const NOT_KEYS: &[&str] = &["CONFIG", "TEST_DATABASE_URL"];
 const ENV_PREFIX: &str = "PORTCULLIS_";
-/// A busy server never polls (there is always work) and an idle one stops polling this
-/// long after its last request; in between, each request may cost this much CPU more.
+/// An idle server stops polling this long after its last request, and a crowded one backs
+/// off (`crate::crowding`); in between, each request may cost this much CPU more.
 /// On a 2-vCPU VM it halved the round trip at concurrency 1 (bench/README.md).
 const DEFAULT_IDLE_POLL_US: u64 = 100;
 /// Beyond a millisecond, polling buys nothing a sleeping thread's wake-up would cost.

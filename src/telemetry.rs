@@ -87,7 +87,7 @@ impl RequestId {
     pub fn next() -> Self {
         static PROCESS: OnceLock<u64> = OnceLock::new();
         static SEQ: AtomicU64 = AtomicU64::new(0);
-        let process = *PROCESS.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+        let process = *PROCESS.get_or_init(rand::random::<u64>);
         Self {
             process,
             seq: SEQ.fetch_add(1, Ordering::Relaxed),

@@ -88,6 +88,19 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// Whether queries run on our own threads (SQLite) rather than in a server process
+    /// (Postgres). Only then may a thread waiting on the database poll for its answer
+    /// (`http.idle_poll_us`): a Postgres query needs the CPU the poll would hold, and at
+    /// c=1 on two cores polling took introspection from 4,200 to 2,900-3,600 req/s.
+    pub fn in_process(self) -> bool {
+        match self {
+            Self::Sqlite => true,
+            Self::Postgres => false,
+        }
+    }
+}
+
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

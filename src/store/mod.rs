@@ -69,8 +69,9 @@ pub struct Store {
     permits: Arc<tokio::sync::Semaphore>,
     wait: Duration,
     threads: Arc<threads::DbThreads>,
-    /// Bumped by `run_revoking` after this replica revokes anything, so what was remembered about a token's
-    /// standing before (see `oauth::standing`) is no longer used here.
+    /// Bumped by `run_revoking` after this replica revokes anything, so what was
+    /// remembered about a token's standing before (see `oauth::standing`) is no longer
+    /// used here.
     revocations: Arc<AtomicU64>,
 }
 
@@ -129,14 +130,12 @@ impl Store {
             backend: url.backend(),
             permits: Arc::new(tokio::sync::Semaphore::new(in_flight)),
             wait: options.connect_timeout,
-            // Only SQLite's work runs on these threads. A Postgres query runs in a server
-            // process that needs the CPU a polling thread would hold: at c=1 on two
-            // cores, polling took introspection from 3,500 to 2,900 req/s.
             threads: Arc::new(threads::DbThreads::new(
                 in_flight,
-                match url.backend() {
-                    Backend::Sqlite => options.idle_poll,
-                    Backend::Postgres => Duration::ZERO,
+                if url.backend().in_process() {
+                    options.idle_poll
+                } else {
+                    Duration::ZERO
                 },
             )),
             revocations: Arc::new(AtomicU64::new(0)),

@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -30,13 +30,7 @@ struct Shared {
     ready: Condvar,
     /// Jobs in the queue, readable without the lock by a polling thread.
     queued: AtomicUsize,
-    /// A thread is polling the queue instead of sleeping on `ready`. Changed only with
-    /// the queue's lock held, so a job is never queued unseen by both the poller and
-    /// the condition variable.
-    polling: AtomicBool,
     idle_poll: Duration,
-    /// Set when a polling thread found itself descheduled: no polling until then.
-    backed_off_until: Mutex<Option<Instant>>,
     started: AtomicUsize,
     idle: AtomicUsize,
 }
@@ -45,6 +39,12 @@ struct Shared {
 struct Queue {
     jobs: VecDeque<Job>,
     closed: bool,
+    /// A thread is polling the queue instead of sleeping on `ready`. Kept under the
+    /// queue's lock, so a job is never queued unseen by both the poller and the
+    /// condition variable.
+    polling: bool,
+    /// Set when a poll found itself crowded out: no polling until then.
+    backed_off_until: Option<Instant>,
 }
 
 impl Shared {
@@ -75,9 +75,7 @@ impl DbThreads {
                 queue: Mutex::new(Queue::default()),
                 ready: Condvar::new(),
                 queued: AtomicUsize::new(0),
-                polling: AtomicBool::new(false),
                 idle_poll,
-                backed_off_until: Mutex::new(None),
                 started: AtomicUsize::new(0),
                 idle: AtomicUsize::new(0),
             }),
@@ -93,7 +91,7 @@ impl DbThreads {
             queue.jobs.push_back(job);
             self.shared.queued.store(queue.jobs.len(), Ordering::SeqCst);
             // A polling thread takes a lone job by itself; anything more needs a sleeper.
-            if !self.shared.polling.load(Ordering::SeqCst) || queue.jobs.len() > 1 {
+            if !queue.polling || queue.jobs.len() > 1 {
                 self.shared.ready.notify_one();
             }
         }
@@ -148,16 +146,18 @@ fn work(shared: &Shared) {
 
 /// Polls for up to `idle_poll`, unless another thread already does.
 fn polled_job(shared: &Shared) -> Option<Job> {
-    if shared.idle_poll.is_zero()
-        || lock_back_off(shared).is_some_and(|until| Instant::now() < until)
-    {
+    if shared.idle_poll.is_zero() {
         return None;
     }
     {
-        let _queue = shared.lock();
-        if shared.polling.swap(true, Ordering::SeqCst) {
+        let mut queue = shared.lock();
+        let backed_off = queue
+            .backed_off_until
+            .is_some_and(|until| Instant::now() < until);
+        if backed_off || queue.polling {
             return None;
         }
+        queue.polling = true;
     }
     let until = Instant::now() + shared.idle_poll;
     let mut crowding = Crowding::default();
@@ -165,29 +165,20 @@ fn polled_job(shared: &Shared) -> Option<Job> {
         let now = Instant::now();
         // Descheduled often: another thread needs this CPU more than we need to poll.
         let crowded = crowding.turn(now);
-        if shared.queued.load(Ordering::SeqCst) > 0 || now >= until || crowded {
+        let over = now >= until || crowded;
+        if shared.queued.load(Ordering::SeqCst) > 0 || over {
             let mut queue = shared.lock();
-            if let Some(job) = shared.pop(&mut queue) {
-                shared.polling.store(false, Ordering::SeqCst);
-                return Some(job);
-            }
-            if now >= until || crowded {
-                if crowded {
-                    *lock_back_off(shared) = Some(now + BACK_OFF);
+            let job = shared.pop(&mut queue);
+            if job.is_some() || over {
+                queue.polling = false;
+                if job.is_none() && crowded {
+                    queue.backed_off_until = Some(now + BACK_OFF);
                 }
-                shared.polling.store(false, Ordering::SeqCst);
-                return None;
+                return job;
             }
         }
         std::hint::spin_loop();
     }
-}
-
-fn lock_back_off(shared: &Shared) -> MutexGuard<'_, Option<Instant>> {
-    shared
-        .backed_off_until
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Sleeps until a job is queued, or returns `None` once closed and drained.

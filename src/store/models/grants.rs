@@ -59,7 +59,8 @@ pub fn find_refresh_token(
 }
 
 /// Marks the token used if nobody has yet. Exactly one concurrent caller gets `true`.
-pub fn consume_refresh_token(
+/// Only through `rotate_refresh_token`, so a token is never spent without a successor.
+fn consume_refresh_token(
     conn: &mut DbConnection,
     digest: &[u8],
     now: i64,
