@@ -114,6 +114,7 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
             pool_size: config.database.pool_size,
             connect_timeout: config.database.connect_timeout,
             idle_poll: config.idle_poll,
+            replica_lease: config.tokens.replica_lease,
         },
     )
     .map_err(StartError::Database)?;
@@ -336,6 +337,9 @@ impl Application {
         let notify = Arc::clone(&self.shutdown.0);
         let maintenance = tokio::spawn(key_maintenance(self.state.clone()));
         let janitor = tokio::spawn(janitor(self.state.clone()));
+        let store = self.state.store.clone();
+        let lease_store = store.clone();
+        let lease = tokio::spawn(async move { lease_store.keep_lease().await });
         let stopper = tokio::spawn(async move {
             wait_for_stop_signal(&notify).await;
             tracing::info!("shutdown requested; readiness now reports 503");
@@ -348,6 +352,10 @@ impl Application {
         stopper.abort();
         maintenance.abort();
         janitor.abort();
+        lease.abort();
+        // Revocations elsewhere stop waiting for this replica now, not when its lease
+        // would have run out.
+        store.release_lease().await;
         public?;
         admin
     }

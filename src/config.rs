@@ -232,6 +232,13 @@ pub struct RawTokens {
     /// takes effect here within this bound; through this replica, at once. 0 (the
     /// default) reads the database on every call.
     pub introspection_cache_ms: u64,
+    /// On Postgres, how long a replica may answer introspection from memory between
+    /// renewals of its lease (milliseconds). A revocation waits until every replica has
+    /// applied it or lost its lease, so no answer from memory contradicts a revocation
+    /// that has returned. The lease is renewed four times per period; it also bounds how
+    /// long a replica cut off from the database keeps answering. 0 reads the database on
+    /// every call. SQLite holds no lease.
+    pub replica_lease_ms: u64,
 }
 
 impl Default for RawTokens {
@@ -244,6 +251,7 @@ impl Default for RawTokens {
             refresh_token_absolute_secs: 90 * 86_400,
             client_cache_secs: 5,
             introspection_cache_ms: 0,
+            replica_lease_ms: 500,
         }
     }
 }
@@ -615,6 +623,7 @@ pub struct TokensConfig {
     pub refresh_token_absolute: i64,
     pub client_cache: Duration,
     pub introspection_cache: Duration,
+    pub replica_lease: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -723,6 +732,7 @@ impl Config {
                 "refresh_token_absolute_secs": self.tokens.refresh_token_absolute,
                 "client_cache_secs": self.tokens.client_cache.as_secs(),
                 "introspection_cache_ms": u64::try_from(self.tokens.introspection_cache.as_millis()).unwrap_or(u64::MAX),
+                "replica_lease_ms": u64::try_from(self.tokens.replica_lease.as_millis()).unwrap_or(u64::MAX),
             },
             "login": {
                 "max_failures": self.login.user.max_failures,
@@ -1214,6 +1224,14 @@ fn validate_tokens(figment: &Figment, raw: &RawTokens) -> Result<TokensConfig, C
             "must be at most 60000 (a revocation must take effect quickly)",
         ));
     }
+    let max_lease = crate::store::agreement::MAX_LEASE.as_millis();
+    if raw.replica_lease_ms != 0 && !(50..=max_lease).contains(&u128::from(raw.replica_lease_ms)) {
+        return Err(invalid(
+            figment,
+            "tokens.replica_lease_ms",
+            "must be 0 (off) or between 50 and 10000",
+        ));
+    }
     Ok(TokensConfig {
         access_token_lifetime: raw.access_token_lifetime_secs,
         id_token_lifetime: raw.id_token_lifetime_secs,
@@ -1222,6 +1240,7 @@ fn validate_tokens(figment: &Figment, raw: &RawTokens) -> Result<TokensConfig, C
         refresh_token_absolute: raw.refresh_token_absolute_secs,
         client_cache: Duration::from_secs(raw.client_cache_secs),
         introspection_cache: Duration::from_millis(raw.introspection_cache_ms),
+        replica_lease: Duration::from_millis(raw.replica_lease_ms),
     })
 }
 

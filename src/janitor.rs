@@ -40,6 +40,8 @@ fn cutoff(config: &Config, table: Purgeable, now: i64) -> i64 {
         | Purgeable::RefreshTokens
         | Purgeable::RevokedTokens => now,
         Purgeable::AuthorizationCodes => now - CODE_REPLAY_MEMORY_SECS,
+        // Judged by the database's clock instead (see `Purgeable::purge`).
+        Purgeable::ReplicaLeases => now,
         // Tokens are accepted up to `clock_skew` past `exp`, and a missing grant counts as
         // revoked: grants outlive their expiry by as much.
         Purgeable::Grants => now - config.tokens.clock_skew,

@@ -2,11 +2,12 @@
 //! answer for anything that is not a live token of ours is exactly `{"active": false}`,
 //! whatever the reason, so the endpoint is no oracle for why a token failed.
 //!
-//! By default nothing on this path is cached: each answer reads revocations, grants, users
-//! and clients from the database in a query that began after the call did (calls arriving
-//! together share one, see `standing`), so every replica agrees at once. An operator may
-//! trade that for speed with `tokens.introspection_cache_ms`, a bound on how long another
-//! replica's revocation can go unseen here.
+//! Each answer reflects every revocation that has returned, on any replica: it reads
+//! revocations, grants, users and clients from the database in a query that began after
+//! the call did (calls arriving together share one, see `standing`), or, on Postgres,
+//! reuses such an answer while this replica's lease guarantees that nothing changed since
+//! (`store::agreement`). An operator may instead accept a bounded delay with
+//! `tokens.introspection_cache_ms`.
 
 use serde::Serialize;
 

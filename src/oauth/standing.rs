@@ -3,12 +3,17 @@
 //! fast under load while every answer still reads the database as it is after the call
 //! began.
 //!
-//! An operator may opt in to remembering answers for a bound (`tokens.introspection_cache_ms`,
-//! off by default). A revocation made on another replica, or by the CLI, is then seen
-//! here within that bound, counted from when the remembered query began; one made through
-//! this replica is seen at once, because it bumps the store's revocation epoch and an
-//! answer remembered under an older epoch is never used.
-
+//! What the database said is remembered, and used again, only while nothing can have
+//! changed it unseen:
+//!
+//! - On Postgres, while this replica holds its lease (`store::agreement`, on by default):
+//!   a revocation anywhere waits for every replica to drop what it remembered before it
+//!   answers, so an answer from memory never contradicts a revocation that has returned.
+//! - Under an operator's opt-in bound (`tokens.introspection_cache_ms`, off by default),
+//!   for that long after the remembered query began, whoever revoked.
+//!
+//! Either way an answer remembered under an older revocation epoch is never used: the
+//! epoch changes when this replica revokes something or learns that another did.
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -41,6 +46,7 @@ pub enum Source {
 }
 
 struct Memo {
+    /// Zero: remembered answers are used only under the replica's lease.
     bound: Duration,
     entries: RwLock<HashMap<StandingQuery, Remembered>>,
 }
@@ -62,8 +68,10 @@ struct Remembered {
 }
 
 impl StandingChecks {
-    /// `remember_for` zero asks the database on every call.
+    /// With `remember_for` zero and no lease (`Store::uses_lease`), every call asks the
+    /// database.
     pub fn new(store: Store, remember_for: Duration) -> Self {
+        let remember = !remember_for.is_zero() || store.uses_lease();
         Self {
             batches: Coalescer::new(
                 store.clone(),
@@ -72,7 +80,7 @@ impl StandingChecks {
                 MAX_BATCH,
             ),
             store,
-            memo: (!remember_for.is_zero()).then(|| Memo {
+            memo: remember.then(|| Memo {
                 bound: remember_for,
                 entries: RwLock::new(HashMap::new()),
             }),
@@ -92,7 +100,10 @@ impl StandingChecks {
         // Read before the query starts: a revocation noted while it runs makes its
         // answer count as stale.
         let epoch = self.store.revocation_epoch();
-        if let Some(standing) = memo.recall(&query, epoch, asked_at) {
+        // The lease is checked at the moment of answering, not when the call began: a
+        // lease that ran out in between no longer vouches for anything.
+        let leased = self.store.holds_lease(Instant::now());
+        if let Some(standing) = memo.recall(&query, epoch, asked_at, leased) {
             return Ok((standing, Source::Remembered));
         }
         let standing = self.batches.ask(query.clone()).await?;
@@ -102,11 +113,19 @@ impl StandingChecks {
 }
 
 impl Memo {
-    fn recall(&self, query: &StandingQuery, epoch: u64, now: Instant) -> Option<TokenStanding> {
+    /// `leased`: the replica's lease is good now, so an answer of the current epoch
+    /// holds whatever its age.
+    fn recall(
+        &self,
+        query: &StandingQuery,
+        epoch: u64,
+        now: Instant,
+        leased: bool,
+    ) -> Option<TokenStanding> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         let remembered = entries.get(query)?;
         let fresh = remembered.epoch == epoch
-            && now.saturating_duration_since(remembered.asked_at) < self.bound;
+            && (leased || now.saturating_duration_since(remembered.asked_at) < self.bound);
         fresh.then(|| remembered.standing.clone())
     }
 
@@ -161,14 +180,33 @@ mod tests {
         let t0 = Instant::now();
         memo.keep(query("a"), standing(true), 7, t0);
         let within = t0 + Duration::from_millis(499);
-        assert_eq!(memo.recall(&query("a"), 7, within), Some(standing(true)));
+        assert_eq!(
+            memo.recall(&query("a"), 7, within, false),
+            Some(standing(true))
+        );
         // Exactly at the bound it is stale: the bound is a promise, not a target.
         let at_bound = t0 + Duration::from_millis(500);
-        assert_eq!(memo.recall(&query("a"), 7, at_bound), None);
+        assert_eq!(memo.recall(&query("a"), 7, at_bound, false), None);
         // A revocation noted on this replica since then: stale at once.
-        assert_eq!(memo.recall(&query("a"), 8, within), None);
+        assert_eq!(memo.recall(&query("a"), 8, within, false), None);
         // Another token, another answer.
-        assert_eq!(memo.recall(&query("b"), 7, within), None);
+        assert_eq!(memo.recall(&query("b"), 7, within, false), None);
+    }
+
+    #[test]
+    fn under_a_lease_an_answer_holds_until_the_epoch_changes() {
+        let memo = memo(0);
+        let t0 = Instant::now();
+        memo.keep(query("a"), standing(true), 7, t0);
+        let later = t0 + Duration::from_secs(3600);
+        assert_eq!(
+            memo.recall(&query("a"), 7, later, true),
+            Some(standing(true))
+        );
+        // No lease, no bound: never used.
+        assert_eq!(memo.recall(&query("a"), 7, t0, false), None);
+        // A revocation anywhere changes the epoch: stale, lease or not.
+        assert_eq!(memo.recall(&query("a"), 8, t0, true), None);
     }
 
     #[test]

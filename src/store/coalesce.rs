@@ -209,6 +209,7 @@ mod tests {
                 pool_size: 2,
                 connect_timeout: Duration::from_secs(5),
                 idle_poll: Duration::ZERO,
+                replica_lease: Duration::ZERO,
             },
         )
         .unwrap()

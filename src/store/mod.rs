@@ -1,6 +1,7 @@
 //! Diesel and nothing else: connections, migrations, the shared schema and the models.
 //! Everything above this module sees `Store` and plain Rust types.
 
+pub mod agreement;
 pub mod coalesce;
 pub mod conn;
 pub mod migrate;
@@ -10,7 +11,7 @@ pub mod threads;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -73,6 +74,8 @@ pub struct Store {
     /// remembered about a token's standing before (see `oauth::standing`) is no longer
     /// used here.
     revocations: Arc<AtomicU64>,
+    /// This replica's lease and the database epoch it has applied (see `agreement`).
+    agreement: Arc<agreement::Agreement>,
 }
 
 impl std::fmt::Debug for Store {
@@ -89,6 +92,9 @@ pub struct StoreOptions {
     pub connect_timeout: Duration,
     /// How long a database thread that ran out of work polls for more (see `threads`).
     pub idle_poll: Duration,
+    /// How long a replica may answer from memory between renewals of its lease
+    /// (`tokens.replica_lease_ms`; see `agreement`). Zero, or SQLite: no lease.
+    pub replica_lease: Duration,
 }
 
 impl Store {
@@ -139,6 +145,11 @@ impl Store {
                 },
             )),
             revocations: Arc::new(AtomicU64::new(0)),
+            agreement: Arc::new(agreement::Agreement::new(if url.backend().in_process() {
+                Duration::ZERO
+            } else {
+                options.replica_lease
+            })),
         })
     }
 
@@ -146,16 +157,30 @@ impl Store {
         self.backend
     }
 
-    /// How many revocations this replica has noted; compare two readings to tell whether
-    /// one happened in between.
+    /// Changes every time this replica revokes something or learns that another did;
+    /// compare two readings to tell whether one happened in between.
     pub fn revocation_epoch(&self) -> u64 {
         self.revocations.load(Ordering::SeqCst)
+    }
+
+    /// This replica holds a good lease at `now`: it may answer from what it remembers
+    /// under the current `revocation_epoch` (see `agreement`).
+    pub fn holds_lease(&self, now: Instant) -> bool {
+        self.agreement.holds(now)
+    }
+
+    /// Whether this replica takes part in leases at all.
+    pub fn uses_lease(&self) -> bool {
+        !self.agreement.lease().is_zero()
     }
 
     /// `run` for a change that revokes or disables a token, grant, user or client. The
     /// revocation epoch is bumped after the change and before the caller can answer, so a
     /// standing remembered from a query that began earlier counts as stale; even after an
     /// error, since the change may have been committed before the connection broke.
+    /// On Postgres it then waits until every other replica holding a lease has applied
+    /// the change or lost its lease (`agreement`); if that cannot be confirmed the
+    /// caller gets `Unavailable` (a 503), never a success the other replicas contradict.
     pub async fn run_revoking<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -163,7 +188,88 @@ impl Store {
     {
         let done = self.run(work).await;
         self.revocations.fetch_add(1, Ordering::SeqCst);
-        done
+        let value = done?;
+        if !self.backend.in_process() {
+            self.await_agreement().await?;
+        }
+        Ok(value)
+    }
+
+    /// Waits until no other replica's live lease shows an epoch older than the one
+    /// committed now. One round trip when no other replica holds a lease.
+    async fn await_agreement(&self) -> Result<(), StoreError> {
+        let deadline = Instant::now() + agreement::MAX_LEASE + Duration::from_secs(1);
+        let me = self.agreement.id.clone();
+        let (target, mut lagging) = self
+            .run(move |conn| {
+                let target = models::agreement::current_epoch(conn)?;
+                Ok((target, models::agreement::lagging(conn, &me, target)?))
+            })
+            .await?;
+        while lagging > 0 {
+            if Instant::now() >= deadline {
+                return Err(StoreError::Unavailable(
+                    "other replicas did not confirm a revocation in time".into(),
+                ));
+            }
+            tokio::time::sleep(agreement::AGREEMENT_POLL).await;
+            let me = self.agreement.id.clone();
+            lagging = self
+                .run(move |conn| models::agreement::lagging(conn, &me, target))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Renews this replica's lease for as long as the future is polled (the server
+    /// spawns it); returns at once when the replica holds none. A failed renewal is only
+    /// logged: the lease then runs out and introspection asks the database again.
+    pub async fn keep_lease(&self) {
+        if !self.uses_lease() {
+            return;
+        }
+        let every = self.agreement.renewal_interval();
+        loop {
+            let sent = Instant::now();
+            let (id, applied, lease_ms) = (
+                self.agreement.id.clone(),
+                self.agreement.applied(),
+                self.agreement.lease_ms(),
+            );
+            let renewed = self
+                .run(move |conn| models::agreement::renew(conn, &id, applied, lease_ms))
+                .await;
+            let news = match renewed {
+                Ok(current) => self.agreement.renewed(sent, current, || {
+                    self.revocations.fetch_add(1, Ordering::SeqCst);
+                }),
+                Err(err) => {
+                    tracing::debug!(error = %err, "replica lease not renewed");
+                    false
+                }
+            };
+            // News is acknowledged by the next renewal, which a revocation waits for.
+            let pause = if news {
+                agreement::AGREEMENT_POLL.min(every)
+            } else {
+                every
+            };
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// Gives the lease up (a replica stopping), so no revocation waits for it.
+    pub async fn release_lease(&self) {
+        if !self.uses_lease() {
+            return;
+        }
+        let id = self.agreement.id.clone();
+        if let Err(err) = self
+            .run(move |conn| models::agreement::release(conn, &id))
+            .await
+        {
+            tracing::debug!(error = %err, "replica lease not released; it expires by itself");
+        }
     }
 
     /// Runs `work` with a pooled connection on the store's own threads (see `threads`).

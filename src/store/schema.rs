@@ -199,6 +199,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    revocation_epoch (id) {
+        id -> Integer,
+        epoch -> BigInt,
+    }
+}
+
+diesel::table! {
+    replica_leases (id) {
+        id -> Text,
+        epoch -> BigInt,
+        expires_at_ms -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_roles,
@@ -214,5 +229,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     authorization_codes,
     consents,
-    revoked_tokens
+    revoked_tokens,
+    revocation_epoch,
+    replica_leases
 );

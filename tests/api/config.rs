@@ -57,8 +57,9 @@ fn defaults_without_any_source() {
     })
     .unwrap();
     assert_eq!(pg.database.pool_size, 8);
-    // Introspection reads the database on every call unless an operator opts in.
+    // No time-bounded memo unless an operator opts in; the coherent lease is on.
     assert!(c.tokens.introspection_cache.is_zero());
+    assert_eq!(c.tokens.replica_lease.as_millis(), 500);
     // Workers poll briefly before sleeping unless turned off.
     assert_eq!(c.idle_poll.as_micros(), 100);
 }
@@ -332,6 +333,24 @@ fn wrong_types_and_ranges_are_refused() {
     })
     .unwrap();
     assert_eq!(c.tokens.introspection_cache.as_millis(), 250);
+
+    // A lease is off or between 50 ms and 10 s: a silent replica holds revocations up
+    // for as long as its lease.
+    for bad in ["10", "10001"] {
+        let text = err_text(Config::load(&Sources {
+            env: env(&[("PORTCULLIS_TOKENS__REPLICA_LEASE_MS", bad)]),
+            ..Sources::default()
+        }));
+        assert!(text.contains("tokens.replica_lease_ms"), "{bad}: {text}");
+    }
+    for good in ["0", "50", "10000"] {
+        let c = Config::load(&Sources {
+            env: env(&[("PORTCULLIS_TOKENS__REPLICA_LEASE_MS", good)]),
+            ..Sources::default()
+        })
+        .unwrap();
+        assert_eq!(c.tokens.replica_lease.as_millis().to_string(), good);
+    }
 
     // Polling longer than a millisecond would only burn CPU.
     let text = err_text(Config::load(&Sources {

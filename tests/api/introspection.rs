@@ -503,6 +503,192 @@ async fn replicas_on_one_database_agree_at_once() {
     assert_eq!(introspect(&s.app, s.web(), &rt).await, inactive());
 }
 
+/// Waits until the replica holds its lease (Postgres; it renews in the background).
+async fn until_leased(app: &TestApp) {
+    for _ in 0..200 {
+        if app.state.store.holds_lease(Instant::now()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no replica lease after 2 s");
+}
+
+fn remembered(app: &TestApp) -> u64 {
+    app.state
+        .metrics
+        .standings
+        .with_label_values(&["remembered"])
+        .get()
+}
+
+/// Introspects twice on `app` and checks that the second answer came from memory.
+async fn active_from_memory(s: &Setup, app: &TestApp, token: &str) {
+    assert_eq!(introspect(app, s.rs(), token).await["active"], true);
+    let before = remembered(app);
+    assert_eq!(introspect(app, s.rs(), token).await["active"], true);
+    assert_eq!(remembered(app), before + 1, "answered from memory");
+}
+
+async fn sql(app: &TestApp, statement: &'static str) {
+    use diesel::connection::SimpleConnection;
+    app.state
+        .store
+        .run(move |conn| Ok(conn.batch_execute(statement)?))
+        .await
+        .unwrap();
+}
+
+/// The default on Postgres (`tokens.replica_lease_ms`): a replica answers from memory
+/// while it holds its lease, yet every revocation, wherever it is made, is seen by every
+/// replica the moment it returns. On SQLite nothing is remembered.
+#[tokio::test]
+async fn answers_from_memory_never_outlive_a_revocation_on_another_replica() {
+    let db = Arc::new(TestDb::new());
+    let s = setup_on(Arc::clone(&db)).await;
+    if !db.is_postgres() {
+        assert!(!s.app.state.store.uses_lease(), "SQLite holds no lease");
+        let t = cc_token(&s).await;
+        for _ in 0..3 {
+            assert_eq!(introspect(&s.app, s.rs(), &t).await["active"], true);
+        }
+        assert_eq!(
+            remembered(&s.app),
+            0,
+            "SQLite reads the database every time"
+        );
+        return;
+    }
+    let issuer = s.app.state.config.issuer.clone();
+    let b = spawn_app_with(db, move |c| c.issuer = issuer).await;
+    until_leased(&s.app).await;
+    until_leased(&b).await;
+
+    // An access token revoked on B.
+    let t = cc_token(&s).await;
+    active_from_memory(&s, &s.app, &t).await;
+    let r = post_with_basic(&b, "/revoke", &[("token", &t)], s.svc()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(introspect(&s.app, s.rs(), &t).await, inactive());
+
+    // The user disabled through B's management service, then enabled again.
+    let (at, rt) = user_tokens(&s).await;
+    active_from_memory(&s, &s.app, &at).await;
+    b.state
+        .service
+        .set_user_disabled(&Actor::cli(), "alice", true)
+        .await
+        .unwrap();
+    assert_eq!(introspect(&s.app, s.rs(), &at).await, inactive());
+    b.state
+        .service
+        .set_user_disabled(&Actor::cli(), "alice", false)
+        .await
+        .unwrap();
+    active_from_memory(&s, &s.app, &at).await;
+
+    // The refresh token's family revoked on B reaches the access token on A.
+    let r = post_with_basic(&b, "/revoke", &[("token", &rt)], s.web()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(introspect(&s.app, s.rs(), &at).await, inactive());
+
+    // The client disabled on B.
+    let t = cc_token(&s).await;
+    active_from_memory(&s, &s.app, &t).await;
+    b.state
+        .service
+        .update_client(
+            &Actor::cli(),
+            "svc",
+            ClientUpdate {
+                disabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(introspect(&s.app, s.rs(), &t).await, inactive());
+}
+
+/// Changes made straight in SQL bump the epoch too (triggers); nobody waits for them, so
+/// they are seen within a renewal of the lease.
+#[tokio::test]
+async fn an_operators_sql_is_seen_within_one_renewal() {
+    let db = Arc::new(TestDb::new());
+    if !db.is_postgres() {
+        eprintln!("runs against Postgres only: SQLite holds no lease");
+        return;
+    }
+    let s = setup_on(db).await;
+    until_leased(&s.app).await;
+    let t = cc_token(&s).await;
+    active_from_memory(&s, &s.app, &t).await;
+    let changed = Instant::now();
+    sql(
+        &s.app,
+        "UPDATE clients SET disabled = true WHERE client_id = 'svc'",
+    )
+    .await;
+    let seen = loop {
+        let answer = introspect(&s.app, s.rs(), &t).await;
+        if answer == inactive() {
+            break changed.elapsed();
+        }
+        assert_eq!(answer["active"], true);
+        assert!(changed.elapsed() < Duration::from_secs(3), "never seen");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // One renewal interval (a quarter of the 500 ms lease) and a round trip or two.
+    assert!(seen < Duration::from_millis(400), "{seen:?}");
+    eprintln!("an operator's SQL was seen after {seen:?}");
+}
+
+/// A replica that stops renewing (here, a lease row nobody renews) holds a revocation up
+/// for as long as its lease lasts by the database's clock, and not longer; one that has
+/// applied the epoch already holds nothing up.
+#[tokio::test]
+async fn a_silent_replica_delays_a_revocation_no_longer_than_its_lease() {
+    let db = Arc::new(TestDb::new());
+    if !db.is_postgres() {
+        eprintln!("runs against Postgres only: SQLite holds no lease");
+        return;
+    }
+    let s = setup_on(db).await;
+    until_leased(&s.app).await;
+    // Caught up: no wait.
+    sql(
+        &s.app,
+        "INSERT INTO replica_leases (id, epoch, expires_at_ms) VALUES ('caught-up', 1000000, \
+         (extract(epoch from clock_timestamp()) * 1000)::bigint + 60000)",
+    )
+    .await;
+    let t = cc_token(&s).await;
+    let started = Instant::now();
+    let r = post_with_basic(&s.app, "/revoke", &[("token", &t)], s.svc()).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Silent, with 1.5 s of lease left.
+    sql(
+        &s.app,
+        "INSERT INTO replica_leases (id, epoch, expires_at_ms) VALUES ('silent', 0, \
+         (extract(epoch from clock_timestamp()) * 1000)::bigint + 1500)",
+    )
+    .await;
+    let t = cc_token(&s).await;
+    let started = Instant::now();
+    let r = post_with_basic(&s.app, "/revoke", &[("token", &t)], s.svc()).await;
+    let waited = started.elapsed();
+    assert_eq!(r.status(), 200);
+    assert!(waited >= Duration::from_millis(1300), "{waited:?}");
+    assert!(waited < Duration::from_millis(3000), "{waited:?}");
+    assert_eq!(introspect(&s.app, s.rs(), &t).await, inactive());
+}
+
 /// The opt-in memo (`tokens.introspection_cache_ms`): revocations through the same replica
 /// are seen at once; another replica's are seen within the bound, never later. The bound
 /// is checked from the client's side, which can only make it look longer than it is.

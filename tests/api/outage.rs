@@ -3,7 +3,8 @@
 //! the server like a database that died: open connections break, new ones fail.
 //! While it is cut, `/introspect`, `/revoke`, `/token` and `/health/ready` answer 503,
 //! never a false `active: true` or a 200 for an unsaved revocation; when it is back,
-//! everything recovers without a restart.
+//! everything recovers without a restart. A replica holding a lease may answer
+//! introspection from memory until the lease runs out, and only truthfully.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -97,6 +98,8 @@ async fn secret(app: &TestApp, id: &str, roles: &[&str]) -> String {
         .to_owned()
 }
 
+const LEASE: Duration = Duration::from_millis(300);
+
 fn assert_unavailable(r: &reqwest::Response, what: &str) {
     assert_eq!(r.status(), 503, "{what}");
     assert!(
@@ -124,6 +127,7 @@ async fn a_database_outage_is_503_and_the_server_recovers_by_itself() {
         c.database.connect_timeout = Duration::from_secs(1);
         // No client cache: every request needs the database, as after the cache expires.
         c.tokens.client_cache = Duration::ZERO;
+        c.tokens.replica_lease = LEASE;
     })
     .await;
     let rs = secret(&app, "rs", &["introspector"]).await;
@@ -143,6 +147,24 @@ async fn a_database_outage_is_503_and_the_server_recovers_by_itself() {
     assert_eq!(r["active"], true);
 
     proxy.cut();
+    // A replica that holds a lease may go on answering from memory until the lease runs
+    // out (no revocation can return meanwhile: it waits for this replica or its lease);
+    // those answers are the truth, and after the lease every answer is 503.
+    let cut_at = std::time::Instant::now();
+    loop {
+        let r = post_with_basic(&app, "/introspect", &[("token", &at)], ("rs", &rs)).await;
+        if r.status() == 503 {
+            break;
+        }
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap()["active"], true);
+        assert!(
+            cut_at.elapsed() < LEASE + Duration::from_millis(500),
+            "answered from memory {:?} after the cut",
+            cut_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     for _ in 0..2 {
         let r = post_with_basic(&app, "/introspect", &[("token", &at)], ("rs", &rs)).await;
         assert_unavailable(&r, "introspect");

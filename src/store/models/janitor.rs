@@ -10,7 +10,7 @@ use crate::store::StoreError;
 use crate::store::conn::DbConnection;
 use crate::store::schema::{
     authorization_codes, authorization_requests, grants, login_failures, refresh_tokens,
-    revoked_tokens, sessions,
+    replica_leases, revoked_tokens, sessions,
 };
 
 /// The tables the janitor keeps bounded, by name (the metric label).
@@ -23,10 +23,11 @@ pub enum Purgeable {
     Grants,
     RevokedTokens,
     LoginFailures,
+    ReplicaLeases,
 }
 
 impl Purgeable {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::AuthorizationRequests,
         Self::AuthorizationCodes,
         Self::Sessions,
@@ -35,6 +36,7 @@ impl Purgeable {
         Self::Grants,
         Self::RevokedTokens,
         Self::LoginFailures,
+        Self::ReplicaLeases,
     ];
 
     pub fn table(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Purgeable {
             Self::Grants => "grants",
             Self::RevokedTokens => "revoked_tokens",
             Self::LoginFailures => "login_failures",
+            Self::ReplicaLeases => "replica_leases",
         }
     }
 
@@ -107,6 +110,18 @@ impl Purgeable {
                 String,
                 login_failures::last_failure_at.lt(before)
             ),
+            // Leases of replicas that stopped without giving them up, an hour after they
+            // ran out by the database's clock, which wrote them: `before` is ignored, so
+            // a replica's clock, however wrong, never takes away a live lease.
+            Self::ReplicaLeases => {
+                let dead = super::agreement::now_ms(conn)?.saturating_sub(3_600_000);
+                purge!(
+                    replica_leases,
+                    id,
+                    String,
+                    replica_leases::expires_at_ms.lt(dead)
+                )
+            }
         };
         Ok(n)
     }
@@ -123,6 +138,7 @@ impl Purgeable {
             Self::Grants => grants::table.count().get_result(conn)?,
             Self::RevokedTokens => revoked_tokens::table.count().get_result(conn)?,
             Self::LoginFailures => login_failures::table.count().get_result(conn)?,
+            Self::ReplicaLeases => replica_leases::table.count().get_result(conn)?,
         };
         Ok(n)
     }

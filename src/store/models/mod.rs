@@ -2,6 +2,7 @@
 //! `crate::manage` and `crate::crypto::keystore` do, so every entry point shares one set
 //! of rules.
 
+pub mod agreement;
 pub mod audit;
 pub mod authorization;
 pub mod clients;

@@ -1,0 +1,11 @@
+DROP TRIGGER clients_deleted_bump_epoch ON clients;
+DROP TRIGGER clients_changed_bump_epoch ON clients;
+DROP TRIGGER users_deleted_bump_epoch ON users;
+DROP TRIGGER users_changed_bump_epoch ON users;
+DROP TRIGGER grants_deleted_bump_epoch ON grants;
+DROP TRIGGER grants_revoked_bump_epoch ON grants;
+DROP TRIGGER revoked_tokens_bump_epoch ON revoked_tokens;
+DROP FUNCTION portcullis_bump_revocation_epoch_if_rows();
+DROP FUNCTION portcullis_bump_revocation_epoch();
+DROP TABLE replica_leases;
+DROP TABLE revocation_epoch;

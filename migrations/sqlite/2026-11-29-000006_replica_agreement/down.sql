@@ -1,0 +1,9 @@
+DROP TRIGGER clients_deleted_bump_epoch;
+DROP TRIGGER clients_changed_bump_epoch;
+DROP TRIGGER users_deleted_bump_epoch;
+DROP TRIGGER users_changed_bump_epoch;
+DROP TRIGGER grants_deleted_bump_epoch;
+DROP TRIGGER grants_revoked_bump_epoch;
+DROP TRIGGER revoked_tokens_bump_epoch;
+DROP TABLE replica_leases;
+DROP TABLE revocation_epoch;
