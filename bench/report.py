@@ -190,6 +190,16 @@ def main():
                 check("password >= 80% of cores / argon2 time", ratio >= 0.8,
                       f"c={conc} {fmt(r['rps'])} req/s vs {ideal:.0f}/s ({ratio * 100:.0f}%; "
                       f"argon2_bench: {meta('ARGON2')})")
+    # Not a target: what the hasher alone reaches with every worker busy, for telling
+    # the grant's own overhead from two hashes slowing each other down.
+    m = re.search(r"saturated: ([0-9.]+) hashes/s", meta("ARGON2_POOL"))
+    if m and float(m.group(1)) > 0:
+        pool = float(m.group(1))
+        for (server, scen, conc), r in rows.items():
+            if server == "ours" and scen == "password" and num(r["rps"]) and conc != "1":
+                notes.append(f"password c={conc}: {fmt(r['rps'])} req/s is "
+                             f"{num(r['rps']) / pool * 100:.0f}% of the argon2 pool alone "
+                             f"({pool:.0f} hashes/s saturated, argon2_bench)")
     for scen, conc in mixed:
         r = rows.get(("ours", scen, conc))
         if r and scen in ("mixed token_jwt", "mixed jwks") and num(r["p99"]) is not None:
