@@ -132,6 +132,24 @@ rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kib() { awk '/^VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
+# Before each cell, both servers are left to go quiet (at most 5 s): the peer's garbage
+# collection after a c=64 cell, or our own pool winding down, would otherwise land in the
+# next cell, which is always the other server's or a lower concurrency.
+settle() {
+    local i p before after pids=("$OURS_PID") busy
+    [[ "${PEER_OK:-0}" == 1 && -n "${PEER_PID:-}" ]] && pids+=("$PEER_PID")
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        before=0 after=0
+        for p in "${pids[@]}"; do before=$((before + $(cpu_ticks "$p"))); done
+        sleep 0.5
+        for p in "${pids[@]}"; do after=$((after + $(cpu_ticks "$p"))); done
+        busy=$((after - before))
+        # One tick in half a second is 2% of a core: quiet.
+        [[ "$busy" -le 1 ]] && return 0
+    done
+    return 0
+}
+
 # ---------------------------------------------------------------------------------------
 # Portcullis
 
@@ -260,6 +278,7 @@ start_peer() {
 run_benchsh() { # SERVER SCENARIO CONC
     local server="$1" scen="$2" c="$3" dir="$OUT/raw/$1-$2-c$3"
     local base pid id secret jwks introspect
+    settle
     if [[ "$server" == ours ]]; then
         base="$OURS_BASE" pid="$OURS_PID" id=bench-client secret="$CC_SECRET" jwks=/jwks.json
         introspect=/introspect
@@ -400,6 +419,8 @@ load() {
     local raw="$OUT/raw/$server-${scen//[^a-z0-9_]/_}-c$c.txt"
     [[ "$c" -lt "$threads" ]] && threads="$c"
     local t0 s0 peak=0 r
+    # Not under the mixed scenario's background load, which is meant to keep them busy.
+    [[ "$scen" == mixed* ]] || settle
     t0="$(cpu_ticks "$pid")"
     s0="$(date +%s.%N)"
     wrk -t"$threads" -c"$c" -d"$dur" --timeout "$timeout" --latency -s "$lua" "$url" >"$raw" 2>&1 &
@@ -588,6 +609,7 @@ if [[ " $SCENARIOS " == *" password "* ]]; then
         (cd "$REPO_DIR" && cargo build --release --locked --example argon2_bench) >&2 || true
     fi
     if [[ -x "$argon2_bin" ]]; then
+        settle
         argon2_out="$(env -i "PATH=$PATH" "$argon2_bin" 2 2>/dev/null || true)"
         ARGON2_LINE="$(grep '^single hash' <<<"$argon2_out" || true)"
         ARGON2_POOL_LINE="$(grep -i 'hashes/s' <<<"$argon2_out" | head -1 || true)"
