@@ -239,17 +239,23 @@ macro_rules! metered_app {
                     in_flight.done();
                     let _entered = span.enter();
                     let elapsed = started.elapsed();
-                    if let Ok(res) = &res {
-                        let route = res.request().match_pattern();
-                        metrics.observe(
-                            $listener,
-                            route.as_deref().unwrap_or("unmatched"),
-                            &method,
-                            res.status().as_u16(),
-                            elapsed.as_secs_f64(),
-                        );
+                    match &res {
+                        Ok(res) => {
+                            // Looked up once for the metric and the access log both.
+                            let pattern = res.request().match_pattern();
+                            let route = pattern.as_deref().unwrap_or("unmatched");
+                            let status = res.status().as_u16();
+                            metrics.observe(
+                                $listener,
+                                route,
+                                &method,
+                                status,
+                                elapsed.as_secs_f64(),
+                            );
+                            telemetry::log_response(status, route, elapsed);
+                        }
+                        Err(err) => telemetry::log_failure(err),
                     }
-                    telemetry::log_response(&res, elapsed);
                     res
                 })
             })

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use prometheus::{
     HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
@@ -112,25 +112,19 @@ pub fn request_span(request: &ServiceRequest) -> Span {
 }
 
 /// The access-log line, written inside the request's span.
-pub fn log_response<B>(outcome: &Result<ServiceResponse<B>, actix_web::Error>, elapsed: Duration) {
-    match outcome {
-        Ok(res) => {
-            tracing::info!(
-                status = res.status().as_u16(),
-                route = res
-                    .request()
-                    .match_pattern()
-                    .as_deref()
-                    .unwrap_or("unmatched"),
-                elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-                "request"
-            );
-        }
-        Err(err) => {
-            let status = err.as_response_error().status_code().as_u16();
-            tracing::info!(status, "request failed");
-        }
-    }
+pub fn log_response(status: u16, route: &str, elapsed: Duration) {
+    tracing::info!(
+        status,
+        route,
+        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+}
+
+/// The access-log line of a request that ended in an error instead of a response.
+pub fn log_failure(err: &actix_web::Error) {
+    let status = err.as_response_error().status_code().as_u16();
+    tracing::info!(status, "request failed");
 }
 
 /// The Prometheus registry and the collectors the server updates.

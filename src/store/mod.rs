@@ -128,6 +128,7 @@ impl Store {
         // The pool plus two: a couple of threads wait at the pool itself, so a connection
         // coming back is taken at once rather than after a thread wakes up. Each thread
         // beyond that only added a malloc arena (0.4-0.9 MiB resident each under load).
+        let in_process = url.backend().in_process();
         let in_flight = usize::try_from(options.pool_size.max(1))
             .unwrap_or(1)
             .saturating_add(2);
@@ -136,16 +137,18 @@ impl Store {
             backend: url.backend(),
             permits: Arc::new(tokio::sync::Semaphore::new(in_flight)),
             wait: options.connect_timeout,
+            // Database threads poll only for in-process SQLite (see `threads`); leases
+            // only where the database is another process (see `agreement`).
             threads: Arc::new(threads::DbThreads::new(
                 in_flight,
-                if url.backend().in_process() {
+                if in_process {
                     options.idle_poll
                 } else {
                     Duration::ZERO
                 },
             )),
             revocations: Arc::new(AtomicU64::new(0)),
-            agreement: Arc::new(agreement::Agreement::new(if url.backend().in_process() {
+            agreement: Arc::new(agreement::Agreement::new(if in_process {
                 Duration::ZERO
             } else {
                 options.replica_lease
@@ -199,26 +202,30 @@ impl Store {
     /// committed now. One round trip when no other replica holds a lease.
     async fn await_agreement(&self) -> Result<(), StoreError> {
         let deadline = Instant::now() + agreement::MAX_LEASE + Duration::from_secs(1);
-        let me = self.agreement.id.clone();
-        let (target, mut lagging) = self
-            .run(move |conn| {
-                let target = models::agreement::current_epoch(conn)?;
-                Ok((target, models::agreement::lagging(conn, &me, target)?))
-            })
-            .await?;
-        while lagging > 0 {
+        // The epoch to wait for is read once, in the first round trip.
+        let mut target = None;
+        loop {
+            let me = self.agreement.id.clone();
+            let (epoch, lagging) = self
+                .run(move |conn| {
+                    let epoch = match target {
+                        Some(epoch) => epoch,
+                        None => models::agreement::current_epoch(conn)?,
+                    };
+                    Ok((epoch, models::agreement::lagging(conn, &me, epoch)?))
+                })
+                .await?;
+            if lagging == 0 {
+                return Ok(());
+            }
             if Instant::now() >= deadline {
                 return Err(StoreError::Unavailable(
                     "other replicas did not confirm a revocation in time".into(),
                 ));
             }
+            target = Some(epoch);
             tokio::time::sleep(agreement::AGREEMENT_POLL).await;
-            let me = self.agreement.id.clone();
-            lagging = self
-                .run(move |conn| models::agreement::lagging(conn, &me, target))
-                .await?;
         }
-        Ok(())
     }
 
     /// Renews this replica's lease for as long as the future is polled (the server

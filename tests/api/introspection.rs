@@ -530,13 +530,38 @@ async fn active_from_memory(s: &Setup, app: &TestApp, token: &str) {
     assert_eq!(remembered(app), before + 1, "answered from memory");
 }
 
-async fn sql(app: &TestApp, statement: &'static str) {
+async fn sql(app: &TestApp, statement: impl Into<String>) {
     use diesel::connection::SimpleConnection;
+    let statement = statement.into();
     app.state
         .store
-        .run(move |conn| Ok(conn.batch_execute(statement)?))
+        .run(move |conn| Ok(conn.batch_execute(&statement)?))
         .await
         .unwrap();
+}
+
+/// A lease row nobody renews, claiming `epoch` applied, good for `ms_left` more.
+async fn fake_lease(app: &TestApp, id: &str, epoch: u64, ms_left: u64) {
+    sql(
+        app,
+        format!(
+            "INSERT INTO replica_leases (id, epoch, expires_at_ms) VALUES ('{id}', {epoch}, \
+             (extract(epoch from clock_timestamp()) * 1000)::bigint + {ms_left})"
+        ),
+    )
+    .await;
+}
+
+/// A setup whose replica holds its lease; `None` on SQLite, which holds none.
+async fn leased_on_postgres() -> Option<Setup> {
+    let db = Arc::new(TestDb::new());
+    if !db.is_postgres() {
+        eprintln!("runs against Postgres only: SQLite holds no lease");
+        return None;
+    }
+    let s = setup_on(db).await;
+    until_leased(&s.app).await;
+    Some(s)
 }
 
 /// The default on Postgres (`tokens.replica_lease_ms`): a replica answers from memory
@@ -614,13 +639,9 @@ async fn answers_from_memory_never_outlive_a_revocation_on_another_replica() {
 /// they are seen within a renewal of the lease.
 #[tokio::test]
 async fn an_operators_sql_is_seen_within_one_renewal() {
-    let db = Arc::new(TestDb::new());
-    if !db.is_postgres() {
-        eprintln!("runs against Postgres only: SQLite holds no lease");
+    let Some(s) = leased_on_postgres().await else {
         return;
-    }
-    let s = setup_on(db).await;
-    until_leased(&s.app).await;
+    };
     let t = cc_token(&s).await;
     active_from_memory(&s, &s.app, &t).await;
     let changed = Instant::now();
@@ -648,20 +669,11 @@ async fn an_operators_sql_is_seen_within_one_renewal() {
 /// applied the epoch already holds nothing up.
 #[tokio::test]
 async fn a_silent_replica_delays_a_revocation_no_longer_than_its_lease() {
-    let db = Arc::new(TestDb::new());
-    if !db.is_postgres() {
-        eprintln!("runs against Postgres only: SQLite holds no lease");
+    let Some(s) = leased_on_postgres().await else {
         return;
-    }
-    let s = setup_on(db).await;
-    until_leased(&s.app).await;
+    };
     // Caught up: no wait.
-    sql(
-        &s.app,
-        "INSERT INTO replica_leases (id, epoch, expires_at_ms) VALUES ('caught-up', 1000000, \
-         (extract(epoch from clock_timestamp()) * 1000)::bigint + 60000)",
-    )
-    .await;
+    fake_lease(&s.app, "caught-up", 1_000_000, 60_000).await;
     let t = cc_token(&s).await;
     let started = Instant::now();
     let r = post_with_basic(&s.app, "/revoke", &[("token", &t)], s.svc()).await;
@@ -673,12 +685,7 @@ async fn a_silent_replica_delays_a_revocation_no_longer_than_its_lease() {
     );
 
     // Silent, with 1.5 s of lease left.
-    sql(
-        &s.app,
-        "INSERT INTO replica_leases (id, epoch, expires_at_ms) VALUES ('silent', 0, \
-         (extract(epoch from clock_timestamp()) * 1000)::bigint + 1500)",
-    )
-    .await;
+    fake_lease(&s.app, "silent", 0, 1500).await;
     let t = cc_token(&s).await;
     let started = Instant::now();
     let r = post_with_basic(&s.app, "/revoke", &[("token", &t)], s.svc()).await;
