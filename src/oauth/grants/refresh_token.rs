@@ -12,7 +12,6 @@ use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::{Scope, grant_scope};
 use crate::store::models::grants::{self as rows, RefreshTokenRow};
-use crate::store::models::users;
 
 const INVALID: &str = "the refresh token is invalid, expired or revoked";
 
@@ -52,18 +51,9 @@ pub async fn exchange(
     let lookup = digest.clone();
     // The token, its grant and the grant's user in one trip to the database: the user must
     // still exist and be enabled, and roles are read fresh.
-    let Some((token, grant, user)) = ctx
+    let Some(rows::RefreshLookup { token, grant, user }) = ctx
         .store
-        .run(move |conn| {
-            let Some((token, grant)) = rows::find_refresh_token(conn, &lookup)? else {
-                return Ok(None);
-            };
-            let user = match &grant.user_id {
-                Some(id) => users::find_by_id(conn, id)?,
-                None => None,
-            };
-            Ok(Some((token, grant, user)))
-        })
+        .run(move |conn| rows::find_refresh_token_for_use(conn, &lookup))
         .await
         .map_err(store_error)?
     else {
@@ -94,7 +84,7 @@ pub async fn exchange(
         .user_id
         .clone()
         .ok_or_else(|| OAuthError::invalid_grant(INVALID))?;
-    let Some(user) = user.filter(|u| !u.row.disabled) else {
+    let Some(user) = user.filter(|u| !u.disabled) else {
         return Err(OAuthError::invalid_grant(INVALID));
     };
 
