@@ -74,7 +74,7 @@ pub fn chain_hash(prev_hash: &[u8], row: &AuditRow) -> Result<Vec<u8>, serde_jso
 pub async fn record(store: &Store, now: i64, event: AuditEvent) -> Result<(), StoreError> {
     let stored = {
         let event = event.clone();
-        store.run(move |conn| append(conn, now, &event)).await
+        store.run(move |conn| append_alone(conn, now, &event)).await
     };
     match &stored {
         Ok(row) => log_event(&event, row),
@@ -118,28 +118,52 @@ pub fn append(
     now: i64,
     event: &AuditEvent,
 ) -> Result<AuditRow, StoreError> {
+    // A savepoint inside the caller's transaction: on Postgres a failed insert would
+    // otherwise abort the caller's whole transaction, and there would be no retrying.
+    append_with(conn, now, event, |conn, link| conn.transaction(link))
+}
+
+/// `append` for an event that goes with no other change, outside any transaction: the
+/// head is read and the row inserted in two statements with no BEGIN and COMMIT around
+/// them (two round trips on Postgres instead of four). The primary key on `seq` keeps the
+/// chain whole just the same: an insert that lost the race fails and is retried.
+fn append_alone(
+    conn: &mut DbConnection,
+    now: i64,
+    event: &AuditEvent,
+) -> Result<AuditRow, StoreError> {
+    append_with(conn, now, event, |conn, link| link(conn))
+}
+
+type Link<'a> = &'a dyn Fn(&mut DbConnection) -> Result<AuditRow, StoreError>;
+
+fn append_with(
+    conn: &mut DbConnection,
+    now: i64,
+    event: &AuditEvent,
+    run: impl Fn(&mut DbConnection, Link<'_>) -> Result<AuditRow, StoreError>,
+) -> Result<AuditRow, StoreError> {
     let details = event.details.to_string();
+    let link = |conn: &mut DbConnection| -> Result<AuditRow, StoreError> {
+        let (prev_seq, prev_hash) = rows::head(conn)?.unwrap_or((0, vec![0u8; 32]));
+        let mut row = AuditRow {
+            seq: prev_seq + 1,
+            id: uuid::Uuid::now_v7().to_string(),
+            occurred_at: now,
+            event_type: event.event_type.to_owned(),
+            actor: event.actor.clone(),
+            subject: event.subject.clone(),
+            details: details.clone(),
+            prev_hash: prev_hash.clone(),
+            hash: Vec::new(),
+        };
+        row.hash = chain_hash(&prev_hash, &row).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        rows::insert(conn, &row)?;
+        Ok(row)
+    };
     let mut last_err = StoreError::Conflict;
     for _attempt in 0..20 {
-        let attempt = conn.transaction(|conn| {
-            let (prev_seq, prev_hash) = rows::head(conn)?.unwrap_or((0, vec![0u8; 32]));
-            let mut row = AuditRow {
-                seq: prev_seq + 1,
-                id: uuid::Uuid::now_v7().to_string(),
-                occurred_at: now,
-                event_type: event.event_type.to_owned(),
-                actor: event.actor.clone(),
-                subject: event.subject.clone(),
-                details: details.clone(),
-                prev_hash: prev_hash.clone(),
-                hash: Vec::new(),
-            };
-            row.hash =
-                chain_hash(&prev_hash, &row).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            rows::insert(conn, &row)?;
-            Ok(row)
-        });
-        match attempt {
+        match run(conn, &link) {
             Ok(row) => return Ok(row),
             // Lost the race for the next seq (or SQLite's write lock): try again.
             Err(err @ (StoreError::Conflict | StoreError::Query(_))) => {

@@ -70,17 +70,22 @@ pub async fn check_password(
         })
     };
 
+    let names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+    let counters = ctx
+        .store
+        .run(move |conn| rows::counters(conn, &names))
+        .await
+        .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
+    let counter = |name: &str| counters.iter().find(|c| c.key == name);
     let mut decision = Decision::Allow;
     for key in &keys {
-        let (name, after) = (key.name.clone(), ctx.now - key.policy.window_secs);
-        let found = ctx
-            .store
-            .run(move |conn| rows::failures(conn, &name, after))
-            .await
-            .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
+        let found = counter(&key.name).and_then(|c| c.in_window(ctx.now - key.policy.window_secs));
         let (count, last) = found.map_or((0, None), |(n, last)| (n, Some(last)));
         decision = decision.and(key.policy.decide(count, last, ctx.now));
     }
+    // Only a stored counter needs clearing after a success: most logins skip that write.
+    let user_key = format!("user:{normalised}");
+    let user_counter_stored = counter(&user_key).is_some();
     if let Decision::RetryAfter(secs) = decision {
         let mut d = details("throttled");
         if let Some(obj) = d.as_object_mut() {
@@ -118,11 +123,14 @@ pub async fn check_password(
 
     match verified {
         Some(user) => {
-            let name = format!("user:{normalised}");
-            ctx.store
-                .run(move |conn| rows::clear(conn, &name))
-                .await
-                .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
+            // A failure stored after the read above (a concurrent wrong password) stays:
+            // it happened after this attempt began.
+            if user_counter_stored {
+                ctx.store
+                    .run(move |conn| rows::clear(conn, &user_key))
+                    .await
+                    .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
+            }
             audit(
                 ctx,
                 AuditEvent::new("login.success")

@@ -11,7 +11,7 @@ use portcullis::crypto::jwt::Expected;
 use portcullis::manage::Actor;
 use portcullis::manage::clients::NewClient;
 use portcullis::manage::users::NewUser;
-use portcullis::store::schema::{audit_events, grants};
+use portcullis::store::schema::{audit_events, grants, login_failures};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -558,10 +558,37 @@ async fn password_throttling_locks_and_recovers_across_replicas() {
         .await
         .unwrap();
     assert_eq!(locked, 1);
-    // After the lock, the user gets in again.
+    // After the lock, the user gets in again, and that success clears the user's counter
+    // (the IP's stays: other usernames may be tried from there).
     a.clock.set(now + policy.lock_secs + 1);
     b.clock.set(now + policy.lock_secs + 1);
     assert_eq!(try_login(&b, PASSWORD).await, 200);
+    let keys: Vec<String> = a
+        .state
+        .store
+        .run(|conn| {
+            Ok(login_failures::table
+                .select(login_failures::throttle_key)
+                .load(conn)?)
+        })
+        .await
+        .unwrap();
+    assert!(!keys.contains(&"user:bob".to_owned()), "{keys:?}");
+    assert!(keys.iter().any(|k| k.starts_with("ip:")), "{keys:?}");
+    // The next failure counts from one again.
+    assert_eq!(try_login(&a, "wrong").await, 400);
+    let failures: i32 = a
+        .state
+        .store
+        .run(|conn| {
+            Ok(login_failures::table
+                .find("user:bob")
+                .select(login_failures::failures)
+                .first(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(failures, 1);
 }
 
 async fn refresh(app: &TestApp, secret: &str, token: &str, scope: Option<&str>) -> (u16, Value) {
@@ -733,6 +760,57 @@ async fn refresh_tokens_expire_and_die_with_their_user() {
         .unwrap();
     let (status, _) = refresh(&app, &secret, &rt, None).await;
     assert_eq!(status, 200, "a disabled user's token was not spent");
+}
+
+/// Roles come from the user's current record on every refresh (all of them, none, or the
+/// user is gone), never from the grant or the previous token.
+#[tokio::test]
+async fn a_refresh_reads_the_users_roles_afresh() {
+    let app = spawn_app().await;
+    let (secret, rt) = signed_in_with_refresh(&app, "gwen").await;
+    let refreshed = async |rt: &str| -> (Value, String) {
+        let (status, body) = refresh(&app, &secret, rt, None).await;
+        assert_eq!(status, 200, "{body}");
+        let roles = claims(&app, body["access_token"].as_str().unwrap()).await["roles"].clone();
+        (roles, body["refresh_token"].as_str().unwrap().to_owned())
+    };
+    let (roles, rt) = refreshed(&rt).await;
+    assert_eq!(roles, json!(["staff"]));
+
+    for role in ["ops", "billing"] {
+        app.state
+            .service
+            .add_user_role(&Actor::cli(), "gwen", role)
+            .await
+            .unwrap();
+    }
+    let (roles, rt) = refreshed(&rt).await;
+    assert_eq!(
+        roles,
+        json!(["billing", "ops", "staff"]),
+        "every role, sorted"
+    );
+
+    for role in ["ops", "billing", "staff"] {
+        app.state
+            .service
+            .remove_user_role(&Actor::cli(), "gwen", role)
+            .await
+            .unwrap();
+    }
+    let (roles, rt) = refreshed(&rt).await;
+    assert_eq!(roles, Value::Null, "no roles left: the claim is left out");
+
+    app.state
+        .service
+        .delete_user(&Actor::cli(), "gwen")
+        .await
+        .unwrap();
+    let (status, body) = refresh(&app, &secret, &rt, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
 }
 
 /// A confidential client `app` with the password and refresh grants, a user `name`, and

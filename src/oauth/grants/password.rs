@@ -98,15 +98,15 @@ pub(crate) async fn issue_for_user(
     });
     // The grant is stored even without a refresh token: its id is what revocation of
     // this user's tokens (logout, admin action) turns off.
+    // A lone insert needs no transaction around it (on Postgres that is two round trips
+    // fewer); a grant with its refresh token is stored whole or not at all.
     ctx.store
-        .run(move |conn| {
-            conn.transaction(|conn| {
+        .run(move |conn| match &refresh_row {
+            Some(row) => conn.transaction(|conn| {
                 rows::insert_grant(conn, &grant)?;
-                if let Some(row) = &refresh_row {
-                    rows::insert_refresh_token(conn, row)?;
-                }
-                Ok(())
-            })
+                rows::insert_refresh_token(conn, row)
+            }),
+            None => rows::insert_grant(conn, &grant),
         })
         .await
         .map_err(store_error)?;

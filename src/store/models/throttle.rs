@@ -24,6 +24,45 @@ pub fn failures(
     }))
 }
 
+/// One throttling key's stored counter, whatever its window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub key: String,
+    pub failures: u32,
+    pub window_start: i64,
+    pub last_failure_at: i64,
+}
+
+impl Counter {
+    /// (failures, last failure) in a window that started after `window_start_after`, as
+    /// `failures` answers; `None` when the window has ended.
+    pub fn in_window(&self, window_start_after: i64) -> Option<(u32, i64)> {
+        (self.window_start > window_start_after).then_some((self.failures, self.last_failure_at))
+    }
+}
+
+/// The counters of several keys in one query (a login reads its user's and its IP's).
+pub fn counters(conn: &mut DbConnection, keys: &[String]) -> Result<Vec<Counter>, StoreError> {
+    let rows: Vec<(String, i32, i64, i64)> = login_failures::table
+        .filter(login_failures::throttle_key.eq_any(keys))
+        .select((
+            login_failures::throttle_key,
+            login_failures::failures,
+            login_failures::window_start,
+            login_failures::last_failure_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, n, window_start, last_failure_at)| Counter {
+            key,
+            failures: u32::try_from(n).unwrap_or(0),
+            window_start,
+            last_failure_at,
+        })
+        .collect())
+}
+
 /// Counts one failure for `key`: a new window if the old one ended before
 /// `window_start_after`, else one more in the current window. Each step is one statement
 /// whose row count says whether it applied, so replicas racing lose no failure.
