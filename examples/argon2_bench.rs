@@ -2,6 +2,8 @@
 //! then hashes per second through the bounded pool with every worker busy.
 //!
 //!     cargo run --release --example argon2_bench [-- SECONDS]
+//!
+//! SECONDS is the length of the saturated phase (default 5); 0 measures single hashes only.
 #![allow(clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
@@ -47,6 +49,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ms(median),
         ms(samples.first().copied().unwrap_or_default())
     );
+    // Every sample, for a caller that pools several runs (bench/run.sh measures before
+    // and after each password cell).
+    let all: Vec<String> = samples.iter().map(|d| format!("{:.2}", ms(*d))).collect();
+    println!("single hash samples ms: {}", all.join(" "));
+
+    if seconds == 0 {
+        return Ok(());
+    }
 
     // Saturation: as many concurrent callers as the queue admits.
     let deadline = Instant::now() + Duration::from_secs(seconds);
