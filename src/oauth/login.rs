@@ -29,9 +29,13 @@ struct Key {
     policy: ThrottlePolicy,
 }
 
+fn user_key(normalised: &str) -> String {
+    format!("user:{normalised}")
+}
+
 fn keys(ctx: &Ctx<'_>, normalised: &str) -> Vec<Key> {
     let mut keys = vec![Key {
-        name: format!("user:{normalised}"),
+        name: user_key(normalised),
         policy: ctx.config.login.user,
     }];
     if let Some(ip) = ctx.client_ip {
@@ -84,8 +88,8 @@ pub async fn check_password(
         decision = decision.and(key.policy.decide(count, last, ctx.now));
     }
     // Only a stored counter needs clearing after a success: most logins skip that write.
-    let user_key = format!("user:{normalised}");
-    let user_counter_stored = counter(&user_key).is_some();
+    let user_counter = user_key(&normalised);
+    let user_counter_stored = counter(&user_counter).is_some();
     if let Decision::RetryAfter(secs) = decision {
         let mut d = details("throttled");
         if let Some(obj) = d.as_object_mut() {
@@ -127,7 +131,7 @@ pub async fn check_password(
             // it happened after this attempt began.
             if user_counter_stored {
                 ctx.store
-                    .run(move |conn| rows::clear(conn, &user_key))
+                    .run(move |conn| rows::clear(conn, &user_counter))
                     .await
                     .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
             }
