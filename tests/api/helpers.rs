@@ -52,6 +52,7 @@ impl TestDb {
     /// A fresh Postgres database, when PORTCULLIS_TEST_DATABASE_URL names a server.
     pub fn postgres() -> Option<Self> {
         let base = std::env::var(PG_ENV).ok().filter(|b| !b.is_empty())?;
+        let base = without_tls(&base);
         let dir = tempfile::tempdir().expect("temp dir");
         let name = format!("portcullis_t_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(&base).expect("connect to test Postgres");
@@ -86,6 +87,20 @@ impl Drop for TestDb {
                 admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
         }
     }
+}
+
+/// The test server's URL with `sslmode=disable` unless it says otherwise. libpq is the
+/// only user of OpenSSL in this process, and OpenSSL 3 frees its per-thread state from an
+/// exit handler: with TLS connections on loopback, a test binary that had passed every
+/// test was once killed by SIGSEGV at exit, in OpenSSL's `init_thread_deregister`, while
+/// the threads of earlier tests' stores were ending. Without TLS, libpq never starts
+/// OpenSSL. The tests are about our SQL, not about TLS to a server on the same machine.
+fn without_tls(base: &str) -> String {
+    let mut url = url::Url::parse(base).expect("PORTCULLIS_TEST_DATABASE_URL is a URL");
+    if !url.query_pairs().any(|(k, _)| k == "sslmode") {
+        url.query_pairs_mut().append_pair("sslmode", "disable");
+    }
+    url.to_string()
 }
 
 /// Swaps the database name in a postgres URL.
