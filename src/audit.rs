@@ -118,9 +118,7 @@ pub fn append(
     now: i64,
     event: &AuditEvent,
 ) -> Result<AuditRow, StoreError> {
-    // A savepoint inside the caller's transaction: on Postgres a failed insert would
-    // otherwise abort the caller's whole transaction, and there would be no retrying.
-    append_with(conn, now, event, |conn, link| conn.transaction(link))
+    append_with(conn, now, event, Attempt::InSavepoint)
 }
 
 /// `append` for an event that goes with no other change, outside any transaction: the
@@ -132,16 +130,25 @@ fn append_alone(
     now: i64,
     event: &AuditEvent,
 ) -> Result<AuditRow, StoreError> {
-    append_with(conn, now, event, |conn, link| link(conn))
+    append_with(conn, now, event, Attempt::Bare)
 }
 
-type Link<'a> = &'a dyn Fn(&mut DbConnection) -> Result<AuditRow, StoreError>;
+/// How one attempt at linking a row runs.
+#[derive(Clone, Copy)]
+enum Attempt {
+    /// In a savepoint of the caller's transaction (or a transaction of its own): on
+    /// Postgres a failed insert would otherwise abort the caller's whole transaction, and
+    /// there would be no retrying.
+    InSavepoint,
+    /// As two plain statements, outside any transaction.
+    Bare,
+}
 
 fn append_with(
     conn: &mut DbConnection,
     now: i64,
     event: &AuditEvent,
-    run: impl Fn(&mut DbConnection, Link<'_>) -> Result<AuditRow, StoreError>,
+    attempt: Attempt,
 ) -> Result<AuditRow, StoreError> {
     let details = event.details.to_string();
     let link = |conn: &mut DbConnection| -> Result<AuditRow, StoreError> {
@@ -163,7 +170,11 @@ fn append_with(
     };
     let mut last_err = StoreError::Conflict;
     for _attempt in 0..20 {
-        match run(conn, &link) {
+        let linked = match attempt {
+            Attempt::InSavepoint => conn.transaction(link),
+            Attempt::Bare => link(conn),
+        };
+        match linked {
             Ok(row) => return Ok(row),
             // Lost the race for the next seq (or SQLite's write lock): try again.
             Err(err @ (StoreError::Conflict | StoreError::Query(_))) => {

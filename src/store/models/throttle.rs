@@ -10,18 +10,9 @@ pub fn failures(
     key: &str,
     window_start_after: i64,
 ) -> Result<Option<(u32, i64)>, StoreError> {
-    let row: Option<(i32, i64, i64)> = login_failures::table
-        .find(key)
-        .select((
-            login_failures::failures,
-            login_failures::window_start,
-            login_failures::last_failure_at,
-        ))
-        .first(conn)
-        .optional()?;
-    Ok(row.and_then(|(n, start, last)| {
-        (start > window_start_after).then(|| (u32::try_from(n).unwrap_or(0), last))
-    }))
+    Ok(counters(conn, &[key.to_owned()])?
+        .first()
+        .and_then(|c| c.in_window(window_start_after)))
 }
 
 /// One throttling key's stored counter, whatever its window.
