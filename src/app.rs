@@ -45,17 +45,8 @@ pub struct Document {
 
 impl Document {
     pub fn json(value: &impl serde::Serialize) -> Result<Self, serde_json::Error> {
-        use sha2::Digest;
         let body = serde_json::to_vec(value)?;
-        let digest = sha2::Sha256::digest(&body);
-        let etag = format!(
-            "\"{}\"",
-            digest
-                .iter()
-                .take(12)
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let etag = crate::encoding::etag(&body);
         Ok(Self {
             body: body.into(),
             etag,

@@ -1,6 +1,6 @@
 //! The development master key: with a loopback issuer and no configured master key, one
 //! is generated once into `keys/master.key` (mode 0600, git-ignored) so `cargo run` works
-//! with no set-up. Production refuses to start without a configured key (config.rs).
+//! with no set-up. Production refuses to start without a configured key (`config::validate`).
 
 use std::io::Write;
 use std::path::Path;

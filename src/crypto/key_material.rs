@@ -12,50 +12,28 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use aws_lc_rs::error::KeyRejected;
 use aws_lc_rs::signature::{KeyPair as _, RsaKeyPair, RsaPublicKeyComponents};
 use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{
-    GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE_NO_PAD,
-};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 use rand::rngs::OsRng;
 use rsa::pkcs8::EncodePrivateKey as _;
-use secrecy::{ExposeSecret as _, SecretBox};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-/// AES-256 key length.
-pub const MASTER_KEY_LEN: usize = 32;
-/// RSA modulus sizes we generate. Smaller keys are weak; larger ones make signing slow.
-pub const RSA_KEY_SIZES: [usize; 3] = [2048, 3072, 4096];
+use crate::config::master_key::MASTER_KEY_ID_LEN;
+// The master keys are parsed with the configuration (config must not depend on crypto);
+// they are re-exported here, where they are used.
+pub use crate::config::RSA_KEY_SIZES;
+pub use crate::config::master_key::{MASTER_KEY_LEN, MasterKey, MasterKeyError, MasterKeys};
+use crate::encoding::hex;
 
 /// Blob layout, version 1: `version (1) | master key id (4) | nonce (12) | ciphertext | tag (16)`.
 const SEAL_VERSION_1: u8 = 1;
-const MASTER_KEY_ID_LEN: usize = 4;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
-
-/// Standard alphabet with optional padding: operators paste keys from `openssl rand -base64 32`
-/// and from tools that strip the `=`.
-const MASTER_KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// Errors from key material handling. No variant carries key bytes or the configured input.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyMaterialError {
-    // The base64 error is dropped on purpose: it quotes the offending byte of the key.
-    #[error("master key is not valid base64")]
-    MasterKeyNotBase64,
-    #[error(
-        "master key must be exactly {MASTER_KEY_LEN} bytes (base64 of 32 random bytes), \
-         but it decodes to {len} bytes"
-    )]
-    MasterKeyLength { len: usize },
-    #[error("no master key configured; at least one is required")]
-    NoMasterKey,
     #[error("the operating system random number generator failed")]
     Randomness,
     #[error("unsupported RSA key size {0} bits; allowed sizes are 2048, 3072 and 4096")]
@@ -79,117 +57,6 @@ pub enum KeyMaterialError {
     NoMatchingMasterKey { fingerprint: String },
     #[error("decryption failed (wrong master key or tampered data)")]
     DecryptionFailed,
-}
-
-/// The AES-256-GCM key that encrypts signing keys at rest. It never enters the database,
-/// logs or exports; only its [`fingerprint`](MasterKey::fingerprint) may be logged.
-pub struct MasterKey {
-    // Boxed so moves of `MasterKey` do not leave copies of the key on the stack.
-    key: SecretBox<[u8; MASTER_KEY_LEN]>,
-    id: [u8; MASTER_KEY_ID_LEN],
-}
-
-impl MasterKey {
-    /// Parses standard base64 (padding optional, surrounding whitespace ignored).
-    pub fn from_base64(encoded: &str) -> Result<Self, KeyMaterialError> {
-        let decoded = Zeroizing::new(
-            MASTER_KEY_BASE64
-                .decode(encoded.trim())
-                .map_err(|_| KeyMaterialError::MasterKeyNotBase64)?,
-        );
-        if decoded.len() != MASTER_KEY_LEN {
-            return Err(KeyMaterialError::MasterKeyLength { len: decoded.len() });
-        }
-        let key = SecretBox::init_with_mut(|key: &mut [u8; MASTER_KEY_LEN]| {
-            for (dst, src) in key.iter_mut().zip(decoded.iter()) {
-                *dst = *src;
-            }
-        });
-        Ok(Self::from_secret(key))
-    }
-
-    /// A fresh random key from the operating system.
-    pub fn generate() -> Result<Self, KeyMaterialError> {
-        let mut filled = Ok(());
-        let key = SecretBox::init_with_mut(|key: &mut [u8; MASTER_KEY_LEN]| {
-            filled = OsRng.try_fill_bytes(key);
-        });
-        filled.map_err(|_| KeyMaterialError::Randomness)?;
-        Ok(Self::from_secret(key))
-    }
-
-    fn from_secret(key: SecretBox<[u8; MASTER_KEY_LEN]>) -> Self {
-        let digest = Sha256::digest(key.expose_secret());
-        let mut id = [0u8; MASTER_KEY_ID_LEN];
-        for (dst, src) in id.iter_mut().zip(digest.iter()) {
-            *dst = *src;
-        }
-        Self { key, id }
-    }
-
-    /// Padded standard base64, for writing the development key file. This is the secret.
-    pub fn to_base64(&self) -> Zeroizing<String> {
-        Zeroizing::new(STANDARD.encode(self.key.expose_secret()))
-    }
-
-    /// First 8 hex digits of SHA-256 of the key: safe to log, lets operators tell keys apart.
-    pub fn fingerprint(&self) -> String {
-        hex(&self.id)
-    }
-
-    fn cipher(&self) -> Result<Aes256Gcm, KeyMaterialError> {
-        Aes256Gcm::new_from_slice(self.key.expose_secret())
-            .map_err(|_| KeyMaterialError::SealFailed)
-    }
-}
-
-impl fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MasterKey(<hidden>)")
-    }
-}
-
-/// The configured master keys, in order: the first seals, every one opens. Keeping the old
-/// key after the new one lets existing rows be opened and rewrapped during rotation.
-#[derive(Debug)]
-pub struct MasterKeys {
-    current: MasterKey,
-    previous: Vec<MasterKey>,
-}
-
-impl MasterKeys {
-    pub fn new(keys: Vec<MasterKey>) -> Result<Self, KeyMaterialError> {
-        let mut keys = keys.into_iter();
-        let current = keys.next().ok_or(KeyMaterialError::NoMasterKey)?;
-        Ok(Self {
-            current,
-            previous: keys.collect(),
-        })
-    }
-
-    /// The key that seals.
-    pub fn current(&self) -> &MasterKey {
-        &self.current
-    }
-
-    /// All keys, current first.
-    pub fn iter(&self) -> impl Iterator<Item = &MasterKey> {
-        std::iter::once(&self.current).chain(self.previous.iter())
-    }
-
-    /// Fingerprints in configured order, for the startup log.
-    pub fn fingerprints(&self) -> Vec<String> {
-        self.iter().map(MasterKey::fingerprint).collect()
-    }
-}
-
-impl From<MasterKey> for MasterKeys {
-    fn from(current: MasterKey) -> Self {
-        Self {
-            current,
-            previous: Vec::new(),
-        }
-    }
 }
 
 /// A PKCS#8 DER private key, wiped from memory on drop and never printed.
@@ -270,9 +137,8 @@ pub fn seal(
     OsRng
         .try_fill_bytes(&mut nonce)
         .map_err(|_| KeyMaterialError::Randomness)?;
-    let aad = associated_data(&key.id, kid);
-    let ciphertext = key
-        .cipher()?
+    let aad = associated_data(key.id(), kid);
+    let ciphertext = cipher(key)?
         .encrypt(
             Nonce::from_slice(&nonce),
             Payload {
@@ -284,7 +150,7 @@ pub fn seal(
 
     let mut blob = Vec::with_capacity(1 + MASTER_KEY_ID_LEN + NONCE_LEN + ciphertext.len());
     blob.push(SEAL_VERSION_1);
-    blob.extend_from_slice(&key.id);
+    blob.extend_from_slice(key.id());
     blob.extend_from_slice(&nonce);
     blob.extend_from_slice(&ciphertext);
     Ok(SealedKey(blob))
@@ -315,7 +181,7 @@ pub fn open(
     }
 
     let aad = associated_data(key_id, kid);
-    let mut candidates = master.iter().filter(|key| key.id == *key_id).peekable();
+    let mut candidates = master.iter().filter(|key| key.id() == key_id).peekable();
     if candidates.peek().is_none() {
         return Err(KeyMaterialError::NoMatchingMasterKey {
             fingerprint: hex(key_id),
@@ -327,7 +193,7 @@ pub fn open(
             msg: ciphertext,
             aad: &aad,
         };
-        if let Ok(plaintext) = key.cipher()?.decrypt(Nonce::from_slice(nonce), payload) {
+        if let Ok(plaintext) = cipher(key)?.decrypt(Nonce::from_slice(nonce), payload) {
             return Ok(PrivateKeyDer(Zeroizing::new(plaintext)));
         }
     }
@@ -351,6 +217,11 @@ fn associated_data(key_id: &[u8; MASTER_KEY_ID_LEN], kid: &str) -> Vec<u8> {
     aad.extend_from_slice(key_id);
     aad.extend_from_slice(kid.as_bytes());
     aad
+}
+
+/// AES-256-GCM under one master key.
+fn cipher(key: &MasterKey) -> Result<Aes256Gcm, KeyMaterialError> {
+    Aes256Gcm::new_from_slice(key.expose_secret()).map_err(|_| KeyMaterialError::SealFailed)
 }
 
 /// An RFC 7517 public RSA signing key, as published in the JWKS and stored for replicas.
@@ -387,16 +258,6 @@ pub fn public_jwk(der: &PrivateKeyDer, kid: &str) -> Result<Jwk, KeyMaterialErro
     let key_pair =
         RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(KeyMaterialError::InvalidPrivateKey)?;
     Ok(Jwk::from_key_pair(&key_pair, kid))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
 }
 
 /// RSA-2048 keys shared by the tests of this module and `jwt.rs`: generation is slow.
@@ -440,66 +301,6 @@ mod tests {
 
     fn keys(list: Vec<MasterKey>) -> MasterKeys {
         MasterKeys::new(list).unwrap()
-    }
-
-    #[test]
-    fn master_key_accepts_padded_unpadded_and_trailing_newline() {
-        let padded = MasterKey::from_base64(KEY_A).unwrap();
-        let unpadded = MasterKey::from_base64(KEY_A.trim_end_matches('=')).unwrap();
-        let with_newline = MasterKey::from_base64(&format!("{KEY_A}\n")).unwrap();
-        assert_eq!(
-            padded.key.expose_secret(),
-            &std::array::from_fn::<u8, 32, _>(|i| i as u8)
-        );
-        assert_eq!(padded.key.expose_secret(), unpadded.key.expose_secret());
-        assert_eq!(padded.key.expose_secret(), with_newline.key.expose_secret());
-        assert_eq!(padded.to_base64().as_str(), KEY_A);
-    }
-
-    #[test]
-    fn master_key_wrong_length_is_a_clear_error_without_the_input() {
-        let short = STANDARD.encode([7u8; 16]);
-        let err = MasterKey::from_base64(&short).unwrap_err();
-        assert!(matches!(err, KeyMaterialError::MasterKeyLength { len: 16 }));
-        let message = err.to_string();
-        assert!(message.contains("exactly 32 bytes"), "{message}");
-        assert!(!message.contains(&short), "{message}");
-    }
-
-    #[test]
-    fn master_key_invalid_base64_is_a_clear_error_without_the_input() {
-        let input = "not*base64*at*all*secret";
-        let err = MasterKey::from_base64(input).unwrap_err();
-        assert!(matches!(err, KeyMaterialError::MasterKeyNotBase64));
-        assert!(!err.to_string().contains("secret"));
-        assert!(!format!("{err:?}").contains("secret"));
-    }
-
-    #[test]
-    fn generated_master_key_round_trips_and_fingerprints_differ() {
-        let a = MasterKey::generate().unwrap();
-        let b = MasterKey::generate().unwrap();
-        let again = MasterKey::from_base64(&a.to_base64()).unwrap();
-        assert_eq!(a.fingerprint(), again.fingerprint());
-        assert_ne!(a.fingerprint(), b.fingerprint());
-        assert_eq!(a.fingerprint().len(), 8);
-        assert!(a.fingerprint().chars().all(|c| c.is_ascii_hexdigit()));
-        // Pinned: first 4 bytes of SHA-256 of 00 01 .. 1f.
-        let known = MasterKey::from_base64(KEY_A).unwrap();
-        assert_eq!(known.fingerprint(), "630dcd29");
-    }
-
-    #[test]
-    fn master_keys_must_not_be_empty() {
-        assert!(matches!(
-            MasterKeys::new(Vec::new()),
-            Err(KeyMaterialError::NoMasterKey)
-        ));
-        let a = MasterKey::from_base64(KEY_A).unwrap();
-        let fp = a.fingerprint();
-        let list = keys(vec![a, MasterKey::generate().unwrap()]);
-        assert_eq!(list.current().fingerprint(), fp);
-        assert_eq!(list.fingerprints().len(), 2);
     }
 
     #[test]
@@ -636,6 +437,7 @@ mod tests {
 
         let new = MasterKey::generate().unwrap();
         let new_fp = new.fingerprint();
+        let new_b64 = new.to_base64();
         let rotated = keys(vec![new, MasterKey::from_base64(KEY_A).unwrap()]);
         assert_eq!(
             open(&rotated, "k1", &sealed).unwrap().as_bytes(),
@@ -644,7 +446,7 @@ mod tests {
 
         let rewrapped = rewrap(&rotated, "k1", &sealed).unwrap();
         assert_eq!(rewrapped.master_key_fingerprint(), Some(new_fp));
-        let new_only = MasterKeys::from(rotated.current);
+        let new_only = MasterKeys::from(MasterKey::from_base64(&new_b64).unwrap());
         assert_eq!(
             open(&new_only, "k1", &rewrapped).unwrap().as_bytes(),
             rsa_2048().as_bytes()

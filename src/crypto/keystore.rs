@@ -15,7 +15,6 @@ use std::sync::{Arc, RwLock};
 use diesel::Connection;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 
 use super::jwt::{self, Expected, JwtError, Signer, VerificationKey, VerificationKeys};
 use super::key_material::{self, Jwk, KeyMaterialError, MasterKeys, SealedKey};
@@ -179,15 +178,7 @@ fn build_set(master: &MasterKeys, rows: &[SigningKeyRow], now: i64) -> Result<Ke
     }
     let jwks = serde_json::to_vec(&serde_json::json!({ "keys": published }))
         .map_err(|_| KeyError::Generation)?;
-    let digest = Sha256::digest(&jwks);
-    let etag = format!(
-        "\"{}\"",
-        digest
-            .iter()
-            .take(12)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let etag = crate::encoding::etag(&jwks);
     Ok(KeySet {
         signer,
         verification,

@@ -2,7 +2,7 @@
 //! Matching at /authorize is byte for byte against the registered string; this module
 //! only decides what is acceptable to register.
 
-use crate::config::is_loopback_host;
+use crate::url_rules::is_loopback_host;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RedirectUriError {

@@ -12,34 +12,8 @@
 //! `max_delay_secs`); the 10th failure locks the key for 15 minutes. Failures older than the
 //! window stop counting, so a key recovers by itself.
 
-/// Thresholds; one policy per key kind (an IP behind NAT may deserve larger numbers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ThrottlePolicy {
-    /// Failures in the window that are free; the next ones are delayed.
-    pub max_failures: u32,
-    /// How far back failures count.
-    pub window_secs: i64,
-    /// Delay after the `max_failures`-th failure; doubles with each further failure.
-    pub base_delay_secs: i64,
-    pub max_delay_secs: i64,
-    /// Failures in the window at which the key is locked instead of delayed.
-    pub lock_after_failures: u32,
-    /// Lock length, from the latest failure.
-    pub lock_secs: i64,
-}
-
-impl Default for ThrottlePolicy {
-    fn default() -> Self {
-        Self {
-            max_failures: 5,
-            window_secs: 900,
-            base_delay_secs: 1,
-            max_delay_secs: 60,
-            lock_after_failures: 10,
-            lock_secs: 900,
-        }
-    }
-}
+/// The thresholds are configuration; this module applies them.
+pub use crate::config::ThrottlePolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -59,30 +33,6 @@ impl Decision {
 }
 
 impl ThrottlePolicy {
-    /// Checked once when configuration is loaded.
-    pub fn validate(&self) -> Result<(), &'static str> {
-        if self.max_failures == 0 {
-            return Err("max_failures must be at least 1");
-        }
-        if self.lock_after_failures < self.max_failures {
-            return Err("lock_after_failures must be at least max_failures");
-        }
-        if self.window_secs <= 0 {
-            return Err("window_secs must be positive");
-        }
-        if self.base_delay_secs < 0 || self.max_delay_secs < self.base_delay_secs {
-            return Err("delays must satisfy 0 <= base_delay_secs <= max_delay_secs");
-        }
-        if self.lock_secs < self.max_delay_secs {
-            return Err("lock_secs must be at least max_delay_secs");
-        }
-        // Failures leave the window after window_secs, taking the lock with them.
-        if self.lock_secs > self.window_secs {
-            return Err("lock_secs must not exceed window_secs");
-        }
-        Ok(())
-    }
-
     /// Whether the attempt may go ahead, given the failures recorded for one key within
     /// `window_secs` before `now` and the time of the latest of them.
     pub fn decide(

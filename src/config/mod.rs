@@ -1,0 +1,311 @@
+//! Configuration: defaults, then a TOML file, then `DATABASE_URL`, then `PORTCULLIS_*`
+//! environment variables (`__` nests), then command-line flags. Parsed and validated once
+//! at start; the typed `Config` is passed explicitly (there is no global).
+
+//!
+//! A foundation module: it imports no protocol or crypto code (`crypto` reads it).
+//! `raw` is the shape as written, `sources` merges where it is written, `validate` turns
+//! the raw shape into the typed [`Config`] below, with errors naming the key and its origin.
+
+pub mod master_key;
+mod raw;
+mod sources;
+mod validate;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use master_key::MasterKeySource;
+pub use raw::*;
+pub use sources::{Overrides, Sources};
+pub use validate::default_pool_size;
+
+use crate::store::DatabaseUrl;
+
+/// RSA modulus sizes we generate. Smaller keys are weak; larger ones make signing slow.
+pub const RSA_KEY_SIZES: [usize; 3] = [2048, 3072, 4096];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("configuration: {0}")]
+    Parse(String),
+    #[error("configuration key `{key}` (from {origin}): {reason}")]
+    Invalid {
+        key: &'static str,
+        origin: String,
+        reason: String,
+    },
+}
+
+/// The issuer URL, exactly as tokens and discovery carry it (no trailing slash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer(String);
+
+impl Issuer {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+}
+
+impl std::fmt::Display for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: DatabaseUrl,
+    pub pool_size: u32,
+    pub migrate_on_start: bool,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct PasswordConfig {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub workers: usize,
+    pub queue_limit: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeysConfig {
+    pub master_keys: MasterKeySource,
+    pub rsa_bits: usize,
+    pub rotation_period: i64,
+    pub jwks_max_age: i64,
+    pub reload_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokensConfig {
+    pub access_token_lifetime: i64,
+    pub id_token_lifetime: i64,
+    pub clock_skew: i64,
+    pub refresh_token_idle: i64,
+    pub refresh_token_absolute: i64,
+    pub client_cache: Duration,
+    pub introspection_cache: Duration,
+    pub replica_lease: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginConfig {
+    pub user: ThrottlePolicy,
+    pub ip: ThrottlePolicy,
+}
+
+/// Brute-force thresholds for password checks; one policy per key kind (an IP behind NAT
+/// may deserve larger numbers). How they are applied is `oauth::throttle`'s business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Failures in the window that are free; the next ones are delayed.
+    pub max_failures: u32,
+    /// How far back failures count.
+    pub window_secs: i64,
+    /// Delay after the `max_failures`-th failure; doubles with each further failure.
+    pub base_delay_secs: i64,
+    pub max_delay_secs: i64,
+    /// Failures in the window at which the key is locked instead of delayed.
+    pub lock_after_failures: u32,
+    /// Lock length, from the latest failure.
+    pub lock_secs: i64,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            window_secs: 900,
+            base_delay_secs: 1,
+            max_delay_secs: 60,
+            lock_after_failures: 10,
+            lock_secs: 900,
+        }
+    }
+}
+
+impl ThrottlePolicy {
+    /// Checked once when configuration is loaded.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.max_failures == 0 {
+            return Err("max_failures must be at least 1");
+        }
+        if self.lock_after_failures < self.max_failures {
+            return Err("lock_after_failures must be at least max_failures");
+        }
+        if self.window_secs <= 0 {
+            return Err("window_secs must be positive");
+        }
+        if self.base_delay_secs < 0 || self.max_delay_secs < self.base_delay_secs {
+            return Err("delays must satisfy 0 <= base_delay_secs <= max_delay_secs");
+        }
+        if self.lock_secs < self.max_delay_secs {
+            return Err("lock_secs must be at least max_delay_secs");
+        }
+        // Failures leave the window after window_secs, taking the lock with them.
+        if self.lock_secs > self.window_secs {
+            return Err("lock_secs must not exceed window_secs");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionsConfig {
+    pub idle: i64,
+    pub absolute: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct JanitorConfig {
+    pub interval: Duration,
+    pub batch_size: u32,
+    pub max_batches: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct UiConfig {
+    pub product_name: String,
+    pub logo_url: Option<String>,
+    pub extra_stylesheet: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub token_per_second: u32,
+    pub token_burst: u32,
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub issuer: Issuer,
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub http_bind: SocketAddr,
+    pub admin_bind: SocketAddr,
+    pub shutdown_delay: Duration,
+    /// How long an HTTP worker or database thread that ran out of work polls for more
+    /// before it sleeps (0: sleeps at once).
+    pub idle_poll: Duration,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub password: PasswordConfig,
+    pub keys: KeysConfig,
+    pub tokens: TokensConfig,
+    pub login: LoginConfig,
+    pub rate_limit: RateLimitConfig,
+    pub sessions: SessionsConfig,
+    pub ui: UiConfig,
+    pub janitor: JanitorConfig,
+}
+
+impl Config {
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        let figment = sources::figment(sources)?;
+        let raw: RawConfig = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(sources::describe_figment_error(e)))?;
+        validate::validate(&figment, raw)
+    }
+
+    /// The effective configuration for `config check`, with secrets redacted.
+    pub fn redacted(&self) -> serde_json::Value {
+        serde_json::json!({
+            "issuer": self.issuer.as_str(),
+            "data_dir": self.data_dir,
+            "database": {
+                "backend": self.database.url.backend(),
+                "url": self.database.url.redacted(),
+                "pool_size": self.database.pool_size,
+                "migrate_on_start": self.database.migrate_on_start,
+                "connect_timeout_secs": self.database.connect_timeout.as_secs(),
+            },
+            "http": {
+                "bind": self.http_bind.to_string(),
+                "shutdown_delay_secs": self.shutdown_delay.as_secs(),
+                "idle_poll_us": u64::try_from(self.idle_poll.as_micros()).unwrap_or(u64::MAX),
+            },
+            "admin": { "bind": self.admin_bind.to_string() },
+            "log": { "format": self.log_format, "level": self.log_level },
+            "keys": {
+                "master_keys": match &self.keys.master_keys {
+                    MasterKeySource::Configured(keys) => serde_json::json!({
+                        "fingerprints": keys.fingerprints(),
+                    }),
+                    MasterKeySource::DevFile(path) => serde_json::json!({
+                        "dev_file": path,
+                    }),
+                },
+                "rsa_bits": self.keys.rsa_bits,
+                "rotation_period_secs": self.keys.rotation_period,
+                "jwks_max_age_secs": self.keys.jwks_max_age,
+                "reload_interval_secs": self.keys.reload_interval.as_secs(),
+            },
+            "tokens": {
+                "access_token_lifetime_secs": self.tokens.access_token_lifetime,
+                "id_token_lifetime_secs": self.tokens.id_token_lifetime,
+                "clock_skew_secs": self.tokens.clock_skew,
+                "refresh_token_idle_secs": self.tokens.refresh_token_idle,
+                "refresh_token_absolute_secs": self.tokens.refresh_token_absolute,
+                "client_cache_secs": self.tokens.client_cache.as_secs(),
+                "introspection_cache_ms": u64::try_from(self.tokens.introspection_cache.as_millis()).unwrap_or(u64::MAX),
+                "replica_lease_ms": u64::try_from(self.tokens.replica_lease.as_millis()).unwrap_or(u64::MAX),
+            },
+            "login": {
+                "max_failures": self.login.user.max_failures,
+                "window_secs": self.login.user.window_secs,
+                "max_delay_secs": self.login.user.max_delay_secs,
+                "lock_after_failures": self.login.user.lock_after_failures,
+                "lock_secs": self.login.user.lock_secs,
+                "ip_max_failures": self.login.ip.max_failures,
+                "ip_lock_after_failures": self.login.ip.lock_after_failures,
+            },
+            "sessions": {
+                "idle_secs": self.sessions.idle,
+                "absolute_secs": self.sessions.absolute,
+            },
+            "janitor": {
+                "interval_secs": self.janitor.interval.as_secs(),
+                "batch_size": self.janitor.batch_size,
+                "max_batches": self.janitor.max_batches,
+            },
+            "ui": {
+                "product_name": self.ui.product_name,
+                "logo_url": self.ui.logo_url,
+                "extra_stylesheet": self.ui.extra_stylesheet,
+            },
+            "rate_limit": {
+                "token_per_second": self.rate_limit.token_per_second,
+                "token_burst": self.rate_limit.token_burst,
+                "trusted_proxies": self.rate_limit.trusted_proxies,
+            },
+            "password": {
+                "memory_kib": self.password.memory_kib,
+                "iterations": self.password.iterations,
+                "parallelism": self.password.parallelism,
+                "workers": self.password.workers,
+                "queue_limit": self.password.queue_limit,
+            },
+        })
+    }
+
+    /// A config for tests and tools: defaults plus the given overrides, no environment.
+    pub fn for_overrides(overrides: Overrides) -> Result<Self, ConfigError> {
+        Self::load(&Sources {
+            file: None,
+            env: Vec::new(),
+            overrides,
+        })
+    }
+}
+

@@ -1,0 +1,376 @@
+//! The configuration as written: the serde shape every source (defaults, file, environment,
+//! flags) is merged into before validation. Defaults live here, next to the fields.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// An idle server stops polling this long after its last request, and a crowded one backs
+/// off (`crate::crowding`); in between, each request may cost this much CPU more.
+/// On a 2-vCPU VM it halved the round trip at concurrency 1 (bench/README.md).
+const DEFAULT_IDLE_POLL_US: u64 = 100;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub issuer: String,
+    pub data_dir: PathBuf,
+    pub database: RawDatabase,
+    pub http: RawHttp,
+    pub admin: RawAdmin,
+    pub log: RawLog,
+    pub password: RawPassword,
+    pub keys: RawKeys,
+    pub tokens: RawTokens,
+    pub login: RawLogin,
+    pub rate_limit: RawRateLimit,
+    pub sessions: RawSessions,
+    pub ui: RawUi,
+    pub janitor: RawJanitor,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database: RawDatabase::default(),
+            http: RawHttp::default(),
+            admin: RawAdmin::default(),
+            log: RawLog::default(),
+            password: RawPassword::default(),
+            keys: RawKeys::default(),
+            tokens: RawTokens::default(),
+            login: RawLogin::default(),
+            rate_limit: RawRateLimit::default(),
+            sessions: RawSessions::default(),
+            ui: RawUi::default(),
+            janitor: RawJanitor::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDatabase {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A file holding the URL (for secrets mounted by an orchestrator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_file: Option<PathBuf>,
+    /// Unset: 4 on SQLite, 8 on Postgres (see `default_pool_size`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_size: Option<u32>,
+    pub migrate_on_start: bool,
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        Self {
+            url: None,
+            url_file: None,
+            pool_size: None,
+            migrate_on_start: true,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHttp {
+    pub bind: String,
+    pub shutdown_delay_secs: u64,
+    pub idle_poll_us: u64,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            shutdown_delay_secs: 0,
+            idle_poll_us: DEFAULT_IDLE_POLL_US,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAdmin {
+    pub bind: String,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:9090".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Argon2id cost; the defaults are OWASP's (m=19 MiB, t=2, p=1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPassword {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// Hashing threads; 0 means one per core.
+    pub workers: usize,
+    /// Hash jobs allowed to wait; beyond it callers get `Overloaded` (HTTP 503).
+    pub queue_limit: usize,
+}
+
+impl Default for RawPassword {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+            workers: 0,
+            queue_limit: 64,
+        }
+    }
+}
+
+/// Signing keys and the master keys that encrypt them at rest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawKeys {
+    /// Base64 32-byte AES keys; the first encrypts, all decrypt. In the environment a
+    /// comma- or space-separated list.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "string_or_list"
+    )]
+    pub master_keys: Option<Vec<String>>,
+    /// A file with one base64 master key per line (first encrypts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_keys_file: Option<PathBuf>,
+    /// Where a development master key is kept when none is configured (loopback only).
+    pub dev_master_key_file: PathBuf,
+    pub rsa_bits: usize,
+    pub rotation_period_secs: i64,
+    /// `Cache-Control: max-age` of the JWKS; the next key is published at least twice
+    /// this long before it signs.
+    pub jwks_max_age_secs: i64,
+    /// How often each replica reloads the key set and advances the lifecycle.
+    pub reload_interval_secs: u64,
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        Self {
+            master_keys: None,
+            master_keys_file: None,
+            dev_master_key_file: PathBuf::from("keys/master.key"),
+            rsa_bits: 2048,
+            rotation_period_secs: 30 * 24 * 3600,
+            jwks_max_age_secs: 900,
+            reload_interval_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTokens {
+    /// Default access token lifetime; clients may set their own.
+    pub access_token_lifetime_secs: i64,
+    pub id_token_lifetime_secs: i64,
+    /// Tolerated clock difference between us and token consumers.
+    pub clock_skew_secs: i64,
+    /// A refresh token unused this long expires (clients may set their own).
+    pub refresh_token_idle_secs: i64,
+    /// A grant (refresh token family) ends this long after the user authenticated.
+    pub refresh_token_absolute_secs: i64,
+    /// The token endpoint may use a client record this old; disabling a client or
+    /// rotating its secret takes effect within this bound. 0 reads it every time.
+    pub client_cache_secs: u64,
+    /// Introspection may reuse what the database said about a token for this long
+    /// (milliseconds): a revocation or disabled account from another replica or the CLI
+    /// takes effect here within this bound; through this replica, at once. 0 (the
+    /// default) reads the database on every call.
+    pub introspection_cache_ms: u64,
+    /// On Postgres, how long a replica may answer introspection from memory between
+    /// renewals of its lease (milliseconds). A revocation waits until every replica has
+    /// applied it or lost its lease, so no answer from memory contradicts a revocation
+    /// that has returned. The lease is renewed four times per period; it also bounds how
+    /// long a replica cut off from the database keeps answering. 0 reads the database on
+    /// every call. SQLite holds no lease.
+    pub replica_lease_ms: u64,
+}
+
+impl Default for RawTokens {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime_secs: 3600,
+            id_token_lifetime_secs: 3600,
+            clock_skew_secs: 60,
+            refresh_token_idle_secs: 14 * 86_400,
+            refresh_token_absolute_secs: 90 * 86_400,
+            client_cache_secs: 5,
+            introspection_cache_ms: 0,
+            replica_lease_ms: 500,
+        }
+    }
+}
+
+/// Brute-force throttling for the password grant and the login page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLogin {
+    /// Failures per username (and per client IP) in the window that cost nothing.
+    pub max_failures: u32,
+    pub window_secs: i64,
+    pub max_delay_secs: i64,
+    /// Failures in the window after which the key is locked for `lock_secs`.
+    pub lock_after_failures: u32,
+    pub lock_secs: i64,
+    /// The per-IP limits are looser: many people may share one address.
+    pub ip_max_failures: u32,
+    pub ip_lock_after_failures: u32,
+}
+
+impl Default for RawLogin {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            window_secs: 900,
+            max_delay_secs: 60,
+            lock_after_failures: 10,
+            lock_secs: 900,
+            ip_max_failures: 50,
+            ip_lock_after_failures: 200,
+        }
+    }
+}
+
+/// Per-IP request rate limits (per replica; kept in memory).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRateLimit {
+    /// Sustained requests per second per client IP on /token; 0 turns the limit off.
+    pub token_per_second: u32,
+    pub token_burst: u32,
+    /// Addresses of reverse proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Default for RawRateLimit {
+    fn default() -> Self {
+        Self {
+            token_per_second: 200,
+            token_burst: 400,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Browser sessions at the login page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSessions {
+    pub idle_secs: i64,
+    pub absolute_secs: i64,
+}
+
+impl Default for RawSessions {
+    fn default() -> Self {
+        Self {
+            idle_secs: 8 * 3600,
+            absolute_secs: 7 * 86_400,
+        }
+    }
+}
+
+/// The background task that deletes what has expired, so tables stay bounded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawJanitor {
+    /// Seconds between purges (each replica runs one; they take turns by lease).
+    pub interval_secs: u64,
+    /// Rows deleted per statement: short statements keep locks short.
+    pub batch_size: u32,
+    /// Statements per table per run; what is left waits for the next run.
+    pub max_batches: u32,
+}
+
+impl Default for RawJanitor {
+    fn default() -> Self {
+        Self {
+            interval_secs: 60,
+            batch_size: 1000,
+            max_batches: 50,
+        }
+    }
+}
+
+/// Branding of the login, consent and logout pages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUi {
+    pub product_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_stylesheet: Option<String>,
+}
+
+impl Default for RawUi {
+    fn default() -> Self {
+        Self {
+            product_name: "Portcullis".into(),
+            logo_url: None,
+            extra_stylesheet: None,
+        }
+    }
+}
+
+fn string_or_list<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(deserializer)? {
+        None => None,
+        Some(OneOrMany::One(s)) => Some(
+            s.split([',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+        Some(OneOrMany::Many(v)) => Some(v),
+    })
+}

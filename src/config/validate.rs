@@ -1,0 +1,531 @@
+//! Raw configuration to typed [`Config`]: every range and rule, each failure naming the
+//! key and where its value came from.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use figment::{Figment, Profile};
+
+use super::master_key::{MasterKey, MasterKeySource, MasterKeys};
+use super::raw::{RawConfig, RawKeys, RawLogin, RawTokens};
+use super::sources::read_secret_file;
+use super::{
+    Config, ConfigError, DatabaseConfig, Issuer, JanitorConfig, KeysConfig, LoginConfig,
+    PasswordConfig, RSA_KEY_SIZES, RateLimitConfig, SessionsConfig, ThrottlePolicy, TokensConfig,
+    UiConfig,
+};
+use crate::store::{Backend, DatabaseUrl};
+use crate::url_rules::is_loopback_host;
+
+/// Beyond a millisecond, polling buys nothing a sleeping thread's wake-up would cost.
+const MAX_IDLE_POLL_US: u64 = 1000;
+
+/// SQLite runs every statement on our own threads and writes one at a time: four
+/// connections keep both cores of a small machine busy, and each more costs a page cache
+/// and a database thread (at most 512 KiB and a malloc arena each: the difference between
+/// 62.6 and 60.7 MiB peak under the benchmark's load, with the same throughput). Postgres
+/// waits on round trips, so more connections overlap more of them.
+pub fn default_pool_size(backend: Backend) -> u32 {
+    match backend {
+        Backend::Sqlite => 4,
+        Backend::Postgres => 8,
+    }
+}
+
+/// Names where the value of `key` came from, for error messages.
+fn origin(figment: &Figment, key: &str) -> String {
+    match figment.find_metadata(key) {
+        Some(meta) => {
+            if let Some(figment::Source::File(path)) = &meta.source {
+                return format!("file {}", path.display());
+            }
+            if meta.name == "environment variable" {
+                let keys: Vec<&str> = key.split('.').collect();
+                return format!(
+                    "environment variable {}",
+                    meta.interpolate(&Profile::Default, &keys)
+                );
+            }
+            meta.name.to_string()
+        }
+        None => "defaults".into(),
+    }
+}
+
+fn invalid(figment: &Figment, key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        origin: origin(figment, key),
+        reason: reason.into(),
+    }
+}
+
+pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, ConfigError> {
+    let issuer = parse_issuer(&raw.issuer).map_err(|r| invalid(figment, "issuer", r))?;
+
+    let url_text = match (&raw.database.url, &raw.database.url_file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                figment,
+                "database.url_file",
+                "set either database.url or database.url_file, not both",
+            ));
+        }
+        (Some(url), None) => url.clone(),
+        (None, Some(path)) => {
+            read_secret_file(path).map_err(|r| invalid(figment, "database.url_file", r))?
+        }
+        (None, None) => format!("sqlite://{}", raw.data_dir.join("portcullis.db").display()),
+    };
+    let url = DatabaseUrl::parse(&url_text)
+        .map_err(|e| invalid(figment, "database.url", e.to_string()))?;
+    let pool_size = raw
+        .database
+        .pool_size
+        .unwrap_or_else(|| default_pool_size(url.backend()));
+    if pool_size == 0 || pool_size > 512 {
+        return Err(invalid(
+            figment,
+            "database.pool_size",
+            "must be between 1 and 512",
+        ));
+    }
+    if raw.database.connect_timeout_secs == 0 || raw.database.connect_timeout_secs > 300 {
+        return Err(invalid(
+            figment,
+            "database.connect_timeout_secs",
+            "must be between 1 and 300",
+        ));
+    }
+
+    let http_bind = parse_bind(&raw.http.bind).map_err(|r| invalid(figment, "http.bind", r))?;
+    let admin_bind = parse_bind(&raw.admin.bind).map_err(|r| invalid(figment, "admin.bind", r))?;
+    if http_bind == admin_bind && http_bind.port() != 0 {
+        return Err(invalid(
+            figment,
+            "admin.bind",
+            "the admin listener must not share the public listener's address",
+        ));
+    }
+    if raw.http.shutdown_delay_secs > 300 {
+        return Err(invalid(
+            figment,
+            "http.shutdown_delay_secs",
+            "must be at most 300",
+        ));
+    }
+
+    if raw.http.idle_poll_us > MAX_IDLE_POLL_US {
+        return Err(invalid(
+            figment,
+            "http.idle_poll_us",
+            "must be at most 1000 (one millisecond)",
+        ));
+    }
+
+    if tracing_subscriber::EnvFilter::try_new(&raw.log.level).is_err() {
+        return Err(invalid(
+            figment,
+            "log.level",
+            "not a log filter (try `info`, `debug` or `portcullis=debug,info`)",
+        ));
+    }
+
+    let p = &raw.password;
+    if argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, None).is_err() {
+        return Err(invalid(
+            figment,
+            "password.memory_kib",
+            "argon2 parameters out of range (memory_kib >= 8 x parallelism, iterations >= 1, parallelism >= 1)",
+        ));
+    }
+    if p.memory_kib < 7_168 || p.iterations < 1 {
+        return Err(invalid(
+            figment,
+            "password.memory_kib",
+            "below OWASP's minimum for argon2id (7168 KiB with 5 iterations; default 19456 KiB, 2 iterations)",
+        ));
+    }
+    if p.queue_limit == 0 || p.queue_limit > 100_000 {
+        return Err(invalid(
+            figment,
+            "password.queue_limit",
+            "must be between 1 and 100000",
+        ));
+    }
+    let workers = if p.workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        p.workers
+    };
+
+    let keys = validate_keys(figment, &raw.keys, &issuer)?;
+    let tokens = validate_tokens(figment, &raw.tokens)?;
+    let login = validate_login(figment, &raw.login)?;
+    if raw.rate_limit.token_per_second > 0 && raw.rate_limit.token_burst == 0 {
+        return Err(invalid(
+            figment,
+            "rate_limit.token_burst",
+            "must be at least 1",
+        ));
+    }
+    let rate_limit = RateLimitConfig {
+        token_per_second: raw.rate_limit.token_per_second,
+        token_burst: raw.rate_limit.token_burst,
+        trusted_proxies: raw.rate_limit.trusted_proxies.clone(),
+    };
+
+    if !(60..=30 * 86_400).contains(&raw.sessions.idle_secs)
+        || raw.sessions.absolute_secs < raw.sessions.idle_secs
+        || raw.sessions.absolute_secs > 366 * 86_400
+    {
+        return Err(invalid(
+            figment,
+            "sessions.idle_secs",
+            "idle must be 60 s to 30 days and no longer than sessions.absolute_secs (at most a year)",
+        ));
+    }
+    let sessions = SessionsConfig {
+        idle: raw.sessions.idle_secs,
+        absolute: raw.sessions.absolute_secs,
+    };
+    for (key, value) in [
+        ("ui.logo_url", &raw.ui.logo_url),
+        ("ui.extra_stylesheet", &raw.ui.extra_stylesheet),
+    ] {
+        if let Some(v) = value {
+            let ok = v.starts_with('/') && !v.starts_with("//")
+                || url::Url::parse(v).is_ok_and(|u| u.scheme() == "https");
+            if !ok {
+                let key: &'static str = key;
+                return Err(invalid(
+                    figment,
+                    key,
+                    "must be an https URL or a path on this server",
+                ));
+            }
+        }
+    }
+    if raw.ui.product_name.trim().is_empty() || raw.ui.product_name.len() > 100 {
+        return Err(invalid(
+            figment,
+            "ui.product_name",
+            "must be 1 to 100 characters",
+        ));
+    }
+    let ui = UiConfig {
+        product_name: raw.ui.product_name.clone(),
+        logo_url: raw.ui.logo_url.clone(),
+        extra_stylesheet: raw.ui.extra_stylesheet.clone(),
+    };
+    if !(1..=86_400).contains(&raw.janitor.interval_secs) {
+        return Err(invalid(
+            figment,
+            "janitor.interval_secs",
+            "must be 1 to 86400 seconds",
+        ));
+    }
+    if !(1..=100_000).contains(&raw.janitor.batch_size) {
+        return Err(invalid(
+            figment,
+            "janitor.batch_size",
+            "must be 1 to 100000 rows",
+        ));
+    }
+    if !(1..=10_000).contains(&raw.janitor.max_batches) {
+        return Err(invalid(
+            figment,
+            "janitor.max_batches",
+            "must be 1 to 10000",
+        ));
+    }
+    let janitor = JanitorConfig {
+        interval: Duration::from_secs(raw.janitor.interval_secs),
+        batch_size: raw.janitor.batch_size,
+        max_batches: raw.janitor.max_batches,
+    };
+
+    Ok(Config {
+        sessions,
+        ui,
+        janitor,
+        login,
+        rate_limit,
+        keys,
+        tokens,
+        issuer,
+        data_dir: raw.data_dir,
+        database: DatabaseConfig {
+            url,
+            pool_size,
+            migrate_on_start: raw.database.migrate_on_start,
+            connect_timeout: Duration::from_secs(raw.database.connect_timeout_secs),
+        },
+        http_bind,
+        admin_bind,
+        shutdown_delay: Duration::from_secs(raw.http.shutdown_delay_secs),
+        idle_poll: Duration::from_micros(raw.http.idle_poll_us),
+        log_format: raw.log.format,
+        log_level: raw.log.level,
+        password: PasswordConfig {
+            memory_kib: p.memory_kib,
+            iterations: p.iterations,
+            parallelism: p.parallelism,
+            workers,
+            queue_limit: p.queue_limit,
+        },
+    })
+}
+
+fn validate_keys(
+    figment: &Figment,
+    raw: &RawKeys,
+    issuer: &Issuer,
+) -> Result<KeysConfig, ConfigError> {
+    let encoded: Option<Vec<String>> = match (&raw.master_keys, &raw.master_keys_file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                figment,
+                "keys.master_keys_file",
+                "set either keys.master_keys or keys.master_keys_file, not both",
+            ));
+        }
+        (Some(list), None) => Some(list.clone()),
+        (None, Some(path)) => Some(
+            read_secret_file(path)
+                .map_err(|r| invalid(figment, "keys.master_keys_file", r))?
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect(),
+        ),
+        (None, None) => None,
+    };
+    let master_keys = match encoded {
+        Some(list) => {
+            let key = if raw.master_keys.is_some() {
+                "keys.master_keys"
+            } else {
+                "keys.master_keys_file"
+            };
+            let mut parsed = Vec::with_capacity(list.len());
+            for (n, item) in list.iter().enumerate() {
+                parsed.push(
+                    MasterKey::from_base64(item).map_err(|e| {
+                        invalid(figment, key, format!("master key #{}: {e}", n + 1))
+                    })?,
+                );
+            }
+            MasterKeySource::Configured(std::sync::Arc::new(
+                MasterKeys::new(parsed).map_err(|e| invalid(figment, key, e.to_string()))?,
+            ))
+        }
+        None => {
+            let loopback = url::Url::parse(issuer.as_str())
+                .ok()
+                .and_then(|u| u.host().map(|h| is_loopback_host(&h)))
+                .unwrap_or(false);
+            if !loopback {
+                return Err(invalid(
+                    figment,
+                    "keys.master_keys",
+                    "required when the issuer is not a loopback address (generate one with `openssl rand -base64 32`)",
+                ));
+            }
+            MasterKeySource::DevFile(raw.dev_master_key_file.clone())
+        }
+    };
+    if !RSA_KEY_SIZES.contains(&raw.rsa_bits) {
+        return Err(invalid(
+            figment,
+            "keys.rsa_bits",
+            "must be 2048, 3072 or 4096",
+        ));
+    }
+    if !(60..=86_400).contains(&raw.jwks_max_age_secs) {
+        return Err(invalid(
+            figment,
+            "keys.jwks_max_age_secs",
+            "must be between 60 and 86400",
+        ));
+    }
+    if raw.rotation_period_secs < 3600 || raw.rotation_period_secs < 4 * raw.jwks_max_age_secs {
+        return Err(invalid(
+            figment,
+            "keys.rotation_period_secs",
+            "must be at least an hour and at least 4 x keys.jwks_max_age_secs",
+        ));
+    }
+    if !(1..=3600).contains(&raw.reload_interval_secs) {
+        return Err(invalid(
+            figment,
+            "keys.reload_interval_secs",
+            "must be between 1 and 3600",
+        ));
+    }
+    Ok(KeysConfig {
+        master_keys,
+        rsa_bits: raw.rsa_bits,
+        rotation_period: raw.rotation_period_secs,
+        jwks_max_age: raw.jwks_max_age_secs,
+        reload_interval: Duration::from_secs(raw.reload_interval_secs),
+    })
+}
+
+fn validate_tokens(figment: &Figment, raw: &RawTokens) -> Result<TokensConfig, ConfigError> {
+    if !(1..=86_400).contains(&raw.access_token_lifetime_secs) {
+        return Err(invalid(
+            figment,
+            "tokens.access_token_lifetime_secs",
+            "must be between 1 second and 1 day",
+        ));
+    }
+    if !(1..=86_400).contains(&raw.id_token_lifetime_secs) {
+        return Err(invalid(
+            figment,
+            "tokens.id_token_lifetime_secs",
+            "must be between 1 second and 1 day",
+        ));
+    }
+    if !(0..=600).contains(&raw.clock_skew_secs) {
+        return Err(invalid(
+            figment,
+            "tokens.clock_skew_secs",
+            "must be between 0 and 600",
+        ));
+    }
+    if !(60..=366 * 86_400).contains(&raw.refresh_token_idle_secs) {
+        return Err(invalid(
+            figment,
+            "tokens.refresh_token_idle_secs",
+            "must be between 60 seconds and 366 days",
+        ));
+    }
+    if raw.refresh_token_absolute_secs < raw.refresh_token_idle_secs
+        || raw.refresh_token_absolute_secs > 3 * 366 * 86_400
+    {
+        return Err(invalid(
+            figment,
+            "tokens.refresh_token_absolute_secs",
+            "must be at least tokens.refresh_token_idle_secs and at most 3 years",
+        ));
+    }
+    if raw.client_cache_secs > 60 {
+        return Err(invalid(
+            figment,
+            "tokens.client_cache_secs",
+            "must be at most 60 (disabling a client must take effect quickly)",
+        ));
+    }
+    if raw.introspection_cache_ms > 60_000 {
+        return Err(invalid(
+            figment,
+            "tokens.introspection_cache_ms",
+            "must be at most 60000 (a revocation must take effect quickly)",
+        ));
+    }
+    let max_lease = crate::store::agreement::MAX_LEASE.as_millis();
+    if raw.replica_lease_ms != 0 && !(50..=max_lease).contains(&u128::from(raw.replica_lease_ms)) {
+        return Err(invalid(
+            figment,
+            "tokens.replica_lease_ms",
+            "must be 0 (off) or between 50 and 10000",
+        ));
+    }
+    Ok(TokensConfig {
+        access_token_lifetime: raw.access_token_lifetime_secs,
+        id_token_lifetime: raw.id_token_lifetime_secs,
+        clock_skew: raw.clock_skew_secs,
+        refresh_token_idle: raw.refresh_token_idle_secs,
+        refresh_token_absolute: raw.refresh_token_absolute_secs,
+        client_cache: Duration::from_secs(raw.client_cache_secs),
+        introspection_cache: Duration::from_millis(raw.introspection_cache_ms),
+        replica_lease: Duration::from_millis(raw.replica_lease_ms),
+    })
+}
+
+fn validate_login(figment: &Figment, raw: &RawLogin) -> Result<LoginConfig, ConfigError> {
+    let user = ThrottlePolicy {
+        max_failures: raw.max_failures,
+        window_secs: raw.window_secs,
+        base_delay_secs: 1,
+        max_delay_secs: raw.max_delay_secs,
+        lock_after_failures: raw.lock_after_failures,
+        lock_secs: raw.lock_secs,
+    };
+    user.validate()
+        .map_err(|r| invalid(figment, "login.max_failures", r))?;
+    let ip = ThrottlePolicy {
+        max_failures: raw.ip_max_failures,
+        lock_after_failures: raw.ip_lock_after_failures,
+        ..user
+    };
+    ip.validate()
+        .map_err(|r| invalid(figment, "login.ip_max_failures", r))?;
+    Ok(LoginConfig { user, ip })
+}
+
+fn parse_bind(raw: &str) -> Result<SocketAddr, String> {
+    raw.trim()
+        .parse()
+        .map_err(|_| format!("`{raw}` is not an address and port like 127.0.0.1:8080 or [::]:8080"))
+}
+
+fn parse_issuer(raw: &str) -> Result<Issuer, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment (RFC 8414 section 2)".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials".into());
+    }
+    let host = url.host().ok_or("must have a host")?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(&host) => {}
+        "http" => return Err("must use https unless the host is a loopback address".into()),
+        other => return Err(format!("scheme `{other}` is not http or https")),
+    }
+    // Keep the operator's spelling, minus a trailing slash, so `iss` matches exactly.
+    Ok(Issuer(raw.trim_end_matches('/').to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Sources;
+
+    #[test]
+    fn issuer_rules() {
+        assert!(parse_issuer("http://127.0.0.1:8080").is_ok());
+        assert!(parse_issuer("http://localhost:8080/").is_ok());
+        assert!(parse_issuer("http://[::1]:8080").is_ok());
+        assert!(parse_issuer("https://auth.example.com").is_ok());
+        assert!(parse_issuer("http://auth.example.com").is_err());
+        assert!(parse_issuer("https://auth.example.com?x=1").is_err());
+        assert!(parse_issuer("ftp://127.0.0.1").is_err());
+        assert_eq!(
+            parse_issuer("https://auth.example.com/realm/").map(|i| i.0),
+            Ok("https://auth.example.com/realm".to_owned())
+        );
+    }
+
+    #[test]
+    fn nested_env_keys() {
+        let env = vec![
+            ("PORTCULLIS_DATABASE__POOL_SIZE".to_owned(), "3".to_owned()),
+            (
+                "PORTCULLIS_TEST_DATABASE_URL".to_owned(),
+                "postgres://x".to_owned(),
+            ),
+            ("HOME".to_owned(), "/root".to_owned()),
+        ];
+        let config = Config::load(&Sources {
+            env,
+            ..Sources::default()
+        })
+        .unwrap();
+        assert_eq!(config.database.pool_size, 3);
+    }
+}
