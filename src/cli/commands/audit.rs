@@ -1,0 +1,61 @@
+//! `audit query` and `audit verify`.
+
+use super::CliError;
+use super::output::Output;
+use crate::cli::AuditCommand;
+use crate::manage::Service;
+use crate::store::models::audit::AuditFilter;
+
+pub(super) async fn run(svc: &Service, cmd: AuditCommand, out: Output) -> Result<(), CliError> {
+    match cmd {
+        AuditCommand::Query {
+            from,
+            to,
+            event_type,
+            actor,
+            subject,
+            offset,
+            limit,
+        } => {
+            let filter = AuditFilter {
+                from,
+                to,
+                event_type,
+                actor,
+                subject,
+            };
+            let entries = svc.query_audit(filter, offset, limit).await?;
+            out.show(&entries, |entries| {
+                println!(
+                    "{:>8}  {:>12}  {:<28}  {:<44}  subject",
+                    "seq", "occurred_at", "type", "actor"
+                );
+                for e in entries {
+                    println!(
+                        "{:>8}  {:>12}  {:<28}  {:<44}  {}",
+                        e.seq,
+                        e.occurred_at,
+                        e.event_type,
+                        e.actor.as_deref().unwrap_or("-"),
+                        e.subject.as_deref().unwrap_or("-")
+                    );
+                }
+            })
+        }
+        AuditCommand::Verify => {
+            let report = svc.verify_audit().await?;
+            out.show(&report, |report| {
+                if report.intact {
+                    println!("the audit log is intact ({} rows)", report.rows);
+                }
+            })?;
+            match &report.first_broken {
+                None => Ok(()),
+                Some(broken) => Err(CliError::Other(format!(
+                    "the audit log is broken at seq {}: {}",
+                    broken.seq, broken.reason
+                ))),
+            }
+        }
+    }
+}

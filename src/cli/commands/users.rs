@@ -1,0 +1,167 @@
+//! `user ...`: accounts, passwords, roles and sessions.
+
+use serde_json::json;
+
+use super::output::{Output, print_json, to_json};
+use super::{CliError, read_password_line};
+use crate::cli::UserCommand;
+use crate::manage::users::{NewUser, UserUpdate, UserView};
+use crate::manage::{Actor, Service};
+
+fn print_user(user: &UserView) {
+    println!("id:             {}", user.id);
+    println!("username:       {}", user.username);
+    println!("email:          {}", user.email.as_deref().unwrap_or("-"));
+    println!("name:           {}", user.name.as_deref().unwrap_or("-"));
+    println!("disabled:       {}", user.disabled);
+    println!("roles:          {}", user.roles.join(", "));
+}
+
+pub(super) async fn run(svc: &Service, cmd: UserCommand, out: Output) -> Result<(), CliError> {
+    let actor = Actor::cli();
+    let show = |user: &UserView| out.show(user, print_user);
+    match cmd {
+        UserCommand::Create {
+            username,
+            email,
+            name,
+            roles,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                Some(read_password_line()?)
+            } else {
+                None
+            };
+            let created = svc
+                .create_user(
+                    &actor,
+                    NewUser {
+                        username,
+                        email,
+                        name,
+                        roles,
+                        password,
+                    },
+                )
+                .await?;
+            let generated = created.generated_password.as_deref().map(String::as_str);
+            if out.is_json() {
+                let mut value = to_json(&created.user)?;
+                if let (Some(obj), Some(p)) = (value.as_object_mut(), generated) {
+                    obj.insert("password".into(), json!(p));
+                }
+                print_json(&value)?;
+            } else {
+                print_user(&created.user);
+                if let Some(p) = generated {
+                    println!("password:       {p}   (shown once)");
+                }
+            }
+        }
+        UserCommand::List {
+            search,
+            offset,
+            limit,
+        } => {
+            let users = svc.list_users(search, offset, limit).await?;
+            out.show(&users, |users| {
+                println!("{:<36}  {:<24}  {:<8}  roles", "id", "username", "status");
+                for u in users {
+                    println!(
+                        "{:<36}  {:<24}  {:<8}  {}",
+                        u.id,
+                        u.username,
+                        if u.disabled { "disabled" } else { "enabled" },
+                        u.roles.join(",")
+                    );
+                }
+            })?;
+        }
+        UserCommand::Show { user } => show(&svc.get_user(&user).await?)?,
+        UserCommand::SetPassword {
+            user,
+            password_stdin,
+        } => {
+            let (password, generated) = if password_stdin {
+                (read_password_line()?, false)
+            } else {
+                (crate::crypto::tokens::random_password(), true)
+            };
+            let shown = password.clone();
+            let updated = svc.set_password(&actor, &user, password).await?;
+            if out.is_json() {
+                let mut value = json!({ "id": updated.id, "username": updated.username });
+                if let (Some(obj), true) = (value.as_object_mut(), generated) {
+                    obj.insert("password".into(), json!(shown.as_str()));
+                }
+                print_json(&value)?;
+            } else if generated {
+                println!(
+                    "new password for {} (shown once): {}",
+                    updated.username,
+                    shown.as_str()
+                );
+            } else {
+                println!("password changed for {}", updated.username);
+            }
+        }
+        UserCommand::Disable { user } => show(&svc.set_user_disabled(&actor, &user, true).await?)?,
+        UserCommand::Enable { user } => show(&svc.set_user_disabled(&actor, &user, false).await?)?,
+        UserCommand::AddRole { user, role } => {
+            show(&svc.add_user_role(&actor, &user, &role).await?)?
+        }
+        UserCommand::RemoveRole { user, role } => {
+            show(&svc.remove_user_role(&actor, &user, &role).await?)?
+        }
+        UserCommand::Delete { user } => {
+            svc.delete_user(&actor, &user).await?;
+            out.show(&json!({ "deleted": user }), |_| {
+                println!("deleted user {user}");
+            })?;
+        }
+        UserCommand::Update {
+            user,
+            username,
+            email,
+            no_email,
+            email_verified,
+            name,
+            no_name,
+        } => {
+            let change = UserUpdate {
+                username,
+                email: if no_email {
+                    Some(None)
+                } else {
+                    email.map(Some)
+                },
+                email_verified,
+                name: if no_name { Some(None) } else { name.map(Some) },
+            };
+            show(&svc.update_user(&actor, &user, change).await?)?;
+        }
+        UserCommand::Sessions { user } => {
+            let sessions = svc.list_user_sessions(&user).await?;
+            out.show(&sessions, |sessions| {
+                println!(
+                    "{:<36}  {:<24}  {:>12}  scope",
+                    "session (grant id)", "client_id", "expires_at"
+                );
+                for s in sessions {
+                    println!(
+                        "{:<36}  {:<24}  {:>12}  {}",
+                        s.id, s.client_id, s.expires_at, s.scope
+                    );
+                }
+            })?;
+        }
+        UserCommand::RevokeSessions { user } => {
+            let revoked = svc.revoke_user_sessions(&actor, &user).await?;
+            out.show(&json!({ "revoked": revoked }), |_| {
+                println!("revoked {revoked} session(s) of {user}");
+            })?;
+        }
+    }
+    Ok(())
+}
