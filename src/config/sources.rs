@@ -205,4 +205,3 @@ pub(super) fn read_secret_file(path: &Path) -> Result<String, String> {
     }
     Ok(trimmed.to_owned())
 }
-

@@ -130,4 +130,3 @@ fn read_password_line() -> Result<Zeroizing<String>, CliError> {
     }
     Ok(trimmed)
 }
-

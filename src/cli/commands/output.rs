@@ -60,4 +60,3 @@ pub(super) fn print_lossy(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ignored = writeln!(out, "{text}").and_then(|()| out.flush());
 }
-
