@@ -121,22 +121,39 @@ pub(super) fn normalise(raw: &str) -> Result<String, ManageError> {
     username::normalise(raw).map_err(|e| invalid("username", e.to_string()))
 }
 
+/// The checks `user create` and an import apply to a new user's profile; returns the
+/// normalised username.
+pub(super) fn validate_new_user(
+    username: &str,
+    email: Option<&str>,
+    name: Option<&str>,
+    roles: &[String],
+) -> Result<String, ManageError> {
+    let username = normalise(username)?;
+    if let Some(email) = email {
+        validate_email(email)?;
+    }
+    if let Some(name) = name {
+        validate_name(name)?;
+    }
+    for role in roles {
+        validate_role(role)?;
+    }
+    Ok(username)
+}
+
 impl Service {
     pub async fn create_user(
         &self,
         actor: &Actor,
         new: NewUser,
     ) -> Result<CreatedUser, ManageError> {
-        let username = normalise(&new.username)?;
-        if let Some(email) = &new.email {
-            validate_email(email)?;
-        }
-        if let Some(name) = &new.name {
-            validate_name(name)?;
-        }
-        for role in &new.roles {
-            validate_role(role)?;
-        }
+        let username = validate_new_user(
+            &new.username,
+            new.email.as_deref(),
+            new.name.as_deref(),
+            &new.roles,
+        )?;
         let roles = dedup_sorted(new.roles);
         let (password, generated) = match new.password {
             Some(p) => {
