@@ -6,6 +6,7 @@ use diesel::Connection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::encoding::hex;
 use crate::store::models::audit::{self as rows, AuditRow};
 use crate::store::{DbConnection, Store, StoreError};
 
@@ -104,10 +105,6 @@ pub fn log_event(event: &AuditEvent, row: &AuditRow) {
         details = %event.details,
         "audit event"
     );
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Appends an event on `conn` (inside the caller's transaction, if any, so a change and

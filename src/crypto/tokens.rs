@@ -56,19 +56,37 @@ pub fn matches_digest(presented: &str, stored: &[u8]) -> bool {
     stored.len() == computed.len() && bool::from(computed.ct_eq(stored))
 }
 
-/// A random password for generated accounts: 20 characters from an alphabet without
-/// look-alikes, about 115 bits.
+/// Characters of generated passwords: no look-alikes (l, I, O, 0, 1).
+const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+const PASSWORD_LEN: usize = 20;
+
+/// A random password for generated accounts: 20 characters drawn uniformly from 57, about
+/// 116 bits.
 pub fn random_password() -> Zeroizing<String> {
-    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    let mut out = Zeroizing::new(String::with_capacity(20));
-    for _ in 0..20 {
-        let idx = usize::try_from(rng.next_u32()).unwrap_or(0) % ALPHABET.len();
-        if let Some(&c) = ALPHABET.get(idx) {
+    let mut out = Zeroizing::new(String::with_capacity(PASSWORD_LEN));
+    while out.len() < PASSWORD_LEN {
+        // A rejected draw (about 1 in 170 million) is simply drawn again.
+        if let Some(&c) = unbiased_index(rng.next_u32(), PASSWORD_ALPHABET.len())
+            .and_then(|i| PASSWORD_ALPHABET.get(i))
+        {
             out.push(char::from(c));
         }
     }
     out
+}
+
+/// Maps a uniform 32-bit draw onto `0..len` without modulo bias: draws at or above the
+/// largest multiple of `len` below 2^32 would favour the low indices, so they are rejected
+/// (`None`) and the caller draws again.
+fn unbiased_index(draw: u32, len: usize) -> Option<usize> {
+    let len = u64::try_from(len).ok().filter(|&l| l > 0)?;
+    let zone = (1u64 << 32) / len * len;
+    let draw = u64::from(draw);
+    if draw >= zone {
+        return None;
+    }
+    usize::try_from(draw % len).ok()
 }
 
 #[cfg(test)]
@@ -100,5 +118,28 @@ mod tests {
         let p = random_password();
         assert_eq!(p.len(), 20);
         assert_ne!(*p, *random_password());
+        for _ in 0..200 {
+            let p = random_password();
+            assert!(p.bytes().all(|c| PASSWORD_ALPHABET.contains(&c)), "{}", *p);
+        }
+    }
+
+    #[test]
+    fn password_sampler_rejects_the_biased_tail() {
+        let len = PASSWORD_ALPHABET.len();
+        assert_eq!(len, 57);
+        // The largest multiple of 57 that fits below 2^32.
+        let zone = (1u64 << 32) / 57 * 57;
+        let last_kept = u32::try_from(zone - 1).unwrap();
+        let first_rejected = u32::try_from(zone).unwrap();
+        assert_eq!(unbiased_index(0, len), Some(0));
+        assert_eq!(unbiased_index(56, len), Some(56));
+        assert_eq!(unbiased_index(57, len), Some(0));
+        assert_eq!(unbiased_index(last_kept, len), Some(56));
+        assert_eq!(unbiased_index(first_rejected, len), None);
+        assert_eq!(unbiased_index(u32::MAX, len), None);
+        // A power of two divides 2^32: nothing is rejected.
+        assert_eq!(unbiased_index(u32::MAX, 64), Some(63));
+        assert_eq!(unbiased_index(5, 0), None);
     }
 }

@@ -32,7 +32,7 @@ impl From<AuditRow> for AuditEntry {
                 // A row whose details no longer parse is shown as the raw text: verify
                 // will name it, the query must still show it.
                 .unwrap_or(serde_json::Value::String(row.details)),
-            hash: audit::hex(&row.hash),
+            hash: crate::encoding::hex(&row.hash),
             seq: row.seq,
             id: row.id,
             occurred_at: row.occurred_at,

@@ -1,5 +1,6 @@
 use diesel::prelude::*;
 
+use super::escape_like;
 use crate::store::StoreError;
 use crate::store::conn::DbConnection;
 use crate::store::schema::audit_events;
@@ -102,15 +103,4 @@ pub fn query(
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(audit_events::table.count().get_result(conn)?)
-}
-
-fn escape_like(term: &str) -> String {
-    let mut out = String::with_capacity(term.len());
-    for c in term.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }

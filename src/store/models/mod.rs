@@ -12,3 +12,16 @@ pub mod keys;
 pub mod revocation;
 pub mod throttle;
 pub mod users;
+
+/// A search term made literal inside a SQL `LIKE` pattern: `%`, `_` and `\` get a `\`
+/// before them, so the query must say `.escape('\\')`.
+pub(crate) fn escape_like(term: &str) -> String {
+    let mut out = String::with_capacity(term.len());
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

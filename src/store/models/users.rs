@@ -1,5 +1,6 @@
 use diesel::prelude::*;
 
+use super::escape_like;
 use crate::store::StoreError;
 use crate::store::conn::DbConnection;
 use crate::store::schema::{user_roles, users};
@@ -133,17 +134,6 @@ pub fn list(
             Ok(UserRecord { row, roles })
         })
         .collect()
-}
-
-fn escape_like(term: &str) -> String {
-    let mut out = String::with_capacity(term.len());
-    for c in term.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 pub fn update(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> {
