@@ -2,6 +2,7 @@
 //! Everything above this module sees `Store` and plain Rust types.
 
 pub mod agreement;
+pub mod audit;
 pub mod coalesce;
 pub mod conn;
 pub mod migrate;
