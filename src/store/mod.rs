@@ -3,6 +3,7 @@
 
 pub mod agreement;
 pub mod audit;
+pub mod clients;
 pub mod coalesce;
 pub mod conn;
 pub mod migrate;
