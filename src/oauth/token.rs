@@ -1,30 +1,12 @@
-//! The token endpoint (RFC 6749 section 3.2): authenticate the client, parse the grant,
-//! dispatch to the grant's module. The HTTP layer only extracts and maps the result.
+//! The token endpoint (RFC 6749 section 3.2): authenticate the client, parse the request,
+//! check once that the client may use the grant, dispatch to the grant's module. The HTTP
+//! layer only extracts and maps the result.
 
 use super::context::Ctx;
 use super::error::OAuthError;
 use super::form::FormMap;
 use super::grants::{self, TokenResponse};
-use super::token_request::TokenRequest;
-
-/// The audience of the access token: the RFC 8707 `resource` the client named, else the
-/// issuer itself.
-fn audience<'a>(ctx: &'a Ctx<'_>, form: &'a FormMap) -> Result<&'a str, OAuthError> {
-    match form.get("resource") {
-        None => Ok(ctx.config.issuer.as_str()),
-        Some(resource) => {
-            let ok =
-                url::Url::parse(resource).is_ok_and(|u| u.fragment().is_none() && u.has_host());
-            if ok {
-                Ok(resource)
-            } else {
-                Err(OAuthError::invalid_request(
-                    "resource must be an absolute URI without a fragment (RFC 8707)",
-                ))
-            }
-        }
-    }
-}
+use super::token_request::{GrantRequest, TokenRequest};
 
 pub async fn exchange(
     ctx: &Ctx<'_>,
@@ -34,29 +16,35 @@ pub async fn exchange(
     let client = super::caller::authenticate(ctx, authorization, form).await?;
     let client = client.as_ref();
     let request = TokenRequest::parse(form)?;
-    let audience = audience(ctx, form)?;
-    let grant = request.grant_type().as_str();
-    let response = match request {
-        TokenRequest::ClientCredentials { scope } => {
+    let grant = request.grant_type();
+    // RFC 6749 section 5.2: a grant the client was not given is `unauthorized_client`.
+    if !client.allows_grant(grant) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "this client may not use the {grant} grant"
+        )));
+    }
+    let audience = request.audience(ctx.config.issuer.as_str());
+    let response = match &request.grant {
+        GrantRequest::ClientCredentials { scope } => {
             grants::client_credentials::exchange(ctx, client, scope.as_ref(), audience)
         }
-        TokenRequest::Password {
+        GrantRequest::Password {
             username,
             password,
             scope,
         } => {
             let password = zeroize::Zeroizing::new(password.expose().to_owned());
-            grants::password::exchange(ctx, client, &username, password, scope.as_ref(), audience)
+            grants::password::exchange(ctx, client, username, password, scope.as_ref(), audience)
                 .await
         }
-        TokenRequest::RefreshToken {
+        GrantRequest::RefreshToken {
             refresh_token,
             scope,
         } => {
-            grants::refresh_token::exchange(ctx, client, &refresh_token, scope.as_ref(), audience)
+            grants::refresh_token::exchange(ctx, client, refresh_token, scope.as_ref(), audience)
                 .await
         }
-        TokenRequest::AuthorizationCode {
+        GrantRequest::AuthorizationCode {
             code,
             redirect_uri,
             code_verifier,
@@ -64,7 +52,7 @@ pub async fn exchange(
             grants::authorization_code::exchange(
                 ctx,
                 client,
-                &code,
+                code,
                 redirect_uri.as_deref(),
                 code_verifier.as_ref(),
                 audience,
@@ -72,6 +60,9 @@ pub async fn exchange(
             .await
         }
     }?;
-    ctx.metrics.tokens_issued.with_label_values(&[grant]).inc();
+    ctx.metrics
+        .tokens_issued
+        .with_label_values(&[grant.as_str()])
+        .inc();
     Ok(response)
 }

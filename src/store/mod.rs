@@ -6,9 +6,11 @@ pub mod audit;
 pub mod clients;
 pub mod coalesce;
 pub mod conn;
+pub mod grants;
 pub mod migrate;
 pub mod models;
 pub mod schema;
+pub mod standing;
 pub mod threads;
 
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use diesel::sql_types::{Integer, Nullable, Text};
 use crate::store::StoreError;
 use crate::store::conn::DbConnection;
 use crate::store::schema::{clients, grants, revoked_tokens, users};
+pub use crate::store::standing::{StandingQuery, TokenStanding};
 
 /// Puts `jti` on the deny-list until `expires_at`. Revoking twice is not an error.
 pub fn revoke_access_token(
@@ -36,19 +37,6 @@ pub fn revoke_access_token(
         )) => Ok(()),
         Err(other) => Err(other.into()),
     }
-}
-
-/// What the database says about a token whose signature and expiry already passed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenStanding {
-    /// `jti` is on the deny-list.
-    pub jti_revoked: bool,
-    /// The client exists and is enabled.
-    pub client_active: bool,
-    /// The user's username, when the user exists and is enabled.
-    pub username: Option<String>,
-    /// The grant exists and is not revoked (a grant the janitor deleted is gone).
-    pub grant_active: bool,
 }
 
 /// One round trip for every check, however many apply: introspection runs it on every
@@ -86,15 +74,6 @@ pub fn token_standing(
         username,
         grant_active,
     })
-}
-
-/// The ids one token's standing depends on; absent ids name no row.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct StandingQuery {
-    pub jti: String,
-    pub client_id: String,
-    pub user_id: Option<String>,
-    pub grant_id: Option<String>,
 }
 
 // Which table a row of the batched query came from.
