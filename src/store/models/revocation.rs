@@ -13,7 +13,9 @@ use crate::store::conn::DbConnection;
 use crate::store::schema::{clients, grants, revoked_tokens, users};
 pub use crate::store::standing::{StandingQuery, TokenStanding};
 
-/// Puts `jti` on the deny-list until `expires_at`. Revoking twice is not an error.
+/// Puts `jti` on the deny-list until `expires_at`. Revoking twice is not an error, and
+/// not a failed statement either (`ON CONFLICT DO NOTHING`): on Postgres a failed insert
+/// would abort the transaction it runs in, and with it the audit row committed alongside.
 pub fn revoke_access_token(
     conn: &mut DbConnection,
     jti: &str,
@@ -21,22 +23,26 @@ pub fn revoke_access_token(
     now: i64,
     expires_at: i64,
 ) -> Result<(), StoreError> {
-    let inserted = diesel::insert_into(revoked_tokens::table)
-        .values((
-            revoked_tokens::jti.eq(jti),
-            revoked_tokens::client_id.eq(client_id),
-            revoked_tokens::revoked_at.eq(now),
-            revoked_tokens::expires_at.eq(expires_at),
-        ))
-        .execute(conn);
-    match inserted {
-        Ok(_)
-        | Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(()),
-        Err(other) => Err(other.into()),
+    // diesel's multi-backend connection cannot express ON CONFLICT: the same statement is
+    // written once and run on the concrete connection.
+    macro_rules! deny {
+        ($conn:expr) => {
+            diesel::insert_into(revoked_tokens::table)
+                .values((
+                    revoked_tokens::jti.eq(jti),
+                    revoked_tokens::client_id.eq(client_id),
+                    revoked_tokens::revoked_at.eq(now),
+                    revoked_tokens::expires_at.eq(expires_at),
+                ))
+                .on_conflict_do_nothing()
+                .execute($conn)
+        };
     }
+    match conn {
+        DbConnection::Sqlite(c) => deny!(c),
+        DbConnection::Postgres(c) => deny!(c),
+    }?;
+    Ok(())
 }
 
 /// One round trip for every check, however many apply: introspection runs it on every
