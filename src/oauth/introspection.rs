@@ -11,12 +11,12 @@
 
 use serde::Serialize;
 
-use super::access_token::{self, AccessTokenClaims};
 use super::client::RegisteredClient;
 use super::context::{Ctx, store_error};
 use super::error::OAuthError;
 use super::form::FormMap;
 use super::grants::REFRESH_TOKEN_PREFIX;
+use super::token::access_token::{self, AccessTokenClaims};
 use crate::crypto::jwt::Expected;
 use crate::crypto::tokens::Secret;
 use crate::oauth::standing::Source;

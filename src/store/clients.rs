@@ -1,6 +1,6 @@
 //! Registered clients as the protocol code reads them: one named lookup returning a plain
 //! record. Parsing and checking the stored values is the reader's job
-//! (`oauth::registered_client`), so a corrupt row is refused in one place.
+//! (`oauth::client::registered`), so a corrupt row is refused in one place.
 
 use super::models::clients::{self as rows, ClientRecord};
 use super::{Store, StoreError};

@@ -17,8 +17,8 @@ use crate::manage::users::UserView;
 use crate::oauth::client::RegisteredClient;
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
-use crate::oauth::id_token::{self, IdTokenRequest};
 use crate::oauth::scope::Scope;
+use crate::oauth::token::id_token::{self, IdTokenRequest};
 use crate::store::grants::{CodeRedemption, CodeUser};
 
 const INVALID: &str = "the authorization code is invalid, expired or already used";

@@ -4,11 +4,11 @@
 //! `issue_for_user`, then store the grant their own way (alone, or with the code it spends).
 
 use super::{TokenResponse, new_refresh_token};
-use crate::oauth::access_token::{self, AccessTokenRequest, IssuedAccessToken};
 use crate::oauth::client::{GrantType, RegisteredClient};
 use crate::oauth::context::Ctx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
+use crate::oauth::token::access_token::{self, AccessTokenRequest, IssuedAccessToken};
 use crate::store::grants::{NewGrant, NewRefreshToken};
 
 /// Whom an access token speaks for.

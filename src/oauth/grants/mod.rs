@@ -9,8 +9,8 @@ pub mod refresh_token;
 use serde::Serialize;
 
 use crate::crypto::tokens::Secret;
-use crate::oauth::access_token::IssuedAccessToken;
 use crate::oauth::scope::Scope;
+use crate::oauth::token::access_token::IssuedAccessToken;
 
 /// Prefix of refresh tokens, for secret scanners.
 pub const REFRESH_TOKEN_PREFIX: &str = "pcr_";

@@ -5,8 +5,8 @@
 //! `manage::clients` (or by a newer version): it is an error, never a silently narrower
 //! client. Callers log it and answer `server_error`.
 
-use super::client::{AuthMethod, GrantType, RegisteredClient};
-use super::scope::Scope;
+use super::{AuthMethod, GrantType, RegisteredClient};
+use crate::oauth::scope::Scope;
 use crate::store::clients::StoredClient;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,18 +2,23 @@
 //! check once that the client may use the grant, dispatch to the grant's module. The HTTP
 //! layer only extracts and maps the result.
 
+pub mod access_token;
+pub mod id_token;
+pub mod request;
+
+use super::client::caller;
 use super::context::Ctx;
 use super::error::OAuthError;
 use super::form::FormMap;
 use super::grants::{self, TokenResponse};
-use super::token_request::{GrantRequest, TokenRequest};
+use request::{GrantRequest, TokenRequest};
 
 pub async fn exchange(
     ctx: &Ctx<'_>,
     authorization: Option<&str>,
     form: &FormMap,
 ) -> Result<TokenResponse, OAuthError> {
-    let client = super::caller::authenticate(ctx, authorization, form).await?;
+    let client = caller::authenticate(ctx, authorization, form).await?;
     let client = client.as_ref();
     let request = TokenRequest::parse(form)?;
     let grant = request.grant_type();

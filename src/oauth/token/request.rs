@@ -4,14 +4,14 @@
 //!
 //! Parsed by hand from the [`FormMap`] rather than through serde, so every failure is the
 //! RFC's error with a description we wrote: serde's messages would echo request values.
-//! Client credentials (`client_id`, `client_secret`) are not part of it; see `client_auth`.
+//! Client credentials (`client_id`, `client_secret`) are not part of it; see `client::authentication`.
 //! Unrecognised parameters are ignored (RFC 6749 section 3.2).
 
-use super::client::GrantType;
-use super::error::{Description, OAuthError};
-use super::form::FormMap;
-use super::scope::Scope;
 use crate::crypto::tokens::Secret;
+use crate::oauth::client::GrantType;
+use crate::oauth::error::{Description, OAuthError};
+use crate::oauth::form::FormMap;
+use crate::oauth::scope::Scope;
 
 /// A token request: the grant with its parameters, and the RFC 8707 `resource` any grant
 /// may name.
