@@ -31,7 +31,7 @@ pub struct AppState {
     pub shutting_down: Arc<AtomicBool>,
     pub keys: Arc<KeyStore>,
     pub discovery: Arc<Document>,
-    pub clients: Arc<crate::oauth::clients::ClientCache>,
+    pub clients: Arc<crate::oauth::client::cache::ClientCache>,
     pub standings: Arc<crate::oauth::standing::StandingChecks>,
     pub token_rate_limit: Option<crate::http::rate_limit::IpRateLimiter>,
 }
@@ -169,7 +169,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
     metrics.observe_keys(&keys, clock.now());
     let discovery = Document::json(&crate::oauth::discovery::metadata(config.issuer.as_str()))
         .map_err(|e| StartError::Metrics(e.to_string()))?;
-    let clients = Arc::new(crate::oauth::clients::ClientCache::new(
+    let clients = Arc::new(crate::oauth::client::cache::ClientCache::new(
         store.clone(),
         config.tokens.client_cache,
     ));

@@ -15,9 +15,9 @@ use crate::app::AppState;
 use crate::crypto::jwt::Expected;
 use crate::http::errors::BearerError;
 use crate::manage::Actor;
-use crate::oauth::access_token::{AccessTokenClaims, TYP};
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
+use crate::oauth::token::access_token::{AccessTokenClaims, TYP};
 use crate::store::StoreError;
 use crate::store::models::{revocation, users};
 

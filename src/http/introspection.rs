@@ -7,8 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::form_post;
 use super::pages::ctx;
 use crate::app::AppState;
+use crate::oauth::client::caller;
 use crate::oauth::error::OAuthError;
-use crate::oauth::{caller, introspection, revocation};
+use crate::oauth::{introspection, revocation};
 
 pub async fn introspect(
     req: HttpRequest,

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use crate::config::Config;
 use crate::crypto::keystore::KeyStore;
 use crate::manage;
-use crate::oauth::clients::ClientCache;
+use crate::oauth::client::cache::ClientCache;
 use crate::oauth::error::OAuthError;
 use crate::oauth::standing::StandingChecks;
 use crate::store::{Store, StoreError};

@@ -11,17 +11,16 @@
 
 use serde::Serialize;
 
-use super::access_token::{self, AccessTokenClaims};
 use super::client::RegisteredClient;
 use super::context::{Ctx, store_error};
 use super::error::OAuthError;
 use super::form::FormMap;
 use super::grants::REFRESH_TOKEN_PREFIX;
+use super::token::access_token::{self, AccessTokenClaims};
 use crate::crypto::jwt::Expected;
 use crate::crypto::tokens::Secret;
 use crate::oauth::standing::Source;
-use crate::store::models::grants;
-use crate::store::models::revocation::{StandingQuery, TokenStanding};
+use crate::store::standing::{StandingQuery, TokenStanding};
 
 /// The role a client needs to call the introspection endpoint.
 pub const INTROSPECTOR_ROLE: &str = "introspector";
@@ -185,7 +184,7 @@ async fn refresh_token(
     let digest = Secret::from_presented(token).digest().to_vec();
     let Some((row, grant)) = ctx
         .store
-        .run(move |conn| grants::find_refresh_token(conn, &digest))
+        .find_refresh_token(digest)
         .await
         .map_err(store_error)?
     else {
@@ -193,10 +192,8 @@ async fn refresh_token(
     };
     let visible = grant.client_id == caller.client_id
         || caller.roles.iter().any(|r| r == REFRESH_INTROSPECTOR_ROLE);
-    let live = row.rotated_at.is_none()
-        && grant.revoked_at.is_none()
-        && row.expires_at > ctx.now
-        && grant.expires_at > ctx.now;
+    let live =
+        !row.rotated && !grant.revoked && row.expires_at > ctx.now && grant.expires_at > ctx.now;
     if !visible || !live {
         return Ok(Introspection::inactive());
     }

@@ -6,7 +6,7 @@ use crate::crypto::jwt::Expected;
 use crate::oauth::authorize::redirect_with;
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::form::FormMap;
-use crate::oauth::id_token::{self, IdTokenClaims};
+use crate::oauth::token::id_token::{self, IdTokenClaims};
 
 /// An ID token hint may be long expired: it only names the client and user.
 const HINT_LEEWAY: u32 = 10 * 366 * 86_400;

@@ -9,9 +9,8 @@ use super::error::OAuthError;
 use super::form::FormMap;
 use super::grants::REFRESH_TOKEN_PREFIX;
 use super::introspection::verified_access_token;
-use crate::audit::{self, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::crypto::tokens::Secret;
-use crate::store::models::{grants, revocation};
 
 const NOT_YOURS: &str = "the token was not issued to this client";
 
@@ -37,7 +36,7 @@ async fn revoke_refresh_token(
     let digest = Secret::from_presented(token).digest().to_vec();
     let Some((_, grant)) = ctx
         .store
-        .run(move |conn| grants::find_refresh_token(conn, &digest))
+        .find_refresh_token(digest)
         .await
         .map_err(store_error)?
     else {
@@ -46,25 +45,24 @@ async fn revoke_refresh_token(
     if grant.client_id != client.client_id {
         return Err(OAuthError::unauthorized_client(NOT_YOURS));
     }
-    if grant.revoked_at.is_some() {
+    if grant.revoked {
         return Ok(());
     }
-    let (id, now) = (grant.id.clone(), ctx.now);
+    // The revocation and its audit event commit together.
     ctx.store
-        .run_revoking(move |conn| grants::revoke_grant(conn, &id, now, "revoked by client"))
+        .revoke_grant_with_audit(
+            grant.id.clone(),
+            ctx.now,
+            "revoked by client",
+            AuditEvent::new("token.revoked")
+                .actor(client.client_id.clone())
+                .subject(grant.id)
+                .details(
+                    serde_json::json!({ "token": "refresh_token", "effect": "grant revoked" }),
+                ),
+        )
         .await
-        .map_err(store_error)?;
-    audit::record(
-        ctx.store,
-        ctx.now,
-        AuditEvent::new("token.revoked")
-            .actor(client.client_id.clone())
-            .subject(grant.id)
-            .details(serde_json::json!({ "token": "refresh_token", "effect": "grant revoked" })),
-    )
-    .await
-    .map_err(store_error)?;
-    Ok(())
+        .map_err(store_error)
 }
 
 async fn revoke_access_token(
@@ -81,22 +79,17 @@ async fn revoke_access_token(
     }
     // Kept until the token would be refused anyway (the verifier allows clock skew).
     let until = claims.exp + ctx.config.tokens.clock_skew;
-    let (jti, client_id, now) = (claims.jti.clone(), claims.client_id.clone(), ctx.now);
     ctx.store
-        .run_revoking(move |conn| {
-            revocation::revoke_access_token(conn, &jti, &client_id, now, until)
-        })
+        .deny_access_token_with_audit(
+            claims.jti.clone(),
+            claims.client_id.clone(),
+            ctx.now,
+            until,
+            AuditEvent::new("token.revoked")
+                .actor(client.client_id.clone())
+                .subject(claims.jti)
+                .details(serde_json::json!({ "token": "access_token" })),
+        )
         .await
-        .map_err(store_error)?;
-    audit::record(
-        ctx.store,
-        ctx.now,
-        AuditEvent::new("token.revoked")
-            .actor(client.client_id.clone())
-            .subject(claims.jti)
-            .details(serde_json::json!({ "token": "access_token" })),
-    )
-    .await
-    .map_err(store_error)?;
-    Ok(())
+        .map_err(store_error)
 }

@@ -18,8 +18,7 @@ use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::store::coalesce::Coalescer;
-use crate::store::models::revocation::{self, StandingQuery, TokenStanding};
+use crate::store::standing::{StandingBatches, StandingQuery, TokenStanding};
 use crate::store::{Store, StoreError};
 
 /// Batches in flight at once. Two keep a batch being answered while the next one fills,
@@ -34,7 +33,7 @@ const MAX_REMEMBERED: usize = 10_000;
 #[derive(Debug)]
 pub struct StandingChecks {
     store: Store,
-    batches: Coalescer<StandingQuery, TokenStanding>,
+    batches: StandingBatches,
     memo: Option<Memo>,
 }
 
@@ -73,12 +72,7 @@ impl StandingChecks {
     pub fn new(store: Store, remember_for: Duration) -> Self {
         let remember = !remember_for.is_zero() || store.uses_lease();
         Self {
-            batches: Coalescer::new(
-                store.clone(),
-                revocation::token_standings,
-                LEADERS,
-                MAX_BATCH,
-            ),
+            batches: StandingBatches::new(store.clone(), LEADERS, MAX_BATCH),
             store,
             memo: remember.then(|| Memo {
                 bound: remember_for,

@@ -3,12 +3,12 @@
 
 use serde_json::{Map, Value};
 
-use crate::oauth::access_token::AccessTokenClaims;
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
-use crate::oauth::id_token::profile_claims;
 use crate::oauth::introspection;
 use crate::oauth::scope::Scope;
+use crate::oauth::token::access_token::AccessTokenClaims;
+use crate::oauth::token::id_token::profile_claims;
 use crate::store::models::users;
 
 const INVALID: &str = "the access token is invalid, expired or revoked";

@@ -2,11 +2,15 @@
 //! Everything above this module sees `Store` and plain Rust types.
 
 pub mod agreement;
+pub mod audit;
+pub mod clients;
 pub mod coalesce;
 pub mod conn;
+pub mod grants;
 pub mod migrate;
 pub mod models;
 pub mod schema;
+pub mod standing;
 pub mod threads;
 
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! RFC 6749 section 4.1.3 with PKCE (RFC 7636) and OpenID Connect ID tokens, in spec
-//! order: find the code, check the client, redirect_uri and verifier, consume it once,
-//! issue. A second redemption means the code leaked: everything the first one issued is
-//! revoked (RFC 6749 section 4.1.2, RFC 9700 section 4.5).
+//! order: find the code (with its user, in one query), check the client, redirect_uri and
+//! verifier, issue, and spend the code once in the transaction that stores the grant.
+//! A second redemption means the code leaked: everything the first one issued is revoked
+//! (RFC 6749 section 4.1.2, RFC 9700 section 4.5).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -9,18 +10,16 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::TokenResponse;
-use super::password::issue_for_user;
-use crate::audit::{self, AuditEvent};
+use super::issue::issue_for_user;
+use crate::audit::AuditEvent;
 use crate::crypto::tokens::Secret;
 use crate::manage::users::UserView;
-use crate::oauth::client::{GrantType, RegisteredClient};
+use crate::oauth::client::RegisteredClient;
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
-use crate::oauth::id_token::{self, IdTokenRequest};
 use crate::oauth::scope::Scope;
-use crate::store::models::authorization as rows;
-use crate::store::models::grants;
-use crate::store::models::users;
+use crate::oauth::token::id_token::{self, IdTokenRequest};
+use crate::store::grants::{CodeRedemption, CodeUser};
 
 const INVALID: &str = "the authorization code is invalid, expired or already used";
 
@@ -35,39 +34,27 @@ fn s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
+/// The code was presented again: the grant its first redemption created is revoked, and
+/// the audit event commits with the revocation.
 async fn revoke_first_exchange(
     ctx: &Ctx<'_>,
-    digest: &[u8],
+    digest: Vec<u8>,
     client_id: &str,
 ) -> Result<(), OAuthError> {
-    let d = digest.to_vec();
-    let row = ctx
-        .store
-        .run(move |conn| rows::find_code(conn, &d))
-        .await
-        .map_err(store_error)?;
-    if let Some(grant_id) = row.and_then(|r| r.grant_id) {
-        let (id, now) = (grant_id.clone(), ctx.now);
-        ctx.store
-            .run_revoking(move |conn| {
-                grants::revoke_grant(conn, &id, now, "authorization code replayed")
-            })
-            .await
-            .map_err(store_error)?;
-        audit::record(
-            ctx.store,
+    ctx.store
+        .revoke_code_grant_with_audit(
+            digest,
             ctx.now,
+            "authorization code replayed",
             AuditEvent::new("token.code_replay")
                 .actor(client_id.to_owned())
-                .subject(grant_id)
                 .details(serde_json::json!({ "action": "grant revoked" })),
         )
         .await
-        .map_err(store_error)?;
-    }
-    Ok(())
+        .map_err(store_error)
 }
 
+/// `client` may use this grant (checked at dispatch).
 pub async fn exchange(
     ctx: &Ctx<'_>,
     client: &RegisteredClient,
@@ -76,16 +63,11 @@ pub async fn exchange(
     code_verifier: Option<&Secret>,
     audience: &str,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(OAuthError::unauthorized_client(
-            "this client may not use the authorization_code grant",
-        ));
-    }
     let digest = code.digest().to_vec();
-    let lookup = digest.clone();
-    let row = ctx
+    // The code, its user and the user's roles in one trip to the database.
+    let CodeRedemption { code: row, user } = ctx
         .store
-        .run(move |conn| rows::find_code(conn, &lookup))
+        .find_code_for_redemption(digest.clone())
         .await
         .map_err(store_error)?
         .ok_or_else(|| OAuthError::invalid_grant(INVALID))?;
@@ -93,8 +75,8 @@ pub async fn exchange(
     if row.client_id != client.client_id {
         return Err(OAuthError::invalid_grant(INVALID));
     }
-    if row.consumed_at.is_some() {
-        revoke_first_exchange(ctx, &digest, &client.client_id).await?;
+    if row.consumed {
+        revoke_first_exchange(ctx, digest, &client.client_id).await?;
         return Err(OAuthError::invalid_grant(INVALID));
     }
     if row.expires_at <= ctx.now {
@@ -142,43 +124,28 @@ pub async fn exchange(
         }
         (None, None) => {}
     }
-    let user_id = row.user_id.clone();
-    let user = ctx
-        .store
-        .run(move |conn| users::find_by_id(conn, &user_id))
-        .await
-        .map_err(store_error)?
-        .filter(|u| !u.row.disabled)
-        .ok_or_else(|| OAuthError::invalid_grant(INVALID))?;
-
-    let grant_id = uuid::Uuid::now_v7().to_string();
-    let (consume, now, gid) = (digest.clone(), ctx.now, grant_id.clone());
-    let won = ctx
-        .store
-        .run(move |conn| rows::consume_code(conn, &consume, now, &gid))
-        .await
-        .map_err(store_error)?;
-    if !won {
-        revoke_first_exchange(ctx, &digest, &client.client_id).await?;
+    if user.disabled {
         return Err(OAuthError::invalid_grant(INVALID));
     }
 
-    let scope = Scope::parse(&row.scope).map_err(|_| OAuthError::ServerError)?;
-    let user: UserView = user.into();
-    let mut response = issue_for_user(
+    let scope = Scope::parse(&row.scope).map_err(|_| {
+        tracing::error!("stored authorization code scope does not parse");
+        OAuthError::ServerError
+    })?;
+    let user = user_view(user);
+    // Signed before the code is spent: once it is, a signing failure would leave the
+    // client with nothing.
+    let mut issued = issue_for_user(
         ctx,
         client,
-        &grant_id,
         &user.id,
         user.roles.clone(),
         &scope,
         row.auth_time,
         audience,
-    )
-    .await?;
+    )?;
     if scope.contains("openid") {
-        let amr: Vec<String> = serde_json::from_str(&row.amr).unwrap_or_default();
-        response.id_token = Some(id_token::issue(
+        issued.response.id_token = Some(id_token::issue(
             ctx.keys,
             IdTokenRequest {
                 issuer: ctx.config.issuer.as_str(),
@@ -186,16 +153,42 @@ pub async fn exchange(
                 user: &user,
                 scope: &scope,
                 auth_time: row.auth_time,
-                nonce: row.nonce.clone(),
-                access_token: &response.access_token,
-                sid: row.sid.clone(),
-                amr,
+                nonce: row.nonce,
+                access_token: &issued.response.access_token,
+                sid: row.sid,
+                amr: row.amr,
                 lifetime: ctx.config.tokens.id_token_lifetime,
                 now: ctx.now,
             },
         )?);
     }
-    Ok(response)
+    // Spending the code and storing its grant commit together; of concurrent
+    // redemptions exactly one wins, and the others count as a replay.
+    let won = ctx
+        .store
+        .take_code_and_issue_grant(digest.clone(), ctx.now, issued.grant, issued.refresh)
+        .await
+        .map_err(store_error)?;
+    if !won {
+        revoke_first_exchange(ctx, digest, &client.client_id).await?;
+        return Err(OAuthError::invalid_grant(INVALID));
+    }
+    Ok(issued.response)
+}
+
+/// The claims source the ID token takes.
+fn user_view(user: CodeUser) -> UserView {
+    UserView {
+        id: user.id,
+        username: user.username,
+        email: user.email,
+        email_verified: user.email_verified,
+        name: user.name,
+        disabled: user.disabled,
+        roles: user.roles,
+        created_at: user.created_at,
+        updated_at: user.updated_at,
+    }
 }
 
 #[cfg(test)]

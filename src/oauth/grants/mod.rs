@@ -2,12 +2,15 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub(crate) mod issue;
 pub mod password;
 pub mod refresh_token;
 
 use serde::Serialize;
 
 use crate::crypto::tokens::Secret;
+use crate::oauth::scope::Scope;
+use crate::oauth::token::access_token::IssuedAccessToken;
 
 /// Prefix of refresh tokens, for secret scanners.
 pub const REFRESH_TOKEN_PREFIX: &str = "pcr_";
@@ -32,6 +35,21 @@ impl std::fmt::Debug for TokenResponse {
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
             .finish_non_exhaustive()
+    }
+}
+
+impl TokenResponse {
+    /// The one way a grant builds its answer; an ID token is added by the grant that
+    /// issues one.
+    pub fn new(access: IssuedAccessToken, scope: &Scope, refresh_token: Option<&Secret>) -> Self {
+        Self {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.expires_in,
+            scope: scope.to_string(),
+            refresh_token: refresh_token.map(|r| r.expose().to_owned()),
+            id_token: None,
+        }
     }
 }
 

@@ -238,3 +238,129 @@ pub fn unrevoked_for_user(
         .select(grants::id)
         .load(conn)?)
 }
+
+/// Stores a new grant and, when given, its first refresh token: both or neither. A lone
+/// grant is one statement; on Postgres a grant with its refresh token is one statement
+/// too (one round trip instead of BEGIN, two INSERTs and COMMIT).
+pub fn insert_grant_with_refresh(
+    conn: &mut DbConnection,
+    grant: &GrantRow,
+    refresh: Option<&RefreshTokenRow>,
+) -> Result<(), StoreError> {
+    let Some(refresh) = refresh else {
+        return insert_grant(conn, grant);
+    };
+    if let DbConnection::Postgres(pg) = conn {
+        let inserted = pg_issue(pg, None, grant, Some(refresh))?;
+        return if inserted == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(
+                "a new grant's refresh token was not stored".into(),
+            ))
+        };
+    }
+    conn.transaction(|conn| {
+        insert_grant(conn, grant)?;
+        insert_refresh_token(conn, refresh)
+    })
+}
+
+/// Spends an authorization code and stores the grant its redemption creates (with its
+/// first refresh token, when given) in one transaction: of concurrent redemptions exactly
+/// one gets `true`, and a failure stores neither the spending nor the grant. On Postgres
+/// one statement (see `pg_issue`); on SQLite the update runs first, so the transaction
+/// holds the write lock from its first statement.
+pub fn take_code_and_insert_grant(
+    conn: &mut DbConnection,
+    code_digest: &[u8],
+    now: i64,
+    grant: &GrantRow,
+    refresh: Option<&RefreshTokenRow>,
+) -> Result<bool, StoreError> {
+    if let DbConnection::Postgres(pg) = conn {
+        return Ok(pg_issue(pg, Some((code_digest, now)), grant, refresh)? == 1);
+    }
+    conn.transaction(|conn| {
+        if !super::authorization::consume_code(conn, code_digest, now, &grant.id)? {
+            return Ok(false);
+        }
+        insert_grant(conn, grant)?;
+        if let Some(refresh) = refresh {
+            insert_refresh_token(conn, refresh)?;
+        }
+        Ok(true)
+    })
+}
+
+/// Statements of `pg_issue`, one per shape; each step reads the one before, so nothing is
+/// inserted when another redemption spent the code first (under READ COMMITTED a
+/// concurrent update waits for the winner's commit, then matches nothing). $1..$7 are the
+/// grant's columns.
+const PG_GRANT_WITH_REFRESH: &str = "WITH granted AS ( \
+         INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id) \
+     INSERT INTO refresh_tokens (digest, grant_id, issued_at, expires_at, rotated_at) \
+     SELECT $8, id, $9, $10, NULL FROM granted";
+const PG_CODE_GRANT: &str = "WITH spent AS ( \
+         UPDATE authorization_codes SET consumed_at = $9, grant_id = $1 \
+         WHERE digest = $8 AND consumed_at IS NULL RETURNING digest) \
+     INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at) \
+     SELECT $1, $2, $3, $4, $5, $6, $7 FROM spent";
+const PG_CODE_GRANT_WITH_REFRESH: &str = "WITH spent AS ( \
+         UPDATE authorization_codes SET consumed_at = $12, grant_id = $1 \
+         WHERE digest = $11 AND consumed_at IS NULL RETURNING digest), \
+     granted AS ( \
+         INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at) \
+         SELECT $1, $2, $3, $4, $5, $6, $7 FROM spent RETURNING id) \
+     INSERT INTO refresh_tokens (digest, grant_id, issued_at, expires_at, rotated_at) \
+     SELECT $8, id, $9, $10, NULL FROM granted";
+
+/// One statement (one transaction, one round trip on Postgres) that optionally spends a
+/// code, then inserts a grant and optionally its refresh token. Returns the rows the last
+/// insert stored: 1, or 0 when the code was spent already.
+fn pg_issue(
+    pg: &mut diesel::pg::PgConnection,
+    code: Option<(&[u8], i64)>,
+    grant: &GrantRow,
+    refresh: Option<&RefreshTokenRow>,
+) -> Result<usize, StoreError> {
+    use diesel::sql_types::{BigInt, Binary, Nullable, Text};
+    let sql = match (code, refresh) {
+        (Some(_), Some(_)) => PG_CODE_GRANT_WITH_REFRESH,
+        (Some(_), None) => PG_CODE_GRANT,
+        (None, Some(_)) => PG_GRANT_WITH_REFRESH,
+        (None, None) => {
+            return Ok(diesel::insert_into(grants::table)
+                .values(grant)
+                .execute(pg)?);
+        }
+    };
+    let query = diesel::sql_query(sql)
+        .bind::<Text, _>(&grant.id)
+        .bind::<Text, _>(&grant.client_id)
+        .bind::<Nullable<Text>, _>(grant.user_id.as_deref())
+        .bind::<Text, _>(&grant.scope)
+        .bind::<Nullable<BigInt>, _>(grant.auth_time)
+        .bind::<BigInt, _>(grant.created_at)
+        .bind::<BigInt, _>(grant.expires_at);
+    Ok(match (code, refresh) {
+        (Some((digest, now)), Some(r)) => query
+            .bind::<Binary, _>(&r.digest)
+            .bind::<BigInt, _>(r.issued_at)
+            .bind::<BigInt, _>(r.expires_at)
+            .bind::<Binary, _>(digest)
+            .bind::<BigInt, _>(now)
+            .execute(pg)?,
+        (Some((digest, now)), None) => query
+            .bind::<Binary, _>(digest)
+            .bind::<BigInt, _>(now)
+            .execute(pg)?,
+        (None, Some(r)) => query
+            .bind::<Binary, _>(&r.digest)
+            .bind::<BigInt, _>(r.issued_at)
+            .bind::<BigInt, _>(r.expires_at)
+            .execute(pg)?,
+        (None, None) => 0,
+    })
+}

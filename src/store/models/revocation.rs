@@ -11,8 +11,11 @@ use diesel::sql_types::{Integer, Nullable, Text};
 use crate::store::StoreError;
 use crate::store::conn::DbConnection;
 use crate::store::schema::{clients, grants, revoked_tokens, users};
+pub use crate::store::standing::{StandingQuery, TokenStanding};
 
-/// Puts `jti` on the deny-list until `expires_at`. Revoking twice is not an error.
+/// Puts `jti` on the deny-list until `expires_at`. Revoking twice is not an error, and
+/// not a failed statement either (`ON CONFLICT DO NOTHING`): on Postgres a failed insert
+/// would abort the transaction it runs in, and with it the audit row committed alongside.
 pub fn revoke_access_token(
     conn: &mut DbConnection,
     jti: &str,
@@ -20,35 +23,26 @@ pub fn revoke_access_token(
     now: i64,
     expires_at: i64,
 ) -> Result<(), StoreError> {
-    let inserted = diesel::insert_into(revoked_tokens::table)
-        .values((
-            revoked_tokens::jti.eq(jti),
-            revoked_tokens::client_id.eq(client_id),
-            revoked_tokens::revoked_at.eq(now),
-            revoked_tokens::expires_at.eq(expires_at),
-        ))
-        .execute(conn);
-    match inserted {
-        Ok(_)
-        | Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(()),
-        Err(other) => Err(other.into()),
+    // diesel's multi-backend connection cannot express ON CONFLICT: the same statement is
+    // written once and run on the concrete connection.
+    macro_rules! deny {
+        ($conn:expr) => {
+            diesel::insert_into(revoked_tokens::table)
+                .values((
+                    revoked_tokens::jti.eq(jti),
+                    revoked_tokens::client_id.eq(client_id),
+                    revoked_tokens::revoked_at.eq(now),
+                    revoked_tokens::expires_at.eq(expires_at),
+                ))
+                .on_conflict_do_nothing()
+                .execute($conn)
+        };
     }
-}
-
-/// What the database says about a token whose signature and expiry already passed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenStanding {
-    /// `jti` is on the deny-list.
-    pub jti_revoked: bool,
-    /// The client exists and is enabled.
-    pub client_active: bool,
-    /// The user's username, when the user exists and is enabled.
-    pub username: Option<String>,
-    /// The grant exists and is not revoked (a grant the janitor deleted is gone).
-    pub grant_active: bool,
+    match conn {
+        DbConnection::Sqlite(c) => deny!(c),
+        DbConnection::Postgres(c) => deny!(c),
+    }?;
+    Ok(())
 }
 
 /// One round trip for every check, however many apply: introspection runs it on every
@@ -86,15 +80,6 @@ pub fn token_standing(
         username,
         grant_active,
     })
-}
-
-/// The ids one token's standing depends on; absent ids name no row.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct StandingQuery {
-    pub jti: String,
-    pub client_id: String,
-    pub user_id: Option<String>,
-    pub grant_id: Option<String>,
 }
 
 // Which table a row of the batched query came from.

@@ -43,15 +43,20 @@ pub fn counters(conn: &mut DbConnection, keys: &[String]) -> Result<Vec<Counter>
             login_failures::last_failure_at,
         ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(key, n, window_start, last_failure_at)| Counter {
-            key,
-            failures: u32::try_from(n).unwrap_or(0),
-            window_start,
-            last_failure_at,
+    // A negative count is corrupt: reading it as zero would lift the throttle.
+    rows.into_iter()
+        .map(|(key, n, window_start, last_failure_at)| {
+            let failures = u32::try_from(n).map_err(|_| {
+                StoreError::Corrupt(format!("login_failures holds a negative count ({n})"))
+            })?;
+            Ok(Counter {
+                key,
+                failures,
+                window_start,
+                last_failure_at,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Counts one failure for `key`: a new window if the old one ended before

@@ -1,7 +1,13 @@
 //! A registered client as the protocol code sees it: typed, validated, no storage types.
-//! Built from the stored record in `registered_client.rs`.
+//! Built from the stored record in `registered.rs`; authenticated in `authentication.rs`
+//! (through `caller.rs`, with the records cached in `cache.rs`).
 
 use std::fmt;
+
+pub mod authentication;
+pub mod cache;
+pub mod caller;
+pub mod registered;
 
 use super::scope::Scope;
 

@@ -1,13 +1,13 @@
-//! Adapter from the stored client record to [`RegisteredClient`]. The only file in
-//! `oauth/` that names a storage type: a plain struct, no diesel API.
+//! Adapter from the stored client record to [`RegisteredClient`]: the stored record is a
+//! plain struct (`store::clients::StoredClient`), no diesel API.
 //!
 //! A stored value that does not parse means the row was written by something other than
 //! `manage::clients` (or by a newer version): it is an error, never a silently narrower
 //! client. Callers log it and answer `server_error`.
 
-use super::client::{AuthMethod, GrantType, RegisteredClient};
-use super::scope::Scope;
-use crate::store::models::clients::ClientRecord;
+use super::{AuthMethod, GrantType, RegisteredClient};
+use crate::oauth::scope::Scope;
+use crate::store::clients::StoredClient;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("stored client `{client_id}` is inconsistent: {problem}")]
@@ -16,11 +16,10 @@ pub struct CorruptClient {
     pub problem: &'static str,
 }
 
-impl TryFrom<&ClientRecord> for RegisteredClient {
+impl TryFrom<&StoredClient> for RegisteredClient {
     type Error = CorruptClient;
 
-    fn try_from(record: &ClientRecord) -> Result<Self, CorruptClient> {
-        let row = &record.row;
+    fn try_from(row: &StoredClient) -> Result<Self, CorruptClient> {
         let corrupt = |problem| CorruptClient {
             client_id: row.client_id.clone(),
             problem,
@@ -54,7 +53,7 @@ impl TryFrom<&ClientRecord> for RegisteredClient {
             token_endpoint_auth_method,
             grant_types,
             scope,
-            roles: record.roles.clone(),
+            roles: row.roles.clone(),
             first_party: row.first_party,
             require_pkce: row.require_pkce,
             redirect_uris: list(&row.redirect_uris, "redirect_uris is not a JSON list")?,
@@ -73,28 +72,23 @@ impl TryFrom<&ClientRecord> for RegisteredClient {
 mod tests {
     use super::*;
     use crate::oauth::client::GrantTypes;
-    use crate::store::models::clients::ClientRow;
 
-    fn record() -> ClientRecord {
-        ClientRecord {
-            row: ClientRow {
-                client_id: "svc".into(),
-                name: "Service".into(),
-                confidential: true,
-                secret_digest: Some(vec![7; 32]),
-                redirect_uris: r#"["https://app.example.com/cb"]"#.into(),
-                post_logout_redirect_uris: "[]".into(),
-                grant_types: r#"["client_credentials","password"]"#.into(),
-                scopes: r#"["openid","api:read"]"#.into(),
-                token_endpoint_auth_method: "client_secret_post".into(),
-                first_party: true,
-                require_pkce: true,
-                access_token_lifetime: Some(300),
-                refresh_token_lifetime: None,
-                disabled: false,
-                created_at: 1,
-                updated_at: 2,
-            },
+    fn record() -> StoredClient {
+        StoredClient {
+            client_id: "svc".into(),
+            name: "Service".into(),
+            confidential: true,
+            secret_digest: Some(vec![7; 32]),
+            redirect_uris: r#"["https://app.example.com/cb"]"#.into(),
+            post_logout_redirect_uris: "[]".into(),
+            grant_types: r#"["client_credentials","password"]"#.into(),
+            scopes: r#"["openid","api:read"]"#.into(),
+            token_endpoint_auth_method: "client_secret_post".into(),
+            first_party: true,
+            require_pkce: true,
+            access_token_lifetime: Some(300),
+            refresh_token_lifetime: None,
+            disabled: false,
             roles: vec!["reader".into()],
         }
     }
@@ -130,9 +124,9 @@ mod tests {
     #[test]
     fn public_client() {
         let mut r = record();
-        r.row.confidential = false;
-        r.row.secret_digest = None;
-        r.row.token_endpoint_auth_method = "none".into();
+        r.confidential = false;
+        r.secret_digest = None;
+        r.token_endpoint_auth_method = "none".into();
         let client = RegisteredClient::try_from(&r).unwrap();
         assert_eq!(client.token_endpoint_auth_method, AuthMethod::None);
         assert_eq!(client.secret_digest, None);
@@ -140,57 +134,57 @@ mod tests {
 
     #[test]
     fn refuses_inconsistent_records() {
-        let problem = |change: fn(&mut ClientRecord)| {
+        let problem = |change: fn(&mut StoredClient)| {
             let mut r = record();
             change(&mut r);
             RegisteredClient::try_from(&r).unwrap_err().problem
         };
         assert_eq!(
-            problem(|r| r.row.token_endpoint_auth_method = "private_key_jwt".into()),
+            problem(|r| r.token_endpoint_auth_method = "private_key_jwt".into()),
             "unknown token_endpoint_auth_method"
         );
         assert_eq!(
-            problem(|r| r.row.grant_types = "client_credentials".into()),
+            problem(|r| r.grant_types = "client_credentials".into()),
             "grant_types is not a JSON list"
         );
         assert_eq!(
-            problem(|r| r.row.grant_types = r#"["implicit"]"#.into()),
+            problem(|r| r.grant_types = r#"["implicit"]"#.into()),
             "unknown grant type"
         );
         assert_eq!(
-            problem(|r| r.row.scopes = "{}".into()),
+            problem(|r| r.scopes = "{}".into()),
             "scopes is not a JSON list"
         );
         assert_eq!(
-            problem(|r| r.row.scopes = r#"["a b"]"#.into()),
+            problem(|r| r.scopes = r#"["a b"]"#.into()),
             "scopes holds an invalid scope token"
         );
         assert_eq!(
-            problem(|r| r.row.token_endpoint_auth_method = "none".into()),
+            problem(|r| r.token_endpoint_auth_method = "none".into()),
             "confidential does not match token_endpoint_auth_method"
         );
         assert_eq!(
-            problem(|r| r.row.confidential = false),
+            problem(|r| r.confidential = false),
             "confidential does not match token_endpoint_auth_method"
         );
         assert_eq!(
             problem(|r| {
-                r.row.confidential = false;
-                r.row.token_endpoint_auth_method = "none".into();
+                r.confidential = false;
+                r.token_endpoint_auth_method = "none".into();
             }),
             "public client has a secret digest"
         );
         assert_eq!(
-            problem(|r| r.row.redirect_uris = "nope".into()),
+            problem(|r| r.redirect_uris = "nope".into()),
             "redirect_uris is not a JSON list"
         );
         assert_eq!(
-            problem(|r| r.row.post_logout_redirect_uris = "nope".into()),
+            problem(|r| r.post_logout_redirect_uris = "nope".into()),
             "post_logout_redirect_uris is not a JSON list"
         );
         let err = RegisteredClient::try_from(&{
             let mut r = record();
-            r.row.grant_types = "[1]".into();
+            r.grant_types = "[1]".into();
             r
         })
         .unwrap_err();

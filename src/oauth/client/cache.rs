@@ -8,7 +8,6 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::oauth::client::RegisteredClient;
-use crate::store::models::clients as rows;
 use crate::store::{Store, StoreError};
 
 /// Entries beyond this are dropped wholesale; unknown ids are cached too, so a flood of
@@ -48,8 +47,7 @@ impl ClientCache {
         {
             return Ok(client.clone());
         }
-        let id = client_id.to_owned();
-        let record = self.store.run(move |conn| rows::find(conn, &id)).await?;
+        let record = self.store.find_client(client_id.to_owned()).await?;
         let client = match record {
             Some(record) => Some(Arc::new(RegisteredClient::try_from(&record).map_err(
                 |e| StoreError::Corrupt(format!("client {}: {}", e.client_id, e.problem)),

@@ -9,10 +9,10 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use zeroize::Zeroizing;
 
-use super::client::{AuthMethod, RegisteredClient};
-use super::error::{CLIENT_AUTHENTICATION_FAILED, Description, OAuthError};
-use super::form::{self, FormMap};
+use super::{AuthMethod, RegisteredClient};
 use crate::crypto::tokens::{Secret, matches_digest};
+use crate::oauth::error::{CLIENT_AUTHENTICATION_FAILED, Description, OAuthError};
+use crate::oauth::form::{self, FormMap};
 
 /// Far above `base64(128-byte id ":" form-encoded secret)`; bounds the work on junk.
 const MAX_AUTHORIZATION_LEN: usize = 4096;

@@ -4,17 +4,26 @@
 //!
 //! Parsed by hand from the [`FormMap`] rather than through serde, so every failure is the
 //! RFC's error with a description we wrote: serde's messages would echo request values.
-//! Client credentials (`client_id`, `client_secret`) are not part of it; see `client_auth`.
+//! Client credentials (`client_id`, `client_secret`) are not part of it; see `client::authentication`.
 //! Unrecognised parameters are ignored (RFC 6749 section 3.2).
 
-use super::client::GrantType;
-use super::error::{Description, OAuthError};
-use super::form::FormMap;
-use super::scope::Scope;
 use crate::crypto::tokens::Secret;
+use crate::oauth::client::GrantType;
+use crate::oauth::error::{Description, OAuthError};
+use crate::oauth::form::FormMap;
+use crate::oauth::scope::Scope;
+
+/// A token request: the grant with its parameters, and the RFC 8707 `resource` any grant
+/// may name.
+#[derive(Debug)]
+pub struct TokenRequest {
+    pub grant: GrantRequest,
+    /// An absolute URI without a fragment: the audience of the access token.
+    pub resource: Option<String>,
+}
 
 #[derive(Debug)]
-pub enum TokenRequest {
+pub enum GrantRequest {
     /// RFC 6749 section 4.1.3 with RFC 7636 section 4.5.
     AuthorizationCode {
         code: Secret,
@@ -39,7 +48,38 @@ pub enum TokenRequest {
 }
 
 impl TokenRequest {
+    /// Grant parameters are checked before `resource`, so a request with both wrong names
+    /// the grant's problem.
     pub fn parse(form: &FormMap) -> Result<Self, OAuthError> {
+        let grant = GrantRequest::parse(form)?;
+        let resource = form.get("resource").map(resource).transpose()?;
+        Ok(Self { grant, resource })
+    }
+
+    pub fn grant_type(&self) -> GrantType {
+        self.grant.grant_type()
+    }
+
+    /// The audience of the access token: the `resource` the client named, else the
+    /// issuer itself.
+    pub fn audience<'a>(&'a self, issuer: &'a str) -> &'a str {
+        self.resource.as_deref().unwrap_or(issuer)
+    }
+}
+
+/// RFC 8707 section 2: an absolute URI without a fragment.
+fn resource(value: &str) -> Result<String, OAuthError> {
+    if url::Url::parse(value).is_ok_and(|u| u.fragment().is_none() && u.has_host()) {
+        Ok(value.to_owned())
+    } else {
+        Err(OAuthError::invalid_request(
+            "resource must be an absolute URI without a fragment (RFC 8707)",
+        ))
+    }
+}
+
+impl GrantRequest {
+    fn parse(form: &FormMap) -> Result<Self, OAuthError> {
         let grant_type = form.require("grant_type")?;
         let grant = GrantType::parse(grant_type).ok_or_else(|| {
             OAuthError::UnsupportedGrantType(Description::new(format!(
@@ -131,11 +171,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(req.grant_type(), GrantType::AuthorizationCode);
-        let TokenRequest::AuthorizationCode {
+        let GrantRequest::AuthorizationCode {
             code,
             redirect_uri,
             code_verifier,
-        } = req
+        } = req.grant
         else {
             panic!("wrong variant");
         };
@@ -144,11 +184,11 @@ mod tests {
         assert_eq!(code_verifier.as_ref().map(Secret::expose), Some("v3r"));
 
         let req = parse("grant_type=authorization_code&code=c0de&scope=ignored").unwrap();
-        let TokenRequest::AuthorizationCode {
+        let GrantRequest::AuthorizationCode {
             redirect_uri,
             code_verifier,
             ..
-        } = req
+        } = req.grant
         else {
             panic!("wrong variant");
         };
@@ -160,12 +200,12 @@ mod tests {
     fn client_credentials() {
         let req = parse("grant_type=client_credentials&scope=b+a").unwrap();
         assert_eq!(req.grant_type(), GrantType::ClientCredentials);
-        let TokenRequest::ClientCredentials { scope } = req else {
+        let GrantRequest::ClientCredentials { scope } = req.grant else {
             panic!("wrong variant");
         };
         assert_eq!(scope.map(|s| s.to_string()).as_deref(), Some("a b"));
-        let TokenRequest::ClientCredentials { scope } =
-            parse("grant_type=client_credentials&scope=").unwrap()
+        let GrantRequest::ClientCredentials { scope } =
+            parse("grant_type=client_credentials&scope=").unwrap().grant
         else {
             panic!("wrong variant");
         };
@@ -179,11 +219,11 @@ mod tests {
         assert_eq!(req.grant_type(), GrantType::Password);
         let shown = format!("{req:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        let TokenRequest::Password {
+        let GrantRequest::Password {
             username,
             password,
             scope,
-        } = req
+        } = req.grant
         else {
             panic!("wrong variant");
         };
@@ -197,10 +237,10 @@ mod tests {
         let req = parse("grant_type=refresh_token&refresh_token=prt_abc").unwrap();
         assert_eq!(req.grant_type(), GrantType::RefreshToken);
         assert!(!format!("{req:?}").contains("prt_abc"));
-        let TokenRequest::RefreshToken {
+        let GrantRequest::RefreshToken {
             refresh_token,
             scope,
-        } = req
+        } = req.grant
         else {
             panic!("wrong variant");
         };
@@ -250,6 +290,35 @@ mod tests {
         assert_eq!(
             err("grant_type=refresh_token&refresh_token="),
             "invalid_request: missing parameter `refresh_token`"
+        );
+    }
+
+    #[test]
+    fn resource_is_the_audience() {
+        let req =
+            parse("grant_type=client_credentials&resource=https%3A%2F%2Fapi.example%2F").unwrap();
+        assert_eq!(
+            req.audience("https://issuer.example"),
+            "https://api.example/"
+        );
+        let req = parse("grant_type=client_credentials").unwrap();
+        assert_eq!(
+            req.audience("https://issuer.example"),
+            "https://issuer.example"
+        );
+        let bad = "invalid_request: resource must be an absolute URI without a fragment (RFC 8707)";
+        for resource in ["api", "https%3A%2F%2Fapi.example%2F%23f", "urn:x"] {
+            assert_eq!(
+                err(&format!(
+                    "grant_type=client_credentials&resource={resource}"
+                )),
+                bad
+            );
+        }
+        // The grant's own problems come first.
+        assert_eq!(
+            err("grant_type=password&resource=api"),
+            "invalid_request: missing parameters `username`, `password`"
         );
     }
 

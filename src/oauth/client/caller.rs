@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use super::client::RegisteredClient;
-use super::client_auth::{self, presented_credentials};
-use super::context::{Ctx, store_error};
-use super::error::OAuthError;
-use super::form::FormMap;
+use super::RegisteredClient;
+use super::authentication::{self, presented_credentials};
+use crate::oauth::context::{Ctx, store_error};
+use crate::oauth::error::OAuthError;
+use crate::oauth::form::FormMap;
 
 pub async fn authenticate(
     ctx: &Ctx<'_>,
@@ -21,7 +21,7 @@ pub async fn authenticate(
         .get(presented.client_id())
         .await
         .map_err(store_error)?;
-    match client_auth::authenticate(&presented, registered.as_deref()) {
+    match authentication::authenticate(&presented, registered.as_deref()) {
         Ok(_) => registered.ok_or(OAuthError::ServerError),
         Err(err) => {
             tracing::info!(

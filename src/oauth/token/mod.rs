@@ -1,0 +1,73 @@
+//! The token endpoint (RFC 6749 section 3.2): authenticate the client, parse the request,
+//! check once that the client may use the grant, dispatch to the grant's module. The HTTP
+//! layer only extracts and maps the result.
+
+pub mod access_token;
+pub mod id_token;
+pub mod request;
+
+use super::client::caller;
+use super::context::Ctx;
+use super::error::OAuthError;
+use super::form::FormMap;
+use super::grants::{self, TokenResponse};
+use request::{GrantRequest, TokenRequest};
+
+pub async fn exchange(
+    ctx: &Ctx<'_>,
+    authorization: Option<&str>,
+    form: &FormMap,
+) -> Result<TokenResponse, OAuthError> {
+    let client = caller::authenticate(ctx, authorization, form).await?;
+    let client = client.as_ref();
+    let request = TokenRequest::parse(form)?;
+    let grant = request.grant_type();
+    // RFC 6749 section 5.2: a grant the client was not given is `unauthorized_client`.
+    if !client.allows_grant(grant) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "this client may not use the {grant} grant"
+        )));
+    }
+    let audience = request.audience(ctx.config.issuer.as_str());
+    let response = match &request.grant {
+        GrantRequest::ClientCredentials { scope } => {
+            grants::client_credentials::exchange(ctx, client, scope.as_ref(), audience)
+        }
+        GrantRequest::Password {
+            username,
+            password,
+            scope,
+        } => {
+            let password = zeroize::Zeroizing::new(password.expose().to_owned());
+            grants::password::exchange(ctx, client, username, password, scope.as_ref(), audience)
+                .await
+        }
+        GrantRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => {
+            grants::refresh_token::exchange(ctx, client, refresh_token, scope.as_ref(), audience)
+                .await
+        }
+        GrantRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            grants::authorization_code::exchange(
+                ctx,
+                client,
+                code,
+                redirect_uri.as_deref(),
+                code_verifier.as_ref(),
+                audience,
+            )
+            .await
+        }
+    }?;
+    ctx.metrics
+        .tokens_issued
+        .with_label_values(&[grant.as_str()])
+        .inc();
+    Ok(response)
+}

@@ -1,0 +1,371 @@
+//! Grants and their refresh tokens as the token endpoint, introspection and revocation
+//! see them: named operations that take and return plain types, each one transaction.
+//! A change and its audit event commit together (revocation, refresh reuse, code replay),
+//! and spending an authorization code stores the grant it creates in the same transaction.
+//! The rows and the SQL stay in `models`.
+
+use diesel::Connection;
+
+use super::audit::{self, AuditEvent};
+use super::models::audit::AuditRow;
+use super::models::authorization::{self as codes, AuthorizationCodeRow, CodeUserRow};
+use super::models::grants::{self as rows, GrantRow, RefreshLookup, RefreshTokenRow};
+use super::{Store, StoreError};
+
+/// A stored grant: what a user (or a client) was given, and whether it still holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: String,
+    pub client_id: String,
+    /// `None` for a grant without a resource owner.
+    pub user_id: Option<String>,
+    /// Space-separated, as granted.
+    pub scope: String,
+    pub auth_time: Option<i64>,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+impl From<GrantRow> for Grant {
+    fn from(row: GrantRow) -> Self {
+        Self {
+            id: row.id,
+            client_id: row.client_id,
+            user_id: row.user_id,
+            scope: row.scope,
+            auth_time: row.auth_time,
+            expires_at: row.expires_at,
+            revoked: row.revoked_at.is_some(),
+        }
+    }
+}
+
+/// A stored refresh token (known by its digest only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub issued_at: i64,
+    pub expires_at: i64,
+    /// Spent: a successor was issued, so presenting it again is reuse.
+    pub rotated: bool,
+}
+
+impl From<RefreshTokenRow> for RefreshToken {
+    fn from(row: RefreshTokenRow) -> Self {
+        Self {
+            issued_at: row.issued_at,
+            expires_at: row.expires_at,
+            rotated: row.rotated_at.is_some(),
+        }
+    }
+}
+
+/// A grant about to be stored for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGrant {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl NewGrant {
+    fn row(&self) -> GrantRow {
+        GrantRow {
+            id: self.id.clone(),
+            client_id: self.client_id.clone(),
+            user_id: Some(self.user_id.clone()),
+            scope: self.scope.clone(),
+            auth_time: Some(self.auth_time),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            revoked_at: None,
+            revoked_reason: None,
+        }
+    }
+}
+
+/// A refresh token about to be stored under a grant: its digest, never the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    pub digest: Vec<u8>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+// The digest is not secret, but it names a live token: kept out of logs all the same.
+impl std::fmt::Debug for NewRefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewRefreshToken")
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NewRefreshToken {
+    fn row(&self, grant_id: &str) -> RefreshTokenRow {
+        RefreshTokenRow {
+            digest: self.digest.clone(),
+            grant_id: grant_id.to_owned(),
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            rotated_at: None,
+        }
+    }
+}
+
+/// What a refresh needs to decide, read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshUse {
+    pub token: RefreshToken,
+    pub grant: Grant,
+    /// The grant's user now; `None` when the grant has no user or the user is gone.
+    pub user: Option<GrantUser>,
+}
+
+/// A grant's user as a refresh sees it: roles are read fresh on every use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantUser {
+    pub disabled: bool,
+    pub roles: Vec<String>,
+}
+
+/// A stored authorization code (known by its digest only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// Whether the authorization request carried `redirect_uri` (RFC 6749 section 4.1.3).
+    pub redirect_uri_given: bool,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub sid: Option<String>,
+    /// Authentication methods of the login the code came from (OIDC Core `amr`).
+    pub amr: Vec<String>,
+    pub expires_at: i64,
+    /// Redeemed already: presenting it again is a replay.
+    pub consumed: bool,
+}
+
+/// The user a code was issued for, with what an ID token may say about them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeUser {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub disabled: bool,
+    pub roles: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What a code redemption needs to decide, read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRedemption {
+    pub code: AuthorizationCode,
+    pub user: CodeUser,
+}
+
+fn redemption(
+    code: AuthorizationCodeRow,
+    user: CodeUserRow,
+    roles: Vec<String>,
+) -> Result<CodeRedemption, StoreError> {
+    // Written by our own flow as a JSON list: anything else is corrupt, never "no amr".
+    let amr = serde_json::from_str(&code.amr)
+        .map_err(|_| StoreError::Corrupt("authorization code amr is not a JSON list".into()))?;
+    Ok(CodeRedemption {
+        code: AuthorizationCode {
+            client_id: code.client_id,
+            redirect_uri: code.redirect_uri,
+            redirect_uri_given: code.redirect_uri_given,
+            scope: code.scope,
+            nonce: code.nonce,
+            code_challenge: code.code_challenge,
+            auth_time: code.auth_time,
+            sid: code.sid,
+            amr,
+            expires_at: code.expires_at,
+            consumed: code.consumed_at.is_some(),
+        },
+        user: CodeUser {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            email_verified: user.email_verified,
+            name: user.name,
+            disabled: user.disabled,
+            roles,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        },
+    })
+}
+
+/// An audit event a transaction appended, with its row, to be logged after the commit.
+type Appended = Option<(AuditEvent, AuditRow)>;
+
+/// Logs what an operation appended once it committed, or, when nothing was committed,
+/// the event it meant to append as not stored.
+fn logged(meant: &AuditEvent, outcome: Result<Appended, StoreError>) -> Result<(), StoreError> {
+    match outcome {
+        Ok(Some((event, row))) => {
+            audit::log_event(&event, &row);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(err) => {
+            audit::log_unstored(meant, &err);
+            Err(err)
+        }
+    }
+}
+
+impl Store {
+    /// The authorization code with this digest and its user, in one round trip.
+    pub async fn find_code_for_redemption(
+        &self,
+        digest: Vec<u8>,
+    ) -> Result<Option<CodeRedemption>, StoreError> {
+        self.run(move |conn| codes::find_code_for_redemption(conn, &digest))
+            .await?
+            .map(|(code, user, roles)| redemption(code, user, roles))
+            .transpose()
+    }
+
+    /// Spends the code and stores the grant (and its first refresh token) its redemption
+    /// creates, in one transaction. `false`, and nothing stored, when the code was spent
+    /// already (by a concurrent redemption).
+    pub async fn take_code_and_issue_grant(
+        &self,
+        code_digest: Vec<u8>,
+        now: i64,
+        grant: NewGrant,
+        refresh: Option<NewRefreshToken>,
+    ) -> Result<bool, StoreError> {
+        self.run(move |conn| {
+            let refresh = refresh.map(|r| r.row(&grant.id));
+            rows::take_code_and_insert_grant(
+                conn,
+                &code_digest,
+                now,
+                &grant.row(),
+                refresh.as_ref(),
+            )
+        })
+        .await
+    }
+
+    /// Stores a user's new grant and, when given, its first refresh token: both or neither.
+    pub async fn issue_user_grant(
+        &self,
+        grant: NewGrant,
+        refresh: Option<NewRefreshToken>,
+    ) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            let refresh = refresh.map(|r| r.row(&grant.id));
+            rows::insert_grant_with_refresh(conn, &grant.row(), refresh.as_ref())
+        })
+        .await
+    }
+
+    /// A code was presented again: revokes the grant its first redemption created and
+    /// records `event` (its subject: that grant) in the same transaction. Nothing is
+    /// recorded when the code names no grant.
+    pub async fn revoke_code_grant_with_audit(
+        &self,
+        code_digest: Vec<u8>,
+        now: i64,
+        reason: &'static str,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let meant = event.clone();
+        let outcome = self
+            .run_revoking(move |conn| {
+                conn.transaction(|conn| {
+                    let revoked = codes::revoke_grant_of_code(conn, &code_digest, now, reason)?;
+                    let Some(grant_id) = revoked else {
+                        return Ok(None);
+                    };
+                    let event = event.subject(grant_id);
+                    let row = audit::append(conn, now, &event)?;
+                    Ok(Some((event, row)))
+                })
+            })
+            .await;
+        logged(&meant, outcome)
+    }
+
+    /// Revokes a grant, so its refresh tokens and (through the `gid` deny-list) its
+    /// access tokens stop working, and records `event` in the same transaction.
+    pub async fn revoke_grant_with_audit(
+        &self,
+        grant_id: String,
+        now: i64,
+        reason: &'static str,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let meant = event.clone();
+        let outcome = self
+            .run_revoking(move |conn| {
+                conn.transaction(|conn| {
+                    rows::revoke_grant(conn, &grant_id, now, reason)?;
+                    let row = audit::append(conn, now, &event)?;
+                    Ok(Some((event, row)))
+                })
+            })
+            .await;
+        logged(&meant, outcome)
+    }
+
+    /// The refresh token with this digest and its grant.
+    pub async fn find_refresh_token(
+        &self,
+        digest: Vec<u8>,
+    ) -> Result<Option<(RefreshToken, Grant)>, StoreError> {
+        Ok(self
+            .run(move |conn| rows::find_refresh_token(conn, &digest))
+            .await?
+            .map(|(token, grant)| (token.into(), grant.into())))
+    }
+
+    /// The refresh token with this digest, its grant and the grant's user with roles, in
+    /// one round trip.
+    pub async fn find_refresh_token_for_use(
+        &self,
+        digest: Vec<u8>,
+    ) -> Result<Option<RefreshUse>, StoreError> {
+        Ok(self
+            .run(move |conn| rows::find_refresh_token_for_use(conn, &digest))
+            .await?
+            .map(|RefreshLookup { token, grant, user }| RefreshUse {
+                token: token.into(),
+                grant: grant.into(),
+                user: user.map(|u| GrantUser {
+                    disabled: u.disabled,
+                    roles: u.roles,
+                }),
+            }))
+    }
+
+    /// Spends the refresh token with digest `spent` if nobody has yet and stores its
+    /// successor under `grant_id`, in one transaction (one statement on Postgres). `false`,
+    /// and nothing stored, when another presenter won.
+    pub async fn rotate_refresh(
+        &self,
+        spent: Vec<u8>,
+        now: i64,
+        grant_id: String,
+        next: NewRefreshToken,
+    ) -> Result<bool, StoreError> {
+        self.run(move |conn| rows::rotate_refresh_token(conn, &spent, now, &next.row(&grant_id)))
+            .await
+    }
+}
