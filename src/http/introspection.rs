@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::form_post;
 use super::pages::ctx;
-use crate::app::AppState;
+use crate::http::state::AppState;
 use crate::oauth::error::OAuthError;
 use crate::oauth::{caller, introspection, revocation};
 

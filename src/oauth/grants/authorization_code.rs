@@ -10,9 +10,9 @@ use subtle::ConstantTimeEq;
 
 use super::TokenResponse;
 use super::password::issue_for_user;
+use crate::accounts::Profile;
 use crate::audit::{self, AuditEvent};
 use crate::crypto::tokens::Secret;
-use crate::manage::users::UserView;
 use crate::oauth::client::{GrantType, RegisteredClient};
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
@@ -164,7 +164,7 @@ pub async fn exchange(
     }
 
     let scope = Scope::parse(&row.scope).map_err(|_| OAuthError::ServerError)?;
-    let user: UserView = user.into();
+    let user: Profile = user.into();
     let mut response = issue_for_user(
         ctx,
         client,
