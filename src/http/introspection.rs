@@ -5,7 +5,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::form_post;
-use super::pages::ctx;
 use crate::http::state::AppState;
 use crate::oauth::error::OAuthError;
 use crate::oauth::{caller, introspection, revocation};
@@ -16,7 +15,7 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let post = form_post::parse(&req, &body, "introspection")?;
-    let ctx = ctx(&state, &req);
+    let ctx = state.ctx(&req);
     let caller = caller::authenticate(&ctx, post.authorization, &post.form).await?;
     let answer = introspection::introspect(&ctx, &caller, &post.form).await?;
     Ok(HttpResponse::Ok()
@@ -31,7 +30,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let post = form_post::parse(&req, &body, "revocation")?;
-    let ctx = ctx(&state, &req);
+    let ctx = state.ctx(&req);
     let client = caller::authenticate(&ctx, post.authorization, &post.form).await?;
     revocation::revoke(&ctx, &client, &post.form).await?;
     Ok(HttpResponse::Ok()

@@ -4,7 +4,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::bearer::{Accepts, BearerError, bearer_token};
-use super::pages::ctx;
 use crate::http::state::AppState;
 
 pub async fn userinfo(
@@ -13,7 +12,7 @@ pub async fn userinfo(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, BearerError> {
     let token = bearer_token(&req, Accepts::HeaderOrForm(&body))?;
-    let ctx = ctx(&state, &req);
+    let ctx = state.ctx(&req);
     let claims = crate::oauth::userinfo::userinfo(&ctx, &token)
         .await
         .map_err(BearerError::new)?;
