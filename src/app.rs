@@ -16,43 +16,11 @@ use crate::crypto::key_material::MasterKeys;
 use crate::crypto::keystore::{KeyError, KeyPolicy, KeyStore};
 use crate::crypto::password::PasswordHasher;
 use crate::http::routes;
+pub use crate::http::state::AppState;
+use crate::http::state::Document;
 use crate::manage::{self, Actor};
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::telemetry::{self, Metrics};
-
-/// What handlers share. Cheap to clone.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub service: manage::Service,
-    pub clock: SharedClock,
-    pub metrics: Metrics,
-    pub shutting_down: Arc<AtomicBool>,
-    pub keys: Arc<KeyStore>,
-    pub discovery: Arc<Document>,
-    pub clients: Arc<crate::oauth::client::cache::ClientCache>,
-    pub standings: Arc<crate::oauth::standing::StandingChecks>,
-    pub token_rate_limit: Option<crate::http::rate_limit::IpRateLimiter>,
-}
-
-/// A pre-serialised response body with its ETag.
-#[derive(Debug)]
-pub struct Document {
-    pub body: web::Bytes,
-    pub etag: String,
-}
-
-impl Document {
-    pub fn json(value: &impl serde::Serialize) -> Result<Self, serde_json::Error> {
-        let body = serde_json::to_vec(value)?;
-        let etag = crate::encoding::etag(&body);
-        Ok(Self {
-            body: body.into(),
-            etag,
-        })
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -164,16 +132,17 @@ pub async fn open_keystore(
 pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
     let store = open_store(&config).await?;
     let service = management(&config, store.clone(), Arc::clone(&clock))?;
+    let accounts = service.accounts();
     let keys = Arc::new(open_keystore(&config, store.clone(), clock.now()).await?);
     let metrics = Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?;
-    metrics.observe_keys(&keys, clock.now());
+    observe_keys(&metrics, &keys, clock.now());
     let discovery = Document::json(&crate::oauth::discovery::metadata(config.issuer.as_str()))
         .map_err(|e| StartError::Metrics(e.to_string()))?;
     let clients = Arc::new(crate::oauth::client::cache::ClientCache::new(
         store.clone(),
         config.tokens.client_cache,
     ));
-    let token_rate_limit = crate::http::rate_limit::IpRateLimiter::new(
+    let token_rate_limit = crate::http::ip_limiter::IpRateLimiter::new(
         config.rate_limit.token_per_second,
         config.rate_limit.token_burst,
     );
@@ -188,12 +157,20 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
         config: Arc::new(config),
         store,
         service,
+        accounts,
         clock,
         metrics,
         shutting_down: Arc::new(AtomicBool::new(false)),
         keys,
         discovery: Arc::new(discovery),
     })
+}
+
+/// The admin listener: its health and metrics endpoints, then the admin API. Never proxied
+/// to the internet.
+fn admin_routes(cfg: &mut web::ServiceConfig) {
+    routes::admin(cfg);
+    crate::admin::routes::configure(cfg);
 }
 
 fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -292,7 +269,7 @@ impl Application {
             .shutdown_timeout(10)
             .run();
         let admin_state = state.clone();
-        let admin = HttpServer::new(move || metered_app!(admin_state, "admin", routes::admin))
+        let admin = HttpServer::new(move || metered_app!(admin_state, "admin", admin_routes))
             .workers(1)
             .listen(admin_listener)?
             .disable_signals()
@@ -358,6 +335,18 @@ impl Application {
     }
 }
 
+/// The signing-key gauges: age of the active key, time until the next one signs.
+fn observe_keys(metrics: &Metrics, keys: &KeyStore, now: i64) {
+    let set = keys.current();
+    let active = set.keys().iter().find(|k| k.status == "active");
+    let pending = set.keys().iter().find(|k| k.status == "pending");
+    if let Some(active) = active {
+        let since = active.activated_at.unwrap_or(active.created_at);
+        let next = pending.map_or(since + keys.policy().rotation_period, |p| p.activate_after);
+        metrics.observe_key_times(now - since, next - now);
+    }
+}
+
 /// Every replica advances the key lifecycle (one at a time, by lease) and reloads the
 /// key set on a fixed interval; failures are logged and retried on the next tick.
 async fn key_maintenance(state: AppState) {
@@ -370,7 +359,7 @@ async fn key_maintenance(state: AppState) {
         if let Err(err) = state.keys.advance(now).await {
             tracing::warn!(error = %err, "signing key maintenance failed; retrying next tick");
         }
-        state.metrics.observe_keys(&state.keys, now);
+        observe_keys(&state.metrics, &state.keys, now);
         if let Some(limiter) = &state.token_rate_limit {
             limiter.forget_idle();
         }

@@ -1,5 +1,6 @@
 //! Portcullis: an OAuth 2.1 / OpenID Connect authorization server.
 
+pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod audit;

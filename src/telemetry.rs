@@ -253,16 +253,11 @@ impl Metrics {
         self.latency.with_label_values(&labels).observe(seconds);
     }
 
-    pub fn observe_keys(&self, keys: &crate::crypto::keystore::KeyStore, now: i64) {
-        let set = keys.current();
-        let active = set.keys().iter().find(|k| k.status == "active");
-        let pending = set.keys().iter().find(|k| k.status == "pending");
-        if let Some(active) = active {
-            let since = active.activated_at.unwrap_or(active.created_at);
-            self.active_key_age.set(now - since);
-            let next = pending.map_or(since + keys.policy().rotation_period, |p| p.activate_after);
-            self.next_rotation.set(next - now);
-        }
+    /// Seconds since the signing key became active, and until the next one takes over
+    /// (computed by `crate::app` from the key set, which lives above this module).
+    pub fn observe_key_times(&self, active_key_age: i64, next_rotation_in: i64) {
+        self.active_key_age.set(active_key_age);
+        self.next_rotation.set(next_rotation_in);
     }
 
     pub fn render(&self) -> Result<String, prometheus::Error> {

@@ -5,9 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{AdminError, ErrorBody};
 use super::extract::Query;
-use crate::app::AppState;
-use crate::manage::audit::{AuditEntry, AuditVerification};
-use crate::store::models::audit::AuditFilter;
+use crate::http::state::AppState;
+use crate::manage::audit::{AuditEntry, AuditFilter, AuditVerification};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -61,9 +60,8 @@ pub async fn query(
         subject: q.subject,
     };
     let items = state.service.query_audit(filter, offset, limit).await?;
-    let full = i64::try_from(items.len()).is_ok_and(|n| n == limit);
     Ok(HttpResponse::Ok().json(AuditPage {
-        next_offset: full.then_some(offset + limit),
+        next_offset: super::next_offset(offset, limit, items.len()),
         items,
         offset,
         limit,

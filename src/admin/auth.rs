@@ -1,25 +1,22 @@
-//! Who is calling: a Bearer access token issued by this server (RFC 9068, verified
-//! locally against our own keys), carrying the `admin` scope. The token's `roles` claim
-//! names the caller's roles; they are intersected with the roles the user or client holds
-//! now, so removing a role or disabling an account takes effect at once rather than when
-//! the token expires. Tokens from a revoked grant are refused.
+//! Who is calling: a Bearer access token issued by this server (RFC 9068), checked exactly
+//! as `/userinfo` checks it (signature against our own keys, then what introspection
+//! checks in the database), carrying the `admin` scope. The token's `roles` claim names
+//! the caller's roles; they are intersected with the roles the user or client holds now,
+//! so removing a role or disabling an account takes effect at once rather than when the
+//! token expires. Tokens from a revoked grant are refused.
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use std::future::{Ready, ready};
 
 use super::error::AdminError;
 use super::rbac::{Permission, Role};
-use crate::app::AppState;
-use crate::crypto::jwt::Expected;
-use crate::http::errors::BearerError;
-use crate::manage::Actor;
+use crate::http::bearer::{Accepts, BearerError, bearer_token};
+use crate::http::state::AppState;
+use crate::manage::{Actor, RoleHolder};
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
-use crate::oauth::token::access_token::{AccessTokenClaims, TYP};
-use crate::store::StoreError;
-use crate::store::models::{revocation, users};
+use crate::oauth::userinfo;
 
 /// The scope a token must carry to reach the admin API at all.
 pub const ADMIN_SCOPE: &str = "admin";
@@ -59,37 +56,6 @@ fn invalid_token() -> BearerError {
     ))
 }
 
-fn unavailable(err: StoreError) -> BearerError {
-    tracing::warn!(error = %err, "admin API: cannot check a token");
-    BearerError::new(OAuthError::temporarily_unavailable(5))
-}
-
-/// The token from `Authorization: Bearer ...` (RFC 6750 section 2.1; the only method
-/// accepted here: no query or form tokens on an admin API).
-fn bearer_token(req: &HttpRequest) -> Result<&str, BearerError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Err(BearerError::missing_token());
-    };
-    let value = value.to_str().map_err(|_| {
-        BearerError::new(OAuthError::invalid_request(
-            "the Authorization header is malformed",
-        ))
-    })?;
-    match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-            let token = token.trim();
-            if token.is_empty() {
-                return Err(BearerError::new(OAuthError::invalid_request(
-                    "the Authorization header is malformed",
-                )));
-            }
-            Ok(token)
-        }
-        // Another scheme (Basic...): for this resource, no bearer token was sent.
-        Some(_) | None => Err(BearerError::missing_token()),
-    }
-}
-
 fn admin_roles(claimed: &[String], held: &[String]) -> Vec<Role> {
     claimed
         .iter()
@@ -98,28 +64,17 @@ fn admin_roles(claimed: &[String], held: &[String]) -> Vec<Role> {
         .collect()
 }
 
+/// The same access-token check as `/userinfo` (`crate::oauth::userinfo`), so a token
+/// introspection calls inactive (revoked, its grant or user or client disabled) has no
+/// admin access either; then the admin scope, and the caller's roles as held now.
 pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Principal, BearerError> {
-    let token = bearer_token(req)?;
-    let now = state.clock.now();
-    let issuer = state.config.issuer.as_str();
-    let claims: AccessTokenClaims = state
-        .keys
-        .verify(
-            token,
-            &Expected {
-                typ: TYP,
-                issuer,
-                // Tokens minted for another resource (RFC 8707) are not for us.
-                audience: Some(issuer),
-                now,
-                leeway: u32::try_from(state.config.tokens.clock_skew).unwrap_or(0),
-            },
-        )
-        .await
-        .map_err(|err| {
-            tracing::info!(error = %err, "admin API: token refused");
-            invalid_token()
-        })?;
+    let token = bearer_token(req, Accepts::Header)?;
+    let ctx = state.ctx(req);
+    let claims = userinfo::signed_access_token(&ctx, &token).await?;
+    // Tokens minted for another resource (RFC 8707) are not for us.
+    if claims.aud != state.config.issuer.as_str() {
+        return Err(invalid_token());
+    }
 
     let scope = Scope::parse(&claims.scope).map_err(|_| invalid_token())?;
     if !scope.contains(ADMIN_SCOPE) {
@@ -130,59 +85,34 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
         .with_scope(needed));
     }
 
-    // The client the token was issued to must still exist and be enabled.
-    let client = state
-        .clients
-        .get(&claims.client_id)
-        .await
-        .map_err(unavailable)?
-        .filter(|c| !c.disabled)
-        .ok_or_else(invalid_token)?;
+    userinfo::still_active(&ctx, &claims).await?;
 
-    // One round trip: the deny-list (RFC 7009) and, for a user's token, its grant and
-    // the user with their roles.
-    let (jti, client_id) = (claims.jti.clone(), claims.client_id.clone());
-    let (gid, sub) = (claims.gid.clone(), claims.sub.clone());
-    let (standing, user) = state
-        .store
-        .run(move |conn| {
-            let user_id = gid.as_ref().map(|_| sub.as_str());
-            let standing =
-                revocation::token_standing(conn, &jti, &client_id, user_id, gid.as_deref())?;
-            let user = match user_id {
-                Some(id) => users::find_by_id(conn, id)?,
-                None => None,
-            };
-            Ok((standing, user))
-        })
-        .await
-        .map_err(unavailable)?;
-    if standing.jti_revoked {
-        return Err(invalid_token());
-    }
-
-    match &claims.gid {
-        // A user's token: its grant must stand and the user must be enabled.
-        Some(_) => {
-            let user = user
-                .filter(|u| !u.row.disabled && standing.grant_active)
-                .ok_or_else(invalid_token)?;
-            Ok(Principal {
-                actor: Actor::user(&user.row.id),
-                client_id: claims.client_id.clone(),
-                roles: admin_roles(&claims.roles, &user.roles),
-            })
-        }
+    let (actor, holder) = match &claims.gid {
+        // A user's token.
+        Some(_) => (Actor::user(&claims.sub), RoleHolder::User(&claims.sub)),
         // A service account (client_credentials): the subject is the client itself.
         None => {
             if claims.sub != claims.client_id {
                 return Err(invalid_token());
             }
-            Ok(Principal {
-                actor: Actor::client(&client.client_id),
-                client_id: client.client_id.clone(),
-                roles: admin_roles(&claims.roles, &client.roles),
-            })
+            (
+                Actor::client(&claims.client_id),
+                RoleHolder::Client(&claims.client_id),
+            )
         }
-    }
+    };
+    let held = state
+        .service
+        .current_roles(holder)
+        .await
+        .map_err(|err| {
+            tracing::warn!(error = %err, "admin API: cannot read the caller's roles");
+            BearerError::new(OAuthError::temporarily_unavailable(5))
+        })?
+        .ok_or_else(invalid_token)?;
+    Ok(Principal {
+        actor,
+        client_id: claims.client_id.clone(),
+        roles: admin_roles(&claims.roles, &held),
+    })
 }

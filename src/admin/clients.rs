@@ -7,7 +7,7 @@ use super::auth::Principal;
 use super::double_option;
 use super::error::{AdminError, ErrorBody};
 use super::extract::{Json, PathParam};
-use crate::app::AppState;
+use crate::http::state::AppState;
 use crate::manage::clients::{ClientUpdate, ClientView, NewClient};
 
 /// A new client. A confidential client (any `token_endpoint_auth_method` but `none`)

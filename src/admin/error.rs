@@ -8,8 +8,7 @@ use serde::Serialize;
 
 use super::rbac::Permission;
 use crate::crypto::password::PasswordError;
-use crate::manage::ManageError;
-use crate::store::StoreError;
+use crate::manage::{ManageError, StoreFailure};
 
 /// The body of every admin API error.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -88,24 +87,18 @@ impl AdminError {
     }
 }
 
-impl From<StoreError> for AdminError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
-                Self::Unavailable {
-                    retry_after_secs: 5,
-                }
-            }
-            StoreError::NotFound => Self::NotFound("object"),
-            StoreError::Conflict => Self::Conflict {
+impl From<StoreFailure> for AdminError {
+    fn from(failure: StoreFailure) -> Self {
+        match failure {
+            StoreFailure::Unavailable => Self::Unavailable {
+                retry_after_secs: 5,
+            },
+            StoreFailure::NotFound => Self::NotFound("object"),
+            StoreFailure::Conflict => Self::Conflict {
                 field: None,
                 message: "the object already exists".into(),
             },
-            other @ (StoreError::Query(_) | StoreError::Corrupt(_)) => {
-                tracing::error!(error = %other, "storage error in the admin API");
-                Self::Internal
-            }
+            StoreFailure::Internal => Self::Internal,
         }
     }
 }
@@ -134,7 +127,7 @@ impl From<ManageError> for AdminError {
                 tracing::error!("password hashing failed in the admin API");
                 Self::Internal
             }
-            ManageError::Store(e) => e.into(),
+            ManageError::Store(e) => StoreFailure::of(e).into(),
         }
     }
 }

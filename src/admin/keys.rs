@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
 use super::extract::{OptionalJson, PathParam};
-use crate::app::AppState;
 use crate::crypto::keystore::{KeyInfo, RotationOutcome};
+use crate::http::state::AppState;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -5,12 +5,10 @@
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use serde_json::{Value, json};
-use utoipa::OpenApi as _;
 
 use super::auth::ADMIN_SCOPE;
 use super::error::ErrorBody;
 use super::table::AdminRoute;
-use crate::http::routes::{ADMIN_API, AdminApiDoc};
 
 fn annotate(doc: &mut Value, routes: &[AdminRoute]) {
     for route in routes {
@@ -81,15 +79,15 @@ fn escape_pointer(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-/// The whole document.
-pub fn document() -> Value {
-    let mut doc = serde_json::to_value(AdminApiDoc::openapi()).unwrap_or_default();
-    annotate(&mut doc, ADMIN_API);
+/// The document utoipa generated for `routes`, annotated from them.
+pub fn annotated(generated: utoipa::openapi::OpenApi, routes: &[AdminRoute]) -> Value {
+    let mut doc = serde_json::to_value(generated).unwrap_or_default();
+    annotate(&mut doc, routes);
     doc
 }
 
-pub async fn serve() -> HttpResponse {
+pub fn respond(document: Value) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .json(document())
+        .json(document)
 }

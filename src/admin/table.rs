@@ -1,5 +1,5 @@
-//! The shape of the admin route table. The table itself is in `crate::http::routes`
-//! (the one place the URL surface is read); this macro turns each line of it into the
+//! The shape of the admin route table. The table itself is in `super::routes` (next to
+//! `crate::http::routes`, the public surface); this macro turns each line of it into the
 //! actix route wrapped in its permission guard, a row of `ADMIN_API` (which tests walk),
 //! and a path of the OpenAPI document, so the three cannot drift apart.
 
@@ -73,7 +73,7 @@ macro_rules! admin_route_table {
                     $crate::admin::table::Method::$method
                         .route()
                         .to($($handler)::+)
-                        .wrap($crate::admin::rbac::Require(
+                        .wrap($crate::admin::guard::Require(
                             $crate::admin::rbac::Permission::$permission,
                         )),
                 );

@@ -8,7 +8,7 @@ use super::auth::Principal;
 use super::double_option;
 use super::error::{AdminError, ErrorBody};
 use super::extract::{Json, OptionalJson, PathParam, Query};
-use crate::app::AppState;
+use crate::http::state::AppState;
 use crate::manage::users::{NewUser, SessionView, UserUpdate, UserView};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -104,9 +104,8 @@ pub async fn list(
 ) -> Result<HttpResponse, AdminError> {
     let (offset, limit) = (q.offset.unwrap_or(0), q.limit.unwrap_or(100));
     let items = state.service.list_users(q.search, offset, limit).await?;
-    let full = i64::try_from(items.len()).is_ok_and(|n| n == limit);
     Ok(HttpResponse::Ok().json(UserPage {
-        next_offset: full.then_some(offset + limit),
+        next_offset: super::next_offset(offset, limit, items.len()),
         items,
         offset,
         limit,

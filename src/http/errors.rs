@@ -1,10 +1,8 @@
 //! The one place protocol errors become HTTP responses (STYLE.md #2).
 //!
 //! Token, introspection and revocation endpoints answer with [`OAuthError`] (RFC 6749
-//! section 5.2); resource endpoints such as userinfo answer with [`BearerError`]
-//! (RFC 6750 section 3). Errors sent back through a redirect are not built here.
-
-use std::fmt;
+//! section 5.2); resource endpoints such as userinfo answer with `BearerError`
+//! (RFC 6750 section 3, in `bearer.rs`, rendered by the helpers here). Errors sent back through a redirect are not built here.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -14,7 +12,7 @@ use serde::Serialize;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
 
-const REALM: &str = "portcullis";
+pub(super) const REALM: &str = "portcullis";
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
@@ -23,13 +21,13 @@ struct ErrorBody<'a> {
     error_description: Option<&'a str>,
 }
 
-fn status_of(error: &OAuthError) -> StatusCode {
+pub(super) fn status_of(error: &OAuthError) -> StatusCode {
     StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// Status and the headers every error carries: responses about credentials are never cached
 /// (RFC 6749 section 5.1; `Pragma` for HTTP/1.0 caches).
-fn builder(error: &OAuthError) -> HttpResponseBuilder {
+pub(super) fn builder(error: &OAuthError) -> HttpResponseBuilder {
     let mut response = HttpResponse::build(status_of(error));
     response
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -53,7 +51,7 @@ fn json_body(error: &OAuthError) -> Vec<u8> {
         .unwrap_or_else(|_| format!(r#"{{"error":"{}"}}"#, error.code()).into_bytes())
 }
 
-fn respond_json(mut response: HttpResponseBuilder, error: &OAuthError) -> HttpResponse {
+pub(super) fn respond_json(mut response: HttpResponseBuilder, error: &OAuthError) -> HttpResponse {
     response
         .content_type("application/json")
         .body(json_body(error))
@@ -69,7 +67,7 @@ impl ResponseError for OAuthError {
             // These two exist only in RFC 6750's vocabulary: answer with its challenge so a
             // 401 never lacks one.
             OAuthError::InvalidToken(_) | OAuthError::InsufficientScope(_) => {
-                BearerError::new(self.clone()).error_response()
+                with_bearer_challenge(self, None)
             }
             // RFC 6749 section 5.2 requires the challenge when Basic was tried; RFC 9110
             // section 15.5.2 requires one on every 401, so it is always sent.
@@ -100,107 +98,32 @@ impl ResponseError for OAuthError {
     }
 }
 
-/// An error at a resource endpoint protected by a bearer token (RFC 6750 section 3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BearerError {
-    /// `None`: the request carried no token at all, so the challenge names no error
-    /// (RFC 6750 section 3.1).
-    error: Option<OAuthError>,
-    /// The scope the resource needs, sent with `insufficient_scope`.
-    scope: Option<Scope>,
+/// `Bearer realm="portcullis", error="...", error_description="...", scope="..."`.
+/// Descriptions and scope tokens exclude `"` and `\` by construction, so no escaping.
+pub(super) fn bearer_challenge(error: Option<&OAuthError>, scope: Option<&Scope>) -> String {
+    let mut challenge = format!(r#"Bearer realm="{REALM}""#);
+    if let Some(error) = error {
+        challenge.push_str(&format!(r#", error="{}""#, error.code()));
+        if let Some(description) = error.description() {
+            challenge.push_str(&format!(r#", error_description="{description}""#));
+        }
+    }
+    if let Some(scope) = scope.filter(|s| !s.is_empty()) {
+        challenge.push_str(&format!(r#", scope="{scope}""#));
+    }
+    challenge
 }
 
-impl BearerError {
-    pub fn missing_token() -> Self {
-        Self {
-            error: None,
-            scope: None,
-        }
+/// An RFC 6750 error (`invalid_request`, `invalid_token`, `insufficient_scope`) with its
+/// challenge, so that a 401 never lacks one.
+pub(super) fn with_bearer_challenge(error: &OAuthError, scope: Option<&Scope>) -> HttpResponse {
+    let mut response = builder(error);
+    // Built from the RFC character set only; a failure would be our bug, and the response
+    // is still correct without the header.
+    if let Ok(value) = HeaderValue::from_str(&bearer_challenge(Some(error), scope)) {
+        response.insert_header((header::WWW_AUTHENTICATE, value));
     }
-
-    pub fn new(error: OAuthError) -> Self {
-        Self {
-            error: Some(error),
-            scope: None,
-        }
-    }
-
-    pub fn with_scope(mut self, scope: Scope) -> Self {
-        self.scope = Some(scope);
-        self
-    }
-
-    /// `Bearer realm="portcullis", error="...", error_description="...", scope="..."`.
-    /// Descriptions and scope tokens exclude `"` and `\` by construction, so no escaping.
-    fn challenge(&self) -> String {
-        let mut challenge = format!(r#"Bearer realm="{REALM}""#);
-        if let Some(error) = &self.error {
-            challenge.push_str(&format!(r#", error="{}""#, error.code()));
-            if let Some(description) = error.description() {
-                challenge.push_str(&format!(r#", error_description="{description}""#));
-            }
-        }
-        if let Some(scope) = self.scope.as_ref().filter(|s| !s.is_empty()) {
-            challenge.push_str(&format!(r#", scope="{scope}""#));
-        }
-        challenge
-    }
-}
-
-impl fmt::Display for BearerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.error {
-            Some(error) => fmt::Display::fmt(error, f),
-            None => f.write_str("no bearer token"),
-        }
-    }
-}
-
-impl ResponseError for BearerError {
-    fn status_code(&self) -> StatusCode {
-        self.error
-            .as_ref()
-            .map_or(StatusCode::UNAUTHORIZED, status_of)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let Some(error) = &self.error else {
-            return HttpResponse::Unauthorized()
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .insert_header((header::PRAGMA, "no-cache"))
-                .insert_header((header::WWW_AUTHENTICATE, self.challenge()))
-                .finish();
-        };
-        match error {
-            OAuthError::InvalidRequest(_)
-            | OAuthError::InvalidToken(_)
-            | OAuthError::InsufficientScope(_) => {
-                let mut response = builder(error);
-                // Built from the RFC character set only; a failure would be our bug, and
-                // the response is still correct without the header.
-                if let Ok(value) = HeaderValue::from_str(&self.challenge()) {
-                    response.insert_header((header::WWW_AUTHENTICATE, value));
-                }
-                respond_json(response, error)
-            }
-            // Not RFC 6750 codes (server_error, temporarily_unavailable, ...): no challenge.
-            OAuthError::InvalidClient { .. }
-            | OAuthError::InvalidGrant(_)
-            | OAuthError::UnauthorizedClient(_)
-            | OAuthError::UnsupportedGrantType(_)
-            | OAuthError::InvalidScope(_)
-            | OAuthError::AccessDenied(_)
-            | OAuthError::UnsupportedResponseType(_)
-            | OAuthError::ServerError
-            | OAuthError::TemporarilyUnavailable { .. }
-            | OAuthError::UnsupportedTokenType(_)
-            | OAuthError::LoginRequired(_)
-            | OAuthError::ConsentRequired(_)
-            | OAuthError::InteractionRequired(_)
-            | OAuthError::RequestNotSupported(_)
-            | OAuthError::RequestUriNotSupported(_) => error.error_response(),
-        }
-    }
+    respond_json(response, error)
 }
 
 #[cfg(test)]
@@ -208,6 +131,7 @@ mod tests {
     use actix_web::body::to_bytes;
 
     use super::*;
+    use crate::http::bearer::BearerError;
     use crate::oauth::error::Description;
 
     /// Status, every header (sorted, as `name: value`) and the body as text.

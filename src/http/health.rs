@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::http::state::AppState;
 
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok()

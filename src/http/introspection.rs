@@ -5,8 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::form_post;
-use super::pages::ctx;
-use crate::app::AppState;
+use crate::http::state::AppState;
 use crate::oauth::client::caller;
 use crate::oauth::error::OAuthError;
 use crate::oauth::{introspection, revocation};
@@ -17,7 +16,7 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let post = form_post::parse(&req, &body, "introspection")?;
-    let ctx = ctx(&state, &req);
+    let ctx = state.ctx(&req);
     let caller = caller::authenticate(&ctx, post.authorization, &post.form).await?;
     let answer = introspection::introspect(&ctx, &caller, &post.form).await?;
     Ok(HttpResponse::Ok()
@@ -32,7 +31,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let post = form_post::parse(&req, &body, "revocation")?;
-    let ctx = ctx(&state, &req);
+    let ctx = state.ctx(&req);
     let client = caller::authenticate(&ctx, post.authorization, &post.form).await?;
     revocation::revoke(&ctx, &client, &post.form).await?;
     Ok(HttpResponse::Ok()

@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::app::AppState;
+use crate::http::state::AppState;
 
 fn not_modified(req: &HttpRequest, etag: &str) -> bool {
     req.headers()

@@ -4,8 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::pages::{self, ctx, session_value};
-use crate::app::AppState;
 use crate::audit::{self, AuditEvent};
+use crate::http::state::AppState;
 use crate::oauth::flow;
 use crate::oauth::form::FormMap;
 use crate::oauth::logout::{self, LogoutError};

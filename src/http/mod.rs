@@ -1,15 +1,18 @@
 //! actix only: the route table, thin handlers and response helpers.
 
+pub mod bearer;
 pub mod client_ip;
 pub mod errors;
 pub mod form_post;
 pub mod health;
 pub mod idle_poll;
 pub mod introspection;
+pub mod ip_limiter;
 pub mod keys;
 pub mod logout;
 pub mod pages;
 pub mod rate_limit;
 pub mod routes;
+pub mod state;
 pub mod token;
 pub mod userinfo;

@@ -8,8 +8,8 @@ use askama::Template;
 use zeroize::Zeroizing;
 
 use super::client_ip::client_ip;
-use crate::app::AppState;
 use crate::config::UiConfig;
+use crate::http::state::AppState;
 use crate::oauth::context::Ctx;
 use crate::oauth::flow::{self, FlowError, Step};
 use crate::oauth::form::FormMap;
@@ -145,7 +145,7 @@ pub(crate) fn ctx<'a>(state: &'a AppState, req: &HttpRequest) -> Ctx<'a> {
         config: &state.config,
         store: &state.store,
         keys: &state.keys,
-        service: &state.service,
+        accounts: &state.accounts,
         clients: &state.clients,
         standings: &state.standings,
         metrics: &state.metrics,

@@ -4,8 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::form_post;
-use super::pages::ctx;
-use crate::app::AppState;
+use crate::http::state::AppState;
 use crate::oauth::error::OAuthError;
 
 pub async fn token(
@@ -14,7 +13,7 @@ pub async fn token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let post = form_post::parse(&req, &body, "token")?;
-    let ctx = ctx(&state, &req);
+    let ctx = state.ctx(&req);
     let response = crate::oauth::token::exchange(&ctx, post.authorization, &post.form).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -4,7 +4,9 @@ use serde::Serialize;
 
 use super::{ManageError, Service, invalid};
 use crate::audit::{self, ChainBreak};
-use crate::store::models::audit::{self as rows, AuditFilter, AuditRow};
+/// The filter of `Service::query_audit`, in storage's own terms (it is a plain struct).
+pub use crate::store::models::audit::AuditFilter;
+use crate::store::models::audit::{self as rows, AuditRow};
 
 pub const MAX_PAGE: i64 = 1000;
 

@@ -3,17 +3,10 @@ use serde::Serialize;
 use super::{Actor, ManageError, Service, dedup_sorted, invalid, validate_role};
 use crate::audit::AuditEvent;
 use crate::crypto::tokens::{CLIENT_SECRET_PREFIX, Secret};
+use crate::oauth::client::{AUTH_METHODS, GRANT_TYPES};
 use crate::oauth::{redirect_uri, scope};
 use crate::store::StoreError;
 use crate::store::models::clients::{self as rows, ClientRecord, ClientRow};
-
-pub const GRANT_TYPES: &[&str] = &[
-    "authorization_code",
-    "refresh_token",
-    "client_credentials",
-    "password",
-];
-pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
 
 /// A client as shown to operators; field names follow RFC 7591 client metadata.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]

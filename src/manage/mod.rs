@@ -5,9 +5,9 @@ pub mod audit;
 pub mod clients;
 pub mod keys;
 pub mod transfer;
-pub mod username;
 pub mod users;
 
+use crate::accounts::{AccountError, Accounts};
 use crate::audit::AuditEvent;
 use crate::clock::SharedClock;
 use crate::crypto::password::{PasswordError, PasswordHasher};
@@ -50,6 +50,15 @@ impl ManageError {
             | Self::Refused(_)
             | Self::Password(_)
             | Self::Store(_) => None,
+        }
+    }
+}
+
+impl From<AccountError> for ManageError {
+    fn from(err: AccountError) -> Self {
+        match err {
+            AccountError::Password(e) => Self::Password(e),
+            AccountError::Store(e) => Self::Store(e),
         }
     }
 }
@@ -102,9 +111,84 @@ impl Service {
         }
     }
 
+    /// Password checks over the same store, pool and clock.
+    pub fn accounts(&self) -> Accounts {
+        Accounts::new(
+            self.store.clone(),
+            self.passwords.clone(),
+            std::sync::Arc::clone(&self.clock),
+        )
+    }
+
     pub(crate) async fn audit(&self, actor: &Actor, event: AuditEvent) -> Result<(), ManageError> {
         crate::audit::record(&self.store, self.clock.now(), event.actor(actor.0.clone())).await?;
         Ok(())
+    }
+}
+
+/// Whose roles `Service::current_roles` reads: a user by id, or a client by `client_id`.
+#[derive(Debug, Clone, Copy)]
+pub enum RoleHolder<'a> {
+    User(&'a str),
+    Client(&'a str),
+}
+
+impl Service {
+    /// The roles an enabled user or client holds now, read from the database (no cache, so
+    /// a removed role or a disabled account counts at once); `None` when it is gone or
+    /// disabled.
+    pub async fn current_roles(
+        &self,
+        holder: RoleHolder<'_>,
+    ) -> Result<Option<Vec<String>>, ManageError> {
+        let roles = match holder {
+            RoleHolder::User(id) => {
+                let id = id.to_owned();
+                self.store
+                    .run(move |conn| crate::store::models::users::find_by_id(conn, &id))
+                    .await?
+                    .filter(|u| !u.row.disabled)
+                    .map(|u| u.roles)
+            }
+            RoleHolder::Client(client_id) => {
+                let client_id = client_id.to_owned();
+                self.store
+                    .run(move |conn| crate::store::models::clients::find(conn, &client_id))
+                    .await?
+                    .filter(|c| !c.row.disabled)
+                    .map(|c| c.roles)
+            }
+        };
+        Ok(roles)
+    }
+}
+
+/// What a caller may tell its own client about a storage failure. The cause is logged
+/// here and never sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFailure {
+    /// The database cannot be reached now: retry.
+    Unavailable,
+    NotFound,
+    Conflict,
+    /// Anything else: our fault, answered without detail.
+    Internal,
+}
+
+impl StoreFailure {
+    pub fn of(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::Unavailable
+            }
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Conflict => Self::Conflict,
+            other @ (StoreError::Query(_) | StoreError::Corrupt(_)) => {
+                tracing::error!(error = %other, "storage error in a management operation");
+                Self::Internal
+            }
+        }
     }
 }
 

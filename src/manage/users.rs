@@ -3,9 +3,9 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::{Actor, ManageError, Service, dedup_sorted, invalid, validate_role};
+use crate::accounts::username;
 use crate::audit::AuditEvent;
 use crate::crypto::tokens::random_password;
-use crate::manage::username;
 use crate::store::models::grants;
 use crate::store::models::users::{self as rows, UserRecord, UserRow};
 use crate::store::{DbConnection, StoreError};
@@ -512,56 +512,14 @@ impl Service {
 }
 
 impl Service {
-    /// Checks a username and password. Unknown users, wrong passwords and disabled
-    /// accounts all answer `None` after the same argon2 work. A correct password whose
-    /// hash is bcrypt (imported) or uses old parameters is re-hashed with argon2id now.
+    /// Checks a username and password (see `crate::accounts::Accounts::verify`): unknown
+    /// users, wrong passwords and disabled accounts all answer `None`.
     pub async fn authenticate(
         &self,
         username: &str,
         password: Zeroizing<String>,
     ) -> Result<Option<UserView>, ManageError> {
-        let record = match username::normalise(username) {
-            Ok(name) => {
-                self.store
-                    .run(move |conn| rows::find_by_username(conn, &name))
-                    .await?
-            }
-            Err(_) => None,
-        };
-        let stored = record.as_ref().map(|r| r.row.password_hash.clone());
-        let verdict = self.passwords.verify(password.clone(), stored).await?;
-        let Some(record) = record else {
-            return Ok(None);
-        };
-        let rehash = match verdict {
-            crate::crypto::password::Verdict::Invalid => return Ok(None),
-            crate::crypto::password::Verdict::Valid { rehash } => rehash,
-        };
-        if record.row.disabled {
-            return Ok(None);
-        }
-        if rehash {
-            // Best effort: a failure here must not fail a correct login.
-            match self.passwords.hash(password).await {
-                Ok(new_hash) => {
-                    let (id, old, now) = (
-                        record.row.id.clone(),
-                        record.row.password_hash.clone(),
-                        self.clock.now(),
-                    );
-                    if let Err(err) = self
-                        .store
-                        .run(move |conn| {
-                            rows::replace_password_hash(conn, &id, &old, &new_hash, now)
-                        })
-                        .await
-                    {
-                        tracing::warn!(error = %err, "could not upgrade a password hash");
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, "could not re-hash a password"),
-            }
-        }
-        Ok(Some(record.into()))
+        let record = self.accounts().verify(username, password).await?;
+        Ok(record.map(UserView::from))
     }
 }

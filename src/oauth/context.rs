@@ -3,9 +3,9 @@
 
 use std::net::IpAddr;
 
+use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::crypto::keystore::KeyStore;
-use crate::manage;
 use crate::oauth::client::cache::ClientCache;
 use crate::oauth::error::OAuthError;
 use crate::oauth::standing::StandingChecks;
@@ -16,7 +16,8 @@ pub struct Ctx<'a> {
     pub config: &'a Config,
     pub store: &'a Store,
     pub keys: &'a KeyStore,
-    pub service: &'a manage::Service,
+    /// Password checks and profile claims.
+    pub accounts: &'a Accounts,
     pub clients: &'a ClientCache,
     pub standings: &'a StandingChecks,
     pub metrics: &'a Metrics,

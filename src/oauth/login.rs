@@ -5,10 +5,8 @@
 
 use zeroize::Zeroizing;
 
+use crate::accounts::{AccountError, Profile, username};
 use crate::audit::{self, AuditEvent};
-use crate::manage::ManageError;
-use crate::manage::username;
-use crate::manage::users::UserView;
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::throttle::{Decision, ThrottlePolicy};
@@ -60,7 +58,7 @@ pub async fn check_password(
     password: Zeroizing<String>,
     client_id: &str,
     via: &'static str,
-) -> Result<UserView, LoginFailure> {
+) -> Result<Profile, LoginFailure> {
     // An unnormalisable name cannot exist; it is still throttled per IP below.
     let normalised = username::normalise(raw_username).unwrap_or_else(|_| "-".to_owned());
     let keys = keys(ctx, &normalised);
@@ -105,24 +103,15 @@ pub async fn check_password(
         return Err(LoginFailure::Rejected);
     }
 
-    let verified = match ctx.service.authenticate(raw_username, password).await {
+    let verified = match ctx.accounts.authenticate(raw_username, password).await {
         Ok(found) => found,
-        Err(ManageError::Password(_)) => {
+        Err(AccountError::Password(_)) => {
             ctx.metrics.password_queue_rejections.inc();
             return Err(LoginFailure::Unavailable(
                 OAuthError::temporarily_unavailable(1),
             ));
         }
-        Err(ManageError::Store(e)) => return Err(LoginFailure::Unavailable(store_error(e))),
-        Err(
-            other @ (ManageError::Invalid { .. }
-            | ManageError::NotFound(_)
-            | ManageError::Conflict(_)
-            | ManageError::Refused(_)),
-        ) => {
-            tracing::error!(error = %other, "unexpected error while checking a password");
-            return Err(LoginFailure::Unavailable(OAuthError::ServerError));
-        }
+        Err(AccountError::Store(e)) => return Err(LoginFailure::Unavailable(store_error(e))),
     };
 
     match verified {

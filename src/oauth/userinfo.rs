@@ -1,5 +1,6 @@
 //! The UserInfo endpoint (OpenID Connect Core section 5.3): claims about the user the
-//! access token stands for, limited to the scopes it carries.
+//! access token stands for, limited to the scopes it carries. The access-token check here
+//! is also the admin API's, so both refuse a token as soon as introspection would.
 
 use serde_json::{Map, Value};
 
@@ -9,44 +10,57 @@ use crate::oauth::introspection;
 use crate::oauth::scope::Scope;
 use crate::oauth::token::access_token::AccessTokenClaims;
 use crate::oauth::token::id_token::profile_claims;
-use crate::store::models::users;
 
 const INVALID: &str = "the access token is invalid, expired or revoked";
 
-/// Verifies an access token for use at this server: signature, `typ` (an ID token is not
-/// an access token), issuer, expiry, and what introspection checks in the database (the
-/// `jti` deny-list, the grant, the client and the user).
+fn invalid() -> OAuthError {
+    OAuthError::InvalidToken(INVALID.into())
+}
+
+/// The first half of the check: a signed access token of ours (signature, `typ`, for an ID
+/// token is not an access token, issuer, expiry). Nothing read from the database yet.
+pub async fn signed_access_token(
+    ctx: &Ctx<'_>,
+    token: &str,
+) -> Result<AccessTokenClaims, OAuthError> {
+    introspection::verified_access_token(ctx, token)
+        .await
+        .ok_or_else(invalid)
+}
+
+/// The second half: what introspection checks in the database (the `jti` deny-list, the
+/// grant, the client and the user), with introspection's own freshness.
+pub async fn still_active(ctx: &Ctx<'_>, claims: &AccessTokenClaims) -> Result<(), OAuthError> {
+    match introspection::standing(ctx, claims).await? {
+        Some(_) => Ok(()),
+        None => Err(invalid()),
+    }
+}
+
+/// Both halves: an access token for use at this server.
 pub async fn verify_access_token(
     ctx: &Ctx<'_>,
     token: &str,
 ) -> Result<AccessTokenClaims, OAuthError> {
-    let claims = introspection::verified_access_token(ctx, token)
-        .await
-        .ok_or_else(|| OAuthError::InvalidToken(INVALID.into()))?;
-    match introspection::standing(ctx, &claims).await? {
-        Some(_) => Ok(claims),
-        None => Err(OAuthError::InvalidToken(INVALID.into())),
-    }
+    let claims = signed_access_token(ctx, token).await?;
+    still_active(ctx, &claims).await?;
+    Ok(claims)
 }
 
 pub async fn userinfo(ctx: &Ctx<'_>, token: &str) -> Result<Value, OAuthError> {
     let claims = verify_access_token(ctx, token).await?;
-    let scope =
-        Scope::parse(&claims.scope).map_err(|_| OAuthError::InvalidToken(INVALID.into()))?;
+    let scope = Scope::parse(&claims.scope).map_err(|_| invalid())?;
     if !scope.contains("openid") {
         return Err(OAuthError::InsufficientScope(
             "the access token does not carry the openid scope".into(),
         ));
     }
-    let sub = claims.sub.clone();
     let user = ctx
-        .store
-        .run(move |conn| users::find_by_id(conn, &sub))
+        .accounts
+        .enabled_profile(&claims.sub)
         .await
         .map_err(store_error)?
-        .filter(|u| !u.row.disabled)
-        .ok_or_else(|| OAuthError::InvalidToken(INVALID.into()))?;
-    let user = crate::manage::users::UserView::from(user);
+        .ok_or_else(invalid)?;
     let (name, preferred_username, email, email_verified) = profile_claims(&user, &scope);
     let mut out = Map::new();
     out.insert("sub".into(), Value::from(user.id));

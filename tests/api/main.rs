@@ -20,6 +20,7 @@ mod import_export;
 mod introspection;
 mod janitor;
 mod keys;
+mod layers;
 mod migrations;
 mod outage;
 mod resource_server;

@@ -11,6 +11,16 @@ pub mod registered;
 
 use super::scope::Scope;
 
+/// The `grant_types` a client may be registered with, in the order error messages list them.
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+];
+/// The `token_endpoint_auth_method`s a client may be registered with.
+pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+
 /// The grant types Portcullis implements, by their RFC 6749 names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GrantType {
@@ -181,7 +191,6 @@ impl fmt::Debug for RegisteredClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manage::clients::{AUTH_METHODS, GRANT_TYPES};
 
     #[test]
     fn names_match_what_registration_accepts() {

@@ -13,7 +13,7 @@ use super::TokenResponse;
 use super::issue::issue_for_user;
 use crate::audit::AuditEvent;
 use crate::crypto::tokens::Secret;
-use crate::manage::users::UserView;
+use crate::accounts::Profile;
 use crate::oauth::client::RegisteredClient;
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
@@ -177,17 +177,14 @@ pub async fn exchange(
 }
 
 /// The claims source the ID token takes.
-fn user_view(user: CodeUser) -> UserView {
-    UserView {
+fn user_view(user: CodeUser) -> Profile {
+    Profile {
         id: user.id,
         username: user.username,
         email: user.email,
         email_verified: user.email_verified,
         name: user.name,
-        disabled: user.disabled,
         roles: user.roles,
-        created_at: user.created_at,
-        updated_at: user.updated_at,
     }
 }
 

@@ -6,8 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::accounts::Profile;
 use crate::crypto::keystore::KeyStore;
-use crate::manage::users::UserView;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
 
@@ -50,7 +50,7 @@ pub fn at_hash(access_token: &str) -> String {
 
 /// Claims about the user that `scope` allows (shared with /userinfo).
 pub fn profile_claims(
-    user: &UserView,
+    user: &Profile,
     scope: &Scope,
 ) -> (Option<String>, Option<String>, Option<String>, Option<bool>) {
     let profile = scope.contains("profile");
@@ -66,7 +66,7 @@ pub fn profile_claims(
 pub struct IdTokenRequest<'a> {
     pub issuer: &'a str,
     pub client_id: &'a str,
-    pub user: &'a UserView,
+    pub user: &'a Profile,
     pub scope: &'a Scope,
     pub auth_time: i64,
     pub nonce: Option<String>,

@@ -1,0 +1,51 @@
+//! The per-address token bucket behind `super::rate_limit`: a keyed governor limiter,
+//! kept apart from the middleware so the shared state can hold it without importing the
+//! middleware that reads the state.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+#[derive(Clone)]
+pub struct IpRateLimiter {
+    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl std::fmt::Debug for IpRateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IpRateLimiter")
+    }
+}
+
+impl IpRateLimiter {
+    /// None when `per_second` is 0 (limit off).
+    pub fn new(per_second: u32, burst: u32) -> Option<Self> {
+        let rate = NonZeroU32::new(per_second)?;
+        let burst = NonZeroU32::new(burst).unwrap_or(rate);
+        Some(Self {
+            limiter: Arc::new(RateLimiter::keyed(
+                Quota::per_second(rate).allow_burst(burst),
+            )),
+        })
+    }
+
+    /// Ok, or the seconds to wait.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        self.limiter.check_key(&ip).map_err(|not_until| {
+            not_until
+                .wait_time_from(DefaultClock::default().now())
+                .as_secs()
+                .max(1)
+        })
+    }
+
+    /// Forgets addresses that have been quiet long enough to be back at full burst, so the
+    /// table stays bounded by recent clients.
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
