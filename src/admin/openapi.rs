@@ -12,7 +12,7 @@ use super::error::ErrorBody;
 use super::table::AdminRoute;
 use crate::http::routes::{ADMIN_API, AdminApiDoc};
 
-fn annotate(doc: &mut Value, routes: &[AdminRoute]) {
+fn annotate(doc: &mut Value, routes: &[AdminRoute], error_body: Value) {
     for route in routes {
         let method = route.method.as_str().to_ascii_lowercase();
         let Some(operation) = doc
@@ -68,10 +68,7 @@ fn annotate(doc: &mut Value, routes: &[AdminRoute]) {
             }),
         );
         if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
-            schemas.entry("ErrorBody").or_insert_with(|| {
-                serde_json::to_value(<ErrorBody as utoipa::PartialSchema>::schema())
-                    .unwrap_or_default()
-            });
+            schemas.entry("ErrorBody").or_insert(error_body);
         }
     }
 }
@@ -81,15 +78,22 @@ fn escape_pointer(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-/// The whole document.
-pub fn document() -> Value {
-    let mut doc = serde_json::to_value(AdminApiDoc::openapi()).unwrap_or_default();
-    annotate(&mut doc, ADMIN_API);
-    doc
+/// The whole document. A part that does not serialise is an error, not a `null` in it.
+pub fn document() -> Result<Value, serde_json::Error> {
+    let mut doc = serde_json::to_value(AdminApiDoc::openapi())?;
+    let error_body = serde_json::to_value(<ErrorBody as utoipa::PartialSchema>::schema())?;
+    annotate(&mut doc, ADMIN_API, error_body);
+    Ok(doc)
 }
 
 pub async fn serve() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .json(document())
+    match document() {
+        Ok(doc) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .json(doc),
+        Err(err) => {
+            tracing::error!(error = %err, "the OpenAPI document does not serialise");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
 }
