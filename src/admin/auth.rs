@@ -78,6 +78,8 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
 
     let scope = Scope::parse(&claims.scope).map_err(|_| invalid_token())?;
     if !scope.contains(ADMIN_SCOPE) {
+        // ADMIN_SCOPE is a constant that parses; were it ever empty, the answer is the
+        // same 403 without the scope hint, which is right for a missing scope.
         let needed = Scope::parse(ADMIN_SCOPE).unwrap_or_default();
         return Err(BearerError::new(OAuthError::InsufficientScope(
             "the admin API needs the admin scope".into(),

@@ -142,6 +142,7 @@ pub async fn create(
                 redirect_uris: body.redirect_uris,
                 post_logout_redirect_uris: body.post_logout_redirect_uris,
                 grant_types: body.grant_types,
+                // No `scope` means none asked for: create_client applies its defaults.
                 scopes: body.scope.as_deref().map(scopes).unwrap_or_default(),
                 roles: body.roles,
                 first_party: body.first_party,

@@ -10,7 +10,7 @@ use super::auth::ADMIN_SCOPE;
 use super::error::ErrorBody;
 use super::table::AdminRoute;
 
-fn annotate(doc: &mut Value, routes: &[AdminRoute]) {
+fn annotate(doc: &mut Value, routes: &[AdminRoute], error_body: Value) {
     for route in routes {
         let method = route.method.as_str().to_ascii_lowercase();
         let Some(operation) = doc
@@ -66,10 +66,7 @@ fn annotate(doc: &mut Value, routes: &[AdminRoute]) {
             }),
         );
         if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
-            schemas.entry("ErrorBody").or_insert_with(|| {
-                serde_json::to_value(<ErrorBody as utoipa::PartialSchema>::schema())
-                    .unwrap_or_default()
-            });
+            schemas.entry("ErrorBody").or_insert(error_body);
         }
     }
 }
@@ -79,15 +76,26 @@ fn escape_pointer(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-/// The document utoipa generated for `routes`, annotated from them.
-pub fn annotated(generated: utoipa::openapi::OpenApi, routes: &[AdminRoute]) -> Value {
-    let mut doc = serde_json::to_value(generated).unwrap_or_default();
-    annotate(&mut doc, routes);
-    doc
+/// The document utoipa generated for `routes`, annotated from them. A part that does not
+/// serialise is an error, not a `null` in it.
+pub fn annotated(
+    generated: utoipa::openapi::OpenApi,
+    routes: &[AdminRoute],
+) -> Result<Value, serde_json::Error> {
+    let mut doc = serde_json::to_value(generated)?;
+    let error_body = serde_json::to_value(<ErrorBody as utoipa::PartialSchema>::schema())?;
+    annotate(&mut doc, routes, error_body);
+    Ok(doc)
 }
 
-pub fn respond(document: Value) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .json(document)
+pub fn respond(document: Result<Value, serde_json::Error>) -> HttpResponse {
+    match document {
+        Ok(doc) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .json(doc),
+        Err(err) => {
+            tracing::error!(error = %err, "the OpenAPI document does not serialise");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
 }

@@ -15,7 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The whole OpenAPI document.
-pub fn openapi_document() -> serde_json::Value {
+pub fn openapi_document() -> Result<serde_json::Value, serde_json::Error> {
     openapi::annotated(AdminApiDoc::openapi(), ADMIN_API)
 }
 

@@ -32,7 +32,8 @@ pub fn probe(admin: SocketAddr) -> Result<u16, String> {
     .map_err(|e| e.to_string())?;
     let mut head = [0u8; 64];
     let n = stream.read(&mut head).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(head.get(..n).unwrap_or_default());
+    let read: Vec<u8> = head.iter().take(n).copied().collect();
+    let text = String::from_utf8_lossy(&read);
     // "HTTP/1.1 200 OK"
     text.split_whitespace()
         .nth(1)

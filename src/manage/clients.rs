@@ -128,8 +128,8 @@ fn validate_uris(field: &'static str, uris: &[String]) -> Result<(), ManageError
     Ok(())
 }
 
-/// Access tokens are signed: a retired key stays published this long (keystore.rs), so
-/// the cap bounds how long old keys linger.
+/// Access tokens are signed: a retired key stays published this long
+/// (crypto/keystore/rotation.rs), so the cap bounds how long old keys linger.
 pub const MAX_ACCESS_TOKEN_LIFETIME: i64 = 86_400;
 const MAX_REFRESH_TOKEN_LIFETIME: i64 = 366 * 86_400;
 

@@ -55,15 +55,13 @@ impl FormMap {
                     limits.max_params
                 )));
             }
-            let (raw_name, raw_value) = match segment.iter().position(|&b| b == b'=') {
-                Some(at) => (segment.get(..at), segment.get(at + 1..)),
-                None => (Some(segment), None),
-            };
-            let raw_name = raw_name.unwrap_or_default();
-            if raw_name.is_empty() {
+            let mut parts = segment.splitn(2, |&b| b == b'=');
+            let Some(raw_name) = parts.next().filter(|name| !name.is_empty()) else {
                 return Err(OAuthError::invalid_request("a parameter has no name"));
-            }
-            let raw_value = raw_value.unwrap_or_default();
+            };
+            // `name` without `=` is the name with an empty value, as in WHATWG
+            // urlencoded parsing: here the default is the answer.
+            let raw_value = parts.next().unwrap_or_default();
             let name_too_long = || {
                 OAuthError::invalid_request(format!(
                     "a parameter name is longer than {} bytes",

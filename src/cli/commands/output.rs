@@ -60,3 +60,36 @@ pub(super) fn print_lossy(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ignored = writeln!(out, "{text}").and_then(|()| out.flush());
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn a_result_that_cannot_be_serialised_is_an_error_not_null() {
+        // JSON object keys must be strings: this map cannot be printed as JSON.
+        let unprintable: BTreeMap<(u8, u8), u8> = BTreeMap::from([((1, 2), 3)]);
+        let err = to_json(&unprintable).unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot print the result"),
+            "{err}"
+        );
+        assert!(print_json(&unprintable).is_err());
+        assert!(Output::new(true).show(&unprintable, |_| {}).is_err());
+        // Text mode does not serialise, so it prints the command's text.
+        assert!(Output::new(false).show(&unprintable, |_| {}).is_ok());
+    }
+
+    #[test]
+    fn json_keys_come_out_sorted_as_before() {
+        #[derive(Serialize)]
+        struct Shown {
+            zeta: u8,
+            alpha: u8,
+        }
+        let value = to_json(&Shown { zeta: 1, alpha: 2 }).unwrap();
+        assert_eq!(value.to_string(), r#"{"alpha":2,"zeta":1}"#);
+    }
+}

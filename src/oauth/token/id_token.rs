@@ -45,7 +45,8 @@ pub struct IdTokenClaims {
 /// `at_hash`: the left half of SHA-256 of the access token, base64url (Core 3.1.3.6).
 pub fn at_hash(access_token: &str) -> String {
     let digest = Sha256::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(digest.get(..16).unwrap_or_default())
+    let left: Vec<u8> = digest.iter().take(digest.len() / 2).copied().collect();
+    URL_SAFE_NO_PAD.encode(left)
 }
 
 /// Claims about the user that `scope` allows (shared with /userinfo).
