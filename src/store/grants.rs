@@ -369,3 +369,64 @@ impl Store {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(amr: &str) -> AuthorizationCodeRow {
+        AuthorizationCodeRow {
+            digest: vec![1; 32],
+            client_id: "web".into(),
+            user_id: "u1".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            redirect_uri_given: true,
+            scope: "openid".into(),
+            nonce: None,
+            code_challenge: None,
+            auth_time: 10,
+            sid: None,
+            amr: amr.into(),
+            created_at: 10,
+            expires_at: 70,
+            consumed_at: None,
+            grant_id: None,
+        }
+    }
+
+    fn user() -> CodeUserRow {
+        CodeUserRow {
+            id: "u1".into(),
+            username: "alice".into(),
+            email: None,
+            email_verified: false,
+            name: None,
+            disabled: false,
+            created_at: 1,
+            updated_at: 2,
+        }
+    }
+
+    #[test]
+    fn a_code_reads_as_its_domain_type() {
+        let r = redemption(code(r#"["pwd"]"#), user(), vec!["admin".into()]).unwrap();
+        assert_eq!(r.code.amr, vec!["pwd".to_owned()]);
+        assert!(!r.code.consumed);
+        assert_eq!(r.user.roles, vec!["admin".to_owned()]);
+        let none = redemption(code("[]"), user(), Vec::new()).unwrap();
+        assert!(none.code.amr.is_empty());
+    }
+
+    #[test]
+    fn a_corrupt_amr_is_an_error_not_an_empty_list() {
+        for corrupt in ["", "pwd", "{}", "[1]"] {
+            assert!(
+                matches!(
+                    redemption(code(corrupt), user(), Vec::new()),
+                    Err(StoreError::Corrupt(_))
+                ),
+                "{corrupt:?}"
+            );
+        }
+    }
+}

@@ -1,4 +1,7 @@
-//! One file per grant, each reading in spec order.
+//! One file per grant, each reading in spec order. The token endpoint (`oauth::token`)
+//! checks once that the client may use the grant before dispatching here; `issue` is the
+//! one place every grant signs its access token and builds its response, and storage is
+//! reached only through named `Store` operations (`store::grants`).
 
 pub mod authorization_code;
 pub mod client_credentials;
