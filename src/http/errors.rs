@@ -1,8 +1,9 @@
 //! The one place protocol errors become HTTP responses (STYLE.md #2).
 //!
 //! Token, introspection and revocation endpoints answer with [`OAuthError`] (RFC 6749
-//! section 5.2); resource endpoints such as userinfo answer with `BearerError`
-//! (RFC 6750 section 3, in `bearer.rs`, rendered by the helpers here). Errors sent back through a redirect are not built here.
+//! section 5.2); resource endpoints such as userinfo answer with `super::bearer::BearerError`
+//! (RFC 6750 section 3), rendered by the helpers here. Errors sent back through a redirect
+//! are not built here.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
