@@ -1,8 +1,9 @@
 //! The one place protocol errors become HTTP responses (STYLE.md #2).
 //!
 //! Token, introspection and revocation endpoints answer with [`OAuthError`] (RFC 6749
-//! section 5.2); resource endpoints such as userinfo answer with `BearerError`
-//! (RFC 6750 section 3, in `bearer.rs`, rendered by the helpers here). Errors sent back through a redirect are not built here.
+//! section 5.2); resource endpoints such as userinfo answer with `super::bearer::BearerError`
+//! (RFC 6750 section 3), rendered by the helpers here. Errors sent back through a redirect
+//! are not built here.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -131,7 +132,6 @@ mod tests {
     use actix_web::body::to_bytes;
 
     use super::*;
-    use crate::http::bearer::BearerError;
     use crate::oauth::error::Description;
 
     /// Status, every header (sorted, as `name: value`) and the body as text.
@@ -286,100 +286,6 @@ mod tests {
                 r#"{"error":"temporarily_unavailable","error_description":"the server is busy; retry later"}"#
                     .into()
             )
-        );
-    }
-
-    #[actix_web::test]
-    async fn bearer_codes_answer_with_a_bearer_challenge() {
-        let invalid_token = OAuthError::InvalidToken(d("the access token expired"));
-        let expected = (
-            401,
-            vec![
-                NO_STORE.into(),
-                JSON.into(),
-                NO_CACHE.into(),
-                r#"www-authenticate: Bearer realm="portcullis", error="invalid_token", error_description="the access token expired""#.into(),
-            ],
-            r#"{"error":"invalid_token","error_description":"the access token expired"}"#.into(),
-        );
-        assert_eq!(snapshot(&invalid_token).await, expected);
-        assert_eq!(snapshot(&BearerError::new(invalid_token)).await, expected);
-
-        let insufficient = OAuthError::InsufficientScope(d("the token lacks a scope"));
-        assert_eq!(
-            snapshot(&insufficient).await,
-            (
-                403,
-                vec![
-                    NO_STORE.into(),
-                    JSON.into(),
-                    NO_CACHE.into(),
-                    r#"www-authenticate: Bearer realm="portcullis", error="insufficient_scope", error_description="the token lacks a scope""#.into(),
-                ],
-                r#"{"error":"insufficient_scope","error_description":"the token lacks a scope"}"#
-                    .into()
-            )
-        );
-        let with_scope =
-            BearerError::new(insufficient).with_scope(Scope::parse("profile openid").unwrap());
-        assert_eq!(
-            snapshot(&with_scope).await.1.last().map(String::as_str),
-            Some(
-                r#"www-authenticate: Bearer realm="portcullis", error="insufficient_scope", error_description="the token lacks a scope", scope="openid profile""#
-            )
-        );
-
-        let bad_request = BearerError::new(OAuthError::invalid_request(
-            "the token was sent in more than one way",
-        ));
-        assert_eq!(
-            snapshot(&bad_request).await,
-            (
-                400,
-                vec![
-                    NO_STORE.into(),
-                    JSON.into(),
-                    NO_CACHE.into(),
-                    r#"www-authenticate: Bearer realm="portcullis", error="invalid_request", error_description="the token was sent in more than one way""#.into(),
-                ],
-                r#"{"error":"invalid_request","error_description":"the token was sent in more than one way"}"#
-                    .into()
-            )
-        );
-    }
-
-    #[actix_web::test]
-    async fn bearer_without_a_token_names_no_error() {
-        let missing = BearerError::missing_token();
-        assert_eq!(missing.to_string(), "no bearer token");
-        assert_eq!(
-            snapshot(&missing).await,
-            (
-                401,
-                vec![
-                    NO_STORE.into(),
-                    NO_CACHE.into(),
-                    r#"www-authenticate: Bearer realm="portcullis""#.into(),
-                ],
-                String::new()
-            )
-        );
-    }
-
-    #[actix_web::test]
-    async fn bearer_wrapping_other_codes_is_the_plain_error() {
-        let busy = OAuthError::temporarily_unavailable(2);
-        assert_eq!(
-            snapshot(&BearerError::new(busy.clone())).await,
-            snapshot(&busy).await
-        );
-        assert_eq!(
-            snapshot(&BearerError::new(OAuthError::ServerError)).await,
-            snapshot(&OAuthError::ServerError).await
-        );
-        assert_eq!(
-            BearerError::new(OAuthError::ServerError).to_string(),
-            "server_error: the server could not complete the request"
         );
     }
 
