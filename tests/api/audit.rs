@@ -56,17 +56,6 @@ async fn concurrent_writers_keep_one_chain() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    let count: i64 = app
-        .state
-        .store
-        .run(|conn| {
-            Ok(audit_events::table
-                .filter(audit_events::event_type.eq("race"))
-                .count()
-                .get_result(conn)?)
-        })
-        .await
-        .unwrap();
-    assert_eq!(count, 20);
+    assert_eq!(app.audit_count(Some("race")).await, 20);
     assert_eq!(audit::verify(&app.state.store).await.unwrap(), None);
 }

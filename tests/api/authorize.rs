@@ -13,15 +13,12 @@ use openidconnect::{
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use portcullis::manage::Actor;
-use portcullis::manage::clients::NewClient;
-use portcullis::manage::users::NewUser;
 use serde_json::Value;
-use zeroize::Zeroizing;
 
-use crate::helpers::{TestApp, TestDb, spawn_app, spawn_app_with};
-
-const PASSWORD: &str = "correct horse battery staple";
-const CALLBACK: &str = "https://rp.example.com/callback";
+use crate::helpers::{
+    Back, CALLBACK, PASSWORD, TestApp, TestClient, TestDb, TestUser, hidden, location, query_param,
+    spawn_app, spawn_app_with,
+};
 
 /// Tests talk to a real relying-party library that checks `iat`/`exp` against the wall
 /// clock, so the server's clock is set to now.
@@ -39,146 +36,26 @@ async fn start() -> TestApp {
     app
 }
 
-struct Setup {
-    secret: Option<String>,
-}
-
-async fn client(app: &TestApp, id: &str, public: bool, first_party: bool) -> Setup {
-    let created = app
-        .state
-        .service
-        .create_client(
-            &Actor::cli(),
-            NewClient {
-                name: format!("App {id}"),
-                client_id: Some(id.into()),
-                public,
-                first_party,
-                redirect_uris: vec![CALLBACK.into(), "http://127.0.0.1/native".into()],
-                post_logout_redirect_uris: vec!["https://rp.example.com/bye".into()],
-                scopes: ["openid", "profile", "email", "offline_access", "api:read"]
-                    .map(String::from)
-                    .to_vec(),
-                ..Default::default()
-            },
-        )
+/// The relying party of these tests: both redirect URIs, a logout URI, and the scopes
+/// the flows ask for.
+async fn client(app: &TestApp, id: &str, public: bool, first_party: bool) -> TestClient {
+    let builder = if public {
+        app.public_client(id)
+    } else {
+        app.confidential_client(id)
+    };
+    builder
+        .name(&format!("App {id}"))
+        .first_party_if(first_party)
+        .redirect_uris(&[CALLBACK, "http://127.0.0.1/native"])
+        .post_logout_redirect_uris(&["https://rp.example.com/bye"])
+        .scope("openid profile email offline_access api:read")
         .await
-        .unwrap();
-    Setup {
-        secret: created.client_secret.map(|s| s.expose().to_owned()),
-    }
 }
 
-async fn user(app: &TestApp, name: &str) -> String {
-    app.state
-        .service
-        .create_user(
-            &Actor::cli(),
-            NewUser {
-                username: name.into(),
-                email: Some(format!("{name}@example.com")),
-                name: Some(format!("{name} Example")),
-                password: Some(Zeroizing::new(PASSWORD.into())),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .user
-        .id
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .unwrap_or_else(|| panic!("no Location on {}", r.status()))
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// The value of a hidden input in a rendered page.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-fn query_param(url: &str, name: &str) -> Option<String> {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// Follows the browser from an authorization URL until the response for the client.
-/// Answers the login form and, if shown, the consent form with `decision`.
-async fn drive(
-    app: &TestApp,
-    b: &reqwest::Client,
-    auth_url: &str,
-    username: &str,
-    decision: &str,
-) -> String {
-    let mut url = auth_url.to_owned();
-    for _ in 0..6 {
-        let absolute = if url.starts_with('/') {
-            format!("{}{url}", app.public)
-        } else {
-            url.clone()
-        };
-        if !absolute.starts_with(&app.public) {
-            return absolute; // back at the client
-        }
-        let r = b.get(&absolute).send().await.unwrap();
-        if r.status() == 303 {
-            url = location(&r);
-            continue;
-        }
-        assert_eq!(r.status(), 200, "{absolute}");
-        let html = r.text().await.unwrap();
-        let (path, fields) = if html.contains("name=\"password\"") {
-            (
-                "/login",
-                vec![
-                    ("username", username.to_owned()),
-                    ("password", PASSWORD.to_owned()),
-                ],
-            )
-        } else {
-            ("/consent", vec![("decision", decision.to_owned())])
-        };
-        let mut form = vec![
-            ("request_id", hidden(&html, "request_id")),
-            ("csrf_token", hidden(&html, "csrf_token")),
-        ];
-        form.extend(fields);
-        let r = b
-            .post(format!("{}{path}", app.public))
-            // What Chromium sends from our pages: `Referrer-Policy: no-referrer`
-            // turns the origin of a form POST into `null`.
-            .header("origin", "null")
-            .header("sec-fetch-site", "same-origin")
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303, "POST {path} answers 303");
-        url = location(&r);
-    }
-    panic!("the flow did not finish");
+/// A user with an email address and a display name, for the claims.
+async fn user(app: &TestApp, name: &str) -> TestUser {
+    app.user(name).with_profile().await
 }
 
 async fn rp(
@@ -210,7 +87,8 @@ async fn rp(
 async fn full_flow(public: bool) {
     let app = start().await;
     let setup = client(&app, "rp", public, false).await;
-    let user_id = user(&app, "alice").await;
+    let alice = user(&app, "alice").await;
+    let user_id = alice.id.clone();
     let rp = rp(&app, "rp", setup.secret.as_deref()).await;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (auth_url, state, nonce) = rp
@@ -224,18 +102,15 @@ async fn full_flow(public: bool) {
         .add_scope(Scope::new("offline_access".into()))
         .set_pkce_challenge(challenge)
         .url();
-    let b = browser();
-    let back = drive(&app, &b, auth_url.as_str(), "alice", "allow").await;
-    assert!(back.starts_with(CALLBACK), "{back}");
+    let b = app.browser();
+    let back = app.login(&b, auth_url.as_str(), &alice).await;
+    assert!(back.url.starts_with(CALLBACK), "{back:?}");
     assert_eq!(
-        query_param(&back, "state").as_deref(),
+        back.param("state").as_deref(),
         Some(state.secret().as_str())
     );
-    assert_eq!(
-        query_param(&back, "iss").as_deref(),
-        Some(app.public.as_str())
-    );
-    let code = query_param(&back, "code").unwrap();
+    assert_eq!(back.param("iss").as_deref(), Some(app.public.as_str()));
+    let code = back.param("code").unwrap();
 
     let tokens = rp
         .exchange_code(AuthorizationCode::new(code))
@@ -308,14 +183,6 @@ async fn public_client_full_flow() {
     full_flow(true).await;
 }
 
-fn auth_url(app: &TestApp, params: &[(&str, &str)]) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        s.append_pair(k, v);
-    }
-    format!("{}/authorize?{}", app.public, s.finish())
-}
-
 const CHALLENGE: &str = "7D8orU9F1mwpc8FEf12eGGE6Nvj3Xuh0UpX0yCTLbg8";
 const VERIFIER: &str = "dBjftJeZ4CVP-mJ0bZ2P5YQnE-1pKHrCDN1VlhFb13c";
 
@@ -347,7 +214,7 @@ fn with<'a>(
 async fn unknown_clients_and_bad_redirect_uris_get_a_page_never_a_redirect() {
     let app = start().await;
     client(&app, "rp", false, false).await;
-    let b = browser();
+    let b = app.browser();
     let bad = [
         with(base("rp"), "client_id", Some("nobody")),
         with(base("rp"), "client_id", None),
@@ -384,7 +251,7 @@ async fn unknown_clients_and_bad_redirect_uris_get_a_page_never_a_redirect() {
         with(base("rp"), "redirect_uri", Some("http://localhost/native")),
     ];
     for params in bad {
-        let r = b.get(auth_url(&app, &params)).send().await.unwrap();
+        let r = b.get(app.authorize_url(&params)).send().await.unwrap();
         assert_eq!(r.status(), 400, "{params:?}");
         assert!(r.headers().get("location").is_none());
         assert!(
@@ -394,7 +261,7 @@ async fn unknown_clients_and_bad_redirect_uris_get_a_page_never_a_redirect() {
         assert!(r.text().await.unwrap().contains("Something went wrong"));
     }
     // A parameter sent twice is refused before anything else.
-    let twice = format!("{}&state=again", auth_url(&app, &base("rp")));
+    let twice = format!("{}&state=again", app.authorize_url(&base("rp")));
     let r = b.get(twice).send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("more than once"));
@@ -404,7 +271,7 @@ async fn unknown_clients_and_bad_redirect_uris_get_a_page_never_a_redirect() {
         "redirect_uri",
         Some("http://127.0.0.1:53127/native"),
     );
-    let r = b.get(auth_url(&app, &native)).send().await.unwrap();
+    let r = b.get(app.authorize_url(&native)).send().await.unwrap();
     assert_eq!(r.status(), 303);
     assert!(location(&r).starts_with("/login?request_id="));
 }
@@ -414,7 +281,7 @@ async fn request_errors_go_back_with_state_and_iss() {
     let app = start().await;
     client(&app, "rp", false, false).await;
     client(&app, "spa", true, false).await;
-    let b = browser();
+    let b = app.browser();
     let cases = [
         (
             with(base("rp"), "response_type", Some("token")),
@@ -457,7 +324,7 @@ async fn request_errors_go_back_with_state_and_iss() {
         (with(base("rp"), "max_age", Some("-1")), "invalid_request"),
     ];
     for (params, error) in cases {
-        let r = b.get(auth_url(&app, &params)).send().await.unwrap();
+        let r = b.get(app.authorize_url(&params)).send().await.unwrap();
         assert_eq!(r.status(), 303, "{params:?}");
         let to = location(&r);
         assert!(to.starts_with(CALLBACK), "{to}");
@@ -479,7 +346,7 @@ async fn request_errors_go_back_with_state_and_iss() {
 }
 
 async fn start_login(app: &TestApp, b: &reqwest::Client, params: &[(&str, &str)]) -> String {
-    let r = b.get(auth_url(app, params)).send().await.unwrap();
+    let r = b.get(app.authorize_url(params)).send().await.unwrap();
     assert_eq!(r.status(), 303);
     let to = location(&r);
     let r = b.get(format!("{}{to}", app.public)).send().await.unwrap();
@@ -506,7 +373,7 @@ async fn login_form_rules() {
     let app = start().await;
     client(&app, "rp", false, false).await;
     user(&app, "bob").await;
-    let b = browser();
+    let b = app.browser();
     let hinted = with(
         base("rp"),
         "login_hint",
@@ -665,7 +532,7 @@ async fn https_issuers_get_host_prefixed_secure_cookies_and_new_ids_per_login() 
     user(&app, "carol").await;
     let mut cookies = Vec::new();
     for _ in 0..2 {
-        let b = browser();
+        let b = app.browser();
         let html = start_login(&app, &b, &base("rp")).await;
         let r = b
             .post(format!("{}/login", app.public))
@@ -696,19 +563,19 @@ async fn prompts_max_age_and_consent_rules() {
     let app = start().await;
     client(&app, "rp", false, false).await;
     client(&app, "first", false, true).await;
-    user(&app, "dora").await;
-    let b = browser();
+    let dora = user(&app, "dora").await;
+    let b = app.browser();
     // Sign in once (and deny consent: access_denied goes back with state).
-    let back = drive(&app, &b, &auth_url(&app, &base("rp")), "dora", "deny").await;
-    assert_eq!(
-        query_param(&back, "error").as_deref(),
-        Some("access_denied")
-    );
-    assert_eq!(query_param(&back, "state").as_deref(), Some("s t&x=<y>"));
+    let back = app
+        .login(&b, &app.authorize_url(&base("rp")), &dora)
+        .deny()
+        .await;
+    assert_eq!(back.error().as_deref(), Some("access_denied"));
+    assert_eq!(back.param("state").as_deref(), Some("s t&x=<y>"));
 
     // Signed in, no consent yet: prompt=none says consent_required.
     let r = b
-        .get(auth_url(&app, &with(base("rp"), "prompt", Some("none"))))
+        .get(app.authorize_url(&with(base("rp"), "prompt", Some("none"))))
         .send()
         .await
         .unwrap();
@@ -718,7 +585,7 @@ async fn prompts_max_age_and_consent_rules() {
     );
     // A first-party client needs no consent at all.
     let r = b
-        .get(auth_url(&app, &with(base("first"), "prompt", Some("none"))))
+        .get(app.authorize_url(&with(base("first"), "prompt", Some("none"))))
         .send()
         .await
         .unwrap();
@@ -726,10 +593,7 @@ async fn prompts_max_age_and_consent_rules() {
 
     // prompt=login forces the login page despite the session.
     let r = b
-        .get(auth_url(
-            &app,
-            &with(base("first"), "prompt", Some("login")),
-        ))
+        .get(app.authorize_url(&with(base("first"), "prompt", Some("login"))))
         .send()
         .await
         .unwrap();
@@ -737,23 +601,23 @@ async fn prompts_max_age_and_consent_rules() {
     // max_age: a session older than allowed means logging in again.
     app.clock.advance(120);
     let r = b
-        .get(auth_url(&app, &with(base("first"), "max_age", Some("60"))))
+        .get(app.authorize_url(&with(base("first"), "max_age", Some("60"))))
         .send()
         .await
         .unwrap();
     assert!(location(&r).starts_with("/login?"));
     let r = b
-        .get(auth_url(&app, &with(base("first"), "max_age", Some("600"))))
+        .get(app.authorize_url(&with(base("first"), "max_age", Some("600"))))
         .send()
         .await
         .unwrap();
     assert!(query_param(&location(&r), "code").is_some());
 
     // prompt=consent shows the page even when consent was given.
-    let back = drive(&app, &b, &auth_url(&app, &base("rp")), "dora", "allow").await;
-    assert!(query_param(&back, "code").is_some());
+    let back = app.login(&b, &app.authorize_url(&base("rp")), &dora).await;
+    assert!(back.param("code").is_some());
     let r = b
-        .get(auth_url(&app, &with(base("rp"), "prompt", Some("consent"))))
+        .get(app.authorize_url(&with(base("rp"), "prompt", Some("consent"))))
         .send()
         .await
         .unwrap();
@@ -775,9 +639,15 @@ async fn prompts_max_age_and_consent_rules() {
     assert!(signin < email, "openid is listed before email");
 }
 
-async fn code_for(app: &TestApp, b: &reqwest::Client, params: &[(&str, &str)]) -> String {
-    let back = drive(app, b, &auth_url(app, params), "erin", "allow").await;
-    query_param(&back, "code").unwrap_or_else(|| panic!("no code in {back}"))
+/// `user` signs in (consenting if asked) and the client gets a code.
+async fn code_for(
+    app: &TestApp,
+    b: &reqwest::Client,
+    params: &[(&str, &str)],
+    user: &TestUser,
+) -> String {
+    let back: Back = app.login(b, &app.authorize_url(params), user).await;
+    back.code()
 }
 
 async fn redeem(
@@ -805,13 +675,13 @@ async fn codes_are_single_use_bound_and_replay_revokes() {
     let app = start().await;
     let rp_secret = client(&app, "rp", false, true).await.secret.unwrap();
     let other_secret = client(&app, "other", false, true).await.secret.unwrap();
-    user(&app, "erin").await;
-    let b = browser();
+    let erin = user(&app, "erin").await;
+    let b = app.browser();
     let params = with(base("rp"), "scope", Some("openid offline_access"));
     let good = [("redirect_uri", CALLBACK), ("code_verifier", VERIFIER)];
 
     // Bound to client, redirect_uri and verifier; failures do not spend the code.
-    let code = code_for(&app, &b, &params).await;
+    let code = code_for(&app, &b, &params, &erin).await;
     let (s, body) = redeem(&app, "other", &other_secret, &code, &good).await;
     assert_eq!((s, body["error"].as_str()), (400, Some("invalid_grant")));
     for extra in [
@@ -875,13 +745,13 @@ async fn codes_are_single_use_bound_and_replay_revokes() {
     assert_eq!(r.status(), 400, "the refresh token is revoked too");
 
     // Codes expire after 60 s.
-    let code = code_for(&app, &b, &params).await;
+    let code = code_for(&app, &b, &params, &erin).await;
     app.clock.advance(61);
     let (s, _) = redeem(&app, "rp", &rp_secret, &code, &good).await;
     assert_eq!(s, 400);
 
     // Concurrent redemptions: at most one wins.
-    let code = code_for(&app, &b, &params).await;
+    let code = code_for(&app, &b, &params, &erin).await;
     let mut tasks = Vec::new();
     for _ in 0..6 {
         let (http, url, secret, code) = (
@@ -916,31 +786,22 @@ async fn codes_are_single_use_bound_and_replay_revokes() {
 #[tokio::test]
 async fn a_verifier_without_a_challenge_is_refused() {
     let app = start().await;
-    let created = app
-        .state
-        .service
-        .create_client(
-            &Actor::cli(),
-            NewClient {
-                name: "Legacy".into(),
-                client_id: Some("legacy".into()),
-                redirect_uris: vec![CALLBACK.into()],
-                first_party: true,
-                require_pkce: Some(false),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let secret = created.client_secret.unwrap().expose().to_owned();
-    user(&app, "erin").await;
-    let b = browser();
+    let legacy = app
+        .confidential_client("legacy")
+        .name("Legacy")
+        .redirect_uris(&[CALLBACK])
+        .first_party()
+        .require_pkce(false)
+        .await;
+    let secret = legacy.secret().to_owned();
+    let erin = user(&app, "erin").await;
+    let b = app.browser();
     let params = with(
         with(base("legacy"), "code_challenge", None),
         "code_challenge_method",
         None,
     );
-    let code = code_for(&app, &b, &params).await;
+    let code = code_for(&app, &b, &params, &erin).await;
     let (s, body) = redeem(
         &app,
         "legacy",
@@ -968,9 +829,9 @@ async fn a_verifier_without_a_challenge_is_refused() {
 async fn userinfo_accepts_only_live_access_tokens_with_openid() {
     let app = start().await;
     let secret = client(&app, "rp", false, true).await.secret.unwrap();
-    user(&app, "erin").await;
-    let b = browser();
-    let code = code_for(&app, &b, &base("rp")).await;
+    let erin = user(&app, "erin").await;
+    let b = app.browser();
+    let code = code_for(&app, &b, &base("rp"), &erin).await;
     let (_, tokens) = redeem(
         &app,
         "rp",
@@ -1012,7 +873,13 @@ async fn userinfo_accepts_only_live_access_tokens_with_openid() {
     assert_eq!(s, 401, "an ID token is not an access token");
     assert!(challenge.unwrap().contains("invalid_token"));
     // A token without openid: insufficient_scope.
-    let code = code_for(&app, &b, &with(base("rp"), "scope", Some("api:read"))).await;
+    let code = code_for(
+        &app,
+        &b,
+        &with(base("rp"), "scope", Some("api:read")),
+        &erin,
+    )
+    .await;
     let (_, plain) = redeem(
         &app,
         "rp",
@@ -1046,9 +913,9 @@ async fn userinfo_accepts_only_live_access_tokens_with_openid() {
 async fn logout_ends_the_session_and_redirects_only_where_registered() {
     let app = start().await;
     let secret = client(&app, "rp", false, true).await.secret.unwrap();
-    user(&app, "erin").await;
-    let b = browser();
-    let code = code_for(&app, &b, &base("rp")).await;
+    let erin = user(&app, "erin").await;
+    let b = app.browser();
+    let code = code_for(&app, &b, &base("rp"), &erin).await;
     let (_, tokens) = redeem(
         &app,
         "rp",
@@ -1085,7 +952,7 @@ async fn logout_ends_the_session_and_redirects_only_where_registered() {
     assert_eq!(location(&r), "https://rp.example.com/bye?state=xyz");
     // The session is gone: prompt=none now needs a login.
     let r = b
-        .get(auth_url(&app, &with(base("rp"), "prompt", Some("none"))))
+        .get(app.authorize_url(&with(base("rp"), "prompt", Some("none"))))
         .send()
         .await
         .unwrap();
@@ -1107,17 +974,17 @@ async fn logout_ends_the_session_and_redirects_only_where_registered() {
 async fn revoking_a_users_sessions_ends_the_browser_session() {
     let app = start().await;
     client(&app, "rp", false, true).await;
-    user(&app, "erin").await;
-    let b = browser();
-    let back = drive(&app, &b, &auth_url(&app, &base("rp")), "erin", "allow").await;
-    assert!(query_param(&back, "code").is_some());
+    let erin = user(&app, "erin").await;
+    let b = app.browser();
+    let back = app.login(&b, &app.authorize_url(&base("rp")), &erin).await;
+    assert!(back.param("code").is_some());
     app.state
         .service
         .revoke_user_sessions(&Actor::cli(), "erin")
         .await
         .unwrap();
     let r = b
-        .get(auth_url(&app, &with(base("rp"), "prompt", Some("none"))))
+        .get(app.authorize_url(&with(base("rp"), "prompt", Some("none"))))
         .send()
         .await
         .unwrap();

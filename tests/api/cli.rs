@@ -1,8 +1,8 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::helpers::TestDb;
+use crate::helpers::{PATIENCE, POLL, TestDb, eventually_blocking};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 
@@ -434,7 +434,7 @@ fn serve_bootstraps_an_admin_answers_healthcheck_and_stops_on_sigterm() {
     std::thread::spawn(move || for _ in stdout_lines {});
     assert!(password.len() >= 20);
 
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + PATIENCE;
     loop {
         let out = base_command(&db)
             .env("PORTCULLIS_ADMIN__BIND", format!("127.0.0.1:{admin}"))
@@ -455,7 +455,7 @@ fn serve_bootstraps_an_admin_answers_healthcheck_and_stops_on_sigterm() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(POLL);
     }
 
     // A request whose query string must never reach the log.
@@ -481,14 +481,9 @@ fn serve_bootstraps_an_admin_answers_healthcheck_and_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exit = eventually_blocking("the server to stop on SIGTERM", || {
+        child.try_wait().unwrap()
+    });
     assert!(exit.success(), "clean exit: {exit:?}");
     let mut logs = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();

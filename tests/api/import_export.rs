@@ -7,89 +7,46 @@ use std::sync::Arc;
 
 use diesel::prelude::*;
 use portcullis::manage::Actor;
-use portcullis::manage::clients::NewClient;
-use portcullis::manage::users::NewUser;
-use portcullis::store::schema::{audit_events, clients, users};
+use portcullis::store::schema::{clients, users};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::helpers::{TestApp, TestDb, spawn_app_with};
-
-const PASSWORD: &str = "correct horse battery staple";
+use crate::helpers::{PASSWORD, TestApp, TestDb, spawn_app_with};
 
 /// Users alice (admin, with a password), bob (disabled) and clients svc (a confidential
 /// service account), spa (public) and web (confidential, authorization code). Returns
 /// svc's secret.
 async fn seed(app: &TestApp) -> String {
-    let svc = &app.state.service;
-    let cli = Actor::cli();
-    svc.create_user(
-        &cli,
-        NewUser {
-            username: "alice".into(),
-            email: Some("alice@example.com".into()),
-            name: Some("Alice".into()),
-            roles: vec!["admin".into(), "operator".into()],
-            password: Some(Zeroizing::new(PASSWORD.into())),
-        },
-    )
-    .await
-    .unwrap();
-    svc.create_user(
-        &cli,
-        NewUser {
-            username: "bob".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    svc.set_user_disabled(&cli, "bob", true).await.unwrap();
-    let secret = svc
-        .create_client(
-            &cli,
-            NewClient {
-                name: "Service".into(),
-                client_id: Some("svc".into()),
-                grant_types: vec!["client_credentials".into()],
-                scopes: vec!["api".into()],
-                roles: vec!["operator".into()],
-                access_token_lifetime: Some(600),
-                ..Default::default()
-            },
-        )
+    app.user("alice")
+        .email("alice@example.com")
+        .full_name("Alice")
+        .roles(&["admin", "operator"])
+        .await;
+    app.user("bob").generated_password().await;
+    app.state
+        .service
+        .set_user_disabled(&Actor::cli(), "bob", true)
         .await
-        .unwrap()
-        .client_secret
-        .unwrap()
-        .expose()
-        .to_owned();
-    svc.create_client(
-        &cli,
-        NewClient {
-            name: "SPA".into(),
-            client_id: Some("spa".into()),
-            public: true,
-            redirect_uris: vec!["http://127.0.0.1:5173/cb".into()],
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    svc.create_client(
-        &cli,
-        NewClient {
-            name: "Web".into(),
-            client_id: Some("web".into()),
-            redirect_uris: vec!["https://app.example/cb".into()],
-            post_logout_redirect_uris: vec!["https://app.example/bye".into()],
-            first_party: true,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    secret
+        .unwrap();
+    let svc = app
+        .confidential_client("svc")
+        .name("Service")
+        .grants(&["client_credentials"])
+        .scope("api")
+        .roles(&["operator"])
+        .with(|c| c.access_token_lifetime = Some(600))
+        .await;
+    app.public_client("spa")
+        .name("SPA")
+        .redirect_uris(&["http://127.0.0.1:5173/cb"])
+        .await;
+    app.confidential_client("web")
+        .name("Web")
+        .redirect_uris(&["https://app.example/cb"])
+        .post_logout_redirect_uris(&["https://app.example/bye"])
+        .first_party()
+        .await;
+    svc.secret().to_owned()
 }
 
 fn run_cli(db: &Arc<TestDb>, args: &[&str]) -> std::process::Output {
@@ -114,17 +71,18 @@ async fn cli(db: &Arc<TestDb>, args: &[&str]) -> Result<Value, String> {
 }
 
 async fn counts(app: &TestApp) -> (i64, i64, i64) {
-    app.state
+    let (users, clients) = app
+        .state
         .store
         .run(|conn| {
             Ok((
                 users::table.count().get_result(conn)?,
                 clients::table.count().get_result(conn)?,
-                audit_events::table.count().get_result(conn)?,
             ))
         })
         .await
-        .unwrap()
+        .unwrap();
+    (users, clients, app.audit_count(None).await)
 }
 
 async fn everything(app: &TestApp) -> (Value, Value) {
@@ -453,18 +411,7 @@ async fn import_is_all_or_nothing() {
     // A username another user (with another id) holds here: refused, nothing written,
     // not even the users before it in the file.
     cli(&source_db, &["export", "--dir", &d]).await.unwrap();
-    target
-        .state
-        .service
-        .create_user(
-            &Actor::cli(),
-            NewUser {
-                username: "bob".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    target.user("bob").generated_password().await;
     let with_bob = counts(&target).await;
     let err = cli(&target_db, &["import", "--dir", &d]).await.unwrap_err();
     assert!(err.contains("username"), "{err}");

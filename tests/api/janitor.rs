@@ -5,17 +5,14 @@
 use std::sync::Arc;
 
 use portcullis::janitor;
-use portcullis::manage::Actor;
-use portcullis::manage::clients::NewClient;
-use portcullis::manage::users::NewUser;
 use portcullis::store::models::authorization::{
     self as rows, AuthorizationCodeRow, AuthorizationRequestRow, SessionRow,
 };
-use zeroize::Zeroizing;
 
-use crate::helpers::{T0, TestApp, TestDb, spawn_app_with};
+use crate::helpers::{
+    T0, TestApp, TestDb, access_token, eventually, post_with_basic, spawn_app_with,
+};
 
-const PASSWORD: &str = "correct horse battery staple";
 const TABLES: [&str; 7] = [
     "authorization_requests",
     "authorization_codes",
@@ -37,77 +34,33 @@ async fn start(batch: u32, batches: u32) -> TestApp {
 /// Ten rows in every table the janitor bounds, made the way the server makes them where
 /// that is cheap (tokens, revocations, failed logins) and inserted directly otherwise.
 async fn fill(app: &TestApp) {
-    let secret = app
-        .state
-        .service
-        .create_client(
-            &Actor::cli(),
-            NewClient {
-                name: "web".into(),
-                client_id: Some("web".into()),
-                grant_types: vec!["password".into(), "refresh_token".into()],
-                scopes: vec!["offline_access".into()],
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .client_secret
-        .unwrap()
-        .expose()
-        .to_owned();
-    let user_id = app
-        .state
-        .service
-        .create_user(
-            &Actor::cli(),
-            NewUser {
-                username: "alice".into(),
-                password: Some(Zeroizing::new(PASSWORD.into())),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .user
-        .id;
-    let post = |form: Vec<(&'static str, String)>, path: &'static str| {
-        app.http
-            .post(format!("{}{path}", app.public))
-            .basic_auth("web", Some(&secret))
-            .form(&form)
-            .send()
-    };
+    let web = app
+        .confidential_client("web")
+        .grants(&["password", "refresh_token"])
+        .scope("offline_access")
+        .await;
+    let alice = app.user("alice").await;
+    let user_id = alice.id.clone();
     for i in 0..10 {
-        let t: serde_json::Value = post(
-            vec![
-                ("grant_type", "password".into()),
-                ("username", "alice".into()),
-                ("password", PASSWORD.into()),
-                ("scope", "offline_access".into()),
-            ],
-            "/token",
-        )
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-        let at = t["access_token"].as_str().unwrap().to_owned();
-        let r = post(vec![("token", at)], "/revoke").await.unwrap();
+        let t = app
+            .password_tokens(&web, &alice, Some("offline_access"))
+            .await;
+        let at = access_token(&t);
+        let r = post_with_basic(app, "/revoke", &[("token", &at)], web.basic()).await;
         assert_eq!(r.status(), 200);
         // Failed logins of ten different usernames.
-        let r = post(
-            vec![
-                ("grant_type", "password".into()),
-                ("username", format!("nobody{i}")),
-                ("password", "wrong".into()),
-            ],
-            "/token",
-        )
-        .await
-        .unwrap();
-        assert_eq!(r.status(), 400);
+        let nobody = format!("nobody{i}");
+        let (status, _) = app
+            .token_request(
+                &web,
+                &[
+                    ("grant_type", "password"),
+                    ("username", &nobody),
+                    ("password", "wrong"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 400);
     }
     let user_id = Arc::new(user_id);
     app.state
@@ -232,14 +185,13 @@ async fn expired_rows_go_in_bounded_batches_and_live_rows_stay() {
 async fn replicas_take_turns_and_the_metrics_show_the_work() {
     let app = start(1000, 50).await;
     // The background janitor ran at start-up; its metrics appear.
-    let mut metrics = String::new();
-    for _ in 0..50 {
-        metrics = app.get_admin("/metrics").await.text().await.unwrap();
-        if metrics.contains("portcullis_janitor_runs_total{outcome=\"purged\"}") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let metrics = eventually("the start-up janitor run in the metrics", async || {
+        let metrics = app.get_admin("/metrics").await.text().await.unwrap();
+        metrics
+            .contains("portcullis_janitor_runs_total{outcome=\"purged\"}")
+            .then_some(metrics)
+    })
+    .await;
     assert!(
         metrics.contains("portcullis_janitor_runs_total{outcome=\"purged\"} 1"),
         "{metrics}"

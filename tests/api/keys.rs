@@ -361,18 +361,7 @@ async fn rewrap_moves_every_key_to_the_new_master_key() {
             .await
             .is_err()
     );
-    let rewrapped: i64 = app
-        .state
-        .store
-        .run(|conn| {
-            Ok(audit_events::table
-                .filter(audit_events::event_type.eq("key.rewrapped"))
-                .count()
-                .get_result(conn)?)
-        })
-        .await
-        .unwrap();
-    assert_eq!(rewrapped, 2);
+    assert_eq!(app.audit_count(Some("key.rewrapped")).await, 2);
 }
 
 #[tokio::test]

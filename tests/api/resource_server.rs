@@ -5,8 +5,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use portcullis::clock::Clock;
-use portcullis::manage::Actor;
-use portcullis::manage::clients::NewClient;
 use serde_json::{Value, json};
 
 use crate::helpers::{T0, TestApp, TestDb, spawn_app, spawn_app_with};
@@ -20,24 +18,15 @@ use example::{ClientCredentials, ResourceServer, Settings, serve};
 /// The API's identifier: what callers pass as `resource` and find in `aud`.
 const AUDIENCE: &str = "https://api.example.com";
 
+/// A client_credentials client; its secret.
 async fn confidential(app: &TestApp, id: &str, scopes: &[&str], roles: &[&str]) -> String {
-    let created = app
-        .state
-        .service
-        .create_client(
-            &Actor::cli(),
-            NewClient {
-                name: id.into(),
-                client_id: Some(id.into()),
-                grant_types: vec!["client_credentials".into()],
-                scopes: scopes.iter().map(|s| s.to_string()).collect(),
-                roles: roles.iter().map(|r| r.to_string()).collect(),
-                ..Default::default()
-            },
-        )
+    app.confidential_client(id)
+        .grants(&["client_credentials"])
+        .scopes(scopes)
+        .roles(roles)
         .await
-        .unwrap();
-    created.client_secret.unwrap().expose().to_owned()
+        .secret()
+        .to_owned()
 }
 
 /// A client_credentials access token; `resource` (RFC 8707) sets its `aud`.

@@ -9,53 +9,27 @@ use oauth2::{
 use portcullis::clock::Clock;
 use portcullis::crypto::jwt::Expected;
 use portcullis::manage::Actor;
-use portcullis::manage::clients::NewClient;
-use portcullis::manage::users::NewUser;
 use portcullis::store::schema::{audit_events, grants, login_failures};
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
 
-use crate::helpers::{T0, TestApp, TestDb, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, T0, TestApp, TestDb, spawn_app, spawn_app_with};
 
-const PASSWORD: &str = "correct horse battery staple";
-
+/// A confidential client with the `reporting` role; its secret.
 async fn confidential(app: &TestApp, id: &str, grants: &[&str], scope: &str, post: bool) -> String {
-    let created = app
-        .state
-        .service
-        .create_client(
-            &Actor::cli(),
-            NewClient {
-                name: id.into(),
-                client_id: Some(id.into()),
-                grant_types: grants.iter().map(|g| g.to_string()).collect(),
-                scopes: scope.split(' ').map(str::to_owned).collect(),
-                roles: vec!["reporting".into()],
-                token_endpoint_auth_method: post.then(|| "client_secret_post".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    created.client_secret.unwrap().expose().to_owned()
+    let mut builder = app
+        .confidential_client(id)
+        .grants(grants)
+        .scope(scope)
+        .roles(&["reporting"]);
+    if post {
+        builder = builder.auth_method("client_secret_post");
+    }
+    builder.await.secret().to_owned()
 }
 
+/// A user with the `staff` role; its id.
 async fn user(app: &TestApp, name: &str) -> String {
-    app.state
-        .service
-        .create_user(
-            &Actor::cli(),
-            NewUser {
-                username: name.into(),
-                roles: vec!["staff".into()],
-                password: Some(Zeroizing::new(PASSWORD.into())),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .user
-        .id
+    app.user(name).roles(&["staff"]).await.id
 }
 
 fn oauth_client(
@@ -131,14 +105,6 @@ async fn grant_count(app: &TestApp) -> i64 {
 /// Request body, Basic credentials, expected status, headers and JSON body.
 type ErrorCase<'a> = (&'a str, Option<(&'a str, &'a str)>, u16, Vec<String>, Value);
 
-async fn audit_count(app: &TestApp) -> i64 {
-    app.state
-        .store
-        .run(|conn| Ok(audit_events::table.count().get_result(conn)?))
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn client_credentials_with_basic_and_post() {
     let app = spawn_app().await;
@@ -152,7 +118,7 @@ async fn client_credentials_with_basic_and_post() {
     .await;
     let post_secret =
         confidential(&app, "svc-post", &["client_credentials"], "api:read", true).await;
-    let (grants_before, audit_before) = (grant_count(&app).await, audit_count(&app).await);
+    let (grants_before, audit_before) = (grant_count(&app).await, app.audit_count(None).await);
 
     let token = oauth_client(&app, "svc-basic", &basic_secret, AuthType::BasicAuth)
         .exchange_client_credentials()
@@ -187,7 +153,7 @@ async fn client_credentials_with_basic_and_post() {
 
     // Issuing wrote nothing to the database.
     assert_eq!(grant_count(&app).await, grants_before);
-    assert_eq!(audit_count(&app).await, audit_before);
+    assert_eq!(app.audit_count(None).await, audit_before);
 
     // The response is not cacheable.
     let r = post_form(
@@ -546,17 +512,7 @@ async fn password_throttling_locks_and_recovers_across_replicas() {
     // Locked: even the right password is refused, on either replica.
     assert_eq!(try_login(&a, PASSWORD).await, 400);
     assert_eq!(try_login(&b, PASSWORD).await, 400);
-    let locked: i64 = a
-        .state
-        .store
-        .run(|conn| {
-            Ok(audit_events::table
-                .filter(audit_events::event_type.eq("login.locked"))
-                .count()
-                .get_result(conn)?)
-        })
-        .await
-        .unwrap();
+    let locked = a.audit_count(Some("login.locked")).await;
     assert_eq!(locked, 1);
     // After the lock, the user gets in again, and that success clears the user's counter
     // (the IP's stays: other usernames may be tried from there).
@@ -700,17 +656,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
         revoked,
         "access tokens carrying this gid are now deny-listed"
     );
-    let reuse: i64 = app
-        .state
-        .store
-        .run(|conn| {
-            Ok(audit_events::table
-                .filter(audit_events::event_type.eq("token.refresh_reuse"))
-                .count()
-                .get_result(conn)?)
-        })
-        .await
-        .unwrap();
+    let reuse = app.audit_count(Some("token.refresh_reuse")).await;
     assert_eq!(reuse, 1);
 }
 

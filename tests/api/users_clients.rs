@@ -55,19 +55,10 @@ async fn usernames_are_normalised_and_unique() {
 async fn passwords_are_argon2id_and_never_clear() {
     let app = spawn_app().await;
     let svc = &app.state.service;
-    let created = svc
-        .create_user(
-            &Actor::cli(),
-            NewUser {
-                username: "bob".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let generated = created.generated_password.unwrap();
+    let bob = app.user("bob").generated_password().await;
+    let generated = Zeroizing::new(bob.password.clone());
     assert!(generated.len() >= 20);
-    let id = created.user.id.clone();
+    let id = bob.id.clone();
     let stored: String = app
         .state
         .store
@@ -111,19 +102,9 @@ async fn passwords_are_argon2id_and_never_clear() {
 async fn imported_bcrypt_hash_is_upgraded_on_login() {
     let app = spawn_app().await;
     let svc = &app.state.service;
-    let created = svc
-        .create_user(
-            &Actor::cli(),
-            NewUser {
-                username: "carol".into(),
-                password: pw("temporary-password"),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let created = app.user("carol").password("temporary-password").await;
     let bcrypt_hash = bcrypt::hash("imported secret", 4).unwrap();
-    let id = created.user.id.clone();
+    let id = created.id.clone();
     let h = bcrypt_hash.clone();
     app.state
         .store
@@ -140,7 +121,7 @@ async fn imported_bcrypt_hash_is_upgraded_on_login() {
         .await
         .unwrap();
     assert_eq!(who.unwrap().username, "carol");
-    let id = created.user.id.clone();
+    let id = created.id.clone();
     let stored: String = app
         .state
         .store
@@ -167,16 +148,10 @@ async fn the_last_admin_cannot_be_removed() {
     let app = spawn_app().await;
     let svc = &app.state.service;
     let actor = Actor::cli();
-    svc.create_user(
-        &actor,
-        NewUser {
-            username: "root".into(),
-            roles: vec!["admin".into()],
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    app.user("root")
+        .roles(&["admin"])
+        .generated_password()
+        .await;
     for result in [
         svc.remove_user_role(&actor, "root", "admin")
             .await
@@ -188,16 +163,10 @@ async fn the_last_admin_cannot_be_removed() {
     ] {
         assert!(matches!(result, Err(ManageError::Refused(_))), "{result:?}");
     }
-    svc.create_user(
-        &actor,
-        NewUser {
-            username: "second".into(),
-            roles: vec!["admin".into()],
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    app.user("second")
+        .roles(&["admin"])
+        .generated_password()
+        .await;
     svc.delete_user(&actor, "root").await.unwrap();
 }
 
@@ -212,16 +181,7 @@ async fn two_admins_removed_at_once_leave_one() {
     for round in 0..8 {
         let (a, b) = (format!("a{round}"), format!("b{round}"));
         for name in [&a, &b] {
-            svc.create_user(
-                &actor,
-                NewUser {
-                    username: name.clone(),
-                    roles: vec!["admin".into()],
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+            app.user(name).roles(&["admin"]).generated_password().await;
         }
         // The last round's survivor would make three: take it away first.
         if let Some(survivor) = survivor.take() {

@@ -1,12 +1,13 @@
-use std::net::TcpListener;
+//! A database of each test's own (STYLE.md #10): SQLite by default, Postgres when
+//! PORTCULLIS_TEST_DATABASE_URL names a server.
+
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
-use portcullis::app::{AppState, Application, ShutdownHandle};
-use portcullis::clock::FixedClock;
-use portcullis::config::{Config, MasterKeySource, Overrides};
+use portcullis::config::MasterKeySource;
 use portcullis::crypto::key_material::{MasterKey, MasterKeys};
 
 pub fn master_keys(base64: &str) -> MasterKeySource {
@@ -73,6 +74,14 @@ impl TestDb {
         self.pg.is_some()
     }
 
+    pub fn backend(&self) -> Backend {
+        if self.is_postgres() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         self.url.strip_prefix("sqlite://").map(PathBuf::from)
     }
@@ -110,92 +119,42 @@ pub fn with_database(base: &str, name: &str) -> String {
     url.to_string()
 }
 
-/// Cheap argon2 for tests that hash many passwords; still argon2id.
-pub fn test_config(db: &TestDb, public_port: u16) -> Config {
-    let mut config = Config::for_overrides(Overrides {
-        issuer: Some(format!("http://127.0.0.1:{public_port}")),
-        database_url: Some(db.url.clone()),
-        data_dir: Some(db.dir.path().join("data")),
-        ..Overrides::default()
-    })
-    .expect("test config");
-    config.password.memory_kib = 8 * 1024;
-    config.password.iterations = 1;
-    config.password.workers = 2;
-    config.database.pool_size = 4;
-    config.keys.master_keys = master_keys(&db.master_key);
-    config
+/// The database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
-pub struct TestApp {
-    pub public: String,
-    pub admin: String,
-    pub state: AppState,
-    pub clock: FixedClock,
-    pub shutdown: ShutdownHandle,
-    pub http: reqwest::Client,
-    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
-    pub db: Arc<TestDb>,
-}
-
-pub const T0: i64 = 1_800_000_000;
-
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Arc::new(TestDb::new()), |_| {}).await
-}
-
-/// Spawns a server on `db` (shared by several apps when the test wants replicas).
-pub async fn spawn_app_with(db: Arc<TestDb>, tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let public = TcpListener::bind("127.0.0.1:0").unwrap();
-    let admin = TcpListener::bind("127.0.0.1:0").unwrap();
-    let public_port = public.local_addr().unwrap().port();
-    let admin_port = admin.local_addr().unwrap().port();
-    let mut config = test_config(&db, public_port);
-    tweak(&mut config);
-    let clock = FixedClock::new(T0);
-    let app = Application::build_with_listeners(config, Arc::new(clock.clone()), public, admin)
-        .await
-        .expect("application starts");
-    let state = app.state().clone();
-    let shutdown = app.shutdown_handle();
-    let server = tokio::spawn(app.run_until_stopped());
-    TestApp {
-        public: format!("http://127.0.0.1:{public_port}"),
-        admin: format!("http://127.0.0.1:{admin_port}"),
-        state,
-        clock,
-        shutdown,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        server,
-        db,
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
     }
 }
 
-impl TestApp {
-    pub async fn get_admin(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.admin))
-            .send()
-            .await
-            .expect("request")
+/// Whether a test that needs `wanted` can run on `db`. When it cannot, the test says so
+/// in the test run's output (`SKIPPED on sqlite: ...`, even without `--nocapture`) and the caller
+/// returns: a skipped test must never look like a test that ran and passed unnoticed.
+///
+/// ```ignore
+/// if !skip_unless(&db, Backend::Postgres, "SQLite has no replica lease") { return; }
+/// ```
+#[must_use]
+pub fn skip_unless(db: &TestDb, wanted: Backend, reason: &str) -> bool {
+    let here = db.backend();
+    if here == wanted {
+        return true;
     }
-}
-
-/// A form POST to the public listener with HTTP Basic client authentication.
-pub async fn post_with_basic(
-    app: &TestApp,
-    path: &str,
-    form: &[(&str, &str)],
-    auth: (&str, &str),
-) -> reqwest::Response {
-    app.http
-        .post(format!("{}{path}", app.public))
-        .basic_auth(auth.0, Some(auth.1))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
+    // Straight to the process's stderr, not `eprintln!`: the test harness captures the
+    // macros' output of passing tests, and a skip must show in every run's output.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED on {}: {reason} (runs on {} only)",
+        here.name(),
+        wanted.name()
+    );
+    false
 }

@@ -1,0 +1,101 @@
+//! A running server per test: public and admin listeners on port 0, a fixed clock, and a
+//! reqwest client that does not follow redirects.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use portcullis::app::{AppState, Application, ShutdownHandle};
+use portcullis::clock::FixedClock;
+use portcullis::config::{Config, Overrides};
+
+use super::db::{TestDb, master_keys};
+
+/// Cheap argon2 for tests that hash many passwords; still argon2id.
+pub fn test_config(db: &TestDb, public_port: u16) -> Config {
+    let mut config = Config::for_overrides(Overrides {
+        issuer: Some(format!("http://127.0.0.1:{public_port}")),
+        database_url: Some(db.url.clone()),
+        data_dir: Some(db.dir.path().join("data")),
+        ..Overrides::default()
+    })
+    .expect("test config");
+    config.password.memory_kib = 8 * 1024;
+    config.password.iterations = 1;
+    config.password.workers = 2;
+    config.database.pool_size = 4;
+    config.keys.master_keys = master_keys(&db.master_key);
+    config
+}
+
+pub struct TestApp {
+    pub public: String,
+    pub admin: String,
+    pub state: AppState,
+    pub clock: FixedClock,
+    pub shutdown: ShutdownHandle,
+    pub http: reqwest::Client,
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub db: Arc<TestDb>,
+}
+
+pub const T0: i64 = 1_800_000_000;
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Arc::new(TestDb::new()), |_| {}).await
+}
+
+/// Spawns a server on `db` (shared by several apps when the test wants replicas).
+pub async fn spawn_app_with(db: Arc<TestDb>, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let public = TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin = TcpListener::bind("127.0.0.1:0").unwrap();
+    let public_port = public.local_addr().unwrap().port();
+    let admin_port = admin.local_addr().unwrap().port();
+    let mut config = test_config(&db, public_port);
+    tweak(&mut config);
+    let clock = FixedClock::new(T0);
+    let app = Application::build_with_listeners(config, Arc::new(clock.clone()), public, admin)
+        .await
+        .expect("application starts");
+    let state = app.state().clone();
+    let shutdown = app.shutdown_handle();
+    let server = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        public: format!("http://127.0.0.1:{public_port}"),
+        admin: format!("http://127.0.0.1:{admin_port}"),
+        state,
+        clock,
+        shutdown,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        server,
+        db,
+    }
+}
+
+impl TestApp {
+    pub async fn get_admin(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.admin))
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// A form POST to the public listener with HTTP Basic client authentication.
+pub async fn post_with_basic(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+    auth: (&str, &str),
+) -> reqwest::Response {
+    app.http
+        .post(format!("{}{path}", app.public))
+        .basic_auth(auth.0, Some(auth.1))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}

@@ -1,0 +1,25 @@
+//! What every test file shares: a database and a server of the test's own (`db`, `app`),
+//! the fixture kit for clients, users, tokens and audit counts (`fixtures`), a browser
+//! for the sign-in pages (`browser`), waiting on a condition instead of sleeping (`wait`),
+//! and `skip_unless` for the few tests one backend cannot run.
+//!
+//! A new test usually needs only:
+//!
+//! ```ignore
+//! let app = spawn_app().await;
+//! let web = app.confidential_client("web").grants(&["password"]).await;
+//! let alice = app.user("alice").await;
+//! let tokens = app.password_tokens(&web, &alice, None).await;
+//! ```
+
+mod app;
+mod browser;
+mod db;
+mod fixtures;
+mod wait;
+
+pub use app::*;
+pub use browser::*;
+pub use db::*;
+pub use fixtures::*;
+pub use wait::*;
