@@ -47,8 +47,3 @@ pub fn admin(cfg: &mut web::ServiceConfig) {
         .route("/health/ready", web::get().to(health::ready))
         .route("/metrics", web::get().to(health::metrics));
 }
-
-/// Kept at its old path only because `tests/api/admin.rs` names it there; the table is
-/// `crate::admin::routes::ADMIN_API`. Remove with that import (see the layer check's
-/// PENDING_EXCEPTIONS).
-pub use crate::admin::routes::ADMIN_API;

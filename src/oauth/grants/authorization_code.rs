@@ -11,9 +11,9 @@ use subtle::ConstantTimeEq;
 
 use super::TokenResponse;
 use super::issue::issue_for_user;
+use crate::accounts::Profile;
 use crate::audit::AuditEvent;
 use crate::crypto::tokens::Secret;
-use crate::accounts::Profile;
 use crate::oauth::client::RegisteredClient;
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use clap::CommandFactory;
-use portcullis::http::routes::ADMIN_API;
+use portcullis::admin::routes::ADMIN_API;
 use serde_json::{Value, json};
 
 use crate::helpers::spawn_app;

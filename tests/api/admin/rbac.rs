@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use portcullis::admin::rbac::Permission;
+use portcullis::admin::routes::ADMIN_API;
 use portcullis::admin::table::{AdminRoute, Method};
 use portcullis::clock::Clock;
-use portcullis::http::routes::ADMIN_API;
 use portcullis::manage::Actor;
 use serde_json::{Value, json};
 
