@@ -1,6 +1,7 @@
 //! actix only: the route table, thin handlers and response helpers.
 
 pub mod client_ip;
+pub mod context;
 pub mod errors;
 pub mod form_post;
 pub mod health;

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::form_post;
-use super::pages::ctx;
+use super::context::ctx;
 use crate::app::AppState;
 use crate::oauth::error::OAuthError;
 
