@@ -4,8 +4,8 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::form_post;
 use super::context::ctx;
+use super::form_post;
 use crate::app::AppState;
 use crate::oauth::error::OAuthError;
 use crate::oauth::{caller, introspection, revocation};

@@ -296,14 +296,18 @@ pub async fn consent_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
 }
 
 /// A posted form of the flow: same-site, and well-formed.
-fn posted_form(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<FormMap, HttpResponse> {
+fn posted_form(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<FormMap, Box<HttpResponse>> {
     if !origin_ok(state, req) {
-        return Err(browser_error(
+        return Err(Box::new(browser_error(
             state,
             BrowserError::Forbidden("The form did not come from this site."),
-        ));
+        )));
     }
-    parse_form(state, body).map_err(|r| *r)
+    parse_form(state, body)
 }
 
 pub async fn login_post(
@@ -314,7 +318,7 @@ pub async fn login_post(
     let form = match posted_form(&state, &req, &body).map(|f| LoginForm::parse(&f)) {
         Ok(Ok(form)) => form,
         Ok(Err(e)) => return browser_error(&state, e),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match flow::submit_login(&ctx(&state, &req), form).await {
         Ok(Ok(SignedIn { cookie, step })) => {
@@ -339,7 +343,7 @@ pub async fn consent_post(
     let form = match posted_form(&state, &req, &body).map(|f| ConsentForm::parse(&f)) {
         Ok(Ok(form)) => form,
         Ok(Err(e)) => return browser_error(&state, e),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let cookie = session_value(&state, &req);
     render_step(

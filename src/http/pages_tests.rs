@@ -42,7 +42,10 @@ async fn first_login_with_consent_round_trips() {
     let dir = tempfile::tempdir().expect("temp dir");
     let public = TcpListener::bind("127.0.0.1:0").expect("bind");
     let admin = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let base = format!("http://127.0.0.1:{}", public.local_addr().expect("addr").port());
+    let base = format!(
+        "http://127.0.0.1:{}",
+        public.local_addr().expect("addr").port()
+    );
     let mut config = Config::for_overrides(Overrides {
         issuer: Some(base.clone()),
         database_url: Some(format!("sqlite://{}", dir.path().join("t.db").display())),

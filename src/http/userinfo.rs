@@ -3,8 +3,8 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::errors::BearerError;
 use super::context::ctx;
+use super::errors::BearerError;
 use crate::app::AppState;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::FormMap;

@@ -137,7 +137,9 @@ pub fn client_and_redirect(
         ));
     };
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(BrowserError::Page("This application may not sign users in."));
+        return Err(BrowserError::Page(
+            "This application may not sign users in.",
+        ));
     }
     match form.get("redirect_uri") {
         Some(presented) => client

@@ -10,9 +10,13 @@ use diesel::Connection;
 use super::models::authorization::{
     self as rows, AuthorizationCodeRow, AuthorizationRequestRow, SessionRow,
 };
+use super::models::throttle;
 use super::models::users;
 use super::{Store, StoreError};
 use crate::audit::{self, AuditEvent};
+
+/// A throttling key's stored failure counter (login form and password grant alike).
+pub use super::models::throttle::Counter as ThrottleCounter;
 
 /// A validated authorization request as stored, frozen until it is taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,7 +268,11 @@ impl Store {
     }
 
     /// Records the session that must answer the request's consent page.
-    pub async fn bind_request(&self, request_id: &str, session: &Session) -> Result<(), StoreError> {
+    pub async fn bind_request(
+        &self,
+        request_id: &str,
+        session: &Session,
+    ) -> Result<(), StoreError> {
         let (id, user, sid) = (
             request_id.to_owned(),
             session.user_id.clone(),
@@ -274,8 +282,9 @@ impl Store {
             .await
     }
 
-    /// A new session after a login, bound to the request it was made for; returns what
-    /// its user consented to for the request's client.
+    /// A new session after a login, bound to the request it was made for (whose login
+    /// form's CSRF token stops working); returns what its user consented to for the
+    /// request's client.
     pub async fn create_session(
         &self,
         new: NewSession,
@@ -298,6 +307,8 @@ impl Store {
             conn.transaction(|conn| {
                 rows::insert_session(conn, &row)?;
                 rows::bind_request(conn, &id, &row.user_id, &row.sid)?;
+                // The login form's token is spent: replaying the form does nothing.
+                rows::set_csrf(conn, &id, &[])?;
                 rows::find_consent(conn, &row.user_id, &client_id)
             })
         })
@@ -379,6 +390,39 @@ impl Store {
             audit::log_event(&event, &stored);
             session
         }))
+    }
+}
+
+/// Throttling of password checks: counters per key (a username, a client IP), shared by
+/// every replica and by the login form and the password grant.
+impl Store {
+    /// The counters of several keys in one query.
+    pub async fn throttle_counters(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<Vec<ThrottleCounter>, StoreError> {
+        self.run(move |conn| throttle::counters(conn, &keys)).await
+    }
+
+    /// Forgets a key's failures (after a success).
+    pub async fn clear_throttle(&self, key: String) -> Result<(), StoreError> {
+        self.run(move |conn| throttle::clear(conn, &key)).await
+    }
+
+    /// Counts one failure for `key` (a new window if the last one began at or before
+    /// `window_start_after`) and returns the failures now in its window.
+    pub async fn record_login_failure(
+        &self,
+        key: String,
+        now: i64,
+        window_start_after: i64,
+    ) -> Result<u32, StoreError> {
+        self.run(move |conn| {
+            throttle::record_failure(conn, &key, now, window_start_after)?;
+            throttle::failures(conn, &key, window_start_after)
+        })
+        .await
+        .map(|found| found.map_or(0, |(n, _)| n))
     }
 }
 

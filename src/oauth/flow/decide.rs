@@ -52,15 +52,13 @@ pub fn decide(
     let prompts = &request.prompts;
     let fresh = session.is_some_and(|s| request.session_id.as_deref() == Some(s.sid.as_str()));
     let session_ok = session.is_some_and(|s| {
-        fresh
-            || (!prompts.login()
-                && request
-                    .max_age
-                    .is_none_or(|max| now - s.auth_time <= max))
+        fresh || (!prompts.login() && request.max_age.is_none_or(|max| now - s.auth_time <= max))
     });
     if !session_ok {
         return if prompts.none() {
-            Next::Refuse(OAuthError::LoginRequired("the user is not signed in".into()))
+            Next::Refuse(OAuthError::LoginRequired(
+                "the user is not signed in".into(),
+            ))
         } else {
             Next::Ask(Screen::Login)
         };
@@ -135,7 +133,9 @@ mod tests {
     }
 
     fn login_required() -> Next {
-        Next::Refuse(OAuthError::LoginRequired("the user is not signed in".into()))
+        Next::Refuse(OAuthError::LoginRequired(
+            "the user is not signed in".into(),
+        ))
     }
 
     fn consent_required() -> Next {
@@ -263,7 +263,12 @@ mod tests {
         let mut other = session(120);
         other.sid = "someone-else".into();
         assert_eq!(
-            decide(&request(&[Prompt::Login], None, true), Some(&other), &c, NOW),
+            decide(
+                &request(&[Prompt::Login], None, true),
+                Some(&other),
+                &c,
+                NOW
+            ),
             Next::Ask(Screen::Login)
         );
     }

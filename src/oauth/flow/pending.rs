@@ -71,9 +71,9 @@ impl PendingRequest {
     pub fn parse(stored: StoredRequest) -> Result<Self, BrowserError> {
         let scope = Scope::parse(&stored.scope)
             .map_err(|_| BrowserError::Page("The request's scope is invalid."))?;
-        let prompts = Prompts::parse_stored(stored.prompt.as_deref()).ok_or(
-            BrowserError::Page("This sign-in request is invalid. Go back to the application and start again."),
-        )?;
+        let prompts = Prompts::parse_stored(stored.prompt.as_deref()).ok_or(BrowserError::Page(
+            "This sign-in request is invalid. Go back to the application and start again.",
+        ))?;
         Ok(Self {
             id: stored.id.clone(),
             client_id: stored.client_id.clone(),
@@ -105,10 +105,15 @@ mod tests {
             assert_eq!(Prompts::parse_stored(stored.as_deref()), Some(prompts));
         }
         assert_eq!(
-            Prompts::from_iter([Prompt::Login, Prompt::Consent]).stored().as_deref(),
+            Prompts::from_iter([Prompt::Login, Prompt::Consent])
+                .stored()
+                .as_deref(),
             Some("login consent")
         );
-        assert_eq!(Prompts::parse_stored(Some("consent  login")).map(|p| p.login()), Some(true));
+        assert_eq!(
+            Prompts::parse_stored(Some("consent  login")).map(|p| p.login()),
+            Some(true)
+        );
         assert_eq!(Prompts::parse_stored(Some("bogus")), None);
     }
 }
