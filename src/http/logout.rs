@@ -1,14 +1,14 @@
-//! GET and POST /logout (the `end_session_endpoint`).
+//! GET and POST /logout (the `end_session_endpoint`): extract, let `oauth::flow::logout`
+//! end the session, render where the browser goes.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::pages::{self, ctx, session_value};
-use crate::audit::{self, AuditEvent};
+use super::context::session_value;
+use super::pages;
 use crate::http::state::AppState;
 use crate::oauth::flow;
 use crate::oauth::form::FormMap;
-use crate::oauth::logout::{self, LogoutError};
 
 pub async fn logout_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     logout(&req, &state, req.query_string().as_bytes()).await
@@ -33,44 +33,11 @@ async fn logout(req: &HttpRequest, state: &AppState, raw: &[u8]) -> HttpResponse
             );
         }
     };
-    let ctx = ctx(state, req);
-    let target = match logout::target(&ctx, &form).await {
-        Ok(t) => t,
-        Err(LogoutError::Page(message)) => {
-            return pages::error_html(state, StatusCode::BAD_REQUEST, message);
-        }
-        Err(LogoutError::Unavailable) => {
-            return pages::error_html(
-                state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is busy. Please try again.",
-            );
-        }
-    };
-    if let Some(cookie) = session_value(state, req) {
-        match flow::end_session(&ctx, &cookie).await {
-            Ok(Some(ended)) => {
-                let event = AuditEvent::new("logout")
-                    .actor(ended.user_id.clone())
-                    .subject(ended.user_id)
-                    .details(serde_json::json!({ "sid": ended.sid }));
-                if let Err(err) = audit::record(ctx.store, ctx.now, event).await {
-                    tracing::warn!(error = %err, "could not audit a logout");
-                }
-            }
-            Ok(None) => {}
-            Err(_) => {
-                return pages::error_html(
-                    state,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is busy. Please try again.",
-                );
-            }
-        }
-    }
-    let mut response = match target {
-        Some(location) => pages::redirect(state, &location),
-        None => pages::logged_out_page(state),
+    let cookie = session_value(state, req);
+    let mut response = match flow::logout(&state.ctx(req), &form, cookie.as_deref()).await {
+        Ok(Some(location)) => pages::redirect(state, &location),
+        Ok(None) => pages::logged_out_page(state),
+        Err(e) => return pages::browser_error(state, e),
     };
     pages::clear_cookie(state, &mut response);
     response

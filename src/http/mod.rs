@@ -2,6 +2,7 @@
 
 pub mod bearer;
 pub mod client_ip;
+pub mod context;
 pub mod errors;
 pub mod form_post;
 pub mod health;

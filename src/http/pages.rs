@@ -5,15 +5,14 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use zeroize::Zeroizing;
 
-use super::client_ip::client_ip;
+use super::context::{cookie_name, session_value};
 use crate::config::UiConfig;
 use crate::http::state::AppState;
-use crate::oauth::context::Ctx;
-use crate::oauth::flow::{self, FlowError, Step};
+use crate::oauth::flow::{
+    self, BrowserError, ConsentForm, LoginForm, Page, Screen, SignedIn, Step,
+};
 use crate::oauth::form::FormMap;
-use crate::oauth::login::{self, LoginFailure};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -48,9 +47,6 @@ struct ErrorHtml<'a> {
 pub(crate) struct LogoutHtml<'a> {
     pub ui: &'a UiConfig,
 }
-
-/// The generic login failure: the same words for every reason.
-pub const LOGIN_FAILED: &str = "Incorrect username or password.";
 
 const STYLESHEET: &str = include_str!("../../static/portcullis.css");
 
@@ -123,14 +119,6 @@ fn see_other(state: &AppState, location: &str) -> HttpResponse {
     b.insert_header((header::LOCATION, location)).finish()
 }
 
-fn cookie_name(state: &AppState) -> &'static str {
-    if state.config.issuer.is_https() {
-        "__Host-portcullis_session"
-    } else {
-        "portcullis_session"
-    }
-}
-
 fn session_cookie<'a>(state: &AppState, value: String) -> Cookie<'a> {
     let mut c = Cookie::new(cookie_name(state), value);
     c.set_http_only(true);
@@ -140,35 +128,12 @@ fn session_cookie<'a>(state: &AppState, value: String) -> Cookie<'a> {
     c
 }
 
-pub(crate) fn ctx<'a>(state: &'a AppState, req: &HttpRequest) -> Ctx<'a> {
-    Ctx {
-        config: &state.config,
-        store: &state.store,
-        keys: &state.keys,
-        accounts: &state.accounts,
-        clients: &state.clients,
-        standings: &state.standings,
-        metrics: &state.metrics,
-        now: state.clock.now(),
-        started: std::time::Instant::now(),
-        client_ip: client_ip(
-            req.peer_addr().map(|a| a.ip()),
-            req.headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok()),
-            &state.config.rate_limit.trusted_proxies,
-        ),
-    }
-}
-
-pub(crate) fn session_value(state: &AppState, req: &HttpRequest) -> Option<String> {
-    req.cookie(cookie_name(state)).map(|c| c.value().to_owned())
-}
-
-fn flow_error(state: &AppState, err: FlowError) -> HttpResponse {
+/// The one place a browser error becomes a page.
+pub(crate) fn browser_error(state: &AppState, err: BrowserError) -> HttpResponse {
     match err {
-        FlowError::Page(message) => error_page(state, StatusCode::BAD_REQUEST, message),
-        FlowError::Unavailable(_) => {
+        BrowserError::Page(message) => error_page(state, StatusCode::BAD_REQUEST, message),
+        BrowserError::Forbidden(message) => error_page(state, StatusCode::FORBIDDEN, message),
+        BrowserError::Unavailable(_) => {
             let mut r = error_page(
                 state,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -207,49 +172,50 @@ fn consent_order(scopes: &[String]) -> Vec<&str> {
     ordered
 }
 
-fn render_step(state: &AppState, step: Step, error: Option<&str>) -> HttpResponse {
-    match step {
-        Step::Redirect(location) => see_other(state, &location),
-        Step::Login(page) => html(
-            state,
-            StatusCode::OK,
-            LoginHtml {
-                ui: &state.config.ui,
-                client_name: &page.client_name,
-                request_id: &page.request_id,
-                csrf_token: page.csrf.expose(),
-                login_hint: page.login_hint.as_deref().unwrap_or(""),
-                error,
-            }
-            .render(),
-        ),
-        Step::Consent(page) => html(
-            state,
-            StatusCode::OK,
-            ConsentHtml {
-                ui: &state.config.ui,
-                client_name: &page.client_name,
-                request_id: &page.request_id,
-                csrf_token: page.csrf.expose(),
-                scopes: consent_order(&page.scopes)
-                    .into_iter()
-                    .map(describe)
-                    .collect(),
-            }
-            .render(),
-        ),
+fn render_page(state: &AppState, page: &Page) -> HttpResponse {
+    let ui = &state.config.ui;
+    let body = match page.screen {
+        Screen::Login => LoginHtml {
+            ui,
+            client_name: &page.client_name,
+            request_id: &page.request_id,
+            csrf_token: page.csrf.expose(),
+            login_hint: page.login_hint.as_deref().unwrap_or(""),
+            error: page.error,
+        }
+        .render(),
+        Screen::Consent => ConsentHtml {
+            ui,
+            client_name: &page.client_name,
+            request_id: &page.request_id,
+            csrf_token: page.csrf.expose(),
+            scopes: consent_order(&page.scopes)
+                .into_iter()
+                .map(describe)
+                .collect(),
+        }
+        .render(),
+    };
+    html(state, StatusCode::OK, body)
+}
+
+/// Each screen's own URL, where a GET shows it.
+fn screen_path(screen: Screen) -> &'static str {
+    match screen {
+        Screen::Login => "/login",
+        Screen::Consent => "/consent",
     }
 }
 
-/// A step reached by GET /authorize goes through a URL of its own, so reloading the page
-/// does not revalidate and re-store the request.
-fn redirect_step(state: &AppState, step: Step) -> HttpResponse {
+fn render_step(state: &AppState, step: Result<Step, BrowserError>) -> HttpResponse {
     match step {
-        Step::Redirect(location) => see_other(state, &location),
-        Step::Login(page) => see_other(state, &format!("/login?request_id={}", page.request_id)),
-        Step::Consent(page) => {
-            see_other(state, &format!("/consent?request_id={}", page.request_id))
-        }
+        Ok(Step::Show(page)) => render_page(state, &page),
+        Ok(Step::Visit { screen, request_id }) => see_other(
+            state,
+            &format!("{}?request_id={request_id}", screen_path(screen)),
+        ),
+        Ok(Step::Redirect(location)) => see_other(state, &location),
+        Err(e) => browser_error(state, e),
     }
 }
 
@@ -286,11 +252,7 @@ fn origin_ok(state: &AppState, req: &HttpRequest) -> bool {
 }
 
 pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let form = match parse_form(&state, req.query_string().as_bytes()) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    authorize(&req, &state, &form).await
+    authorize(&req, &state, req.query_string().as_bytes()).await
 }
 
 pub async fn authorize_post(
@@ -298,23 +260,19 @@ pub async fn authorize_post(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match parse_form(&state, &body) {
+    authorize(&req, &state, &body).await
+}
+
+async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> HttpResponse {
+    let form = match parse_form(state, raw) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    authorize(&req, &state, &form).await
-}
-
-async fn authorize(req: &HttpRequest, state: &AppState, form: &FormMap) -> HttpResponse {
-    let ctx = ctx(state, req);
-    let session = match flow::load_session(&ctx, session_value(state, req).as_deref()).await {
-        Ok(s) => s,
-        Err(e) => return flow_error(state, e),
-    };
-    match flow::begin(&ctx, form, session).await {
-        Ok(step) => redirect_step(state, step),
-        Err(e) => flow_error(state, e),
-    }
+    let cookie = session_value(state, req);
+    render_step(
+        state,
+        flow::begin(&state.ctx(req), &form, cookie.as_deref()).await,
+    )
 }
 
 async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
@@ -322,24 +280,11 @@ async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let Some(id) = form.get("request_id") else {
-        return error_page(
-            state,
-            StatusCode::BAD_REQUEST,
-            "The sign-in request is missing.",
-        );
-    };
-    let ctx = ctx(state, req);
-    let result = async {
-        let (row, client) = flow::pending(&ctx, id).await?;
-        let session = flow::load_session(&ctx, session_value(state, req).as_deref()).await?;
-        flow::proceed(&ctx, &client, row, session).await
-    }
-    .await;
-    match result {
-        Ok(step) => render_step(state, step, None),
-        Err(e) => flow_error(state, e),
-    }
+    let cookie = session_value(state, req);
+    render_step(
+        state,
+        flow::show(&state.ctx(req), form.get("request_id"), cookie.as_deref()).await,
+    )
 }
 
 pub async fn login_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -350,71 +295,44 @@ pub async fn consent_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
     show(&req, &state).await
 }
 
+/// A posted form of the flow: same-site, and well-formed.
+fn posted_form(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<FormMap, Box<HttpResponse>> {
+    if !origin_ok(state, req) {
+        return Err(Box::new(browser_error(
+            state,
+            BrowserError::Forbidden("The form did not come from this site."),
+        )));
+    }
+    parse_form(state, body)
+}
+
 pub async fn login_post(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if !origin_ok(&state, &req) {
-        return error_page(
-            &state,
-            StatusCode::FORBIDDEN,
-            "The form did not come from this site.",
-        );
-    }
-    let form = match parse_form(&state, &body) {
-        Ok(f) => f,
+    let form = match posted_form(&state, &req, &body).map(|f| LoginForm::parse(&f)) {
+        Ok(Ok(form)) => form,
+        Ok(Err(e)) => return browser_error(&state, e),
         Err(r) => return *r,
     };
-    let ctx = ctx(&state, &req);
-    let Some(id) = form.get("request_id") else {
-        return error_page(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "The sign-in request is missing.",
-        );
-    };
-    let (row, client) = match flow::pending(&ctx, id).await {
-        Ok(p) => p,
-        Err(e) => return flow_error(&state, e),
-    };
-    if let Err(e) = flow::check_csrf(&row, form.get("csrf_token")) {
-        return flow_error(&state, e);
-    }
-    let username = form.get("username").unwrap_or("");
-    let password = Zeroizing::new(form.get("password").unwrap_or("").to_owned());
-    let user = match login::check_password(
-        &ctx,
-        username,
-        password,
-        &client.client_id,
-        "login_form",
-    )
-    .await
-    {
-        Ok(user) => user,
-        Err(LoginFailure::Rejected) => {
-            // Show the form again, with a fresh CSRF token and the one generic message.
-            return match flow::proceed(&ctx, &client, row, None).await {
-                Ok(step) => render_step(&state, step, Some(LOGIN_FAILED)),
-                Err(e) => flow_error(&state, e),
-            };
+    match flow::submit_login(&state.ctx(&req), form).await {
+        Ok(Ok(SignedIn { cookie, step })) => {
+            let mut response = render_step(&state, Ok(step));
+            if let Err(err) =
+                response.add_cookie(&session_cookie(&state, cookie.expose().to_owned()))
+            {
+                tracing::error!(error = %err, "cannot set the session cookie");
+            }
+            response
         }
-        Err(LoginFailure::Unavailable(e)) => return flow_error(&state, FlowError::Unavailable(e)),
-    };
-    let (cookie, session) = match flow::create_session(&ctx, &user.id, &["pwd"]).await {
-        Ok(s) => s,
-        Err(e) => return flow_error(&state, e),
-    };
-    let step = match flow::after_login(&ctx, &client, row, session).await {
-        Ok(step) => step,
-        Err(e) => return flow_error(&state, e),
-    };
-    let mut response = redirect_step(&state, step);
-    if let Err(err) = response.add_cookie(&session_cookie(&state, cookie.expose().to_owned())) {
-        tracing::error!(error = %err, "cannot set the session cookie");
+        Ok(Err(again)) => render_step(&state, Ok(again)),
+        Err(e) => browser_error(&state, e),
     }
-    response
 }
 
 pub async fn consent_post(
@@ -422,43 +340,16 @@ pub async fn consent_post(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if !origin_ok(&state, &req) {
-        return error_page(
-            &state,
-            StatusCode::FORBIDDEN,
-            "The form did not come from this site.",
-        );
-    }
-    let form = match parse_form(&state, &body) {
-        Ok(f) => f,
+    let form = match posted_form(&state, &req, &body).map(|f| ConsentForm::parse(&f)) {
+        Ok(Ok(form)) => form,
+        Ok(Err(e)) => return browser_error(&state, e),
         Err(r) => return *r,
     };
-    let ctx = ctx(&state, &req);
-    let Some(id) = form.get("request_id") else {
-        return error_page(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "The sign-in request is missing.",
-        );
-    };
-    let allow = match form.get("decision") {
-        Some("allow") => true,
-        Some("deny") => false,
-        Some(_) | None => {
-            return error_page(&state, StatusCode::BAD_REQUEST, "Choose Allow or Deny.");
-        }
-    };
-    let result = async {
-        let (row, _client) = flow::pending(&ctx, id).await?;
-        flow::check_csrf(&row, form.get("csrf_token"))?;
-        let session = flow::load_session(&ctx, session_value(&state, &req).as_deref()).await?;
-        flow::decide_consent(&ctx, row, session, allow).await
-    }
-    .await;
-    match result {
-        Ok(step) => redirect_step(&state, step),
-        Err(e) => flow_error(&state, e),
-    }
+    let cookie = session_value(&state, &req);
+    render_step(
+        &state,
+        flow::submit_consent(&state.ctx(&req), form, cookie.as_deref()).await,
+    )
 }
 
 pub(crate) fn logged_out_page(state: &AppState) -> HttpResponse {

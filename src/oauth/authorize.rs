@@ -8,12 +8,9 @@ use url::form_urlencoded;
 
 use super::client::{GrantType, RegisteredClient};
 use super::error::OAuthError;
+use super::flow::BrowserError;
 use super::form::FormMap;
 use super::scope::{Scope, grant_scope};
-
-/// What the user sees when the request cannot be sent back to the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorPage(pub &'static str);
 
 /// An error for the client, to be delivered by redirect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,11 +20,33 @@ pub struct ErrorRedirect {
     pub error: OAuthError,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Prompt {
     None,
+    /// Also what `select_account` means here: one account per browser, so choosing an
+    /// account is signing in again.
     Login,
     Consent,
+}
+
+impl Prompt {
+    /// The name stored with a pending request.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Login => "login",
+            Self::Consent => "consent",
+        }
+    }
+
+    pub fn from_stored(name: &str) -> Option<Self> {
+        match name {
+            "none" => Some(Self::None),
+            "login" => Some(Self::Login),
+            "consent" => Some(Self::Consent),
+            _ => None,
+        }
+    }
 }
 
 /// A request that passed every check; it is stored and frozen as it is.
@@ -102,23 +121,25 @@ fn valid_s256_challenge(c: &str) -> bool {
 }
 
 /// Step one: the client and where to send it back. `lookup` returned the client (None:
-/// unknown).
+/// unknown). A failure here is shown to the user (`BrowserError::Page`), never redirected.
 pub fn client_and_redirect(
     form: &FormMap,
     client: Option<&RegisteredClient>,
-) -> Result<String, ErrorPage> {
+) -> Result<String, BrowserError> {
     let Some(_) = form.get("client_id") else {
-        return Err(ErrorPage(
+        return Err(BrowserError::Page(
             "The request names no client (client_id is missing).",
         ));
     };
     let Some(client) = client.filter(|c| !c.disabled) else {
-        return Err(ErrorPage(
+        return Err(BrowserError::Page(
             "The application that sent you here is not known.",
         ));
     };
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(ErrorPage("This application may not sign users in."));
+        return Err(BrowserError::Page(
+            "This application may not sign users in.",
+        ));
     }
     match form.get("redirect_uri") {
         Some(presented) => client
@@ -126,13 +147,13 @@ pub fn client_and_redirect(
             .iter()
             .find(|r| redirect_uri_matches(r, presented))
             .map(|_| presented.to_owned())
-            .ok_or(ErrorPage(
+            .ok_or(BrowserError::Page(
                 "The address to return to is not registered for this application.",
             )),
         // Without one, only an unambiguous registration will do.
         None => match client.redirect_uris.as_slice() {
             [only] => Ok(only.clone()),
-            [] | [_, _, ..] => Err(ErrorPage(
+            [] | [_, _, ..] => Err(BrowserError::Page(
                 "The request does not say where to return to (redirect_uri is missing).",
             )),
         },

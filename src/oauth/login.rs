@@ -10,9 +10,10 @@ use crate::audit::{self, AuditEvent};
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::throttle::{Decision, ThrottlePolicy};
-use crate::store::models::throttle as rows;
 
-/// Why a login did not succeed. Callers show the same message for every variant but
+/// Why a password check did not succeed: the outcome the login form and the password
+/// grant share (the browser flow turns it into its login page or a `BrowserError`, the
+/// grant into `invalid_grant`). Callers show the same message for every variant but
 /// `Unavailable`; the distinction is for the audit log and the HTTP status.
 #[derive(Debug)]
 pub enum LoginFailure {
@@ -75,7 +76,7 @@ pub async fn check_password(
     let names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
     let counters = ctx
         .store
-        .run(move |conn| rows::counters(conn, &names))
+        .throttle_counters(names)
         .await
         .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
     let counter = |name: &str| counters.iter().find(|c| c.key == name);
@@ -120,7 +121,7 @@ pub async fn check_password(
             // it happened after this attempt began.
             if user_counter_stored {
                 ctx.store
-                    .run(move |conn| rows::clear(conn, &user_counter))
+                    .clear_throttle(user_counter)
                     .await
                     .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
             }
@@ -141,13 +142,9 @@ pub async fn check_password(
                     (key.name.clone(), ctx.now, ctx.now - key.policy.window_secs);
                 let count = ctx
                     .store
-                    .run(move |conn| {
-                        rows::record_failure(conn, &name, now, after)?;
-                        rows::failures(conn, &name, after)
-                    })
+                    .record_login_failure(name, now, after)
                     .await
-                    .map_err(|e| LoginFailure::Unavailable(store_error(e)))?
-                    .map_or(0, |(n, _)| n);
+                    .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
                 locked |= key.policy.locks_at(count);
             }
             audit(

@@ -1,23 +1,19 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): end the session, and
 //! send the browser back only to a `post_logout_redirect_uri` registered for the client
-//! the request proves it comes from.
+//! the request proves it comes from. `flow::logout` ends the session.
 
 use crate::crypto::jwt::Expected;
 use crate::oauth::authorize::redirect_with;
-use crate::oauth::context::{Ctx, store_error};
+use crate::oauth::context::Ctx;
+use crate::oauth::flow::BrowserError;
 use crate::oauth::form::FormMap;
 use crate::oauth::token::id_token::{self, IdTokenClaims};
 
 /// An ID token hint may be long expired: it only names the client and user.
 const HINT_LEEWAY: u32 = 10 * 366 * 86_400;
 
-pub enum LogoutError {
-    Page(&'static str),
-    Unavailable,
-}
-
 /// Where to send the browser after the session ends (None: show the logout page).
-pub async fn target(ctx: &Ctx<'_>, form: &FormMap) -> Result<Option<String>, LogoutError> {
+pub async fn target(ctx: &Ctx<'_>, form: &FormMap) -> Result<Option<String>, BrowserError> {
     let hinted = match form.get("id_token_hint") {
         Some(hint) => {
             let claims: IdTokenClaims = ctx
@@ -34,7 +30,7 @@ pub async fn target(ctx: &Ctx<'_>, form: &FormMap) -> Result<Option<String>, Log
                 )
                 .await
                 .map_err(|_| {
-                    LogoutError::Page("The logout request carries an invalid id_token_hint.")
+                    BrowserError::Page("The logout request carries an invalid id_token_hint.")
                 })?;
             Some(claims.aud)
         }
@@ -42,7 +38,7 @@ pub async fn target(ctx: &Ctx<'_>, form: &FormMap) -> Result<Option<String>, Log
     };
     let client_id = match (hinted, form.get("client_id")) {
         (Some(a), Some(b)) if a != b => {
-            return Err(LogoutError::Page(
+            return Err(BrowserError::Page(
                 "client_id does not match the id_token_hint.",
             ));
         }
@@ -54,17 +50,14 @@ pub async fn target(ctx: &Ctx<'_>, form: &FormMap) -> Result<Option<String>, Log
         return Ok(None);
     };
     let Some(client_id) = client_id else {
-        return Err(LogoutError::Page(
+        return Err(BrowserError::Page(
             "post_logout_redirect_uri needs client_id or id_token_hint.",
         ));
     };
-    let client = ctx.clients.get(&client_id).await.map_err(|e| {
-        let _ = store_error(e);
-        LogoutError::Unavailable
-    })?;
+    let client = ctx.clients.get(&client_id).await?;
     let registered = client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri));
     if !registered {
-        return Err(LogoutError::Page(
+        return Err(BrowserError::Page(
             "The address to return to after logout is not registered for this application.",
         ));
     }

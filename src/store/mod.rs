@@ -3,6 +3,7 @@
 
 pub mod agreement;
 pub mod audit;
+pub mod browser;
 pub mod clients;
 pub mod coalesce;
 pub mod conn;
@@ -80,6 +81,9 @@ pub struct Store {
     revocations: Arc<AtomicU64>,
     /// This replica's lease and the database epoch it has applied (see `agreement`).
     agreement: Arc<agreement::Agreement>,
+    /// Units of work sent to the database (`run` calls): a cheap measure of round trips
+    /// per request, read by tests that keep the browser flow from growing chattier.
+    round_trips: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -157,11 +161,18 @@ impl Store {
             } else {
                 options.replica_lease
             })),
+            round_trips: Arc::new(AtomicU64::new(0)),
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// How many units of work (`run` calls, each one connection checkout and usually one
+    /// transaction) this store has sent to the database since it was opened.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     /// Changes every time this replica revokes something or learns that another did;
@@ -290,6 +301,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         let pool = self.pool.clone();
         // Waiting longer than a connection attempt may take means the database is not
         // keeping up or not there: the caller answers 503 rather than queueing forever.

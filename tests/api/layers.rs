@@ -569,7 +569,6 @@ fn every_pending_exception_is_still_needed() {
 }
 
 #[test]
-#[ignore = "passes only once the storage and flow branches of issue 17 are merged: oauth/ still runs diesel and reads store::models rows; the lead un-ignores it after the merge"]
 fn oauth_names_no_diesel_and_no_store_rows() {
     let mut problems = Vec::new();
     for (file, module, stripped, paths) in sources() {

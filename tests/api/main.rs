@@ -24,5 +24,6 @@ mod layers;
 mod migrations;
 mod outage;
 mod resource_server;
+mod round_trips;
 mod token;
 mod users_clients;

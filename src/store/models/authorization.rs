@@ -96,6 +96,14 @@ pub fn bind_request(
     Ok(())
 }
 
+/// Records the digest of the CSRF token the request's next form must carry.
+pub fn set_csrf(conn: &mut DbConnection, id: &str, digest: &[u8]) -> Result<(), StoreError> {
+    diesel::update(authorization_requests::table.find(id))
+        .set(authorization_requests::csrf_digest.eq(digest))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Deletes the request; true if this call did (so only one caller finishes it).
 pub fn take_request(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
     Ok(diesel::delete(authorization_requests::table.find(id)).execute(conn)? == 1)

@@ -1,0 +1,446 @@
+//! Storage for the browser side of the authorization code flow (`oauth::flow`): pending
+//! requests, sessions, remembered consent and the codes they end in. Each operation is one
+//! `run` (one connection checkout) and, where it writes more than once, one transaction.
+//! It takes and returns the plain types below; rows and diesel stay in `models`.
+
+use std::collections::BTreeSet;
+
+use diesel::Connection;
+
+use super::models::authorization::{
+    self as rows, AuthorizationCodeRow, AuthorizationRequestRow, SessionRow,
+};
+use super::models::throttle;
+use super::models::users;
+use super::{Store, StoreError};
+use crate::store::audit::{self, AuditEvent};
+
+/// A throttling key's stored failure counter (login form and password grant alike).
+pub use super::models::throttle::Counter as ThrottleCounter;
+
+/// A validated authorization request as stored, frozen until it is taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRequest {
+    pub id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub redirect_uri_given: bool,
+    /// Space-separated, as validated.
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    /// Space-separated prompt values (`none`, `login`, `consent`); None when absent.
+    pub prompt: Option<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// Digest of the CSRF token of the page last rendered for it (empty: none yet).
+    pub csrf_digest: Vec<u8>,
+    /// The session that logged in for, or was shown the consent page of, this request.
+    pub session_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A live browser session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub sid: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+}
+
+/// A session to create: its cookie's digest and its lifetimes.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id_digest: Vec<u8>,
+    pub session: Session,
+    pub now: i64,
+    pub idle_expires_at: i64,
+    pub absolute_expires_at: i64,
+}
+
+/// Finding a session by its cookie: live, its user still enabled; its idle expiry moves.
+#[derive(Debug, Clone)]
+pub struct SessionLookup {
+    pub id_digest: Vec<u8>,
+    pub now: i64,
+    /// Seconds of idleness a session survives.
+    pub idle: i64,
+}
+
+/// What a browser step needs to decide: the request, the browser's session, and the
+/// scope its user has consented to for the request's client (space-separated).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub request: Option<StoredRequest>,
+    pub session: Option<Session>,
+    pub consent: Option<String>,
+}
+
+/// The code a finished request becomes.
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    pub digest: Vec<u8>,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub sid: String,
+    pub amr: Vec<String>,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// Consent to remember when a request finishes: added to what the user granted before.
+#[derive(Debug, Clone)]
+pub struct ConsentGiven {
+    pub user_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub now: i64,
+}
+
+fn request_of(row: AuthorizationRequestRow) -> StoredRequest {
+    StoredRequest {
+        id: row.id,
+        client_id: row.client_id,
+        redirect_uri: row.redirect_uri,
+        redirect_uri_given: row.redirect_uri_given,
+        scope: row.scope,
+        state: row.state,
+        nonce: row.nonce,
+        code_challenge: row.code_challenge,
+        prompt: row.prompt,
+        max_age: row.max_age,
+        login_hint: row.login_hint,
+        csrf_digest: row.csrf_digest,
+        session_id: row.session_id,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+    }
+}
+
+fn session_of(row: SessionRow) -> Result<Session, StoreError> {
+    let amr: Vec<String> = serde_json::from_str(&row.amr)
+        .map_err(|e| StoreError::Corrupt(format!("session amr: {e}")))?;
+    Ok(Session {
+        sid: row.sid,
+        user_id: row.user_id,
+        auth_time: row.auth_time,
+        amr,
+    })
+}
+
+fn amr_text(amr: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(amr).map_err(|e| StoreError::Corrupt(format!("amr: {e}")))
+}
+
+fn live_session(
+    conn: &mut crate::store::DbConnection,
+    lookup: &SessionLookup,
+) -> Result<Option<Session>, StoreError> {
+    let Some(row) = rows::find_session(conn, &lookup.id_digest)? else {
+        return Ok(None);
+    };
+    let now = lookup.now;
+    if row.idle_expires_at <= now || row.absolute_expires_at <= now {
+        return Ok(None);
+    }
+    let enabled = users::find_by_id(conn, &row.user_id)?.is_some_and(|u| !u.row.disabled);
+    if !enabled {
+        return Ok(None);
+    }
+    rows::touch_session(
+        conn,
+        &lookup.id_digest,
+        now,
+        (now + lookup.idle).min(row.absolute_expires_at),
+    )?;
+    session_of(row).map(Some)
+}
+
+fn consent_for(
+    conn: &mut crate::store::DbConnection,
+    session: Option<&Session>,
+    client_id: &str,
+) -> Result<Option<String>, StoreError> {
+    match session {
+        Some(s) => rows::find_consent(conn, &s.user_id, client_id),
+        None => Ok(None),
+    }
+}
+
+impl Store {
+    /// Stores a validated request and, in the same round trip, finds the browser's
+    /// session and what its user consented to for the client.
+    pub async fn begin_request(
+        &self,
+        request: StoredRequest,
+        session: Option<SessionLookup>,
+    ) -> Result<Loaded, StoreError> {
+        self.run(move |conn| {
+            let session = match &session {
+                Some(lookup) => live_session(conn, lookup)?,
+                None => None,
+            };
+            let consent = consent_for(conn, session.as_ref(), &request.client_id)?;
+            let row = AuthorizationRequestRow {
+                id: request.id.clone(),
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                redirect_uri_given: request.redirect_uri_given,
+                scope: request.scope.clone(),
+                state: request.state.clone(),
+                nonce: request.nonce.clone(),
+                code_challenge: request.code_challenge.clone(),
+                prompt: request.prompt.clone(),
+                max_age: request.max_age,
+                login_hint: request.login_hint.clone(),
+                csrf_digest: request.csrf_digest.clone(),
+                user_id: None,
+                session_id: request.session_id.clone(),
+                created_at: request.created_at,
+                expires_at: request.expires_at,
+            };
+            rows::insert_request(conn, &row)?;
+            Ok(Loaded {
+                request: Some(request),
+                session,
+                consent,
+            })
+        })
+        .await
+    }
+
+    /// A pending request by id, with the browser's session and its user's consent for the
+    /// request's client, in one round trip. Expiry is the caller's to judge.
+    pub async fn load_request(
+        &self,
+        id: &str,
+        session: Option<SessionLookup>,
+    ) -> Result<Loaded, StoreError> {
+        let id = id.to_owned();
+        self.run(move |conn| {
+            let Some(row) = rows::find_request(conn, &id)? else {
+                return Ok(Loaded {
+                    request: None,
+                    session: None,
+                    consent: None,
+                });
+            };
+            let session = match &session {
+                Some(lookup) => live_session(conn, lookup)?,
+                None => None,
+            };
+            let consent = consent_for(conn, session.as_ref(), &row.client_id)?;
+            Ok(Loaded {
+                request: Some(request_of(row)),
+                session,
+                consent,
+            })
+        })
+        .await
+    }
+
+    /// A session from its cookie, if live and its user still enabled; its idle expiry moves.
+    pub async fn load_session(&self, lookup: SessionLookup) -> Result<Option<Session>, StoreError> {
+        self.run(move |conn| live_session(conn, &lookup)).await
+    }
+
+    /// Records the CSRF token of a page about to be rendered (the old one stops working)
+    /// and, for a consent page, the session that must answer it.
+    pub async fn set_request_csrf(
+        &self,
+        request_id: &str,
+        csrf_digest: Vec<u8>,
+        bind: Option<Session>,
+    ) -> Result<(), StoreError> {
+        let id = request_id.to_owned();
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                if let Some(s) = &bind {
+                    rows::bind_request(conn, &id, &s.user_id, &s.sid)?;
+                }
+                rows::set_csrf(conn, &id, &csrf_digest)
+            })
+        })
+        .await
+    }
+
+    /// Records the session that must answer the request's consent page.
+    pub async fn bind_request(
+        &self,
+        request_id: &str,
+        session: &Session,
+    ) -> Result<(), StoreError> {
+        let (id, user, sid) = (
+            request_id.to_owned(),
+            session.user_id.clone(),
+            session.sid.clone(),
+        );
+        self.run(move |conn| rows::bind_request(conn, &id, &user, &sid))
+            .await
+    }
+
+    /// A new session after a login, bound to the request it was made for (whose login
+    /// form's CSRF token stops working); returns what its user consented to for the
+    /// request's client.
+    pub async fn create_session(
+        &self,
+        new: NewSession,
+        request_id: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let (id, client_id) = (request_id.to_owned(), client_id.to_owned());
+        self.run(move |conn| {
+            let row = SessionRow {
+                id_digest: new.id_digest.clone(),
+                sid: new.session.sid.clone(),
+                user_id: new.session.user_id.clone(),
+                auth_time: new.session.auth_time,
+                amr: amr_text(&new.session.amr)?,
+                created_at: new.now,
+                last_seen_at: new.now,
+                idle_expires_at: new.idle_expires_at,
+                absolute_expires_at: new.absolute_expires_at,
+            };
+            conn.transaction(|conn| {
+                rows::insert_session(conn, &row)?;
+                rows::bind_request(conn, &id, &row.user_id, &row.sid)?;
+                // The login form's token is spent: replaying the form does nothing.
+                rows::set_csrf(conn, &id, &[])?;
+                rows::find_consent(conn, &row.user_id, &client_id)
+            })
+        })
+        .await
+    }
+
+    /// Deletes a pending request; true if this call did (so only one caller finishes it).
+    pub async fn take_request(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.run(move |conn| rows::take_request(conn, &id)).await
+    }
+
+    /// Finishes a request: takes it, remembers the consent given (if any) and stores its
+    /// code, all or nothing. False when another caller took the request first.
+    pub async fn take_request_and_insert_code(
+        &self,
+        request: &StoredRequest,
+        code: NewCode,
+        consent: Option<ConsentGiven>,
+    ) -> Result<bool, StoreError> {
+        let row = AuthorizationCodeRow {
+            digest: code.digest,
+            client_id: request.client_id.clone(),
+            user_id: code.user_id,
+            redirect_uri: request.redirect_uri.clone(),
+            redirect_uri_given: request.redirect_uri_given,
+            scope: request.scope.clone(),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            auth_time: code.auth_time,
+            sid: Some(code.sid),
+            amr: amr_text(&code.amr)?,
+            created_at: code.now,
+            expires_at: code.expires_at,
+            consumed_at: None,
+            grant_id: None,
+        };
+        let id = request.id.clone();
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                if !rows::take_request(conn, &id)? {
+                    return Ok(false);
+                }
+                if let Some(given) = &consent {
+                    remember_consent(conn, given)?;
+                }
+                rows::insert_code(conn, &row)?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    /// Ends the session behind a cookie and appends the audit event made from it, in one
+    /// transaction. None when there was no such session.
+    pub async fn end_session_with_audit<F>(
+        &self,
+        id_digest: Vec<u8>,
+        now: i64,
+        event: F,
+    ) -> Result<Option<Session>, StoreError>
+    where
+        F: FnOnce(&Session) -> AuditEvent + Send + 'static,
+    {
+        let ended = self
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    let Some(row) = rows::delete_session(conn, &id_digest)? else {
+                        return Ok(None);
+                    };
+                    let session = session_of(row)?;
+                    let event = event(&session);
+                    let stored = audit::append(conn, now, &event)?;
+                    Ok(Some((session, event, stored)))
+                })
+            })
+            .await?;
+        Ok(ended.map(|(session, event, stored)| {
+            audit::log_event(&event, &stored);
+            session
+        }))
+    }
+}
+
+/// Throttling of password checks: counters per key (a username, a client IP), shared by
+/// every replica and by the login form and the password grant.
+impl Store {
+    /// The counters of several keys in one query.
+    pub async fn throttle_counters(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<Vec<ThrottleCounter>, StoreError> {
+        self.run(move |conn| throttle::counters(conn, &keys)).await
+    }
+
+    /// Forgets a key's failures (after a success).
+    pub async fn clear_throttle(&self, key: String) -> Result<(), StoreError> {
+        self.run(move |conn| throttle::clear(conn, &key)).await
+    }
+
+    /// Counts one failure for `key` (a new window if the last one began at or before
+    /// `window_start_after`) and returns the failures now in its window.
+    pub async fn record_login_failure(
+        &self,
+        key: String,
+        now: i64,
+        window_start_after: i64,
+    ) -> Result<u32, StoreError> {
+        self.run(move |conn| {
+            throttle::record_failure(conn, &key, now, window_start_after)?;
+            throttle::failures(conn, &key, window_start_after)
+        })
+        .await
+        .map(|found| found.map_or(0, |(n, _)| n))
+    }
+}
+
+/// Adds `given.scope` to what the user granted the client before.
+fn remember_consent(
+    conn: &mut crate::store::DbConnection,
+    given: &ConsentGiven,
+) -> Result<(), StoreError> {
+    let merged = match rows::find_consent(conn, &given.user_id, &given.client_id)? {
+        Some(old) => {
+            let all: BTreeSet<&str> = old
+                .split(' ')
+                .chain(given.scope.split(' '))
+                .filter(|s| !s.is_empty())
+                .collect();
+            all.into_iter().collect::<Vec<_>>().join(" ")
+        }
+        None => given.scope.clone(),
+    };
+    rows::save_consent(conn, &given.user_id, &given.client_id, &merged, given.now)
+}

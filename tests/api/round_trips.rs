@@ -1,0 +1,145 @@
+//! The browser flow end to end, counting what reaches the database: a first login with
+//! consent must not grow chattier again (issue 17).
+
+use portcullis::manage::Actor;
+use portcullis::manage::clients::NewClient;
+use portcullis::manage::users::NewUser;
+use zeroize::Zeroizing;
+
+use crate::helpers::spawn_app;
+
+const PASSWORD: &str = "correct horse battery staple";
+const CALLBACK: &str = "https://rp.example.com/callback";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Round trips (store `run` calls) for a first login with consent: 21 before issue 17
+/// (2 + 2 + 8 + 4 + 5 by step), 12 after (1 + 2 + 5 + 2 + 2). More fails the test.
+const MAX_FIRST_LOGIN: u64 = 12;
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("hidden field") + marker.len();
+    html[start..].split('"').next().expect("value").to_owned()
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .expect("a Location")
+        .to_str()
+        .expect("ascii")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn first_login_with_consent_round_trips() {
+    let app = spawn_app().await;
+    let base = app.public.clone();
+    let state = &app.state;
+    let service = &state.service;
+    service
+        .create_client(
+            &Actor::cli(),
+            NewClient {
+                name: "App rp".into(),
+                client_id: Some("rp".into()),
+                redirect_uris: vec![CALLBACK.into()],
+                scopes: ["openid", "email"].map(String::from).to_vec(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("client");
+    service
+        .create_user(
+            &Actor::cli(),
+            NewUser {
+                username: "alice".into(),
+                password: Some(Zeroizing::new(PASSWORD.into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("user");
+    // The client cache is warm in a running server; do not count its first fill.
+    let _ = state.clients.get("rp").await.expect("client cache");
+
+    let b = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("browser");
+    let count = || state.store.round_trips();
+    let mut steps = Vec::new();
+    let start = count();
+    let mut mark = start;
+    let mut step = |name: &'static str, steps: &mut Vec<(&'static str, u64)>| {
+        let now = count();
+        steps.push((name, now - mark));
+        mark = now;
+    };
+
+    let r = b
+        .get(format!(
+            "{base}/authorize?response_type=code&client_id=rp&redirect_uri={CALLBACK}\
+             &scope=openid%20email&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256"
+        ))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(r.status(), 303);
+    step("GET /authorize", &mut steps);
+    let html = b
+        .get(format!("{base}{}", location(&r)))
+        .send()
+        .await
+        .expect("login page")
+        .text()
+        .await
+        .expect("html");
+    step("GET /login", &mut steps);
+    let r = b
+        .post(format!("{base}/login"))
+        .form(&[
+            ("request_id", hidden(&html, "request_id")),
+            ("csrf_token", hidden(&html, "csrf_token")),
+            ("username", "alice".into()),
+            ("password", PASSWORD.into()),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 303);
+    step("POST /login", &mut steps);
+    let consent = location(&r);
+    assert!(consent.starts_with("/consent?"), "{consent}");
+    let html = b
+        .get(format!("{base}{consent}"))
+        .send()
+        .await
+        .expect("consent page")
+        .text()
+        .await
+        .expect("html");
+    step("GET /consent", &mut steps);
+    let r = b
+        .post(format!("{base}/consent"))
+        .form(&[
+            ("request_id", hidden(&html, "request_id")),
+            ("csrf_token", hidden(&html, "csrf_token")),
+            ("decision", "allow".into()),
+        ])
+        .send()
+        .await
+        .expect("consent");
+    assert_eq!(r.status(), 303);
+    step("POST /consent", &mut steps);
+    assert!(location(&r).starts_with(CALLBACK) && location(&r).contains("code="));
+
+    let total = count() - start;
+    println!("round trips for a first login with consent: {total} {steps:?}");
+    assert!(
+        total <= MAX_FIRST_LOGIN,
+        "a first login with consent took {total} round trips: {steps:?}"
+    );
+}
