@@ -1,4 +1,4 @@
-//! The admin listener's API in one table (STYLE.md #13): each route, the permission it
+//! The admin listener's API in one table (docs/architecture.md, convention 13): each route, the permission it
 //! needs and its handler, read at once. `crate::app` wires it next to the listener's
 //! health and metrics endpoints (`crate::http::routes::admin`).
 

@@ -1,6 +1,6 @@
 //! Compact JWS tokens (RFC 7515/7519), RS256 only: signing and verification.
 //!
-//! Verification follows SECURITY.md "Tokens and keys" and RFC 8725: the algorithm is fixed
+//! Verification follows docs/security.md "Tokens and keys" and RFC 8725: the algorithm is fixed
 //! by the server, the header is checked before any cryptography, keys are chosen only by
 //! `kid` among keys we loaded ourselves, and nothing is ever fetched from a token header.
 

@@ -4,7 +4,7 @@
 //! on its own threads, one per core, never on the async executor, and only `queue_limit`
 //! jobs may wait: past that the caller gets `Overloaded` and answers 503 with Retry-After,
 //! instead of queueing without bound. Unknown users are verified against a dummy hash so
-//! that "no such user" costs the same as "wrong password" (STYLE.md #8).
+//! that "no such user" costs the same as "wrong password" (docs/architecture.md, convention 8).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};

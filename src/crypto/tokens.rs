@@ -1,5 +1,5 @@
 //! Random secrets (client secrets, refresh tokens, codes, session ids) and the digests the
-//! database keeps instead of them (STYLE.md #7).
+//! database keeps instead of them (docs/architecture.md, convention 7).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

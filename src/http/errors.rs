@@ -1,4 +1,4 @@
-//! The one place protocol errors become HTTP responses (STYLE.md #2).
+//! The one place protocol errors become HTTP responses (docs/architecture.md, convention 2).
 //!
 //! Token, introspection and revocation endpoints answer with [`OAuthError`] (RFC 6749
 //! section 5.2); resource endpoints such as userinfo answer with `super::bearer::BearerError`

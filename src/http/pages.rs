@@ -1,5 +1,5 @@
 //! The browser endpoints: /authorize, /login, /consent, /logout, and the HTML they send.
-//! Every page carries the headers SECURITY.md asks for; every POST answers with a 303.
+//! Every page carries the headers docs/security.md asks for; every POST answers with a 303.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};

@@ -1,4 +1,4 @@
-//! The public URL surface in one place (STYLE.md #13); the admin API's table is
+//! The public URL surface in one place (docs/architecture.md, convention 13); the admin API's table is
 //! `crate::admin::routes`.
 
 use actix_web::web;

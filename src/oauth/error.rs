@@ -1,4 +1,4 @@
-//! The error vocabulary of the protocol: one variant per registered error code (STYLE.md #2).
+//! The error vocabulary of the protocol: one variant per registered error code (docs/architecture.md, convention 2).
 //!
 //! RFC 6749 sections 4.1.2.1 and 5.2, RFC 6750 section 3.1, RFC 7009 section 2.2.1 and
 //! OpenID Connect Core section 3.1.2.6. The mapping to HTTP (status, body, headers) lives in

@@ -2,7 +2,7 @@
 //!
 //! `url::form_urlencoded::parse` is lenient by design (WHATWG): a malformed `%` escape
 //! passes through literally and invalid UTF-8 becomes U+FFFD, so two components could read
-//! different values from one request. Here both are `invalid_request`, as SECURITY.md asks
+//! different values from one request. Here both are `invalid_request`, as docs/security.md asks
 //! for malformed input. The splitting rules are the same as the WHATWG parser's: pairs on
 //! `&`, name and value on the first `=`, `+` is a space, empty segments are skipped.
 

@@ -1,4 +1,4 @@
-//! Redirect URIs: what may be registered (SECURITY.md "Authorization endpoint").
+//! Redirect URIs: what may be registered (docs/security.md "Authorization endpoint").
 //! Matching at /authorize is byte for byte against the registered string; this module
 //! only decides what is acceptable to register.
 

@@ -1,5 +1,5 @@
 //! The one schema both backends share. Types are chosen so that every column maps the
-//! same way on SQLite and Postgres (see DESIGN.md "Storage").
+//! same way on SQLite and Postgres (see docs/architecture.md).
 
 diesel::table! {
     users (id) {

@@ -1,6 +1,6 @@
 //! The authorization code flow end to end: the `openidconnect` crate as the relying party,
 //! a cookie-keeping reqwest client as the browser, and a negative test for each rule in
-//! SECURITY.md's sections on the authorization endpoint, login/consent/sessions and the
+//! docs/security.md's sections on the authorization endpoint, login/consent/sessions and the
 //! token endpoint.
 
 use std::sync::Arc;

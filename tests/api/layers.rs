@@ -1,4 +1,4 @@
-//! The layer check: layers point one way (STYLE.md #15). Reads every `src/**/*.rs`, finds
+//! The layer check: layers point one way (docs/architecture.md, convention 15). Reads every `src/**/*.rs`, finds
 //! each path into the crate (`use crate::...` lines, grouped `use crate::{a, b}`, and
 //! `crate::x::y` written in code; comments and string literals are skipped), and fails
 //! naming each file:line that imports against the order below, and any import circle

@@ -1,4 +1,4 @@
-//! The one integration-test binary (STYLE.md #10). Each test gets its own server on
+//! The one integration-test binary (docs/architecture.md, convention 10). Each test gets its own server on
 //! port 0 and its own database: a fresh SQLite file, or a fresh Postgres database when
 //! PORTCULLIS_TEST_DATABASE_URL is set.
 #![allow(
@@ -14,6 +14,7 @@ mod audit;
 mod authorize;
 mod cli;
 mod config;
+mod docs;
 mod health;
 mod helpers;
 mod import_export;

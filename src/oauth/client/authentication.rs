@@ -239,7 +239,7 @@ impl From<ClientAuthError> for OAuthError {
 }
 
 /// Compared against when the client is unknown, so an unknown id costs the same digest and
-/// comparison as a known one (STYLE.md #8).
+/// comparison as a known one (docs/architecture.md, convention 8).
 const DUMMY_DIGEST: [u8; 32] = [0; 32];
 
 /// Checks presented credentials against the registered client (`None`: no such client).

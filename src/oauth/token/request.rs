@@ -1,5 +1,5 @@
 //! The token request (RFC 6749 sections 4.1.3, 4.3.2, 4.4.2, 6) as a typed enum tagged by
-//! `grant_type` (STYLE.md #1): an unknown grant never reaches grant code, and each grant sees
+//! `grant_type` (docs/architecture.md, convention 1): an unknown grant never reaches grant code, and each grant sees
 //! exactly the parameters it needs.
 //!
 //! Parsed by hand from the [`FormMap`] rather than through serde, so every failure is the

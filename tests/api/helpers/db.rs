@@ -1,4 +1,4 @@
-//! A database of each test's own (STYLE.md #10): SQLite by default, Postgres when
+//! A database of each test's own (docs/architecture.md, convention 10): SQLite by default, Postgres when
 //! PORTCULLIS_TEST_DATABASE_URL names a server.
 
 use std::io::Write;

@@ -1,4 +1,4 @@
-//! The fixture kit (STYLE.md #18): clients, users, tokens and audit counts in one line
+//! The fixture kit (docs/architecture.md, convention 18): clients, users, tokens and audit counts in one line
 //! each, so that a test reads as its scenario. Builders start from sensible defaults and
 //! are awaited directly:
 //!
