@@ -188,34 +188,10 @@ pub fn bearer_token(req: &HttpRequest, accepts: Accepts<'_>) -> Result<String, B
 
 #[cfg(test)]
 mod tests {
-    use actix_web::body::to_bytes;
     use actix_web::test::TestRequest;
 
     use super::*;
-    use crate::oauth::error::Description;
-
-    /// Status, every header (sorted, as `name: value`) and the body as text.
-    async fn snapshot(error: &impl ResponseError) -> (u16, Vec<String>, String) {
-        let response = error.error_response();
-        let status = response.status().as_u16();
-        assert_eq!(status, error.status_code().as_u16());
-        let mut headers: Vec<String> = response
-            .headers()
-            .iter()
-            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
-            .collect();
-        headers.sort();
-        let body = to_bytes(response.into_body()).await.unwrap();
-        (status, headers, String::from_utf8(body.to_vec()).unwrap())
-    }
-
-    fn d(text: &'static str) -> Description {
-        Description::new(text)
-    }
-
-    const JSON: &str = "content-type: application/json";
-    const NO_STORE: &str = "cache-control: no-store";
-    const NO_CACHE: &str = "pragma: no-cache";
+    use crate::http::errors::tests::{JSON, NO_CACHE, NO_STORE, d, snapshot};
 
     #[actix_web::test]
     async fn bearer_codes_answer_with_a_bearer_challenge() {

@@ -128,14 +128,17 @@ pub(super) fn with_bearer_challenge(error: &OAuthError, scope: Option<&Scope>) -
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use actix_web::body::to_bytes;
 
     use super::*;
     use crate::oauth::error::Description;
 
-    /// Status, every header (sorted, as `name: value`) and the body as text.
-    async fn snapshot(error: &impl ResponseError) -> (u16, Vec<String>, String) {
+    /// Status, every header (sorted, as `name: value`) and the body as text. (The bearer
+    /// tests in `bearer.rs` pin their responses with it too.)
+    pub(in crate::http) async fn snapshot(
+        error: &impl ResponseError,
+    ) -> (u16, Vec<String>, String) {
         let response = error.error_response();
         let status = response.status().as_u16();
         assert_eq!(status, error.status_code().as_u16());
@@ -149,13 +152,13 @@ mod tests {
         (status, headers, String::from_utf8(body.to_vec()).unwrap())
     }
 
-    fn d(text: &'static str) -> Description {
+    pub(in crate::http) fn d(text: &'static str) -> Description {
         Description::new(text)
     }
 
-    const JSON: &str = "content-type: application/json";
-    const NO_STORE: &str = "cache-control: no-store";
-    const NO_CACHE: &str = "pragma: no-cache";
+    pub(in crate::http) const JSON: &str = "content-type: application/json";
+    pub(in crate::http) const NO_STORE: &str = "cache-control: no-store";
+    pub(in crate::http) const NO_CACHE: &str = "pragma: no-cache";
 
     /// The plain JSON errors: same headers, status by code.
     #[actix_web::test]

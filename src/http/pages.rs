@@ -65,6 +65,8 @@ fn origin_of(url: &str) -> Option<String> {
 }
 
 fn csp(ui: &UiConfig) -> String {
+    // No extra stylesheet or logo configured: nothing to allow beyond 'self'. (Both are
+    // validated as absolute URLs when the configuration loads.)
     let extra = |v: &Option<String>| {
         v.as_deref()
             .and_then(origin_of)
