@@ -366,6 +366,27 @@ fn config_check_redacts_and_bad_config_fails() {
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["config"]["database"]["backend"], "postgres");
 
+    // The text form is TOML: settings that are not set (no logo, say) are left out, and it
+    // is never empty.
+    let out = base_command(&db)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("configuration is valid\n"), "{stdout}");
+    let shown: toml::Value = toml::from_str(
+        stdout
+            .strip_prefix("configuration is valid\n")
+            .unwrap_or_default(),
+    )
+    .unwrap();
+    assert!(shown.get("issuer").is_some(), "{stdout}");
+
     let err = fails(&db, &["--database-url", "mysql://x/y", "config", "check"]);
     assert!(
         err.contains("database.url") && err.contains("command-line flag"),
