@@ -8,7 +8,7 @@ use url::form_urlencoded;
 
 use super::client::{GrantType, RegisteredClient};
 use super::error::OAuthError;
-use super::flow::BrowserError;
+use super::flow::error::BrowserError;
 use super::form::FormMap;
 use super::scope::{Scope, grant_scope};
 

@@ -5,7 +5,7 @@
 use crate::crypto::jwt::Expected;
 use crate::oauth::authorize::redirect_with;
 use crate::oauth::context::Ctx;
-use crate::oauth::flow::BrowserError;
+use crate::oauth::flow::error::BrowserError;
 use crate::oauth::form::FormMap;
 use crate::oauth::token::id_token::{self, IdTokenClaims};
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::models::audit::{self as rows, AuditRow};
-use super::{DbConnection, StoreError};
+use super::{DbConnection, Store, StoreError};
 use crate::encoding::hex;
 
 #[derive(Debug, Clone, Serialize)]
@@ -175,4 +175,60 @@ fn append_with(
         }
     }
     Err(last_err)
+}
+
+/// Whether a change revokes something: such a change runs through `Store::run_revoking`,
+/// so answers remembered from before it are dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Revokes,
+    Other,
+}
+
+impl Store {
+    /// Makes a change and appends the audit event that records it in one transaction, so
+    /// neither is stored without the other. `work` returns its value and that event, or
+    /// `None` when it changed nothing (then nothing is recorded). The event goes to the log
+    /// once committed; when the transaction fails, `meant` (the event as far as it is known
+    /// beforehand) is logged as not stored.
+    pub async fn run_audited<T, F>(
+        &self,
+        change: Change,
+        now: i64,
+        meant: Option<AuditEvent>,
+        work: F,
+    ) -> Result<Option<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<Option<(T, AuditEvent)>, StoreError>
+            + Send
+            + 'static,
+    {
+        let job = move |conn: &mut DbConnection| {
+            conn.transaction(|conn| {
+                let Some((value, event)) = work(conn)? else {
+                    return Ok(None);
+                };
+                let row = append(conn, now, &event)?;
+                Ok(Some((value, event, row)))
+            })
+        };
+        let outcome = match change {
+            Change::Revokes => self.run_revoking(job).await,
+            Change::Other => self.run(job).await,
+        };
+        match outcome {
+            Ok(Some((value, event, row))) => {
+                log_event(&event, &row);
+                Ok(Some(value))
+            }
+            Ok(None) => Ok(None),
+            Err(err) => {
+                if let Some(meant) = &meant {
+                    log_unstored(meant, &err);
+                }
+                Err(err)
+            }
+        }
+    }
 }

@@ -7,13 +7,13 @@ use std::collections::BTreeSet;
 
 use diesel::Connection;
 
+use super::audit::{AuditEvent, Change};
 use super::models::authorization::{
     self as rows, AuthorizationCodeRow, AuthorizationRequestRow, SessionRow,
 };
 use super::models::throttle;
 use super::models::users;
 use super::{Store, StoreError};
-use crate::store::audit::{self, AuditEvent};
 
 /// A throttling key's stored failure counter (login form and password grant alike).
 pub use super::models::throttle::Counter as ThrottleCounter;
@@ -373,23 +373,15 @@ impl Store {
     where
         F: FnOnce(&Session) -> AuditEvent + Send + 'static,
     {
-        let ended = self
-            .run(move |conn| {
-                conn.transaction(|conn| {
-                    let Some(row) = rows::delete_session(conn, &id_digest)? else {
-                        return Ok(None);
-                    };
-                    let session = session_of(row)?;
-                    let event = event(&session);
-                    let stored = audit::append(conn, now, &event)?;
-                    Ok(Some((session, event, stored)))
-                })
-            })
-            .await?;
-        Ok(ended.map(|(session, event, stored)| {
-            audit::log_event(&event, &stored);
-            session
-        }))
+        self.run_audited(Change::Other, now, None, move |conn| {
+            let Some(row) = rows::delete_session(conn, &id_digest)? else {
+                return Ok(None);
+            };
+            let session = session_of(row)?;
+            let event = event(&session);
+            Ok(Some((session, event)))
+        })
+        .await
     }
 }
 

@@ -4,10 +4,7 @@
 //! and spending an authorization code stores the grant it creates in the same transaction.
 //! The rows and the SQL stay in `models`.
 
-use diesel::Connection;
-
-use super::audit::{self, AuditEvent};
-use super::models::audit::AuditRow;
+use super::audit::{AuditEvent, Change};
 use super::models::authorization::{self as codes, AuthorizationCodeRow, CodeUserRow};
 use super::models::grants::{self as rows, GrantRow, RefreshLookup, RefreshTokenRow};
 use super::{Store, StoreError};
@@ -209,25 +206,6 @@ fn redemption(
     })
 }
 
-/// An audit event a transaction appended, with its row, to be logged after the commit.
-type Appended = Option<(AuditEvent, AuditRow)>;
-
-/// Logs what an operation appended once it committed, or, when nothing was committed,
-/// the event it meant to append as not stored.
-fn logged(meant: &AuditEvent, outcome: Result<Appended, StoreError>) -> Result<(), StoreError> {
-    match outcome {
-        Ok(Some((event, row))) => {
-            audit::log_event(&event, &row);
-            Ok(())
-        }
-        Ok(None) => Ok(()),
-        Err(err) => {
-            audit::log_unstored(meant, &err);
-            Err(err)
-        }
-    }
-}
-
 impl Store {
     /// The authorization code with this digest and its user, in one round trip.
     pub async fn find_code_for_redemption(
@@ -287,20 +265,12 @@ impl Store {
         event: AuditEvent,
     ) -> Result<(), StoreError> {
         let meant = event.clone();
-        let outcome = self
-            .run_revoking(move |conn| {
-                conn.transaction(|conn| {
-                    let revoked = codes::revoke_grant_of_code(conn, &code_digest, now, reason)?;
-                    let Some(grant_id) = revoked else {
-                        return Ok(None);
-                    };
-                    let event = event.subject(grant_id);
-                    let row = audit::append(conn, now, &event)?;
-                    Ok(Some((event, row)))
-                })
-            })
-            .await;
-        logged(&meant, outcome)
+        self.run_audited(Change::Revokes, now, Some(meant), move |conn| {
+            let revoked = codes::revoke_grant_of_code(conn, &code_digest, now, reason)?;
+            Ok(revoked.map(|grant_id| ((), event.subject(grant_id))))
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Revokes a grant, so its refresh tokens and (through the `gid` deny-list) its
@@ -313,16 +283,12 @@ impl Store {
         event: AuditEvent,
     ) -> Result<(), StoreError> {
         let meant = event.clone();
-        let outcome = self
-            .run_revoking(move |conn| {
-                conn.transaction(|conn| {
-                    rows::revoke_grant(conn, &grant_id, now, reason)?;
-                    let row = audit::append(conn, now, &event)?;
-                    Ok(Some((event, row)))
-                })
-            })
-            .await;
-        logged(&meant, outcome)
+        self.run_audited(Change::Revokes, now, Some(meant), move |conn| {
+            rows::revoke_grant(conn, &grant_id, now, reason)?;
+            Ok(Some(((), event)))
+        })
+        .await
+        .map(|_| ())
     }
 
     /// The refresh token with this digest and its grant.

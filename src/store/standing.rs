@@ -1,9 +1,7 @@
 //! Whether a token still stands: the access-token deny-list (RFC 7009) and the batched
 //! query introspection asks on every call. The SQL is in `models::revocation`.
 
-use diesel::Connection;
-
-use super::audit::{self, AuditEvent};
+use super::audit::{AuditEvent, Change};
 use super::coalesce::Coalescer;
 use super::models::revocation;
 use super::{Store, StoreError};
@@ -63,18 +61,11 @@ impl Store {
         event: AuditEvent,
     ) -> Result<(), StoreError> {
         let meant = event.clone();
-        let outcome = self
-            .run_revoking(move |conn| {
-                conn.transaction(|conn| {
-                    revocation::revoke_access_token(conn, &jti, &client_id, now, until)?;
-                    audit::append(conn, now, &event)
-                })
-            })
-            .await;
-        match &outcome {
-            Ok(row) => audit::log_event(&meant, row),
-            Err(err) => audit::log_unstored(&meant, err),
-        }
-        outcome.map(|_| ())
+        self.run_audited(Change::Revokes, now, Some(meant), move |conn| {
+            revocation::revoke_access_token(conn, &jti, &client_id, now, until)?;
+            Ok(Some(((), event)))
+        })
+        .await
+        .map(|_| ())
     }
 }

@@ -13,24 +13,25 @@
 //! src/http/pages.rs picks for it; the entry points need no change.
 
 pub mod decide;
+pub mod error;
 pub mod pending;
 
 use zeroize::Zeroizing;
 
 use super::authorize::{self, ErrorRedirect};
 use super::client::RegisteredClient;
-use super::context::{Ctx, store_error};
+use super::context::Ctx;
 use super::error::OAuthError;
 use super::form::FormMap;
 use super::login::{self, LoginFailure};
 use super::logout;
 use crate::audit::AuditEvent;
 use crate::crypto::tokens::{Secret, matches_digest};
-use crate::store::StoreError;
 use crate::store::browser::{
     ConsentGiven, Loaded, NewCode, NewSession, Session, SessionLookup, StoredRequest,
 };
 pub use decide::{ConsentState, Next, Screen, decide};
+pub use error::BrowserError;
 pub use pending::{PendingRequest, Prompts};
 
 /// How long a validated request waits for the user.
@@ -71,24 +72,6 @@ pub struct Page {
     pub scopes: Vec<String>,
     /// A message to show above the form (the generic login failure).
     pub error: Option<&'static str>,
-}
-
-/// Every way a browser request of the flow or of logout fails; src/http/pages.rs maps
-/// each to its page in one place.
-#[derive(Debug)]
-pub enum BrowserError {
-    /// Shown to the user on an error page (400); never redirected.
-    Page(&'static str),
-    /// A form post another site sent (403).
-    Forbidden(&'static str),
-    /// Storage or hashing cannot take the work now (503).
-    Unavailable(OAuthError),
-}
-
-impl From<StoreError> for BrowserError {
-    fn from(err: StoreError) -> Self {
-        Self::Unavailable(store_error(err))
-    }
 }
 
 /// The login form, as posted.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::BrowserError;
+use super::error::BrowserError;
 use crate::oauth::authorize::Prompt;
 use crate::oauth::scope::Scope;
 use crate::store::browser::StoredRequest;
