@@ -40,22 +40,37 @@ pub enum ConfigError {
     },
 }
 
-/// The issuer URL, exactly as tokens and discovery carry it (no trailing slash).
+/// The issuer URL, exactly as tokens and discovery carry it (no trailing slash), and the
+/// path part of it under which every public endpoint, page, asset and cookie lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Issuer(String);
+pub struct Issuer {
+    url: String,
+    path: String,
+}
 
 impl Issuer {
+    /// Validates `raw` as `issuer` is validated when the configuration loads.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        validate::parse_issuer(raw)
+    }
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.url
     }
     pub fn is_https(&self) -> bool {
-        self.0.starts_with("https://")
+        self.url.starts_with("https://")
+    }
+    /// The issuer's path: `""` for `https://id.example.com`, `"/auth"` for
+    /// `https://id.example.com/auth`. Never ends with `/`; its segments are plain
+    /// (unreserved characters only), so it can be written into routes, HTML and cookie
+    /// attributes without escaping.
+    pub fn path(&self) -> &str {
+        &self.path
     }
 }
 
 impl std::fmt::Display for Issuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.url)
     }
 }
 

@@ -472,7 +472,7 @@ fn parse_bind(raw: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("`{raw}` is not an address and port like 127.0.0.1:8080 or [::]:8080"))
 }
 
-fn parse_issuer(raw: &str) -> Result<Issuer, String> {
+pub(super) fn parse_issuer(raw: &str) -> Result<Issuer, String> {
     let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err("must not have a query or fragment (RFC 8414 section 2)".into());
@@ -488,7 +488,44 @@ fn parse_issuer(raw: &str) -> Result<Issuer, String> {
         other => return Err(format!("scheme `{other}` is not http or https")),
     }
     // Keep the operator's spelling, minus a trailing slash, so `iss` matches exactly.
-    Ok(Issuer(raw.trim_end_matches('/').to_owned()))
+    let spelled = raw.trim_end_matches('/');
+    let path = issuer_path(spelled, &url)?;
+    Ok(Issuer {
+        url: spelled.to_owned(),
+        path,
+    })
+}
+
+/// The path of the issuer as the operator wrote it. It becomes a route prefix, a cookie
+/// `Path` and a prefix of links in HTML, so it must read the same to every party: the
+/// parser (which resolves dot segments and turns `\` into `/`), the reverse proxy in
+/// front and the browser. Only plain segments of unreserved characters (RFC 3986 §2.3)
+/// are taken; anything a party could read differently is refused rather than normalised.
+fn issuer_path(spelled: &str, url: &url::Url) -> Result<String, String> {
+    let after_scheme = spelled.split_once("://").map_or(spelled, |(_, rest)| rest);
+    let written = after_scheme
+        .find('/')
+        .map_or("", |at| after_scheme.get(at..).unwrap_or(""));
+    let parsed = url.path().trim_end_matches('/');
+    if written != parsed {
+        return Err(format!(
+            "its path `{written}` does not read the same once parsed (`{parsed}`): write plain segments like `/auth`"
+        ));
+    }
+    let plain = |segment: &str| {
+        !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    };
+    if !written.split('/').skip(1).all(plain) {
+        return Err(format!(
+            "its path `{written}` must be plain segments of letters, digits, `-`, `.`, `_` or `~`, like `/auth`"
+        ));
+    }
+    Ok(written.to_owned())
 }
 
 #[cfg(test)]
@@ -506,9 +543,43 @@ mod tests {
         assert!(parse_issuer("https://auth.example.com?x=1").is_err());
         assert!(parse_issuer("ftp://127.0.0.1").is_err());
         assert_eq!(
-            parse_issuer("https://auth.example.com/realm/").map(|i| i.0),
+            parse_issuer("https://auth.example.com/realm/").map(|i| i.url),
             Ok("https://auth.example.com/realm".to_owned())
         );
+    }
+
+    #[test]
+    fn issuer_paths_are_clean_segments() {
+        let path = |raw: &str| parse_issuer(raw).map(|i| i.path);
+        assert_eq!(path("https://id.example.com"), Ok(String::new()));
+        assert_eq!(path("https://id.example.com/"), Ok(String::new()));
+        assert_eq!(path("https://id.example.com/auth"), Ok("/auth".to_owned()));
+        assert_eq!(path("https://id.example.com/auth/"), Ok("/auth".to_owned()));
+        assert_eq!(
+            path("https://id.example.com:8443/a/realm-1.x_~"),
+            Ok("/a/realm-1.x_~".to_owned())
+        );
+        assert_eq!(path("http://127.0.0.1:8080/auth"), Ok("/auth".to_owned()));
+        // The operator's spelling of the host is kept; the path is still found.
+        assert_eq!(path("https://ID.Example.com/auth"), Ok("/auth".to_owned()));
+        for unclean in [
+            "https://id.example.com/a/../b",
+            "https://id.example.com/a/./b",
+            "https://id.example.com/..",
+            "https://id.example.com/a//b",
+            "https://id.example.com\\auth",
+            "https://id.example.com/a\\b",
+            "https://id.example.com/a%2Fb",
+            "https://id.example.com/%61uth",
+            "https://id.example.com/a b",
+            "https://id.example.com/a;b",
+            "https://id.example.com/a\"b",
+            "https://id.example.com/caf\u{e9}",
+            "https://id.example.com/a:b",
+            "https://id.example.com/a@b",
+        ] {
+            assert!(path(unclean).is_err(), "{unclean} was accepted");
+        }
     }
 
     #[test]
