@@ -263,11 +263,20 @@ impl Application {
         let admin_addr = admin_listener.local_addr()?;
 
         let public_state = state.clone();
-        let public = HttpServer::new(move || metered_app!(public_state, "public", routes::public))
-            .listen(public_listener)?
-            .disable_signals()
-            .shutdown_timeout(10)
-            .run();
+        let public = HttpServer::new(move || {
+            let issuer_path = public_state.config.issuer.path().to_owned();
+            metered_app!(
+                public_state,
+                "public",
+                move |cfg: &mut web::ServiceConfig| {
+                    routes::public(cfg, &issuer_path);
+                }
+            )
+        })
+        .listen(public_listener)?
+        .disable_signals()
+        .shutdown_timeout(10)
+        .run();
         let admin_state = state.clone();
         let admin = HttpServer::new(move || metered_app!(admin_state, "admin", admin_routes))
             .workers(1)

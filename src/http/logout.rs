@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::context::session_value;
+use super::context::{SESSION, cookie_value};
 use super::pages;
 use crate::http::state::AppState;
 use crate::oauth::flow;
@@ -33,7 +33,7 @@ async fn logout(req: &HttpRequest, state: &AppState, raw: &[u8]) -> HttpResponse
             );
         }
     };
-    let cookie = session_value(state, req);
+    let cookie = cookie_value(req, state, SESSION);
     let mut response = match flow::logout(&state.ctx(req), &form, cookie.as_deref()).await {
         Ok(Some(location)) => pages::redirect(state, &location),
         Ok(None) => pages::logged_out_page(state),

@@ -1,12 +1,11 @@
 //! The browser endpoints: /authorize, /login, /consent, /logout, and the HTML they send.
 //! Every page carries the headers docs/security.md asks for; every POST answers with a 303.
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::context::{cookie_name, session_value};
+use super::context::{self, SESSION, page_base, page_path};
 use crate::config::UiConfig;
 use crate::http::state::AppState;
 use crate::oauth::flow::{
@@ -18,6 +17,7 @@ use crate::oauth::form::FormMap;
 #[template(path = "login.html")]
 struct LoginHtml<'a> {
     ui: &'a UiConfig,
+    base: &'a str,
     client_name: &'a str,
     request_id: &'a str,
     csrf_token: &'a str,
@@ -29,6 +29,7 @@ struct LoginHtml<'a> {
 #[template(path = "consent.html")]
 struct ConsentHtml<'a> {
     ui: &'a UiConfig,
+    base: &'a str,
     client_name: &'a str,
     request_id: &'a str,
     csrf_token: &'a str,
@@ -39,6 +40,7 @@ struct ConsentHtml<'a> {
 #[template(path = "error.html")]
 struct ErrorHtml<'a> {
     ui: &'a UiConfig,
+    base: &'a str,
     message: &'a str,
 }
 
@@ -46,6 +48,7 @@ struct ErrorHtml<'a> {
 #[template(path = "logout.html")]
 pub(crate) struct LogoutHtml<'a> {
     pub ui: &'a UiConfig,
+    pub base: &'a str,
 }
 
 const STYLESHEET: &str = include_str!("../../static/portcullis.css");
@@ -109,6 +112,7 @@ fn error_page(state: &AppState, status: StatusCode, message: &str) -> HttpRespon
         status,
         ErrorHtml {
             ui: &state.config.ui,
+            base: page_base(state),
             message,
         }
         .render(),
@@ -119,15 +123,6 @@ fn see_other(state: &AppState, location: &str) -> HttpResponse {
     let mut b = HttpResponse::SeeOther();
     secured(&mut b, &state.config.ui);
     b.insert_header((header::LOCATION, location)).finish()
-}
-
-fn session_cookie<'a>(state: &AppState, value: String) -> Cookie<'a> {
-    let mut c = Cookie::new(cookie_name(state), value);
-    c.set_http_only(true);
-    c.set_same_site(SameSite::Lax);
-    c.set_path("/");
-    c.set_secure(state.config.issuer.is_https());
-    c
 }
 
 /// The one place a browser error becomes a page.
@@ -179,6 +174,7 @@ fn render_page(state: &AppState, page: &Page) -> HttpResponse {
     let body = match page.screen {
         Screen::Login => LoginHtml {
             ui,
+            base: page_base(state),
             client_name: &page.client_name,
             request_id: &page.request_id,
             csrf_token: page.csrf.expose(),
@@ -188,6 +184,7 @@ fn render_page(state: &AppState, page: &Page) -> HttpResponse {
         .render(),
         Screen::Consent => ConsentHtml {
             ui,
+            base: page_base(state),
             client_name: &page.client_name,
             request_id: &page.request_id,
             csrf_token: page.csrf.expose(),
@@ -201,8 +198,8 @@ fn render_page(state: &AppState, page: &Page) -> HttpResponse {
     html(state, StatusCode::OK, body)
 }
 
-/// Each screen's own URL, where a GET shows it.
-fn screen_path(screen: Screen) -> &'static str {
+/// Each screen's own route, where a GET shows it (under the issuer's path).
+fn screen_route(screen: Screen) -> &'static str {
     match screen {
         Screen::Login => "/login",
         Screen::Consent => "/consent",
@@ -214,7 +211,10 @@ fn render_step(state: &AppState, step: Result<Step, BrowserError>) -> HttpRespon
         Ok(Step::Show(page)) => render_page(state, &page),
         Ok(Step::Visit { screen, request_id }) => see_other(
             state,
-            &format!("{}?request_id={request_id}", screen_path(screen)),
+            &format!(
+                "{}?request_id={request_id}",
+                page_path(state, screen_route(screen))
+            ),
         ),
         Ok(Step::Redirect(location)) => see_other(state, &location),
         Err(e) => browser_error(state, e),
@@ -270,7 +270,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> HttpRespo
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let cookie = session_value(state, req);
+    let cookie = context::cookie_value(req, state, SESSION);
     render_step(
         state,
         flow::begin(&state.ctx(req), &form, cookie.as_deref()).await,
@@ -282,7 +282,7 @@ async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let cookie = session_value(state, req);
+    let cookie = context::cookie_value(req, state, SESSION);
     render_step(
         state,
         flow::show(&state.ctx(req), form.get("request_id"), cookie.as_deref()).await,
@@ -325,9 +325,8 @@ pub async fn login_post(
     match flow::submit_login(&state.ctx(&req), form).await {
         Ok(Ok(SignedIn { cookie, step })) => {
             let mut response = render_step(&state, Ok(step));
-            if let Err(err) =
-                response.add_cookie(&session_cookie(&state, cookie.expose().to_owned()))
-            {
+            let session = context::cookie(&state, SESSION, cookie.expose().to_owned());
+            if let Err(err) = response.add_cookie(&session) {
                 tracing::error!(error = %err, "cannot set the session cookie");
             }
             response
@@ -347,7 +346,7 @@ pub async fn consent_post(
         Ok(Err(e)) => return browser_error(&state, e),
         Err(r) => return *r,
     };
-    let cookie = session_value(&state, &req);
+    let cookie = context::cookie_value(&req, &state, SESSION);
     render_step(
         &state,
         flow::submit_consent(&state.ctx(&req), form, cookie.as_deref()).await,
@@ -360,15 +359,14 @@ pub(crate) fn logged_out_page(state: &AppState) -> HttpResponse {
         StatusCode::OK,
         LogoutHtml {
             ui: &state.config.ui,
+            base: page_base(state),
         }
         .render(),
     )
 }
 
 pub(crate) fn clear_cookie(state: &AppState, response: &mut HttpResponse) {
-    let mut c = session_cookie(state, String::new());
-    c.make_removal();
-    if let Err(err) = response.add_cookie(&c) {
+    if let Err(err) = response.add_cookie(&context::removal(state, SESSION)) {
         tracing::error!(error = %err, "cannot clear the session cookie");
     }
 }

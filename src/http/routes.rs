@@ -7,17 +7,26 @@ use actix_web::middleware::from_fn;
 
 use super::{health, introspection, keys, logout, pages, rate_limit, token, userinfo};
 
-/// The public listener: protocol endpoints and pages (added by the issues that build them).
-pub fn public(cfg: &mut web::ServiceConfig) {
+/// The public listener. Everything lives under the issuer's path (`issuer_path`, `""` when
+/// the issuer has none), so a reverse proxy can forward exactly that prefix; the one
+/// exception is RFC 8414 metadata, whose well-known suffix sits between host and path
+/// (RFC 8414 §3.1).
+pub fn public(cfg: &mut web::ServiceConfig, issuer_path: &str) {
+    cfg.route(
+        &format!("/.well-known/oauth-authorization-server{issuer_path}"),
+        web::get().to(keys::discovery),
+    )
+    .service(web::scope(issuer_path).configure(under_issuer));
+}
+
+/// The public URL surface, relative to the issuer.
+fn under_issuer(cfg: &mut web::ServiceConfig) {
     cfg.route("/health/live", web::get().to(health::live))
         .route("/jwks.json", web::get().to(keys::jwks))
         .route("/.well-known/jwks.json", web::get().to(keys::jwks))
+        // OIDC Discovery 1.0 §4: appended to the issuer, path included.
         .route(
             "/.well-known/openid-configuration",
-            web::get().to(keys::discovery),
-        )
-        .route(
-            "/.well-known/oauth-authorization-server",
             web::get().to(keys::discovery),
         )
         .route("/authorize", web::get().to(pages::authorize_get))

@@ -19,6 +19,7 @@ mod health;
 mod helpers;
 mod import_export;
 mod introspection;
+mod issuer_path;
 mod janitor;
 mod keys;
 mod layers;

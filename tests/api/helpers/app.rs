@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use portcullis::app::{AppState, Application, ShutdownHandle};
 use portcullis::clock::FixedClock;
-use portcullis::config::{Config, Overrides};
+use portcullis::config::{Config, Issuer, Overrides};
 
 use super::db::{TestDb, master_keys};
 
@@ -28,7 +28,11 @@ pub fn test_config(db: &TestDb, public_port: u16) -> Config {
 }
 
 pub struct TestApp {
+    /// The public listener's origin, `http://127.0.0.1:PORT`.
     pub public: String,
+    /// Where the issuer lives on the public listener: `public` plus the issuer's path.
+    /// Every endpoint and page is under it; `app.url("/token")` names one.
+    pub base: String,
     pub admin: String,
     pub state: AppState,
     pub clock: FixedClock,
@@ -57,10 +61,12 @@ pub async fn spawn_app_with(db: Arc<TestDb>, tweak: impl FnOnce(&mut Config)) ->
         .await
         .expect("application starts");
     let state = app.state().clone();
+    let issuer_path = state.config.issuer.path().to_owned();
     let shutdown = app.shutdown_handle();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         public: format!("http://127.0.0.1:{public_port}"),
+        base: format!("http://127.0.0.1:{public_port}{issuer_path}"),
         admin: format!("http://127.0.0.1:{admin_port}"),
         state,
         clock,
@@ -74,7 +80,28 @@ pub async fn spawn_app_with(db: Arc<TestDb>, tweak: impl FnOnce(&mut Config)) ->
     }
 }
 
+/// A server whose issuer is `http://127.0.0.1:PORT{path}` (`path` like `"/auth"`).
+pub async fn spawn_app_under(path: &str) -> TestApp {
+    let path = path.to_owned();
+    spawn_app_with(Arc::new(TestDb::new()), move |c| {
+        c.issuer = Issuer::parse(&format!("{}{path}", c.issuer)).expect("issuer with a path");
+    })
+    .await
+}
+
+/// A server whose issuer is exactly `issuer` (`https://id.example.com/auth`), still
+/// reached over plain http on loopback: what a TLS-terminating proxy in front sees.
+pub async fn spawn_app_as(issuer: &str) -> TestApp {
+    let issuer = Issuer::parse(issuer).expect("issuer");
+    spawn_app_with(Arc::new(TestDb::new()), move |c| c.issuer = issuer).await
+}
+
 impl TestApp {
+    /// The URL of `route` (`"/token"`) on this server, under the issuer's path.
+    pub fn url(&self, route: &str) -> String {
+        format!("{}{route}", self.base)
+    }
+
     pub async fn get_admin(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.admin))
@@ -84,15 +111,15 @@ impl TestApp {
     }
 }
 
-/// A form POST to the public listener with HTTP Basic client authentication.
+/// A form POST to `route` under the issuer with HTTP Basic client authentication.
 pub async fn post_with_basic(
     app: &TestApp,
-    path: &str,
+    route: &str,
     form: &[(&str, &str)],
     auth: (&str, &str),
 ) -> reqwest::Response {
     app.http
-        .post(format!("{}{path}", app.public))
+        .post(app.url(route))
         .basic_auth(auth.0, Some(auth.1))
         .form(form)
         .send()

@@ -121,7 +121,7 @@ impl Login<'_> {
             }
             assert_eq!(r.status(), 200, "{absolute}");
             let html = r.text().await.unwrap();
-            let (path, fields) = if html.contains("name=\"password\"") {
+            let (route, fields) = if html.contains("name=\"password\"") {
                 (
                     "/login",
                     vec![
@@ -139,7 +139,7 @@ impl Login<'_> {
             form.extend(fields);
             let r = self
                 .browser
-                .post(format!("{}{path}", app.public))
+                .post(app.url(route))
                 // What Chromium sends from our pages: `Referrer-Policy: no-referrer`
                 // turns the origin of a form POST into `null`.
                 .header("origin", "null")
@@ -148,7 +148,7 @@ impl Login<'_> {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(r.status(), 303, "POST {path} answers 303");
+            assert_eq!(r.status(), 303, "POST {route} answers 303");
             url = location(&r);
         }
         panic!("the flow did not finish");
@@ -167,7 +167,7 @@ impl TestApp {
         for (k, v) in params {
             s.append_pair(k, v);
         }
-        format!("{}/authorize?{}", self.public, s.finish())
+        format!("{}?{}", self.url("/authorize"), s.finish())
     }
 
     /// `user` signs in with `browser` from `auth_url`, consenting if asked; the browser
