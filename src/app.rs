@@ -227,6 +227,9 @@ macro_rules! metered_app {
                     res
                 })
             })
+            .wrap(actix_web::middleware::from_fn(
+                crate::http::hsts::strict_transport_security,
+            ))
     }};
 }
 

@@ -6,6 +6,7 @@ pub mod context;
 pub mod errors;
 pub mod form_post;
 pub mod health;
+pub mod hsts;
 pub mod idle_poll;
 pub mod introspection;
 pub mod ip_limiter;

@@ -1,6 +1,7 @@
 //! An issuer with a path (`https://id.example.com/auth`): every endpoint, page, static
 //! asset and cookie lives under `/auth`, the metadata is found where OIDC Discovery and
-//! RFC 8414 §3.1 say, and nothing answers at the root any more.
+//! RFC 8414 §3.1 say, and nothing answers at the root any more. Also
+//! `Strict-Transport-Security` on every response exactly when the issuer is https.
 
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
@@ -450,4 +451,88 @@ async fn https_issuers_with_a_path_get_secure_prefixed_cookies_at_that_path() {
     assert!(cookie.starts_with("__Host-portcullis_session="), "{cookie}");
     assert!(cookie.split("; ").any(|a| a == "Path=/"), "{cookie}");
     assert!(cookie.split("; ").any(|a| a == "Secure"), "{cookie}");
+}
+
+/// Requests that between them reach every kind of answer: documents, pages, redirects,
+/// protocol errors, an unknown path, a body too large, the admin listener.
+async fn assorted_responses(app: &TestApp) -> Vec<(String, reqwest::Response)> {
+    let mut out = Vec::new();
+    for (method, route) in ROUTES {
+        let url = app.url(route);
+        out.push((format!("{method} {url}"), send(app, method, &url).await));
+    }
+    let authorize = app.authorize_url(&authorize_params(&[]));
+    out.push((
+        authorize.clone(),
+        app.http.get(&authorize).send().await.unwrap(),
+    ));
+    let missing = format!("{}/no/such/page", app.public);
+    out.push((
+        missing.clone(),
+        app.http.get(&missing).send().await.unwrap(),
+    ));
+    let rfc8414 = format!(
+        "{}/.well-known/oauth-authorization-server{}",
+        app.public,
+        app.state.config.issuer.path()
+    );
+    out.push((
+        rfc8414.clone(),
+        app.http.get(&rfc8414).send().await.unwrap(),
+    ));
+    let too_large = app
+        .http
+        .post(app.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 64 * 1024])
+        .send()
+        .await
+        .unwrap();
+    out.push(("a body too large".into(), too_large));
+    for route in [
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/admin/v1/clients",
+    ] {
+        out.push((format!("admin {route}"), app.get_admin(route).await));
+    }
+    out
+}
+
+#[tokio::test]
+async fn hsts_on_every_public_response_exactly_when_the_issuer_is_https() {
+    for issuer in ["https://id.example.com/auth", "https://id.example.com"] {
+        let app = spawn_app_as(issuer).await;
+        rp_client(&app, false).await;
+        let responses = assorted_responses(&app).await;
+        let statuses: Vec<u16> = responses.iter().map(|(_, r)| r.status().as_u16()).collect();
+        for expected in [200, 303, 400, 401, 404, 413] {
+            assert!(
+                statuses.contains(&expected),
+                "no {expected} among {statuses:?}"
+            );
+        }
+        for (what, r) in responses {
+            assert_eq!(
+                r.headers()
+                    .get("strict-transport-security")
+                    .map(|v| v.to_str().unwrap()),
+                Some("max-age=31536000"),
+                "{issuer}: {what} ({})",
+                r.status()
+            );
+        }
+    }
+    // A loopback development issuer over http: never, on any of the same answers.
+    for app in [spawn_app().await, spawn_app_under("/auth").await] {
+        rp_client(&app, false).await;
+        for (what, r) in assorted_responses(&app).await {
+            assert!(
+                r.headers().get("strict-transport-security").is_none(),
+                "{what} ({})",
+                r.status()
+            );
+        }
+    }
 }
