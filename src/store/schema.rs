@@ -143,6 +143,8 @@ diesel::table! {
         session_id -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
+        id_token_hint_subject -> Nullable<Text>,
+        login_session_id -> Nullable<Text>,
     }
 }
 

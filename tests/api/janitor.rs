@@ -86,6 +86,8 @@ async fn fill(app: &TestApp) {
                         session_id: None,
                         created_at: T0,
                         expires_at: T0 + 600,
+                        id_token_hint_subject: None,
+                        login_session_id: None,
                     },
                 )?;
                 rows::insert_session(
