@@ -35,13 +35,14 @@ pub(crate) fn cookie<'a>(state: &AppState, stem: &str, value: String) -> Cookie<
     c
 }
 
-pub(crate) fn cookie_value(state: &AppState, req: &HttpRequest, stem: &str) -> Option<String> {
+/// The value of our cookie `stem` on a request, under this issuer's name for it.
+pub(crate) fn cookie_value(req: &HttpRequest, state: &AppState, stem: &str) -> Option<String> {
     req.cookie(&cookie_name(state, stem))
         .map(|c| c.value().to_owned())
 }
 
 pub(crate) fn session_value(state: &AppState, req: &HttpRequest) -> Option<String> {
-    cookie_value(state, req, SESSION)
+    cookie_value(req, state, SESSION)
 }
 
 /// This browser's binding secret: the one it sent, or a new one that the response must set.
@@ -54,7 +55,7 @@ impl BrowserBinding {
     /// For a page that may render a form. A value that is not one we could have made is
     /// replaced, so an attacker cannot plant a chosen binding.
     pub(crate) fn of(state: &AppState, req: &HttpRequest) -> Self {
-        match cookie_value(state, req, BROWSER).filter(|v| plausible(v)) {
+        match cookie_value(req, state, BROWSER).filter(|v| plausible(v)) {
             Some(value) => Self { value, new: false },
             None => Self {
                 value: Secret::generate(BROWSER_PREFIX).expose().to_owned(),
@@ -65,7 +66,7 @@ impl BrowserBinding {
 
     /// For a posted form: only the binding the browser sent counts.
     pub(crate) fn sent(state: &AppState, req: &HttpRequest) -> Option<String> {
-        cookie_value(state, req, BROWSER).filter(|v| plausible(v))
+        cookie_value(req, state, BROWSER).filter(|v| plausible(v))
     }
 
     pub(crate) fn value(&self) -> &str {
