@@ -48,7 +48,14 @@ pub async fn verify_access_token(
 }
 
 pub async fn userinfo(ctx: &Ctx<'_>, token: &str) -> Result<Value, OAuthError> {
-    let claims = verify_access_token(ctx, token).await?;
+    let claims = signed_access_token(ctx, token).await?;
+    // A token minted for another resource (RFC 8707) is that resource's to accept: were we
+    // to honour it, any resource server holding one could read the user's profile here.
+    // Tokens without resource indicators carry this server's issuer as `aud`.
+    if !claims.aud.contains(ctx.config.issuer.as_str()) {
+        return Err(invalid());
+    }
+    still_active(ctx, &claims).await?;
     let scope = Scope::parse(&claims.scope).map_err(|_| invalid())?;
     if !scope.contains("openid") {
         return Err(OAuthError::InsufficientScope(

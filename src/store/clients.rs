@@ -23,6 +23,7 @@ pub struct StoredClient {
     pub refresh_token_lifetime: Option<i64>,
     pub disabled: bool,
     pub roles: Vec<String>,
+    pub resources: String,
 }
 
 // Never the secret digest.
@@ -54,6 +55,7 @@ impl From<ClientRecord> for StoredClient {
             refresh_token_lifetime: row.refresh_token_lifetime,
             disabled: row.disabled,
             roles,
+            resources: row.resources,
         }
     }
 }

@@ -40,6 +40,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        resources -> Text,
     }
 }
 
@@ -101,6 +102,7 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         revoked_reason -> Nullable<Text>,
+        resources -> Text,
     }
 }
 
@@ -143,6 +145,7 @@ diesel::table! {
         session_id -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
+        resources -> Text,
     }
 }
 
@@ -177,6 +180,7 @@ diesel::table! {
         expires_at -> BigInt,
         consumed_at -> Nullable<BigInt>,
         grant_id -> Nullable<Text>,
+        resources -> Text,
     }
 }
 

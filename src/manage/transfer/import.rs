@@ -129,6 +129,7 @@ fn client_row(
         disabled: c.disabled,
         created_at: c.created_at,
         updated_at: c.updated_at,
+        resources: to_json(&dedup_in_order(&c.resources)),
     };
     let roles = dedup_sorted(c.roles.clone());
     let view = ClientView::try_from(ClientRecord {

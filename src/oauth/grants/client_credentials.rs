@@ -4,7 +4,7 @@
 
 use super::TokenResponse;
 use super::issue::{self, Subject};
-use crate::oauth::client::RegisteredClient;
+use crate::oauth::client::{RegisteredClient, resources};
 use crate::oauth::context::Ctx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::{Scope, grant_scope};
@@ -14,7 +14,7 @@ pub fn exchange(
     ctx: &Ctx<'_>,
     client: &RegisteredClient,
     requested: Option<&Scope>,
-    audience: &str,
+    resources: &[String],
 ) -> Result<TokenResponse, OAuthError> {
     // RFC 6749 section 4.4: confidential clients only.
     if !client.confidential {
@@ -23,10 +23,11 @@ pub fn exchange(
         ));
     }
     let scope = grant_scope(requested, &client.scope)?;
+    let resources = resources::grant(resources, &client.resources)?;
     let issued = issue::access_token(
         ctx,
         client,
-        audience,
+        &resources,
         &scope,
         Subject {
             id: &client.client_id,

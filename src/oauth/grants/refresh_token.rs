@@ -10,7 +10,7 @@ use super::issue::{self, Subject};
 use super::{TokenResponse, new_refresh_token};
 use crate::audit::AuditEvent;
 use crate::crypto::tokens::Secret;
-use crate::oauth::client::RegisteredClient;
+use crate::oauth::client::{RegisteredClient, resources};
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::{Scope, grant_scope};
@@ -42,7 +42,7 @@ pub async fn exchange(
     client: &RegisteredClient,
     presented: &Secret,
     requested: Option<&Scope>,
-    audience: &str,
+    resources: &[String],
 ) -> Result<TokenResponse, OAuthError> {
     let digest = presented.digest().to_vec();
     // The token, its grant and the grant's user in one trip to the database: the user must
@@ -73,8 +73,10 @@ pub async fn exchange(
         tracing::error!(grant_id = %grant.id, "stored grant scope does not parse");
         OAuthError::ServerError
     })?;
-    // May narrow, never widen (RFC 6749 section 6).
+    // May narrow, never widen (RFC 6749 section 6), and the same for resources (RFC 8707
+    // section 2.2), within what the client may name today.
     let scope = grant_scope(requested, &granted)?;
+    let resources = resources::narrow(resources, &grant.resources, &client.resources)?;
 
     let user_id = grant
         .user_id
@@ -95,7 +97,7 @@ pub async fn exchange(
     let issued = issue::access_token(
         ctx,
         client,
-        audience,
+        &resources,
         &scope,
         Subject {
             id: user_id,

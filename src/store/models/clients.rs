@@ -24,6 +24,8 @@ pub struct ClientRow {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// RFC 8707 resources the client may name, a JSON list.
+    pub resources: String,
 }
 
 impl std::fmt::Debug for ClientRow {

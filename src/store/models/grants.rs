@@ -16,6 +16,8 @@ pub struct GrantRow {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
+    /// RFC 8707 resources granted, a JSON list.
+    pub resources: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -297,22 +299,24 @@ pub fn take_code_and_insert_grant(
 /// inserted when another redemption spent the code first (under READ COMMITTED a
 /// concurrent update waits for the winner's commit, then matches nothing). $1..$7 are the
 /// grant's columns.
+// `resources` is bound last in every statement ($11, $10 or $13), after the parameters the
+// statements had before it.
 const PG_GRANT_WITH_REFRESH: &str = "WITH granted AS ( \
-         INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id) \
+         INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at, resources) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $11) RETURNING id) \
      INSERT INTO refresh_tokens (digest, grant_id, issued_at, expires_at, rotated_at) \
      SELECT $8, id, $9, $10, NULL FROM granted";
 const PG_CODE_GRANT: &str = "WITH spent AS ( \
          UPDATE authorization_codes SET consumed_at = $9, grant_id = $1 \
          WHERE digest = $8 AND consumed_at IS NULL RETURNING digest) \
-     INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at) \
-     SELECT $1, $2, $3, $4, $5, $6, $7 FROM spent";
+     INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at, resources) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $10 FROM spent";
 const PG_CODE_GRANT_WITH_REFRESH: &str = "WITH spent AS ( \
          UPDATE authorization_codes SET consumed_at = $12, grant_id = $1 \
          WHERE digest = $11 AND consumed_at IS NULL RETURNING digest), \
      granted AS ( \
-         INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at) \
-         SELECT $1, $2, $3, $4, $5, $6, $7 FROM spent RETURNING id) \
+         INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at, resources) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $13 FROM spent RETURNING id) \
      INSERT INTO refresh_tokens (digest, grant_id, issued_at, expires_at, rotated_at) \
      SELECT $8, id, $9, $10, NULL FROM granted";
 
@@ -351,15 +355,18 @@ fn pg_issue(
             .bind::<BigInt, _>(r.expires_at)
             .bind::<Binary, _>(digest)
             .bind::<BigInt, _>(now)
+            .bind::<Text, _>(&grant.resources)
             .execute(pg)?,
         (Some((digest, now)), None) => query
             .bind::<Binary, _>(digest)
             .bind::<BigInt, _>(now)
+            .bind::<Text, _>(&grant.resources)
             .execute(pg)?,
         (None, Some(r)) => query
             .bind::<Binary, _>(&r.digest)
             .bind::<BigInt, _>(r.issued_at)
             .bind::<BigInt, _>(r.expires_at)
+            .bind::<Text, _>(&grant.resources)
             .execute(pg)?,
         (None, None) => 0,
     })
