@@ -18,12 +18,13 @@ use example::{ClientCredentials, ResourceServer, Settings, serve};
 /// The API's identifier: what callers pass as `resource` and find in `aud`.
 const AUDIENCE: &str = "https://api.example.com";
 
-/// A client_credentials client; its secret.
+/// A client_credentials client that may ask for tokens for the API; its secret.
 async fn confidential(app: &TestApp, id: &str, scopes: &[&str], roles: &[&str]) -> String {
     app.confidential_client(id)
         .grants(&["client_credentials"])
         .scopes(scopes)
         .roles(roles)
+        .resources(&[AUDIENCE])
         .await
         .secret()
         .to_owned()

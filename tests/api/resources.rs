@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{fails, ok_json};
 use crate::helpers::{
-    TestApp, TestClient, TestDb, TestUser, access_token, post_with_basic, refresh_token, spawn_app,
+    TestApp, TestClient, TestDb, TestUser, access_token, post_with_basic, refresh_token,
     spawn_app_with,
 };
 
