@@ -164,7 +164,8 @@ impl FormMap {
             .map(|v| v.as_str())
     }
 
-    /// Every value of a parameter, in request order (one at most unless repeatable).
+    /// Every value of a parameter, in request order (one at most unless repeatable). The
+    /// copies are plain strings: for parameters that are not secrets, such as `resource`.
     pub fn all(&self, name: &str) -> Vec<String> {
         self.params
             .get(name)
