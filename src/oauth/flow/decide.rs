@@ -177,6 +177,7 @@ mod tests {
             expires_at: CREATED + 600,
             id_token_hint_subject: hint.map(str::to_owned),
             login_session_id: (tie == Tie::LoggedIn).then(|| SID.to_owned()),
+            resources: "[]".into(),
         };
         PendingRequest::parse(stored).unwrap()
     }

@@ -23,7 +23,7 @@ pub mod pending;
 use zeroize::Zeroizing;
 
 use super::authorize::{self, ErrorRedirect};
-use super::client::RegisteredClient;
+use super::client::{RegisteredClient, resources};
 use super::context::Ctx;
 use super::error::OAuthError;
 use super::form::FormMap;
@@ -423,6 +423,7 @@ pub async fn begin(
         session_id: None,
         created_at: ctx.now,
         expires_at: ctx.now + REQUEST_LIFETIME,
+        resources: resources::to_stored(&request.resources),
         id_token_hint_subject: hint_subject,
         login_session_id: None,
     };
