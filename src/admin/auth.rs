@@ -14,6 +14,7 @@ use super::rbac::{Permission, Role};
 use crate::http::bearer::{Accepts, BearerError, bearer_token};
 use crate::http::state::AppState;
 use crate::manage::{Actor, RoleHolder};
+use crate::oauth::client::client_subject;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
 use crate::oauth::userinfo;
@@ -71,8 +72,9 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
     let token = bearer_token(req, Accepts::Header)?;
     let ctx = state.ctx(req);
     let claims = userinfo::signed_access_token(&ctx, &token).await?;
-    // Tokens minted for another resource (RFC 8707) are not for us.
-    if claims.aud != state.config.issuer.as_str() {
+    // Tokens minted for another resource (RFC 8707) are not for us, nor is one that some
+    // other resource server could also replay here: the issuer must be its only audience.
+    if !claims.aud.is_only(state.config.issuer.as_str()) {
         return Err(invalid_token());
     }
 
@@ -94,7 +96,7 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
         Some(_) => (Actor::user(&claims.sub), RoleHolder::User(&claims.sub)),
         // A service account (client_credentials): the subject is the client itself.
         None => {
-            if claims.sub != claims.client_id {
+            if claims.sub != client_subject(&claims.client_id) {
                 return Err(invalid_token());
             }
             (

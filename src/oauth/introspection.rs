@@ -16,7 +16,7 @@ use super::context::{Ctx, store_error};
 use super::error::OAuthError;
 use super::form::FormMap;
 use super::grants::REFRESH_TOKEN_PREFIX;
-use super::token::access_token::{self, AccessTokenClaims};
+use super::token::access_token::{self, AccessTokenClaims, Audience};
 use crate::crypto::jwt::Expected;
 use crate::crypto::tokens::Secret;
 use crate::oauth::standing::Source;
@@ -52,7 +52,7 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,8 +84,9 @@ pub async fn verified_access_token(ctx: &Ctx<'_>, token: &str) -> Option<AccessT
 }
 
 /// Whether the database still backs a verified access token: not revoked by `jti`, its
-/// grant not revoked, its client and user (for user tokens, which always carry a grant id)
-/// still enabled. Storage failures are errors, never an answer.
+/// grant not revoked, its client still enabled and still the registration the token was
+/// issued to (`client_instance`), its user (for user tokens, which always carry a grant
+/// id) still enabled. Storage failures are errors, never an answer.
 pub async fn standing(
     ctx: &Ctx<'_>,
     claims: &AccessTokenClaims,
@@ -101,6 +102,7 @@ pub async fn standing(
         StandingQuery {
             jti,
             client_id,
+            client_instance: Some(claims.client_instance.clone()),
             user_id,
             grant_id: gid,
         },
@@ -136,6 +138,9 @@ pub async fn introspect(
             "this client may not use the introspection endpoint",
         ));
     }
+    // Any value is a question we answer (RFC 7662 section 2.2): the form parser takes
+    // `token` whole, whatever its length or bytes, and only its absence (or emptiness) is
+    // a malformed request.
     let token = form.require("token")?;
     // `token_type_hint` is only a hint (RFC 7662 section 2.1), and we need none: refresh
     // tokens carry a prefix, access tokens are JWTs.
@@ -202,6 +207,9 @@ async fn refresh_token(
         StandingQuery {
             jti: String::new(),
             client_id: grant.client_id.clone(),
+            // A grant dies with its client's row (ON DELETE CASCADE): one that is found
+            // belongs to the registration that exists now.
+            client_instance: None,
             user_id: grant.user_id.clone(),
             grant_id: Some(grant.id.clone()),
         },
@@ -224,7 +232,8 @@ async fn refresh_token(
         iat: Some(row.issued_at),
         nbf: Some(row.issued_at),
         sub: grant.user_id,
-        aud: None,
+        aud: (!grant.resources.is_empty())
+            .then(|| Audience::for_resources(&grant.resources, ctx.config.issuer.as_str())),
         iss: Some(ctx.config.issuer.as_str().to_owned()),
         jti: None,
     })

@@ -36,6 +36,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/authorize"),
     ("GET", "/login"),
     ("POST", "/login"),
+    ("GET", "/select_account"),
+    ("POST", "/select_account"),
     ("GET", "/consent"),
     ("POST", "/consent"),
     ("GET", "/logout"),
@@ -424,14 +426,37 @@ async fn https_issuers_with_a_path_get_secure_prefixed_cookies_at_that_path() {
         );
     }
 
-    // Logout clears it under the same name and path, or the browser would keep it.
+    // Logout without an ID token asks first; the confirmation form's CSRF token is bound
+    // to the browser-binding cookie, made like every other cookie: same prefix, same path.
     let r = app
         .http
-        .post(app.url("/logout"))
+        .get(app.url("/logout"))
         .header("cookie", &pair)
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 200);
+    let binding = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        binding.starts_with("__Secure-portcullis_browser="),
+        "{binding}"
+    );
+    assert!(binding.split("; ").any(|a| a == "Path=/auth"), "{binding}");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("action=\"/auth/logout\""), "{page}");
+    let binding = binding.split(';').next().unwrap();
+    let r = app
+        .http
+        .post(app.url("/logout"))
+        .header("cookie", format!("{pair}; {binding}"))
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("csrf_token", hidden(&page, "csrf_token"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // It is cleared under the same name and path, or the browser would keep it.
     let cleared = r.headers()["set-cookie"].to_str().unwrap();
     assert!(
         cleared.starts_with("__Secure-portcullis_session=;"),
@@ -441,6 +466,8 @@ async fn https_issuers_with_a_path_get_secure_prefixed_cookies_at_that_path() {
         cleared.contains("Path=/auth") && cleared.contains("Secure"),
         "{cleared}"
     );
+    let to = silent_authorize(&app, &pair).await;
+    assert_eq!(query_param(&to, "error").as_deref(), Some("login_required"));
 
     // Without a path the stricter `__Host-` prefix and `Path=/`, as before.
     let root = spawn_app_as("https://id.example.com").await;

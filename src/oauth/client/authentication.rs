@@ -344,9 +344,11 @@ mod tests {
             require_pkce: true,
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
+            resources: vec![],
             access_token_lifetime: None,
             refresh_token_lifetime: None,
             disabled: false,
+            instance: "i1".into(),
         }
     }
 

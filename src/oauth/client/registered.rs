@@ -61,9 +61,11 @@ impl TryFrom<&StoredClient> for RegisteredClient {
                 &row.post_logout_redirect_uris,
                 "post_logout_redirect_uris is not a JSON list",
             )?,
+            resources: list(&row.resources, "resources is not a JSON list")?,
             access_token_lifetime: row.access_token_lifetime,
             refresh_token_lifetime: row.refresh_token_lifetime,
             disabled: row.disabled,
+            instance: row.instance.clone(),
         })
     }
 }
@@ -90,6 +92,8 @@ mod tests {
             refresh_token_lifetime: None,
             disabled: false,
             roles: vec!["reader".into()],
+            instance: "i1".into(),
+            resources: "[]".into(),
         }
     }
 

@@ -23,6 +23,10 @@ pub struct AuthorizationRequestRow {
     pub session_id: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// RFC 8707 resources granted to the request, a JSON list.
+    pub resources: String,
+    pub id_token_hint_subject: Option<String>,
+    pub login_session_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -57,6 +61,8 @@ pub struct AuthorizationCodeRow {
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
     pub grant_id: Option<String>,
+    /// RFC 8707 resources the request was granted, a JSON list.
+    pub resources: String,
 }
 
 pub fn insert_request(
@@ -91,6 +97,23 @@ pub fn bind_request(
         .set((
             authorization_requests::user_id.eq(Some(user_id)),
             authorization_requests::session_id.eq(Some(sid)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records that the session `sid` logged in for this request (and answers it).
+pub fn mark_login(
+    conn: &mut DbConnection,
+    id: &str,
+    user_id: &str,
+    sid: &str,
+) -> Result<(), StoreError> {
+    diesel::update(authorization_requests::table.find(id))
+        .set((
+            authorization_requests::user_id.eq(Some(user_id)),
+            authorization_requests::session_id.eq(Some(sid)),
+            authorization_requests::login_session_id.eq(Some(sid)),
         ))
         .execute(conn)?;
     Ok(())
@@ -153,6 +176,33 @@ pub fn delete_session(
 
 pub fn delete_user_sessions(conn: &mut DbConnection, user_id: &str) -> Result<usize, StoreError> {
     Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?)
+}
+
+/// Deletes the user's codes not yet redeemed, so a code handed out before a sign-out
+/// everywhere cannot be turned into tokens after it. Redeemed codes stay: they name the
+/// grant a replay must revoke.
+pub fn delete_pending_codes_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        authorization_codes::table
+            .filter(authorization_codes::user_id.eq(user_id))
+            .filter(authorization_codes::consumed_at.is_null()),
+    )
+    .execute(conn)?)
+}
+
+/// Deletes the authorization requests a login bound to the user, so a consent page left
+/// open cannot finish after a sign-out everywhere.
+pub fn delete_requests_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        authorization_requests::table.filter(authorization_requests::user_id.eq(user_id)),
+    )
+    .execute(conn)?)
 }
 
 pub fn insert_code(conn: &mut DbConnection, row: &AuthorizationCodeRow) -> Result<(), StoreError> {
