@@ -478,7 +478,7 @@ impl Service {
             Change::Revokes,
             "user.role_removed",
             move |conn, mut record| {
-                if !record.roles.iter().any(|r| *r == role) {
+                if !record.roles.contains(&role) {
                     return Err(ManageError::NotFound("role on this user"));
                 }
                 let before = record.roles.clone();
