@@ -16,6 +16,7 @@ use crate::http::bearer::{Accepts, BearerError, bearer_token};
 use crate::http::state::AppState;
 use crate::manage::authority::{Caller, Holding};
 use crate::manage::{Actor, RoleHolder};
+use crate::oauth::client::client_subject;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
 use crate::oauth::userinfo;
@@ -105,7 +106,7 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
         Some(_) => (Actor::user(&claims.sub), RoleHolder::User(&claims.sub)),
         // A service account (client_credentials): the subject is the client itself.
         None => {
-            if claims.sub != claims.client_id {
+            if claims.sub != client_subject(&claims.client_id) {
                 return Err(invalid_token());
             }
             (

@@ -8,6 +8,7 @@ use crate::oauth::client::{AUTH_METHODS, GRANT_TYPES};
 use crate::oauth::{redirect_uri, scope};
 use crate::store::audit::Change;
 use crate::store::models::clients::{self as rows, ClientRecord, ClientRow};
+use crate::store::models::grants;
 use crate::store::{DbConnection, StoreError};
 
 /// A client as shown to operators; field names follow RFC 7591 client metadata.
@@ -407,6 +408,7 @@ impl Service {
             disabled: false,
             created_at: now,
             updated_at: now,
+            instance: rows::new_instance(),
         };
         let roles = dedup_sorted(new.roles);
         let view = ClientView::try_from(ClientRecord {
@@ -478,6 +480,17 @@ impl Service {
                 let before = ClientView::try_from(record.clone())?;
                 let updated = apply_update(record, change, now)?;
                 rows::update(conn, &updated.row, &updated.roles)?;
+                // Disabling ends every grant the client holds (its users' refresh
+                // families) in the same transaction: enabling it again later brings none
+                // of them back.
+                if updated.row.disabled && !before.disabled {
+                    grants::end_client_grants(
+                        conn,
+                        &updated.row.client_id,
+                        now,
+                        "client disabled",
+                    )?;
+                }
                 let after = ClientView::try_from(updated.clone())?;
                 let event = AuditEvent::new("client.updated")
                     .subject(after.client_id.clone())

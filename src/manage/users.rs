@@ -118,6 +118,16 @@ pub fn validate_password(password: &str) -> Result<(), ManageError> {
     Ok(())
 }
 
+/// What a sign-out everywhere ended, as its audit row shows it.
+pub(super) fn signed_out_json(signed_out: &grants::SignedOut) -> serde_json::Value {
+    serde_json::json!({
+        "grants": signed_out.grants,
+        "sessions_ended": signed_out.sessions,
+        "codes_deleted": signed_out.codes,
+        "requests_deleted": signed_out.requests,
+    })
+}
+
 pub(super) fn normalise(raw: &str) -> Result<String, ManageError> {
     username::normalise(raw).map_err(|e| invalid("username", e.to_string()))
 }
@@ -372,16 +382,22 @@ impl Service {
         // Hashed before the transaction: it is slow, and needs no row.
         let hash = self.passwords.hash(password).await?;
         let now = self.clock.now();
+        // Whoever held the old password may hold sessions and refresh tokens made with it
+        // (OWASP session management): they end with it, in the same transaction.
         self.write_user(
             by.into(),
             key,
-            Change::Other,
+            Change::Revokes,
             "user.password_set",
             move |conn, mut record| {
                 record.row.password_hash = hash;
                 record.row.updated_at = now;
                 rows::update(conn, &record.row)?;
-                let event = AuditEvent::new("user.password_set").subject(record.row.id.clone());
+                let signed_out =
+                    grants::sign_out_everywhere(conn, &record.row.id, now, "password set")?;
+                let event = AuditEvent::new("user.password_set")
+                    .subject(record.row.id.clone())
+                    .details(signed_out_json(&signed_out));
                 Ok(Written::kept(
                     UserView::from(record.clone()),
                     &record,
@@ -416,6 +432,11 @@ impl Service {
                 record.row.disabled = disabled;
                 record.row.updated_at = now;
                 rows::update(conn, &record.row)?;
+                // A disabled user's sessions and refresh families end with the change:
+                // enabling the account again later does not bring them back.
+                if disabled {
+                    grants::sign_out_everywhere(conn, &record.row.id, now, "user disabled")?;
+                }
                 let after = UserView::from(record.clone());
                 let event = AuditEvent::new(event_type)
                     .subject(record.row.id.clone())
@@ -595,10 +616,11 @@ impl Service {
             .collect())
     }
 
-    /// Revokes every grant of the user and ends their browser sessions: their refresh
-    /// tokens stop working at once, the login page is shown again, and their access
-    /// tokens fail at the next userinfo, introspection or admin API call. Returns how many
-    /// grants were revoked.
+    /// Signs the user out everywhere (`grants::sign_out_everywhere`): every grant revoked,
+    /// browser sessions ended, codes not yet redeemed and bound authorization requests
+    /// deleted. Their refresh tokens stop working at once, the login page is shown again,
+    /// and their access tokens fail at the next userinfo, introspection or admin API call.
+    /// Returns how many grants were revoked.
     pub async fn revoke_user_sessions(
         &self,
         by: impl Into<Caller>,
@@ -612,16 +634,13 @@ impl Service {
             "user.sessions_revoked",
             move |conn, record| {
                 let id = record.row.id.clone();
-                let ids = grants::unrevoked_for_user(conn, &id)?;
-                for gid in &ids {
-                    grants::revoke_grant(conn, gid, now, "revoked by an administrator")?;
-                }
                 // Browser sessions end too, so the next /authorize asks for a login.
-                crate::store::models::authorization::delete_user_sessions(conn, &id)?;
+                let signed_out =
+                    grants::sign_out_everywhere(conn, &id, now, "revoked by an administrator")?;
                 let event = AuditEvent::new("user.sessions_revoked")
                     .subject(id)
-                    .details(serde_json::json!({ "grants": ids }));
-                Ok(Written::kept(ids.len(), &record, Some(event)))
+                    .details(signed_out_json(&signed_out));
+                Ok(Written::kept(signed_out.grants.len(), &record, Some(event)))
             },
         )
         .await
