@@ -41,6 +41,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         instance -> Text,
+        resources -> Text,
     }
 }
 
@@ -102,6 +103,7 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         revoked_reason -> Nullable<Text>,
+        resources -> Text,
     }
 }
 
@@ -144,6 +146,9 @@ diesel::table! {
         session_id -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
+        resources -> Text,
+        id_token_hint_subject -> Nullable<Text>,
+        login_session_id -> Nullable<Text>,
     }
 }
 
@@ -178,6 +183,7 @@ diesel::table! {
         expires_at -> BigInt,
         consumed_at -> Nullable<BigInt>,
         grant_id -> Nullable<Text>,
+        resources -> Text,
     }
 }
 

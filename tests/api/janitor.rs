@@ -86,6 +86,9 @@ async fn fill(app: &TestApp) {
                         session_id: None,
                         created_at: T0,
                         expires_at: T0 + 600,
+                        resources: "[]".into(),
+                        id_token_hint_subject: None,
+                        login_session_id: None,
                     },
                 )?;
                 rows::insert_session(
@@ -120,6 +123,7 @@ async fn fill(app: &TestApp) {
                         expires_at: T0 + 60,
                         consumed_at: None,
                         grant_id: None,
+                        resources: "[]".into(),
                     },
                 )?;
             }

@@ -34,6 +34,7 @@ fn print_client(c: &ClientView) {
     println!("first_party:                {}", c.first_party);
     println!("require_pkce:               {}", c.require_pkce);
     println!("roles:                      {}", c.roles.join(" "));
+    println!("resources:                  {}", c.resources.join(" "));
     println!("disabled:                   {}", c.disabled);
 }
 
@@ -55,6 +56,7 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
             no_require_pkce,
             access_token_lifetime,
             refresh_token_lifetime,
+            resources,
         } => {
             let created = svc
                 .create_client(
@@ -73,6 +75,7 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
                         require_pkce: no_require_pkce.then_some(false),
                         access_token_lifetime,
                         refresh_token_lifetime,
+                        resources,
                     },
                 )
                 .await?;
@@ -128,6 +131,8 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
             refresh_token_lifetime,
             disable,
             enable,
+            resources,
+            no_resources,
         } => {
             let change = ClientUpdate {
                 name,
@@ -147,6 +152,11 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
                     Some(false)
                 } else {
                     None
+                },
+                resources: if no_resources {
+                    Some(Vec::new())
+                } else {
+                    resources
                 },
             };
             show(&svc.update_client(&actor, &client_id, change).await?)?;
