@@ -38,6 +38,7 @@ fn user_row(
         other @ (ManageError::NotFound(_)
         | ManageError::Conflict(_)
         | ManageError::Refused(_)
+        | ManageError::Denied(_)
         | ManageError::Password(_)
         | ManageError::Store(_)) => other,
     };
@@ -100,6 +101,7 @@ fn client_row(
         other @ (ManageError::NotFound(_)
         | ManageError::Conflict(_)
         | ManageError::Refused(_)
+        | ManageError::Denied(_)
         | ManageError::Password(_)
         | ManageError::Store(_)) => other,
     };
@@ -272,6 +274,7 @@ fn client_json(row: &ClientRow, roles: &[String]) -> Result<serde_json::Value, S
         | ManageError::NotFound(_)
         | ManageError::Conflict(_)
         | ManageError::Refused(_)
+        | ManageError::Denied(_)
         | ManageError::Password(_)) => {
             StoreError::Corrupt(format!("client `{}`: {other}", row.client_id))
         }

@@ -6,6 +6,7 @@
 
 mod audit;
 mod clients;
+mod escalation;
 mod keys;
 mod openapi;
 mod rbac;
