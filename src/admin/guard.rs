@@ -68,7 +68,7 @@ where
             };
             if !principal.allows(permission) {
                 tracing::info!(
-                    actor = %principal.actor.0,
+                    actor = %principal.actor,
                     permission = permission.as_str(),
                     route = req.match_pattern().as_deref().unwrap_or("?"),
                     "admin API access denied"

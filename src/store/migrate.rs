@@ -10,6 +10,10 @@ use super::conn::DbConnection;
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// The version of `2026-12-05-000012_audit_key`, which keys the audit chain: the run that
+/// applies it seals the rows before it (`Store::migrate`).
+pub const AUDIT_KEY_VERSION: &str = "20261205000012";
+
 type HarnessError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Any constant shared by every replica; names the advisory lock that serialises

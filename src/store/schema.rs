@@ -61,6 +61,7 @@ diesel::table! {
         details -> Text,
         prev_hash -> Binary,
         hash -> Binary,
+        key_id -> Nullable<Text>,
     }
 }
 

@@ -6,6 +6,7 @@ use super::output::{Output, print_lossy};
 use super::{CliError, quiet_logs};
 use crate::app::{self, Application};
 use crate::cli::healthcheck;
+use crate::clock::{Clock as _, SystemClock};
 use crate::config::{Config, LogFormat};
 use crate::log_batch::LogBatch;
 use crate::telemetry::LogOutput;
@@ -25,9 +26,10 @@ pub(super) fn healthcheck(config: &Config, out: Output) -> Result<(), CliError> 
 pub(super) async fn migrate(mut config: Config, out: Output) -> Result<(), CliError> {
     quiet_logs(&config);
     config.database.migrate_on_start = false;
-    let store = app::open_store(&config).await?;
+    let now = SystemClock.now();
+    let store = app::open_store(&config, now).await?;
     let applied = store
-        .migrate()
+        .migrate(now)
         .await
         .map_err(|e| CliError::Other(format!("migrations failed: {e}")))?;
     out.show(&json!({ "applied": applied }), |_| {

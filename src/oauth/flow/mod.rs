@@ -25,7 +25,7 @@ use super::error::OAuthError;
 use super::form::FormMap;
 use super::login::{self, LoginFailure};
 use super::logout;
-use crate::audit::AuditEvent;
+use crate::audit::{AuditActor, AuditEvent};
 use crate::crypto::tokens::{Secret, matches_digest};
 use crate::store::browser::{
     ConsentGiven, Loaded, NewCode, NewSession, Session, SessionLookup, StoredRequest,
@@ -496,7 +496,7 @@ pub async fn logout(
         ctx.store
             .end_session_with_audit(digest, ctx.now, |ended| {
                 AuditEvent::new("logout")
-                    .actor(ended.user_id.clone())
+                    .by(AuditActor::user(&ended.user_id))
                     .subject(ended.user_id.clone())
                     .details(serde_json::json!({ "sid": ended.sid }))
             })
