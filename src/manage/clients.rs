@@ -103,7 +103,21 @@ pub struct CreatedClient {
     pub client_secret: Option<Secret>,
 }
 
+/// Names of actors that are not clients. Actors are typed (`audit::AuditActor`), so a client
+/// by one of these names is still recorded as `client:<name>`; refusing them too keeps a
+/// person reading the log, or a filter written by hand, from taking one for the other.
+pub const RESERVED_CLIENT_IDS: [&str; 2] = ["cli", "system"];
+
 pub(super) fn validate_client_id(id: &str) -> Result<(), ManageError> {
+    if RESERVED_CLIENT_IDS
+        .iter()
+        .any(|reserved| id.eq_ignore_ascii_case(reserved))
+    {
+        return Err(invalid(
+            "client_id",
+            format!("`{id}` is reserved for an actor that is not a client"),
+        ));
+    }
     // Unreserved characters only, so the id survives form and Basic encoding unchanged.
     let ok = !id.is_empty()
         && id.len() <= 128
