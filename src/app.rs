@@ -69,8 +69,9 @@ pub struct Application {
 /// seals the audit chain when a migration keys it).
 pub async fn open_store(config: &Config, now: i64) -> Result<Store, StartError> {
     let master = master_keys(config)?;
-    let audit_keys = crate::crypto::audit_key::audit_keys(&master, config.keys.audit_keys.as_deref())
-        .ok_or_else(|| StartError::MasterKey("cannot derive the audit key".into()))?;
+    let audit_keys =
+        crate::crypto::audit_key::audit_keys(&master, config.keys.audit_keys.as_deref())
+            .ok_or_else(|| StartError::MasterKey("cannot derive the audit key".into()))?;
     let store = Store::open(
         &config.database.url,
         &StoreOptions {

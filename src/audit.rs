@@ -14,11 +14,11 @@
 
 use serde::Serialize;
 
+use crate::encoding::hex;
 pub use crate::store::audit::{
     AUDIT_KEY_LEN, AuditActor, AuditEvent, AuditKey, AuditKeys, CHAIN_KEYED, append,
     keyed_chain_hash, log_event, unkeyed_chain_hash,
 };
-use crate::encoding::hex;
 use crate::store::audit::{append_alone, log_unstored};
 use crate::store::models::audit as rows;
 use crate::store::{Store, StoreError};
@@ -78,6 +78,7 @@ pub const CONTENT_CHANGED: &str = "row content changed";
 pub const UNKNOWN_KEY: &str = "row linked with an audit key that is not configured";
 pub const UNKEYED_AFTER_KEYED: &str = "row without the audit key after the chain was keyed";
 pub const NEVER_KEYED: &str = "the chain has no row linked with the audit key";
+pub const NOT_SEALED: &str = "rows from before the audit key are not sealed by audit.chain_keyed";
 pub const HEAD_CUT_OFF: &str = "rows cut off: the known head is gone";
 pub const HEAD_DIFFERS: &str = "the known head's hash differs";
 
@@ -89,7 +90,10 @@ pub async fn verify(store: &Store) -> Result<Option<ChainBreak>, StoreError> {
 
 /// `verify`, and also that the chain still holds `head` unchanged: a log cut off after
 /// the head was written down is found, which no check of the rows alone can do.
-pub async fn verify_from(store: &Store, head: &ChainHead) -> Result<Option<ChainBreak>, StoreError> {
+pub async fn verify_from(
+    store: &Store,
+    head: &ChainHead,
+) -> Result<Option<ChainBreak>, StoreError> {
     verify_with(store, Some(head.clone())).await
 }
 
@@ -146,7 +150,12 @@ impl<'k> Walk<'k> {
     }
 
     fn step(&mut self, row: &rows::AuditRow) -> Result<Option<ChainBreak>, StoreError> {
-        let broken = |reason| Ok(Some(ChainBreak { seq: row.seq, reason }));
+        let broken = |reason| {
+            Ok(Some(ChainBreak {
+                seq: row.seq,
+                reason,
+            }))
+        };
         if row.seq != self.expected_seq {
             return Ok(Some(ChainBreak {
                 seq: self.expected_seq,
@@ -162,6 +171,12 @@ impl<'k> Walk<'k> {
                 let Some(key) = self.keys.find(id) else {
                     return broken(UNKNOWN_KEY);
                 };
+                // Plain rows are sealed by the row the upgrade wrote and nothing else:
+                // had any keyed row done, someone could delete the seal, rewrite the
+                // plain rows, and let the server's next row seal them again.
+                if !self.keyed && row.seq > 1 && row.event_type != CHAIN_KEYED {
+                    return broken(NOT_SEALED);
+                }
                 self.keyed = true;
                 keyed_chain_hash(key, &self.prev_hash, row).map_err(corrupt)?
             }

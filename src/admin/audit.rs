@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{AdminError, ErrorBody};
 use super::extract::Query;
-use crate::http::state::AppState;
 use crate::audit::ChainHead;
+use crate::http::state::AppState;
 use crate::manage::audit::{AuditEntry, AuditFilter, AuditVerification};
 use crate::manage::invalid;
 
@@ -93,9 +93,7 @@ pub async fn verify(
 ) -> Result<HttpResponse, AdminError> {
     let report = match q.head {
         Some(head) => {
-            let head: ChainHead = head
-                .parse()
-                .map_err(|e: &str| invalid("head", e))?;
+            let head: ChainHead = head.parse().map_err(|e: &str| invalid("head", e))?;
             state.service.verify_audit_from(&head).await?
         }
         None => state.service.verify_audit().await?,

@@ -36,7 +36,10 @@ fn derive(master: &[u8; 32]) -> Option<AuditKey> {
 /// is there so that whoever holds the master key still cannot rewrite the log.
 pub fn audit_keys(master: &MasterKeys, configured: Option<&MasterKeys>) -> Option<AuditKeys> {
     let keys = match configured {
-        Some(own) => own.iter().map(|k| AuditKey::new(k.expose_secret())).collect(),
+        Some(own) => own
+            .iter()
+            .map(|k| AuditKey::new(k.expose_secret()))
+            .collect(),
         None => master
             .iter()
             .map(|k| derive(k.expose_secret()))

@@ -238,7 +238,9 @@ pub const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
 pub enum BcryptHashError {
     #[error("not a well-formed bcrypt hash")]
     Malformed,
-    #[error("bcrypt cost {0} is outside 4 to 14 (rehash with a cost in that range, or reset the password)")]
+    #[error(
+        "bcrypt cost {0} is outside 4 to 14 (rehash with a cost in that range, or reset the password)"
+    )]
     Cost(u32),
 }
 
@@ -573,7 +575,10 @@ mod tests {
         assert!(!check_bcrypt_hash("x".repeat(1000).as_bytes(), &stored));
         assert_eq!(validate_bcrypt_hash(&stored), Ok(()));
         let costly = stored.replacen("$04$", "$15$", 1);
-        assert_eq!(validate_bcrypt_hash(&costly), Err(BcryptHashError::Cost(15)));
+        assert_eq!(
+            validate_bcrypt_hash(&costly),
+            Err(BcryptHashError::Cost(15))
+        );
         assert!(!check_bcrypt_hash(long.as_bytes(), &costly));
         assert_eq!(
             validate_bcrypt_hash("$2b$04$short"),

@@ -106,7 +106,9 @@ fn postgres_hosts(raw: &str) -> Vec<String> {
     }
     let rest = raw.split_once("://").map_or(raw, |(_, rest)| rest);
     let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let hosts = authority.rsplit_once('@').map_or(authority, |(_, hosts)| hosts);
+    let hosts = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, hosts)| hosts);
     hosts
         .split(',')
         .filter(|h| !h.is_empty())
@@ -404,15 +406,30 @@ mod tests {
         let mode = |raw: &str| pg(raw).map(|u| u.tls_mode());
         // Written modes are kept as written, on any host.
         for (raw, want) in [
-            ("postgres://u@db.internal/a?sslmode=disable", TlsMode::Disable),
-            ("postgres://u@db.internal/a?sslmode=require", TlsMode::Require),
-            ("postgres://u@127.0.0.1/a?sslmode=verify-ca&sslrootcert=/ca.pem", TlsMode::VerifyCa),
-            ("postgresql://u@db/a?sslrootcert=%2Fca.pem&sslmode=verify-full", TlsMode::VerifyFull),
+            (
+                "postgres://u@db.internal/a?sslmode=disable",
+                TlsMode::Disable,
+            ),
+            (
+                "postgres://u@db.internal/a?sslmode=require",
+                TlsMode::Require,
+            ),
+            (
+                "postgres://u@127.0.0.1/a?sslmode=verify-ca&sslrootcert=/ca.pem",
+                TlsMode::VerifyCa,
+            ),
+            (
+                "postgresql://u@db/a?sslrootcert=%2Fca.pem&sslmode=verify-full",
+                TlsMode::VerifyFull,
+            ),
         ] {
             assert_eq!(mode(raw), Ok(Some(want)), "{raw}");
         }
         // The two modes that go on in plain text when TLS fails are refused outright.
-        for raw in ["postgres://u@db/a?sslmode=prefer", "postgres://u@localhost/a?sslmode=allow"] {
+        for raw in [
+            "postgres://u@db/a?sslmode=prefer",
+            "postgres://u@localhost/a?sslmode=allow",
+        ] {
             assert!(
                 matches!(pg(raw), Err(DatabaseUrlError::SslModeFallsBack(_))),
                 "{raw}"
@@ -427,13 +444,19 @@ mod tests {
             ("postgres://u:p@db.example.com:5432/a", TlsMode::Require),
             ("postgres://u@10.0.0.5/a", TlsMode::Require),
             ("postgres://u@127.0.0.1:5432,db2:5432/a", TlsMode::Require),
-            ("postgres://u@localhost/a?hostaddr=10.1.2.3", TlsMode::Require),
+            (
+                "postgres://u@localhost/a?hostaddr=10.1.2.3",
+                TlsMode::Require,
+            ),
             ("postgres://u@127.0.0.1:5432/a", TlsMode::Disable),
             ("postgres://u@[::1]:5432/a", TlsMode::Disable),
             ("postgres://u@localhost/a", TlsMode::Disable),
             ("postgres:///a", TlsMode::Disable),
             ("postgres://%2Fvar%2Frun%2Fpostgresql/a", TlsMode::Disable),
-            ("postgres://u@db/a?host=/var/run/postgresql", TlsMode::Disable),
+            (
+                "postgres://u@db/a?host=/var/run/postgresql",
+                TlsMode::Disable,
+            ),
         ] {
             assert_eq!(mode(raw), Ok(Some(want)), "{raw}");
         }

@@ -36,6 +36,34 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, HarnessError>
     }
 }
 
+/// Applies the pending migrations older than `version` and no others: the database as a
+/// binary from before `version` would have left it (the upgrade tests start from there).
+pub fn run_pending_before(
+    conn: &mut DbConnection,
+    version: &str,
+) -> Result<Vec<String>, HarnessError> {
+    fn older<DB: diesel::backend::Backend>(
+        harness: &mut impl MigrationHarness<DB>,
+        source: EmbeddedMigrations,
+        version: &str,
+    ) -> Result<Vec<String>, HarnessError> {
+        let mut applied = Vec::new();
+        for migration in harness.pending_migrations(source)? {
+            let this = migration.name().version().to_string();
+            if this.as_str() >= version {
+                break;
+            }
+            harness.run_migration(&*migration)?;
+            applied.push(this);
+        }
+        Ok(applied)
+    }
+    match conn {
+        DbConnection::Sqlite(c) => older(c, SQLITE, version),
+        DbConnection::Postgres(c) => older(c, POSTGRES, version),
+    }
+}
+
 /// Reverts every applied migration, newest first (used by the up/down/up test and by
 /// operators who need to roll back before a downgrade).
 pub fn revert_all(conn: &mut DbConnection) -> Result<Vec<String>, HarnessError> {

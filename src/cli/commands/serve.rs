@@ -59,6 +59,15 @@ async fn serve_logged(mut config: Config, no_migrate: bool, out: Output) -> Resu
         config.database.migrate_on_start = false;
     }
     let database = config.database.url.redacted();
+    // Once, at start: every connection of the pool would say the same.
+    if let Some(hosts) = config.database.url.plain_text_risk() {
+        tracing::warn!(
+            hosts,
+            "the database is on another machine and reached without TLS (sslmode=disable): \
+             its password and every query cross the network in plain text; use \
+             sslmode=verify-full with sslrootcert"
+        );
+    }
     let app = Application::build(config).await?;
     let state = app.state().clone();
     let bootstrapped = app::bootstrap_admin(&state.service).await?;

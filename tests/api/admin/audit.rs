@@ -164,7 +164,11 @@ async fn audit_query_filters_by_time_type_actor_and_subject_with_paging() {
     for n in 0..10_i64 {
         let event =
             portcullis::audit::AuditEvent::new(if n % 2 == 0 { "user.a" } else { "client.b" })
-                .by(if n < 5 { portcullis::audit::AuditActor::Cli } else { portcullis::audit::AuditActor::System })
+                .by(if n < 5 {
+                    portcullis::audit::AuditActor::Cli
+                } else {
+                    portcullis::audit::AuditActor::System
+                })
                 .subject(format!("s{}", n % 3));
         portcullis::audit::record(&app.state.store, 1000 + n, event)
             .await
