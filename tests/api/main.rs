@@ -26,5 +26,6 @@ mod migrations;
 mod outage;
 mod resource_server;
 mod round_trips;
+mod sslmode;
 mod token;
 mod users_clients;
