@@ -14,6 +14,7 @@ use super::rbac::{Permission, Role};
 use crate::http::bearer::{Accepts, BearerError, bearer_token};
 use crate::http::state::AppState;
 use crate::manage::{Actor, RoleHolder};
+use crate::oauth::client::client_subject;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
 use crate::oauth::userinfo;
@@ -94,7 +95,7 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
         Some(_) => (Actor::user(&claims.sub), RoleHolder::User(&claims.sub)),
         // A service account (client_credentials): the subject is the client itself.
         None => {
-            if claims.sub != claims.client_id {
+            if claims.sub != client_subject(&claims.client_id) {
                 return Err(invalid_token());
             }
             (

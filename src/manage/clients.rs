@@ -1,3 +1,4 @@
+use diesel::Connection;
 use serde::Serialize;
 
 use super::{Actor, ManageError, Service, dedup_sorted, invalid, validate_role};
@@ -7,6 +8,7 @@ use crate::oauth::client::{AUTH_METHODS, GRANT_TYPES};
 use crate::oauth::{redirect_uri, scope};
 use crate::store::StoreError;
 use crate::store::models::clients::{self as rows, ClientRecord, ClientRow};
+use crate::store::models::grants;
 
 /// A client as shown to operators; field names follow RFC 7591 client metadata.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -298,6 +300,7 @@ impl Service {
             disabled: false,
             created_at: now,
             updated_at: now,
+            instance: rows::new_instance(),
         };
         let roles = dedup_sorted(new.roles);
         let view = ClientView::try_from(ClientRecord {
@@ -398,9 +401,20 @@ impl Service {
             roles: roles.clone(),
         })?;
         validate_row(&row, &after)?;
-        // Disabling a client must reach introspection on this replica at once.
+        // Disabling a client must reach introspection on this replica at once, and ends
+        // every grant it holds (its users' refresh families) in the same transaction:
+        // enabling it again later brings none of them back.
+        let (now, disables) = (row.updated_at, row.disabled && !before.disabled);
         self.store
-            .run_revoking(move |conn| rows::update(conn, &row, &roles))
+            .run_revoking(move |conn| {
+                conn.transaction(|conn| {
+                    rows::update(conn, &row, &roles)?;
+                    if disables {
+                        grants::end_client_grants(conn, &row.client_id, now, "client disabled")?;
+                    }
+                    Ok(())
+                })
+            })
             .await?;
         self.audit(
             actor,

@@ -117,6 +117,16 @@ pub fn validate_password(password: &str) -> Result<(), ManageError> {
     Ok(())
 }
 
+/// What a sign-out everywhere ended, as its audit row shows it.
+pub(super) fn signed_out_json(signed_out: &grants::SignedOut) -> serde_json::Value {
+    serde_json::json!({
+        "grants": signed_out.grants,
+        "sessions_ended": signed_out.sessions,
+        "codes_deleted": signed_out.codes,
+        "requests_deleted": signed_out.requests,
+    })
+}
+
 pub(super) fn normalise(raw: &str) -> Result<String, ManageError> {
     username::normalise(raw).map_err(|e| invalid("username", e.to_string()))
 }
@@ -258,12 +268,25 @@ impl Service {
         validate_password(&password)?;
         let mut record = self.find_user(key).await?;
         record.row.password_hash = self.passwords.hash(password).await?;
-        record.row.updated_at = self.clock.now();
+        let now = self.clock.now();
+        record.row.updated_at = now;
         let row = record.row.clone();
-        self.store.run(move |conn| rows::update(conn, &row)).await?;
+        // Whoever held the old password may hold sessions and refresh tokens made with it
+        // (OWASP session management): they end with it, in the same transaction.
+        let signed_out = self
+            .store
+            .run_revoking(move |conn| {
+                conn.transaction(|conn| {
+                    rows::update(conn, &row)?;
+                    grants::sign_out_everywhere(conn, &row.id, now, "password set")
+                })
+            })
+            .await?;
         self.audit(
             actor,
-            AuditEvent::new("user.password_set").subject(record.row.id.clone()),
+            AuditEvent::new("user.password_set")
+                .subject(record.row.id.clone())
+                .details(signed_out_json(&signed_out)),
         )
         .await?;
         Ok(record.into())
@@ -279,11 +302,20 @@ impl Service {
         let takes_an_admin =
             disabled && record.roles.iter().any(|r| r == "admin") && !record.row.disabled;
         let before = UserView::from(record.clone());
+        let now = self.clock.now();
         record.row.disabled = disabled;
-        record.row.updated_at = self.clock.now();
+        record.row.updated_at = now;
         let row = record.row.clone();
-        self.change_user(takes_an_admin, move |conn| rows::update(conn, &row))
-            .await?;
+        // A disabled user's sessions and refresh families end with the change: enabling
+        // the account again later does not bring them back.
+        self.change_user(takes_an_admin, move |conn| {
+            rows::update(conn, &row)?;
+            if disabled {
+                grants::sign_out_everywhere(conn, &row.id, now, "user disabled")?;
+            }
+            Ok(())
+        })
+        .await?;
         self.audit(
             actor,
             AuditEvent::new(if disabled {
@@ -314,7 +346,10 @@ impl Service {
                 .run_revoking(move |conn| rows::unless_last_with_role(conn, "admin", change))
                 .await?
         } else {
-            self.store.run_revoking(change).await.map(Some)?
+            self.store
+                .run_revoking(move |conn| conn.transaction(change))
+                .await
+                .map(Some)?
         };
         changed.ok_or(ManageError::Refused("this is the last enabled admin"))
     }
@@ -475,10 +510,11 @@ impl Service {
             .collect())
     }
 
-    /// Revokes every grant of the user and ends their browser sessions: their refresh
-    /// tokens stop working at once, the login page is shown again, and their access
-    /// tokens fail at the next userinfo, introspection or admin API call. Returns how many
-    /// grants were revoked.
+    /// Signs the user out everywhere (`grants::sign_out_everywhere`): every grant revoked,
+    /// browser sessions ended, codes not yet redeemed and bound authorization requests
+    /// deleted. Their refresh tokens stop working at once, the login page is shown again,
+    /// and their access tokens fail at the next userinfo, introspection or admin API call.
+    /// Returns how many grants were revoked.
     pub async fn revoke_user_sessions(
         &self,
         actor: &Actor,
@@ -486,28 +522,21 @@ impl Service {
     ) -> Result<usize, ManageError> {
         let record = self.find_user(key).await?;
         let (id, now) = (record.row.id.clone(), self.clock.now());
-        let revoked = self
+        // Browser sessions end too, so the next /authorize asks for a login.
+        let signed_out = self
             .store
             .run_revoking(move |conn| {
-                conn.transaction(|conn| {
-                    let ids = grants::unrevoked_for_user(conn, &id)?;
-                    for gid in &ids {
-                        grants::revoke_grant(conn, gid, now, "revoked by an administrator")?;
-                    }
-                    // Browser sessions end too, so the next /authorize asks for a login.
-                    crate::store::models::authorization::delete_user_sessions(conn, &id)?;
-                    Ok(ids)
-                })
+                grants::sign_out_everywhere(conn, &id, now, "revoked by an administrator")
             })
             .await?;
         self.audit(
             actor,
             AuditEvent::new("user.sessions_revoked")
                 .subject(record.row.id.clone())
-                .details(serde_json::json!({ "grants": revoked })),
+                .details(signed_out_json(&signed_out)),
         )
         .await?;
-        Ok(revoked.len())
+        Ok(signed_out.grants.len())
     }
 }
 

@@ -84,8 +84,9 @@ pub async fn verified_access_token(ctx: &Ctx<'_>, token: &str) -> Option<AccessT
 }
 
 /// Whether the database still backs a verified access token: not revoked by `jti`, its
-/// grant not revoked, its client and user (for user tokens, which always carry a grant id)
-/// still enabled. Storage failures are errors, never an answer.
+/// grant not revoked, its client still enabled and still the registration the token was
+/// issued to (`client_instance`), its user (for user tokens, which always carry a grant
+/// id) still enabled. Storage failures are errors, never an answer.
 pub async fn standing(
     ctx: &Ctx<'_>,
     claims: &AccessTokenClaims,
@@ -101,6 +102,7 @@ pub async fn standing(
         StandingQuery {
             jti,
             client_id,
+            client_instance: Some(claims.client_instance.clone()),
             user_id,
             grant_id: gid,
         },
@@ -202,6 +204,9 @@ async fn refresh_token(
         StandingQuery {
             jti: String::new(),
             client_id: grant.client_id.clone(),
+            // A grant dies with its client's row (ON DELETE CASCADE): one that is found
+            // belongs to the registration that exists now.
+            client_instance: None,
             user_id: grant.user_id.clone(),
             grant_id: Some(grant.id.clone()),
         },

@@ -156,6 +156,7 @@ mod tests {
         StandingQuery {
             jti: jti.into(),
             client_id: "svc".into(),
+            client_instance: Some("i1".into()),
             user_id: None,
             grant_id: None,
         }

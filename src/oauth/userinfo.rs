@@ -49,6 +49,11 @@ pub async fn verify_access_token(
 
 pub async fn userinfo(ctx: &Ctx<'_>, token: &str) -> Result<Value, OAuthError> {
     let claims = verify_access_token(ctx, token).await?;
+    // Only a user's token speaks for a user: one without a grant (a client's own token
+    // from client_credentials) names no user, whatever its `sub`.
+    if claims.gid.is_none() {
+        return Err(invalid());
+    }
     let scope = Scope::parse(&claims.scope).map_err(|_| invalid())?;
     if !scope.contains("openid") {
         return Err(OAuthError::InsufficientScope(

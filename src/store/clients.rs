@@ -23,6 +23,8 @@ pub struct StoredClient {
     pub refresh_token_lifetime: Option<i64>,
     pub disabled: bool,
     pub roles: Vec<String>,
+    /// Which registration of `client_id` this is (see `models::clients::ClientRow`).
+    pub instance: String,
 }
 
 // Never the secret digest.
@@ -54,6 +56,7 @@ impl From<ClientRecord> for StoredClient {
             refresh_token_lifetime: row.refresh_token_lifetime,
             disabled: row.disabled,
             roles,
+            instance: row.instance,
         }
     }
 }

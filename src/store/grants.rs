@@ -119,8 +119,21 @@ impl NewRefreshToken {
 pub struct RefreshUse {
     pub token: RefreshToken,
     pub grant: Grant,
+    /// The grant's client now, read from the database, not from a cache.
+    pub client: GrantClient,
     /// The grant's user now; `None` when the grant has no user or the user is gone.
     pub user: Option<GrantUser>,
+}
+
+/// A grant's client as a refresh sees it: what it may still be granted, and whether it is
+/// still the registration the grant was made for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantClient {
+    pub disabled: bool,
+    /// The JSON list of scopes the client may be granted now, as stored.
+    pub scopes: String,
+    /// Which registration of the client_id this is (the access tokens' `client_instance`).
+    pub instance: String,
 }
 
 /// A grant's user as a refresh sees it: roles are read fresh on every use.
@@ -311,14 +324,26 @@ impl Store {
         Ok(self
             .run(move |conn| rows::find_refresh_token_for_use(conn, &digest))
             .await?
-            .map(|RefreshLookup { token, grant, user }| RefreshUse {
-                token: token.into(),
-                grant: grant.into(),
-                user: user.map(|u| GrantUser {
-                    disabled: u.disabled,
-                    roles: u.roles,
-                }),
-            }))
+            .map(
+                |RefreshLookup {
+                     token,
+                     grant,
+                     client,
+                     user,
+                 }| RefreshUse {
+                    token: token.into(),
+                    grant: grant.into(),
+                    client: GrantClient {
+                        disabled: client.disabled,
+                        scopes: client.scopes,
+                        instance: client.instance,
+                    },
+                    user: user.map(|u| GrantUser {
+                        disabled: u.disabled,
+                        roles: u.roles,
+                    }),
+                },
+            ))
     }
 
     /// Spends the refresh token with digest `spent` if nobody has yet and stores its

@@ -40,6 +40,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        instance -> Text,
     }
 }
 

@@ -11,6 +11,9 @@ use super::{Store, StoreError};
 pub struct StandingQuery {
     pub jti: String,
     pub client_id: String,
+    /// The client registration the token was issued to; `None` asks only whether a client
+    /// of that id is enabled.
+    pub client_instance: Option<String>,
     pub user_id: Option<String>,
     pub grant_id: Option<String>,
 }
@@ -20,7 +23,7 @@ pub struct StandingQuery {
 pub struct TokenStanding {
     /// `jti` is on the deny-list.
     pub jti_revoked: bool,
-    /// The client exists and is enabled.
+    /// The client exists, is enabled, and (when asked) is the registration named.
     pub client_active: bool,
     /// The user's username, when the user exists and is enabled.
     pub username: Option<String>,

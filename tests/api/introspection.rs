@@ -113,7 +113,7 @@ async fn live_tokens_are_active_with_their_claims() {
     let v = introspect(&s.app, s.rs(), &at).await;
     assert_eq!(v["active"], true);
     assert_eq!(v["client_id"], "svc");
-    assert_eq!(v["sub"], "svc");
+    assert_eq!(v["sub"], "client:svc");
     assert_eq!(v["scope"], "api.read");
     assert_eq!(v["token_type"], "Bearer");
     assert_eq!(v["iss"], issuer.as_str());
@@ -563,7 +563,7 @@ async fn answers_from_memory_never_outlive_a_revocation_on_another_replica() {
     assert_eq!(introspect(&s.app, s.rs(), &t).await, inactive());
 
     // The user disabled through B's management service, then enabled again.
-    let (at, rt) = user_tokens(&s).await;
+    let (at, _) = user_tokens(&s).await;
     active_from_memory(&s, &s.app, &at).await;
     b.state
         .service
@@ -576,6 +576,9 @@ async fn answers_from_memory_never_outlive_a_revocation_on_another_replica() {
         .set_user_disabled(&Actor::cli(), "alice", false)
         .await
         .unwrap();
+    // Disabling signed her out everywhere: enabled again, her old token stays dead.
+    assert_eq!(introspect(&s.app, s.rs(), &at).await, inactive());
+    let (at, rt) = user_tokens(&s).await;
     active_from_memory(&s, &s.app, &at).await;
 
     // The refresh token's family revoked on B reaches the access token on A.
@@ -828,6 +831,7 @@ fn standing_query(jwt: &str) -> StandingQuery {
     StandingQuery {
         jti: c["jti"].as_str().unwrap().to_owned(),
         client_id: c["client_id"].as_str().unwrap().to_owned(),
+        client_instance: Some(c["client_instance"].as_str().unwrap().to_owned()),
         user_id: gid.as_ref().map(|_| c["sub"].as_str().unwrap().to_owned()),
         grant_id: gid,
     }
@@ -847,14 +851,21 @@ async fn one_batched_standing_query_agrees_with_one_query_per_token() {
     let unknown = StandingQuery {
         jti: "no-such-jti".into(),
         client_id: "no-such-client".into(),
+        client_instance: None,
         user_id: Some("no-such-user".into()),
         grant_id: Some("no-such-grant".into()),
     };
     let empty = StandingQuery {
         jti: String::new(),
         client_id: String::new(),
+        client_instance: None,
         user_id: None,
         grant_id: None,
+    };
+    // The same client_id, another registration of it: not this token's client.
+    let other_instance = StandingQuery {
+        client_instance: Some("another-registration".into()),
+        ..standing_query(&live_cc)
     };
     let queries = vec![
         standing_query(&live_cc),
@@ -864,6 +875,7 @@ async fn one_batched_standing_query_agrees_with_one_query_per_token() {
         unknown,
         standing_query(&live_cc),
         empty,
+        other_instance,
     ];
     let asked = queries.clone();
     let batched = s
@@ -885,6 +897,7 @@ async fn one_batched_standing_query_agrees_with_one_query_per_token() {
                     conn,
                     &q.jti,
                     &q.client_id,
+                    q.client_instance.as_deref(),
                     q.user_id.as_deref(),
                     q.grant_id.as_deref(),
                 )
@@ -893,8 +906,18 @@ async fn one_batched_standing_query_agrees_with_one_query_per_token() {
             .unwrap();
         assert_eq!(got, &one);
     }
-    let [live, revoked, user_live, user_dead, unknown, again, empty] = batched.as_slice() else {
-        panic!("seven answers expected");
+    let [
+        live,
+        revoked,
+        user_live,
+        user_dead,
+        unknown,
+        again,
+        empty,
+        other_instance,
+    ] = batched.as_slice()
+    else {
+        panic!("eight answers expected");
     };
     assert!(!live.jti_revoked && live.client_active && live.username.is_none());
     assert!(revoked.jti_revoked && revoked.client_active);
@@ -903,6 +926,7 @@ async fn one_batched_standing_query_agrees_with_one_query_per_token() {
     assert!(!unknown.client_active && !unknown.grant_active && unknown.username.is_none());
     assert_eq!(again, live);
     assert!(!empty.jti_revoked && !empty.client_active && !empty.grant_active);
+    assert!(!other_instance.client_active && !other_instance.jti_revoked);
 }
 
 /// Many tokens, some revoked, introspected all at once: calls that share a batched

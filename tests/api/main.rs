@@ -14,6 +14,7 @@ mod audit;
 mod authorize;
 mod cli;
 mod config;
+mod current_rights;
 mod docs;
 mod health;
 mod helpers;

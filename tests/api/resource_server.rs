@@ -116,7 +116,11 @@ async fn resource_server_validates_access_tokens_locally() {
 
     assert_eq!(
         get(hello.clone(), Some(&format!("Bearer {good}"))).await,
-        (200, None, json!({"hello": "api-caller", "via": "local"}))
+        (
+            200,
+            None,
+            json!({"hello": "client:api-caller", "via": "local"})
+        )
     );
     // The scheme is case-insensitive.
     assert_eq!(
@@ -262,7 +266,11 @@ async fn resource_server_fails_closed_when_portcullis_is_unreachable() {
     // Local validation needs only the cached keys.
     assert_eq!(
         get(format!("{rs}/local/hello"), Some(&good)).await,
-        (200, None, json!({"hello": "api-caller", "via": "local"}))
+        (
+            200,
+            None,
+            json!({"hello": "client:api-caller", "via": "local"})
+        )
     );
 }
 
@@ -281,7 +289,7 @@ async fn resource_server_introspects_and_sees_revocation() {
         (
             200,
             None,
-            json!({"hello": "api-caller", "via": "introspection"})
+            json!({"hello": "client:api-caller", "via": "introspection"})
         )
     );
     assert_eq!(

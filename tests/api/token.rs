@@ -132,7 +132,7 @@ async fn client_credentials_with_basic_and_post() {
     );
     assert_eq!(token.expires_in().unwrap().as_secs(), 3600);
     let c = claims(&app, token.access_token().secret()).await;
-    assert_eq!(c["sub"], "svc-basic");
+    assert_eq!(c["sub"], "client:svc-basic");
     assert_eq!(c["client_id"], "svc-basic");
     assert_eq!(c["scope"], "api:read");
     assert_eq!(c["aud"], app.state.config.issuer.as_str());
@@ -704,8 +704,14 @@ async fn refresh_tokens_expire_and_die_with_their_user() {
         .set_user_disabled(&Actor::cli(), "dave", false)
         .await
         .unwrap();
-    let (status, _) = refresh(&app, &secret, &rt, None).await;
-    assert_eq!(status, 200, "a disabled user's token was not spent");
+    // Disabling signed the user out everywhere (issue 18): enabling the account again
+    // brings no refresh family back.
+    let (status, body) = refresh(&app, &secret, &rt, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "a disabled user's family stays ended"
+    );
 }
 
 /// Roles come from the user's current record on every refresh (all of them, none, or the

@@ -12,9 +12,11 @@ use crate::crypto::password::{is_bcrypt, validate_bcrypt_hash};
 use crate::manage::clients::{ClientView, to_json, validate_client_id, validate_row};
 use crate::manage::users::{UserView, validate_new_user};
 use crate::manage::{Actor, ManageError, Service, dedup_sorted, invalid};
+use crate::oauth::client::CLIENT_SUBJECT_PREFIX;
 use crate::store::StoreError;
 use crate::store::models::audit::AuditRow;
 use crate::store::models::clients::{self as client_rows, ClientRecord, ClientRow};
+use crate::store::models::grants;
 use crate::store::models::users::{self as user_rows, UserRecord, UserRow};
 
 /// Whether a stored password hash is one we can verify (or the locked marker); why not.
@@ -52,6 +54,17 @@ fn user_row(
         return Err(invalid(
             "id",
             format!("user `{}`: must be 1 to 128 characters", u.id),
+        ));
+    }
+    // The `sub` of a client's own tokens has this prefix; a user id with it could pass
+    // for a client at a resource server (or a client for this user).
+    if u.id.starts_with(CLIENT_SUBJECT_PREFIX) {
+        return Err(invalid(
+            "id",
+            format!(
+                "user `{}`: must not start with `{CLIENT_SUBJECT_PREFIX}`",
+                u.id
+            ),
         ));
     }
     let username = validate_new_user(&u.username, u.email.as_deref(), u.name.as_deref(), &u.roles)
@@ -135,6 +148,9 @@ fn client_row(
         disabled: c.disabled,
         created_at: c.created_at,
         updated_at: c.updated_at,
+        // A registration of its own on this server; an existing client keeps its own
+        // (`import_client`).
+        instance: client_rows::new_instance(),
     };
     let roles = dedup_sorted(c.roles.clone());
     let view = ClientView::try_from(ClientRecord {
@@ -199,6 +215,7 @@ fn import_user(
     row: &UserRow,
     roles: &[String],
     include_credentials: bool,
+    now: i64,
 ) -> Result<Change, StoreError> {
     let existing = user_rows::find_by_id(conn, &row.id)?;
     let Some(existing) = existing else {
@@ -219,6 +236,16 @@ fn import_user(
     }
     let credentials_changed = next.password_hash != existing.row.password_hash;
     user_rows::update(conn, &next)?;
+    // As `user set-password` and `user disable` do: a new password or a disabled account
+    // ends what the old state let in.
+    if credentials_changed || (next.disabled && !existing.row.disabled) {
+        let reason = if credentials_changed {
+            "password set by an import"
+        } else {
+            "user disabled by an import"
+        };
+        grants::sign_out_everywhere(conn, &row.id, now, reason)?;
+    }
     for old in existing.roles.iter().filter(|r| !roles.contains(r)) {
         user_rows::remove_role(conn, &row.id, old)?;
     }
@@ -263,6 +290,7 @@ fn import_client(
     row: &ClientRow,
     roles: &[String],
     include_credentials: bool,
+    now: i64,
 ) -> Result<Change, StoreError> {
     let existing = client_rows::find(conn, &row.client_id)?;
     let Some(existing) = existing else {
@@ -270,6 +298,8 @@ fn import_client(
         return Ok(Change::Created(client_json(row, roles)?));
     };
     let mut next = row.clone();
+    // The same registration, updated: its tokens stay its own.
+    next.instance = existing.row.instance.clone();
     if !include_credentials || row.secret_digest.is_none() {
         // Keep the secret in use, unless the client became public.
         next.secret_digest = existing
@@ -283,6 +313,9 @@ fn import_client(
     }
     let credentials_changed = next.secret_digest != existing.row.secret_digest;
     client_rows::update(conn, &next, roles)?;
+    if next.disabled && !existing.row.disabled {
+        grants::end_client_grants(conn, &row.client_id, now, "client disabled by an import")?;
+    }
     Ok(Change::Updated {
         before: client_json(&existing.row, &existing.roles)?,
         after: client_json(&next, roles)?,
@@ -368,9 +401,11 @@ impl Service {
             actor.clone(),
             self.store.audit_keys().clone(),
         );
+        // An import may disable users and clients or change passwords, which ends their
+        // grants: answers remembered from before must not outlive it.
         let outcome = self
             .store
-            .run(move |conn| {
+            .run_revoking(move |conn| {
                 Ok(conn.transaction::<_, ImportFailure, _>(|conn| {
                     let admins_before = user_rows::count_enabled_with_role(conn, "admin")?;
                     let mut report = ImportReport {
@@ -379,7 +414,7 @@ impl Service {
                     };
                     let mut events = Vec::new();
                     for (row, roles) in &users {
-                        let change = import_user(conn, row, roles, include_credentials)
+                        let change = import_user(conn, row, roles, include_credentials, now)
                             .map_err(|e| ImportFailure::at("username", &row.id, e))?;
                         events.extend(change_event(
                             "user.imported",
@@ -393,7 +428,7 @@ impl Service {
                         ));
                     }
                     for (row, roles) in &clients {
-                        let change = import_client(conn, row, roles, include_credentials)
+                        let change = import_client(conn, row, roles, include_credentials, now)
                             .map_err(|e| ImportFailure::at("client_id", &row.client_id, e))?;
                         events.extend(change_event(
                             "client.imported",

@@ -347,6 +347,7 @@ mod tests {
             access_token_lifetime: None,
             refresh_token_lifetime: None,
             disabled: false,
+            instance: "i1".into(),
         }
     }
 

@@ -21,6 +21,16 @@ pub const GRANT_TYPES: &[&str] = &[
 /// The `token_endpoint_auth_method`s a client may be registered with.
 pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
 
+/// What the `sub` of a client's own token (client_credentials) starts with. User ids
+/// never do (they are UUIDs, and an import refuses ids with this prefix), so a client's
+/// token can never pass for a user's at a resource server that keys on `sub`.
+pub const CLIENT_SUBJECT_PREFIX: &str = "client:";
+
+/// The `sub` of the tokens a client gets for itself.
+pub fn client_subject(client_id: &str) -> String {
+    format!("{CLIENT_SUBJECT_PREFIX}{client_id}")
+}
+
 /// The grant types Portcullis implements, by their RFC 6749 names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GrantType {
@@ -163,6 +173,10 @@ pub struct RegisteredClient {
     pub access_token_lifetime: Option<i64>,
     pub refresh_token_lifetime: Option<i64>,
     pub disabled: bool,
+    /// Which registration of `client_id` this is. Access tokens carry it
+    /// (`client_instance`), so a client deleted and registered again under the same id
+    /// does not inherit the old registration's tokens.
+    pub instance: String,
 }
 
 impl RegisteredClient {
@@ -249,6 +263,7 @@ mod tests {
             access_token_lifetime: None,
             refresh_token_lifetime: None,
             disabled: false,
+            instance: "i1".into(),
         };
         assert!(client.allows_grant(GrantType::ClientCredentials));
         assert!(!client.allows_grant(GrantType::Password));

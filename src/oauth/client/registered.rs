@@ -64,6 +64,7 @@ impl TryFrom<&StoredClient> for RegisteredClient {
             access_token_lifetime: row.access_token_lifetime,
             refresh_token_lifetime: row.refresh_token_lifetime,
             disabled: row.disabled,
+            instance: row.instance.clone(),
         })
     }
 }
@@ -90,6 +91,7 @@ mod tests {
             refresh_token_lifetime: None,
             disabled: false,
             roles: vec!["reader".into()],
+            instance: "i1".into(),
         }
     }
 

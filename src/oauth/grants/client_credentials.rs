@@ -1,10 +1,10 @@
 //! RFC 6749 section 4.4: a confidential client gets a token for itself. No resource
-//! owner, so `sub` is the client (RFC 9068 section 2.2), no refresh token, and nothing is
-//! written to the database.
+//! owner, so `sub` is the client (RFC 9068 section 2.2) as `client:<client_id>`, which no
+//! user id can equal; no refresh token, and nothing is written to the database.
 
 use super::TokenResponse;
 use super::issue::{self, Subject};
-use crate::oauth::client::RegisteredClient;
+use crate::oauth::client::{RegisteredClient, client_subject};
 use crate::oauth::context::Ctx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::{Scope, grant_scope};
@@ -23,13 +23,14 @@ pub fn exchange(
         ));
     }
     let scope = grant_scope(requested, &client.scope)?;
+    let subject = client_subject(&client.client_id);
     let issued = issue::access_token(
         ctx,
         client,
         audience,
         &scope,
         Subject {
-            id: &client.client_id,
+            id: &subject,
             roles: client.roles.clone(),
             grant_id: None,
             auth_time: None,

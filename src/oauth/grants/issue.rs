@@ -13,7 +13,8 @@ use crate::store::grants::{NewGrant, NewRefreshToken};
 
 /// Whom an access token speaks for.
 pub(crate) struct Subject<'a> {
-    /// `sub`: the user's id, or the client's for client_credentials (RFC 9068 section 2.2).
+    /// `sub`: the user's id, or `client:<client_id>` for client_credentials (RFC 9068
+    /// section 2.2; see `oauth::client::client_subject`).
     pub id: &'a str,
     pub roles: Vec<String>,
     /// The grant behind the token, so revoking the grant revokes the token.
@@ -36,6 +37,7 @@ pub(crate) fn access_token(
             subject: subject.id,
             audience,
             client_id: &client.client_id,
+            client_instance: &client.instance,
             scope,
             roles: subject.roles,
             grant_id: subject.grant_id,

@@ -3,8 +3,10 @@
 //! (every refresh token and, through the `gid` deny-list, every access token from it) is
 //! revoked.
 //!
-//! In spec order: find the token (with its grant and user), check the client, spent or
-//! revoked, expiry, scope, the user; sign; rotate once.
+//! In spec order: find the token (with its grant, client and user as they are now), check
+//! the client, spent or revoked, expiry, the client's and the user's standing, scope
+//! (narrowed to what the client may still be given); sign with the user's current roles;
+//! rotate once.
 
 use super::issue::{self, Subject};
 use super::{TokenResponse, new_refresh_token};
@@ -17,6 +19,8 @@ use crate::oauth::scope::{Scope, grant_scope};
 use crate::store::grants::{NewRefreshToken, RefreshUse};
 
 const INVALID: &str = "the refresh token is invalid, expired or revoked";
+/// The scope a refresh token stands on (OIDC Core section 11).
+const OFFLINE_ACCESS: &str = "offline_access";
 
 /// A spent token came back: the grant and its audit event commit together.
 async fn revoke_family(ctx: &Ctx<'_>, grant_id: &str, client_id: &str) -> Result<(), OAuthError> {
@@ -45,9 +49,15 @@ pub async fn exchange(
     audience: &str,
 ) -> Result<TokenResponse, OAuthError> {
     let digest = presented.digest().to_vec();
-    // The token, its grant and the grant's user in one trip to the database: the user must
-    // still exist and be enabled, and roles are read fresh.
-    let Some(RefreshUse { token, grant, user }) = ctx
+    // The token, its grant, the grant's client and user as they are now, in one trip to
+    // the database: tokens follow current rights, not the rights of the day they were
+    // granted (the client record `client` came from may be a few seconds old).
+    let Some(RefreshUse {
+        token,
+        grant,
+        client: current,
+        user,
+    }) = ctx
         .store
         .find_refresh_token_for_use(digest.clone())
         .await
@@ -56,7 +66,9 @@ pub async fn exchange(
         return Err(OAuthError::invalid_grant(INVALID));
     };
     // Bound to its client: another client presenting it learns nothing and spends nothing.
-    if grant.client_id != client.client_id {
+    // The same client_id registered anew is another client (its grants died with the old
+    // row; a cached record of the old one authenticates nothing of the new one's).
+    if grant.client_id != client.client_id || current.instance != client.instance {
         return Err(OAuthError::invalid_grant(INVALID));
     }
     if grant.revoked {
@@ -69,13 +81,11 @@ pub async fn exchange(
     if token.expires_at <= ctx.now || grant.expires_at <= ctx.now {
         return Err(OAuthError::invalid_grant(INVALID));
     }
-    let granted = Scope::parse(&grant.scope).map_err(|_| {
-        tracing::error!(grant_id = %grant.id, "stored grant scope does not parse");
-        OAuthError::ServerError
-    })?;
-    // May narrow, never widen (RFC 6749 section 6).
-    let scope = grant_scope(requested, &granted)?;
-
+    // A disabled client keeps nothing (disabling also revokes its grants; this covers a
+    // client record cached from before).
+    if current.disabled {
+        return Err(OAuthError::invalid_grant(INVALID));
+    }
     let user_id = grant
         .user_id
         .as_deref()
@@ -84,6 +94,20 @@ pub async fn exchange(
         return Err(OAuthError::invalid_grant(INVALID));
     };
 
+    let granted = Scope::parse(&grant.scope).map_err(|_| {
+        tracing::error!(grant_id = %grant.id, "stored grant scope does not parse");
+        OAuthError::ServerError
+    })?;
+    let allowed_now = client_scopes(&grant.client_id, &current.scopes)?;
+    // The refresh right itself: a client no longer allowed `offline_access` keeps no
+    // refresh tokens.
+    if !allowed_now.contains(OFFLINE_ACCESS) {
+        return Err(OAuthError::invalid_grant(INVALID));
+    }
+    // What was granted and the client may still be given; a request may narrow that,
+    // never widen it (RFC 6749 section 6).
+    let scope = grant_scope(requested, &granted.intersection(&allowed_now))?;
+
     let next = new_refresh_token();
     let successor = NewRefreshToken {
         digest: next.digest().to_vec(),
@@ -91,7 +115,8 @@ pub async fn exchange(
         expires_at: issue::refresh_expiry(ctx, client, grant.expires_at),
     };
     // Signed before the rotation is stored: once it is, the old token is spent, and a
-    // signing failure after that would leave the client with nothing.
+    // signing failure after that would leave the client with nothing. Roles are the
+    // user's as read just now.
     let issued = issue::access_token(
         ctx,
         client,
@@ -116,4 +141,16 @@ pub async fn exchange(
         return Err(OAuthError::invalid_grant(INVALID));
     }
     Ok(TokenResponse::new(issued, &scope, Some(&next)))
+}
+
+/// The scopes the client may be granted now, from the stored JSON list. A list that does
+/// not parse is a corrupt row: an error, never a silently wider or narrower client.
+fn client_scopes(client_id: &str, stored: &str) -> Result<Scope, OAuthError> {
+    serde_json::from_str::<Vec<String>>(stored)
+        .ok()
+        .and_then(|list| Scope::from_tokens(list).ok())
+        .ok_or_else(|| {
+            tracing::error!(client_id, "stored client scopes do not parse");
+            OAuthError::ServerError
+        })
 }

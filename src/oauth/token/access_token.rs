@@ -29,6 +29,10 @@ pub struct AccessTokenClaims {
     pub gid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// Which registration of `client_id` the token was issued to (a private claim): a
+    /// client deleted and registered again under the same id has another, so the old
+    /// registration's tokens stay dead. Required: a token without it is not ours.
+    pub client_instance: String,
 }
 
 pub struct AccessTokenRequest<'a> {
@@ -36,6 +40,7 @@ pub struct AccessTokenRequest<'a> {
     pub subject: &'a str,
     pub audience: &'a str,
     pub client_id: &'a str,
+    pub client_instance: &'a str,
     pub scope: &'a Scope,
     pub roles: Vec<String>,
     pub grant_id: Option<&'a str>,
@@ -66,6 +71,7 @@ pub fn issue(
         roles: req.roles,
         gid: req.grant_id.map(str::to_owned),
         auth_time: req.auth_time,
+        client_instance: req.client_instance.to_owned(),
     };
     let token = keys.sign(TYP, &claims).map_err(|err| {
         tracing::error!(error = %err, "cannot sign an access token");

@@ -155,6 +155,33 @@ pub fn delete_user_sessions(conn: &mut DbConnection, user_id: &str) -> Result<us
     Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?)
 }
 
+/// Deletes the user's codes not yet redeemed, so a code handed out before a sign-out
+/// everywhere cannot be turned into tokens after it. Redeemed codes stay: they name the
+/// grant a replay must revoke.
+pub fn delete_pending_codes_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        authorization_codes::table
+            .filter(authorization_codes::user_id.eq(user_id))
+            .filter(authorization_codes::consumed_at.is_null()),
+    )
+    .execute(conn)?)
+}
+
+/// Deletes the authorization requests a login bound to the user, so a consent page left
+/// open cannot finish after a sign-out everywhere.
+pub fn delete_requests_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        authorization_requests::table.filter(authorization_requests::user_id.eq(user_id)),
+    )
+    .execute(conn)?)
+}
+
 pub fn insert_code(conn: &mut DbConnection, row: &AuthorizationCodeRow) -> Result<(), StoreError> {
     diesel::insert_into(authorization_codes::table)
         .values(row)

@@ -24,6 +24,17 @@ pub struct ClientRow {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Which registration of `client_id` this is: set once when the row is created (see
+    /// `new_instance`), never changed, so a client deleted and registered again under the
+    /// same id is told apart from the old one by the tokens it was issued.
+    #[diesel(skip_update)]
+    pub instance: String,
+}
+
+/// A fresh `instance` for a client row about to be created. Compared for equality only,
+/// never a credential: uniqueness is what matters, and 122 random bits give it.
+pub fn new_instance() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 impl std::fmt::Debug for ClientRow {

@@ -2,7 +2,7 @@ use diesel::prelude::*;
 
 use crate::store::StoreError;
 use crate::store::conn::DbConnection;
-use crate::store::schema::{grants, refresh_tokens, user_roles, users};
+use crate::store::schema::{clients, grants, refresh_tokens, user_roles, users};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = grants)]
@@ -58,13 +58,24 @@ pub fn find_refresh_token(
         .optional()?)
 }
 
-/// What a refresh needs to decide, read together: the token, its grant, and for a user's
-/// grant the user's standing and roles (`None` when the user no longer exists).
+/// What a refresh needs to decide, read together: the token, its grant, the grant's
+/// client as it is now, and for a user's grant the user's standing and roles (`None` when
+/// the user no longer exists).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshLookup {
     pub token: RefreshTokenRow,
     pub grant: GrantRow,
+    pub client: GrantClient,
     pub user: Option<GrantUser>,
+}
+
+/// The grant's client as the database holds it now (not as a cache remembers it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantClient {
+    pub disabled: bool,
+    /// The JSON list of scopes the client may be granted now.
+    pub scopes: String,
+    pub instance: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,40 +84,60 @@ pub struct GrantUser {
     pub roles: Vec<String>,
 }
 
-/// The refresh token with this digest, its grant, and the grant's user with its roles, in
-/// one query (one round trip on Postgres; it was three): a row per role, or one row with
-/// no role.
+type RefreshRow = (
+    RefreshTokenRow,
+    GrantRow,
+    (bool, String, String),
+    Option<bool>,
+    Option<String>,
+);
+
+/// The refresh token with this digest, its grant, the grant's client now, and the grant's
+/// user with its roles, in one query (one round trip on Postgres): a row per role, or one
+/// row with no role.
 pub fn find_refresh_token_for_use(
     conn: &mut DbConnection,
     digest: &[u8],
 ) -> Result<Option<RefreshLookup>, StoreError> {
-    let rows: Vec<(RefreshTokenRow, GrantRow, Option<bool>, Option<String>)> =
-        refresh_tokens::table
-            .inner_join(grants::table)
-            .left_join(users::table.on(grants::user_id.eq(users::id.nullable())))
-            .left_join(user_roles::table.on(user_roles::user_id.eq(users::id)))
-            .filter(refresh_tokens::digest.eq(digest))
-            .select((
-                RefreshTokenRow::as_select(),
-                GrantRow::as_select(),
-                users::disabled.nullable(),
-                user_roles::role.nullable(),
-            ))
-            .load(conn)?;
+    let rows: Vec<RefreshRow> = refresh_tokens::table
+        .inner_join(grants::table)
+        .inner_join(clients::table.on(clients::client_id.eq(grants::client_id)))
+        .left_join(users::table.on(grants::user_id.eq(users::id.nullable())))
+        .left_join(user_roles::table.on(user_roles::user_id.eq(users::id)))
+        .filter(refresh_tokens::digest.eq(digest))
+        .select((
+            RefreshTokenRow::as_select(),
+            GrantRow::as_select(),
+            (clients::disabled, clients::scopes, clients::instance),
+            users::disabled.nullable(),
+            user_roles::role.nullable(),
+        ))
+        .load(conn)?;
     let mut rows = rows.into_iter();
-    let Some((token, grant, disabled, first_role)) = rows.next() else {
+    let Some((token, grant, (client_disabled, scopes, instance), disabled, first_role)) =
+        rows.next()
+    else {
         return Ok(None);
     };
     let user = disabled.map(|disabled| {
         let mut roles: Vec<String> = first_role
             .into_iter()
-            .chain(rows.filter_map(|(_, _, _, role)| role))
+            .chain(rows.filter_map(|(_, _, _, _, role)| role))
             .collect();
         // The order `users::roles_of` gives, so tokens read the same however they were made.
         roles.sort_unstable();
         GrantUser { disabled, roles }
     });
-    Ok(Some(RefreshLookup { token, grant, user }))
+    Ok(Some(RefreshLookup {
+        token,
+        grant,
+        client: GrantClient {
+            disabled: client_disabled,
+            scopes,
+            instance,
+        },
+        user,
+    }))
 }
 
 /// Marks the token used if nobody has yet. Exactly one concurrent caller gets `true`.
@@ -237,6 +268,79 @@ pub fn unrevoked_for_user(
         .order(grants::created_at.asc())
         .select(grants::id)
         .load(conn)?)
+}
+
+/// What `sign_out_everywhere` ended, for the audit row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignedOut {
+    /// Ids of the grants revoked (each a refresh-token family and its access tokens).
+    pub grants: Vec<String>,
+    pub sessions: usize,
+    pub codes: usize,
+    pub requests: usize,
+}
+
+/// Ends everything that lets the user in without their credentials again: revokes every
+/// grant (so every refresh-token family and, through the `gid` check, every access token
+/// issued under it), deletes their browser sessions, their codes not yet redeemed and the
+/// authorization requests their login is bound to. One transaction (a savepoint inside
+/// the caller's), so the change that calls for it and the sign-out commit together.
+///
+/// Called when a password is set or changed, a user disabled (by hand or by an import),
+/// and when an operator revokes a user's sessions. Resetting a user's second factors
+/// (issue 20) must call it too. The caller runs it through `Store::run_revoking`, so
+/// remembered standings are dropped.
+pub fn sign_out_everywhere(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+    reason: &str,
+) -> Result<SignedOut, StoreError> {
+    conn.transaction(|conn| {
+        let grants = unrevoked_for_user(conn, user_id)?;
+        // By user, not by the ids just read: a grant stored in between is revoked too.
+        diesel::update(
+            grants::table
+                .filter(grants::user_id.eq(user_id))
+                .filter(grants::revoked_at.is_null()),
+        )
+        .set((
+            grants::revoked_at.eq(Some(now)),
+            grants::revoked_reason.eq(Some(reason)),
+        ))
+        .execute(conn)?;
+        let sessions = super::authorization::delete_user_sessions(conn, user_id)?;
+        let codes = super::authorization::delete_pending_codes_of_user(conn, user_id)?;
+        let requests = super::authorization::delete_requests_of_user(conn, user_id)?;
+        Ok(SignedOut {
+            grants,
+            sessions,
+            codes,
+            requests,
+        })
+    })
+}
+
+/// Ends every grant of a client (its users' refresh-token families and the access tokens
+/// issued under them), when the client is disabled: enabling it again later does not
+/// bring them back. Returns how many were revoked. Codes and requests need nothing: a
+/// disabled client cannot redeem or finish them.
+pub fn end_client_grants(
+    conn: &mut DbConnection,
+    client_id: &str,
+    now: i64,
+    reason: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        grants::table
+            .filter(grants::client_id.eq(client_id))
+            .filter(grants::revoked_at.is_null()),
+    )
+    .set((
+        grants::revoked_at.eq(Some(now)),
+        grants::revoked_reason.eq(Some(reason)),
+    ))
+    .execute(conn)?)
 }
 
 /// Stores a new grant and, when given, its first refresh token: both or neither. A lone

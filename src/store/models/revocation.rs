@@ -52,16 +52,17 @@ pub fn token_standing(
     conn: &mut DbConnection,
     jti: &str,
     client_id: &str,
+    client_instance: Option<&str>,
     user_id: Option<&str>,
     grant_id: Option<&str>,
 ) -> Result<TokenStanding, StoreError> {
-    let (jti_revoked, client_active, username, grant_active) = diesel::select((
+    let (jti_revoked, instance, username, grant_active) = diesel::select((
         exists(revoked_tokens::table.filter(revoked_tokens::jti.eq(jti))),
-        exists(
-            clients::table
-                .filter(clients::client_id.eq(client_id))
-                .filter(clients::disabled.eq(false)),
-        ),
+        clients::table
+            .filter(clients::client_id.eq(client_id))
+            .filter(clients::disabled.eq(false))
+            .select(clients::instance)
+            .single_value(),
         users::table
             .filter(users::id.eq(user_id.unwrap_or("")))
             .filter(users::disabled.eq(false))
@@ -73,13 +74,23 @@ pub fn token_standing(
                 .filter(grants::revoked_at.is_null()),
         ),
     ))
-    .get_result::<(bool, bool, Option<String>, bool)>(conn)?;
+    .get_result::<(bool, Option<String>, Option<String>, bool)>(conn)?;
     Ok(TokenStanding {
         jti_revoked,
-        client_active,
+        client_active: client_matches(instance.as_deref(), client_instance),
         username,
         grant_active,
     })
+}
+
+/// An enabled client was found (`found`: its instance) and, when the token names a
+/// registration, it is that one.
+fn client_matches(found: Option<&str>, asked: Option<&str>) -> bool {
+    match (found, asked) {
+        (Some(found), Some(asked)) => found == asked,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
 }
 
 // Which table a row of the batched query came from.
@@ -101,6 +112,7 @@ pub fn token_standings(
             conn,
             &only.jti,
             &only.client_id,
+            only.client_instance.as_deref(),
             only.user_id.as_deref(),
             only.grant_id.as_deref(),
         )?]);
@@ -132,7 +144,7 @@ pub fn token_standings(
                         .select((
                             ROW_ACTIVE_CLIENT.into_sql::<Integer>(),
                             clients::client_id,
-                            None::<String>.into_sql::<Nullable<Text>>(),
+                            clients::instance.nullable(),
                         )),
                 )
                 .union_all(
@@ -164,19 +176,20 @@ pub fn token_standings(
     }?;
 
     let mut revoked = HashSet::new();
-    let mut clients_on = HashSet::new();
+    let mut clients_on = HashMap::new();
     let mut users_on = HashMap::new();
     let mut grants_on = HashSet::new();
-    for (kind, id, username) in rows {
+    // The third column: a client's instance, a user's username, otherwise nothing.
+    for (kind, id, text) in rows {
         match kind {
             ROW_REVOKED_JTI => {
                 revoked.insert(id);
             }
             ROW_ACTIVE_CLIENT => {
-                clients_on.insert(id);
+                clients_on.insert(id, text);
             }
             ROW_ACTIVE_USER => {
-                users_on.insert(id, username);
+                users_on.insert(id, text);
             }
             ROW_ACTIVE_GRANT => {
                 grants_on.insert(id);
@@ -192,7 +205,10 @@ pub fn token_standings(
         .iter()
         .map(|q| TokenStanding {
             jti_revoked: revoked.contains(&q.jti),
-            client_active: clients_on.contains(&q.client_id),
+            client_active: client_matches(
+                clients_on.get(&q.client_id).and_then(Option::as_deref),
+                q.client_instance.as_deref(),
+            ),
             username: q
                 .user_id
                 .as_ref()
