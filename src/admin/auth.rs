@@ -72,8 +72,9 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
     let token = bearer_token(req, Accepts::Header)?;
     let ctx = state.ctx(req);
     let claims = userinfo::signed_access_token(&ctx, &token).await?;
-    // Tokens minted for another resource (RFC 8707) are not for us.
-    if claims.aud != state.config.issuer.as_str() {
+    // Tokens minted for another resource (RFC 8707) are not for us, nor is one that some
+    // other resource server could also replay here: the issuer must be its only audience.
+    if !claims.aud.is_only(state.config.issuer.as_str()) {
         return Err(invalid_token());
     }
 

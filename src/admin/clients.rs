@@ -39,6 +39,10 @@ pub struct ClientCreate {
     pub require_pkce: Option<bool>,
     pub access_token_lifetime: Option<i64>,
     pub refresh_token_lifetime: Option<i64>,
+    /// RFC 8707 resource URIs (absolute, no fragment) the client may name with `resource`;
+    /// each is then the audience of the tokens. Empty: tokens are for this server only.
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 /// Changes to a client: absent fields stay as they are, lists are replaced whole, and
@@ -62,6 +66,8 @@ pub struct ClientPatch {
     #[schema(value_type = Option<i64>)]
     pub refresh_token_lifetime: Option<Option<i64>>,
     pub disabled: Option<bool>,
+    /// Replaces the RFC 8707 allow-list whole; `[]` clears it.
+    pub resources: Option<Vec<String>>,
 }
 
 /// A client and, for a confidential one, its secret (RFC 7591 section 3.2.1). No
@@ -150,6 +156,7 @@ pub async fn create(
                 require_pkce: body.require_pkce,
                 access_token_lifetime: body.access_token_lifetime,
                 refresh_token_lifetime: body.refresh_token_lifetime,
+                resources: body.resources,
             },
         )
         .await?;
@@ -193,6 +200,7 @@ pub async fn update(
         access_token_lifetime: body.access_token_lifetime,
         refresh_token_lifetime: body.refresh_token_lifetime,
         disabled: body.disabled,
+        resources: body.resources,
     };
     Ok(HttpResponse::Ok().json(
         state

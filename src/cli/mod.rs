@@ -298,6 +298,9 @@ pub enum ClientCommand {
         access_token_lifetime: Option<i64>,
         #[arg(long)]
         refresh_token_lifetime: Option<i64>,
+        /// An RFC 8707 resource URI the client may ask tokens for (repeatable).
+        #[arg(long = "resource")]
+        resources: Vec<String>,
     },
     List,
     Show {
@@ -332,6 +335,12 @@ pub enum ClientCommand {
         disable: bool,
         #[arg(long)]
         enable: bool,
+        /// Replaces the RFC 8707 resource allow-list (repeatable).
+        #[arg(long = "resource", conflicts_with = "no_resources")]
+        resources: Option<Vec<String>>,
+        /// Clears the resource allow-list: tokens are for this server only.
+        #[arg(long)]
+        no_resources: bool,
     },
     Delete {
         client_id: String,

@@ -85,6 +85,7 @@ impl ResponseError for OAuthError {
             | OAuthError::UnauthorizedClient(_)
             | OAuthError::UnsupportedGrantType(_)
             | OAuthError::InvalidScope(_)
+            | OAuthError::InvalidTarget(_)
             | OAuthError::AccessDenied(_)
             | OAuthError::UnsupportedResponseType(_)
             | OAuthError::ServerError

@@ -6,7 +6,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 
 use crate::oauth::error::OAuthError;
-use crate::oauth::form::FormMap;
+use crate::oauth::form::{FormLimits, FormMap};
 
 pub struct FormPost<'a> {
     pub form: FormMap,
@@ -17,6 +17,7 @@ pub fn parse<'a>(
     req: &'a HttpRequest,
     body: &[u8],
     what: &'static str,
+    limits: &FormLimits,
 ) -> Result<FormPost<'a>, OAuthError> {
     let form_encoded = req
         .headers()
@@ -32,7 +33,7 @@ pub fn parse<'a>(
             "the {what} request must be application/x-www-form-urlencoded"
         )));
     }
-    let form = FormMap::parse(body)?;
+    let form = FormMap::parse_with(body, limits)?;
     let authorization = match req.headers().get(header::AUTHORIZATION) {
         None => None,
         Some(value) => Some(

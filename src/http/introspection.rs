@@ -8,6 +8,7 @@ use super::form_post;
 use crate::http::state::AppState;
 use crate::oauth::client::caller;
 use crate::oauth::error::OAuthError;
+use crate::oauth::form::FormLimits;
 use crate::oauth::{introspection, revocation};
 
 pub async fn introspect(
@@ -15,7 +16,7 @@ pub async fn introspect(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let post = form_post::parse(&req, &body, "introspection")?;
+    let post = form_post::parse(&req, &body, "introspection", &FormLimits::introspection())?;
     let ctx = state.ctx(&req);
     let caller = caller::authenticate(&ctx, post.authorization, &post.form).await?;
     let answer = introspection::introspect(&ctx, &caller, &post.form).await?;
@@ -30,7 +31,7 @@ pub async fn revoke(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let post = form_post::parse(&req, &body, "revocation")?;
+    let post = form_post::parse(&req, &body, "revocation", &FormLimits::default())?;
     let ctx = state.ctx(&req);
     let client = caller::authenticate(&ctx, post.authorization, &post.form).await?;
     revocation::revoke(&ctx, &client, &post.form).await?;

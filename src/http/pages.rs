@@ -12,7 +12,7 @@ use crate::http::state::AppState;
 use crate::oauth::flow::{
     self, BrowserError, ConsentForm, LoginForm, Page, Screen, SignedIn, Step,
 };
-use crate::oauth::form::FormMap;
+use crate::oauth::form::{FormLimits, FormMap};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -222,7 +222,15 @@ fn render_step(state: &AppState, step: Result<Step, BrowserError>) -> HttpRespon
 }
 
 fn parse_form(state: &AppState, bytes: &[u8]) -> Result<FormMap, Box<HttpResponse>> {
-    FormMap::parse(bytes).map_err(|e| {
+    parse_form_with(state, bytes, &FormLimits::default())
+}
+
+fn parse_form_with(
+    state: &AppState,
+    bytes: &[u8],
+    limits: &FormLimits,
+) -> Result<FormMap, Box<HttpResponse>> {
+    FormMap::parse_with(bytes, limits).map_err(|e| {
         Box::new(error_page(
             state,
             StatusCode::BAD_REQUEST,
@@ -266,7 +274,8 @@ pub async fn authorize_post(
 }
 
 async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> HttpResponse {
-    let form = match parse_form(state, raw) {
+    // RFC 8707: an authorization request may name several resources.
+    let form = match parse_form_with(state, raw, &FormLimits::with_resources()) {
         Ok(f) => f,
         Err(r) => return *r,
     };

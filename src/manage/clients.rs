@@ -4,6 +4,7 @@ use serde::Serialize;
 use super::{Actor, ManageError, Service, dedup_sorted, invalid, validate_role};
 use crate::audit::AuditEvent;
 use crate::crypto::tokens::{CLIENT_SECRET_PREFIX, Secret};
+use crate::oauth::client::resources as client_resources;
 use crate::oauth::client::{AUTH_METHODS, GRANT_TYPES};
 use crate::oauth::{redirect_uri, scope};
 use crate::store::StoreError;
@@ -27,6 +28,8 @@ pub struct ClientView {
     pub refresh_token_lifetime: Option<i64>,
     pub disabled: bool,
     pub roles: Vec<String>,
+    /// RFC 8707 resource URIs the client may name as the audience of its tokens.
+    pub resources: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -48,6 +51,7 @@ impl TryFrom<ClientRecord> for ClientView {
             post_logout_redirect_uris: json_list(&r.row.post_logout_redirect_uris)?,
             grant_types: json_list(&r.row.grant_types)?,
             scope: json_list(&r.row.scopes)?.join(" "),
+            resources: json_list(&r.row.resources)?,
             client_id: r.row.client_id,
             client_name: r.row.name,
             confidential: r.row.confidential,
@@ -79,6 +83,7 @@ pub struct NewClient {
     pub require_pkce: Option<bool>,
     pub access_token_lifetime: Option<i64>,
     pub refresh_token_lifetime: Option<i64>,
+    pub resources: Vec<String>,
 }
 
 /// Fields to change; `None` leaves a field as it is, lists are replaced whole.
@@ -96,6 +101,7 @@ pub struct ClientUpdate {
     pub access_token_lifetime: Option<Option<i64>>,
     pub refresh_token_lifetime: Option<Option<i64>>,
     pub disabled: Option<bool>,
+    pub resources: Option<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -136,6 +142,22 @@ pub(super) fn validate_client_id(id: &str) -> Result<(), ManageError> {
     }
 }
 
+/// RFC 8707 resources: the same rule a request's `resource` must meet, so every listed
+/// resource can actually be granted.
+fn validate_resources(resources: &[String]) -> Result<(), ManageError> {
+    if resources.len() > client_resources::MAX_RESOURCES {
+        return Err(invalid(
+            "resources",
+            format!("at most {} resources", client_resources::MAX_RESOURCES),
+        ));
+    }
+    for uri in resources {
+        client_resources::check_uri(uri)
+            .map_err(|e| invalid("resources", format!("`{uri}` {e}")))?;
+    }
+    Ok(())
+}
+
 fn validate_uris(field: &'static str, uris: &[String]) -> Result<(), ManageError> {
     for uri in uris {
         redirect_uri::validate_for_registration(uri)
@@ -166,6 +188,7 @@ pub(super) fn validate_row(row: &ClientRow, view: &ClientView) -> Result<(), Man
     }
     validate_uris("redirect_uris", &view.redirect_uris)?;
     validate_uris("post_logout_redirect_uris", &view.post_logout_redirect_uris)?;
+    validate_resources(&view.resources)?;
     for grant in &view.grant_types {
         if !GRANT_TYPES.contains(&grant.as_str()) {
             return Err(invalid(
@@ -301,6 +324,7 @@ impl Service {
             created_at: now,
             updated_at: now,
             instance: rows::new_instance(),
+            resources: to_json(&dedup_sorted(new.resources)),
         };
         let roles = dedup_sorted(new.roles);
         let view = ClientView::try_from(ClientRecord {
@@ -393,6 +417,9 @@ impl Service {
         }
         if let Some(v) = change.disabled {
             row.disabled = v;
+        }
+        if let Some(resources) = change.resources {
+            row.resources = to_json(&dedup_sorted(resources));
         }
         row.updated_at = self.clock.now();
         let roles = change.roles.map(dedup_sorted).unwrap_or(record.roles);

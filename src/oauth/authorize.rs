@@ -6,7 +6,7 @@
 
 use url::form_urlencoded;
 
-use super::client::{GrantType, RegisteredClient};
+use super::client::{GrantType, RegisteredClient, resources};
 use super::error::OAuthError;
 use super::flow::error::BrowserError;
 use super::form::FormMap;
@@ -63,6 +63,8 @@ pub struct AuthorizationRequest {
     pub prompts: Vec<Prompt>,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// RFC 8707 resources granted from the client's allow-list.
+    pub resources: Vec<String>,
 }
 
 impl AuthorizationRequest {
@@ -212,6 +214,7 @@ pub fn validate(
         None => None,
     };
     let scope = grant_scope(requested.as_ref(), &client.scope).map_err(&fail)?;
+    let resources = resources::grant(&form.all("resource"), &client.resources).map_err(&fail)?;
 
     let code_challenge = match (
         form.get("code_challenge"),
@@ -295,6 +298,7 @@ pub fn validate(
         prompts,
         max_age,
         login_hint,
+        resources,
     })
 }
 

@@ -93,6 +93,9 @@ pub enum OAuthError {
     UnsupportedGrantType(Description),
     /// `invalid_scope` (RFC 6749 sections 4.1.2.1, 5.2).
     InvalidScope(Description),
+    /// `invalid_target` (RFC 8707 section 2): a `resource` that is malformed or not one
+    /// this client may name.
+    InvalidTarget(Description),
     /// `access_denied` (RFC 6749 section 4.1.2.1).
     AccessDenied(Description),
     /// `unsupported_response_type` (RFC 6749 section 4.1.2.1).
@@ -165,6 +168,7 @@ impl OAuthError {
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidTarget(_) => "invalid_target",
             Self::AccessDenied(_) => "access_denied",
             Self::UnsupportedResponseType(_) => "unsupported_response_type",
             Self::ServerError => "server_error",
@@ -192,6 +196,7 @@ impl OAuthError {
             | Self::UnauthorizedClient(description)
             | Self::UnsupportedGrantType(description)
             | Self::InvalidScope(description)
+            | Self::InvalidTarget(description)
             | Self::AccessDenied(description)
             | Self::UnsupportedResponseType(description)
             | Self::InvalidToken(description)
@@ -221,6 +226,7 @@ impl OAuthError {
             | Self::UnauthorizedClient(_)
             | Self::UnsupportedGrantType(_)
             | Self::InvalidScope(_)
+            | Self::InvalidTarget(_)
             | Self::AccessDenied(_)
             | Self::UnsupportedResponseType(_)
             | Self::UnsupportedTokenType(_)
@@ -268,6 +274,7 @@ mod tests {
             OAuthError::UnauthorizedClient(d("u")),
             OAuthError::UnsupportedGrantType(d("t")),
             OAuthError::InvalidScope(d("s")),
+            OAuthError::InvalidTarget(d("tg")),
             OAuthError::AccessDenied(d("a")),
             OAuthError::UnsupportedResponseType(d("rt")),
             OAuthError::ServerError,
@@ -302,6 +309,7 @@ mod tests {
                 ("unauthorized_client", 400),
                 ("unsupported_grant_type", 400),
                 ("invalid_scope", 400),
+                ("invalid_target", 400),
                 ("access_denied", 400),
                 ("unsupported_response_type", 400),
                 ("server_error", 500),

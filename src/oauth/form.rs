@@ -21,6 +21,14 @@ pub struct FormLimits {
     pub max_name_len: usize,
     /// Decoded bytes; room for a JWT-sized value, far more than any token request needs.
     pub max_value_len: usize,
+    /// Parameters whose value is only ever compared with what we issued, never parsed or
+    /// reflected: any length (the body limit bounds them) and any bytes. Introspection's
+    /// `token` is one: RFC 7662 section 2.2 wants `{"active":false}` for whatever is not a
+    /// live token of ours, not a 400 for a value we would not have minted.
+    pub opaque: &'static [&'static str],
+    /// Parameters that may appear more than once (RFC 8707 `resource`); every other name
+    /// sent twice is still `invalid_request`.
+    pub repeatable: &'static [&'static str],
 }
 
 impl Default for FormLimits {
@@ -29,15 +37,37 @@ impl Default for FormLimits {
             max_params: 32,
             max_name_len: 64,
             max_value_len: 4096,
+            opaque: &[],
+            repeatable: &[],
         }
     }
 }
 
-/// The parameters of one request, each at most once. Values may be secrets (passwords,
-/// client secrets, refresh tokens), so they are zeroised on drop and `Debug` shows names only.
+impl FormLimits {
+    /// Requests that may name several resources (RFC 8707 section 2): the token and
+    /// authorization requests.
+    pub fn with_resources() -> Self {
+        Self {
+            repeatable: &["resource"],
+            ..Self::default()
+        }
+    }
+
+    /// The introspection request: `token` is opaque.
+    pub fn introspection() -> Self {
+        Self {
+            opaque: &["token"],
+            ..Self::default()
+        }
+    }
+}
+
+/// The parameters of one request, each at most once unless the limits make it repeatable.
+/// Values may be secrets (passwords, client secrets, refresh tokens), so they are zeroised
+/// on drop and `Debug` shows names only.
 #[derive(Default)]
 pub struct FormMap {
-    params: BTreeMap<String, Zeroizing<String>>,
+    params: BTreeMap<String, Vec<Zeroizing<String>>>,
 }
 
 impl FormMap {
@@ -46,7 +76,7 @@ impl FormMap {
     }
 
     pub fn parse_with(body: &[u8], limits: &FormLimits) -> Result<Self, OAuthError> {
-        let mut params = BTreeMap::new();
+        let mut params: BTreeMap<String, Vec<Zeroizing<String>>> = BTreeMap::new();
         let segments = body.split(|&b| b == b'&').filter(|s| !s.is_empty());
         for (index, segment) in segments.enumerate() {
             if index >= limits.max_params {
@@ -79,6 +109,7 @@ impl FormMap {
             if name.len() > limits.max_name_len {
                 return Err(name_too_long());
             }
+            let opaque = limits.opaque.contains(&name.as_str());
             let value_too_long = || {
                 OAuthError::invalid_request(format!(
                     "{} is longer than {} bytes",
@@ -86,35 +117,60 @@ impl FormMap {
                     limits.max_value_len
                 ))
             };
-            if raw_value.len() > limits.max_value_len.saturating_mul(3) {
+            if !opaque && raw_value.len() > limits.max_value_len.saturating_mul(3) {
                 return Err(value_too_long());
             }
-            let value = decode(raw_value).ok_or_else(|| {
-                OAuthError::invalid_request(format!(
-                    "{} is not valid percent-encoded UTF-8",
-                    describe(&name)
-                ))
-            })?;
-            if value.len() > limits.max_value_len {
+            let value = if opaque {
+                // Never parsed, reflected or logged: bytes that are not valid UTF-8 only
+                // need to stay unequal to every token we issue, which replacing them keeps.
+                decode_lossy(raw_value)
+            } else {
+                decode(raw_value).ok_or_else(|| {
+                    OAuthError::invalid_request(format!(
+                        "{} is not valid percent-encoded UTF-8",
+                        describe(&name)
+                    ))
+                })?
+            };
+            if !opaque && value.len() > limits.max_value_len {
                 return Err(value_too_long());
             }
             // RFC 6749 section 3.1: a parameter without a value is as if omitted.
             if value.is_empty() {
                 continue;
             }
-            if params.contains_key(name.as_str()) {
-                return Err(OAuthError::invalid_request(format!(
-                    "{} was sent more than once",
-                    describe(&name)
-                )));
+            let repeatable = limits.repeatable.contains(&name.as_str());
+            match params.get_mut(name.as_str()) {
+                Some(values) if repeatable => values.push(value),
+                Some(_) => {
+                    return Err(OAuthError::invalid_request(format!(
+                        "{} was sent more than once",
+                        describe(&name)
+                    )));
+                }
+                None => {
+                    params.insert(String::clone(&name), vec![value]);
+                }
             }
-            params.insert(String::clone(&name), value);
         }
         Ok(Self { params })
     }
 
+    /// The value of a parameter; for a repeatable one, the first.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params.get(name).map(|v| v.as_str())
+        self.params
+            .get(name)
+            .and_then(|values| values.first())
+            .map(|v| v.as_str())
+    }
+
+    /// Every value of a parameter, in request order (one at most unless repeatable). The
+    /// copies are plain strings: for parameters that are not secrets, such as `resource`.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.params
+            .get(name)
+            .map(|values| values.iter().map(|v| String::clone(v)).collect())
+            .unwrap_or_default()
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -185,6 +241,33 @@ pub(crate) fn decode(raw: &[u8]) -> Option<Zeroizing<String>> {
             None
         }
     }
+}
+
+/// Decodes an opaque value: as [`decode`], except that a malformed escape stays as it was
+/// written and invalid UTF-8 becomes U+FFFD. Only for values compared, never interpreted.
+fn decode_lossy(raw: &[u8]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(Vec::with_capacity(raw.len()));
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        let escaped = (b == b'%')
+            .then(|| Some((hex_value(*raw.get(i + 1)?)?, hex_value(*raw.get(i + 2)?)?)))
+            .flatten();
+        match (b, escaped) {
+            (b'%', Some((hi, lo))) => {
+                out.push((hi << 4) | lo);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (other, _) => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    Zeroizing::new(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -298,6 +381,7 @@ mod tests {
             max_params: 3,
             max_name_len: 8,
             max_value_len: 5,
+            ..FormLimits::default()
         };
         let parse = |body: &str| {
             FormMap::parse_with(body.as_bytes(), &limits)
@@ -335,6 +419,52 @@ mod tests {
             Err("invalid_request: a parameter name is longer than 8 bytes".into())
         );
         assert_eq!(FormLimits::default().max_params, 32);
+    }
+
+    #[test]
+    fn opaque_values_are_taken_whole_and_never_refused() {
+        let limits = FormLimits {
+            max_value_len: 5,
+            ..FormLimits::introspection()
+        };
+        let parse = |body: &[u8]| {
+            FormMap::parse_with(body, &limits).map(|f| f.get("token").map(str::to_owned))
+        };
+        let long = format!("token={}", "a".repeat(10_000));
+        assert_eq!(
+            parse(long.as_bytes()).unwrap().map(|t| t.len()),
+            Some(10_000)
+        );
+        assert_eq!(parse(b"token=%zz%4").unwrap().as_deref(), Some("%zz%4"));
+        assert_eq!(
+            parse(b"token=%ff%C3%28").unwrap().as_deref(),
+            Some("\u{fffd}\u{fffd}(")
+        );
+        assert_eq!(parse(b"token=\xff").unwrap().as_deref(), Some("\u{fffd}"));
+        assert_eq!(parse(b"token=a+b%2B").unwrap().as_deref(), Some("a b+"));
+        // Still one value, and other parameters keep their limits.
+        assert!(parse(b"token=a&token=b").is_err());
+        assert!(parse(b"token=a&other=123456").is_err());
+        assert_eq!(parse(b"token=").unwrap(), None);
+    }
+
+    #[test]
+    fn repeatable_parameters_keep_every_value() {
+        let form = FormMap::parse_with(
+            b"resource=a&scope=x&resource=b",
+            &FormLimits::with_resources(),
+        )
+        .unwrap();
+        assert_eq!(form.all("resource"), vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(form.get("resource"), Some("a"));
+        assert_eq!(form.all("scope"), vec!["x".to_owned()]);
+        assert!(form.all("nothing").is_empty());
+        assert_eq!(
+            FormMap::parse(b"resource=a&resource=b")
+                .unwrap_err()
+                .to_string(),
+            "invalid_request: parameter `resource` was sent more than once"
+        );
     }
 
     #[test]

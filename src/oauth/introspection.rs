@@ -16,7 +16,7 @@ use super::context::{Ctx, store_error};
 use super::error::OAuthError;
 use super::form::FormMap;
 use super::grants::REFRESH_TOKEN_PREFIX;
-use super::token::access_token::{self, AccessTokenClaims};
+use super::token::access_token::{self, AccessTokenClaims, Audience};
 use crate::crypto::jwt::Expected;
 use crate::crypto::tokens::Secret;
 use crate::oauth::standing::Source;
@@ -52,7 +52,7 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,6 +138,9 @@ pub async fn introspect(
             "this client may not use the introspection endpoint",
         ));
     }
+    // Any value is a question we answer (RFC 7662 section 2.2): the form parser takes
+    // `token` whole, whatever its length or bytes, and only its absence (or emptiness) is
+    // a malformed request.
     let token = form.require("token")?;
     // `token_type_hint` is only a hint (RFC 7662 section 2.1), and we need none: refresh
     // tokens carry a prefix, access tokens are JWTs.
@@ -229,7 +232,8 @@ async fn refresh_token(
         iat: Some(row.issued_at),
         nbf: Some(row.issued_at),
         sub: grant.user_id,
-        aud: None,
+        aud: (!grant.resources.is_empty())
+            .then(|| Audience::for_resources(&grant.resources, ctx.config.issuer.as_str())),
         iss: Some(ctx.config.issuer.as_str().to_owned()),
         jti: None,
     })

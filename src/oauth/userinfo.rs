@@ -48,7 +48,14 @@ pub async fn verify_access_token(
 }
 
 pub async fn userinfo(ctx: &Ctx<'_>, token: &str) -> Result<Value, OAuthError> {
-    let claims = verify_access_token(ctx, token).await?;
+    let claims = signed_access_token(ctx, token).await?;
+    // A token minted for another resource (RFC 8707) is that resource's to accept: were we
+    // to honour it, any resource server holding one could read the user's profile here.
+    // Tokens without resource indicators carry this server's issuer as `aud`.
+    if !claims.aud.contains(ctx.config.issuer.as_str()) {
+        return Err(invalid());
+    }
+    still_active(ctx, &claims).await?;
     // Only a user's token speaks for a user: one without a grant (a client's own token
     // from client_credentials) names no user, whatever its `sub`.
     if claims.gid.is_none() {

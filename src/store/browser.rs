@@ -40,6 +40,9 @@ pub struct StoredRequest {
     pub session_id: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// RFC 8707 resources granted from the client's allow-list, a JSON list; the code
+    /// carries it to redemption.
+    pub resources: String,
 }
 
 /// A live browser session.
@@ -117,6 +120,7 @@ fn request_of(row: AuthorizationRequestRow) -> StoredRequest {
         session_id: row.session_id,
         created_at: row.created_at,
         expires_at: row.expires_at,
+        resources: row.resources,
     }
 }
 
@@ -201,6 +205,7 @@ impl Store {
                 session_id: request.session_id.clone(),
                 created_at: request.created_at,
                 expires_at: request.expires_at,
+                resources: request.resources.clone(),
             };
             rows::insert_request(conn, &row)?;
             Ok(Loaded {
@@ -345,6 +350,7 @@ impl Store {
             expires_at: code.expires_at,
             consumed_at: None,
             grant_id: None,
+            resources: request.resources.clone(),
         };
         let id = request.id.clone();
         self.run(move |conn| {

@@ -25,6 +25,7 @@ pub struct StoredClient {
     pub roles: Vec<String>,
     /// Which registration of `client_id` this is (see `models::clients::ClientRow`).
     pub instance: String,
+    pub resources: String,
 }
 
 // Never the secret digest.
@@ -57,6 +58,7 @@ impl From<ClientRecord> for StoredClient {
             disabled: row.disabled,
             roles,
             instance: row.instance,
+            resources: row.resources,
         }
     }
 }

@@ -21,11 +21,25 @@ pub struct Grant {
     pub auth_time: Option<i64>,
     pub expires_at: i64,
     pub revoked: bool,
+    /// RFC 8707 resources granted; empty: tokens are for this server.
+    pub resources: Vec<String>,
 }
 
-impl From<GrantRow> for Grant {
-    fn from(row: GrantRow) -> Self {
-        Self {
+/// A stored JSON list of strings. Written by our own code: anything else is corrupt,
+/// never "none", for a grant read as having no resources would be a grant for this server.
+fn stored_list(raw: &str, what: &'static str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(raw).map_err(|_| StoreError::Corrupt(format!("{what} is not a JSON list")))
+}
+
+fn list_to_stored(list: &[String]) -> String {
+    serde_json::Value::from(list.to_vec()).to_string()
+}
+
+impl TryFrom<GrantRow> for Grant {
+    type Error = StoreError;
+    fn try_from(row: GrantRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            resources: stored_list(&row.resources, "grant resources")?,
             id: row.id,
             client_id: row.client_id,
             user_id: row.user_id,
@@ -33,7 +47,7 @@ impl From<GrantRow> for Grant {
             auth_time: row.auth_time,
             expires_at: row.expires_at,
             revoked: row.revoked_at.is_some(),
-        }
+        })
     }
 }
 
@@ -66,6 +80,7 @@ pub struct NewGrant {
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    pub resources: Vec<String>,
 }
 
 impl NewGrant {
@@ -80,6 +95,7 @@ impl NewGrant {
             expires_at: self.expires_at,
             revoked_at: None,
             revoked_reason: None,
+            resources: list_to_stored(&self.resources),
         }
     }
 }
@@ -134,6 +150,8 @@ pub struct GrantClient {
     pub scopes: String,
     /// Which registration of the client_id this is (the access tokens' `client_instance`).
     pub instance: String,
+    /// The RFC 8707 resources the client may name now.
+    pub resources: Vec<String>,
 }
 
 /// A grant's user as a refresh sees it: roles are read fresh on every use.
@@ -160,6 +178,8 @@ pub struct AuthorizationCode {
     pub expires_at: i64,
     /// Redeemed already: presenting it again is a replay.
     pub consumed: bool,
+    /// RFC 8707 resources the authorization request was granted.
+    pub resources: Vec<String>,
 }
 
 /// The user a code was issued for, with what an ID token may say about them.
@@ -191,6 +211,7 @@ fn redemption(
     // Written by our own flow as a JSON list: anything else is corrupt, never "no amr".
     let amr = serde_json::from_str(&code.amr)
         .map_err(|_| StoreError::Corrupt("authorization code amr is not a JSON list".into()))?;
+    let resources = stored_list(&code.resources, "authorization code resources")?;
     Ok(CodeRedemption {
         code: AuthorizationCode {
             client_id: code.client_id,
@@ -204,6 +225,7 @@ fn redemption(
             amr,
             expires_at: code.expires_at,
             consumed: code.consumed_at.is_some(),
+            resources,
         },
         user: CodeUser {
             id: user.id,
@@ -309,10 +331,10 @@ impl Store {
         &self,
         digest: Vec<u8>,
     ) -> Result<Option<(RefreshToken, Grant)>, StoreError> {
-        Ok(self
-            .run(move |conn| rows::find_refresh_token(conn, &digest))
+        self.run(move |conn| rows::find_refresh_token(conn, &digest))
             .await?
-            .map(|(token, grant)| (token.into(), grant.into())))
+            .map(|(token, grant)| Ok((token.into(), grant.try_into()?)))
+            .transpose()
     }
 
     /// The refresh token with this digest, its grant and the grant's user with roles, in
@@ -321,8 +343,7 @@ impl Store {
         &self,
         digest: Vec<u8>,
     ) -> Result<Option<RefreshUse>, StoreError> {
-        Ok(self
-            .run(move |conn| rows::find_refresh_token_for_use(conn, &digest))
+        self.run(move |conn| rows::find_refresh_token_for_use(conn, &digest))
             .await?
             .map(
                 |RefreshLookup {
@@ -330,20 +351,24 @@ impl Store {
                      grant,
                      client,
                      user,
-                 }| RefreshUse {
-                    token: token.into(),
-                    grant: grant.into(),
-                    client: GrantClient {
-                        disabled: client.disabled,
-                        scopes: client.scopes,
-                        instance: client.instance,
-                    },
-                    user: user.map(|u| GrantUser {
-                        disabled: u.disabled,
-                        roles: u.roles,
-                    }),
+                 }| {
+                    Ok(RefreshUse {
+                        token: token.into(),
+                        grant: grant.try_into()?,
+                        client: GrantClient {
+                            disabled: client.disabled,
+                            scopes: client.scopes,
+                            instance: client.instance,
+                            resources: stored_list(&client.resources, "client resources")?,
+                        },
+                        user: user.map(|u| GrantUser {
+                            disabled: u.disabled,
+                            roles: u.roles,
+                        }),
+                    })
                 },
-            ))
+            )
+            .transpose()
     }
 
     /// Spends the refresh token with digest `spent` if nobody has yet and stores its
@@ -382,6 +407,7 @@ mod tests {
             expires_at: 70,
             consumed_at: None,
             grant_id: None,
+            resources: "[]".into(),
         }
     }
 

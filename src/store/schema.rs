@@ -41,6 +41,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         instance -> Text,
+        resources -> Text,
     }
 }
 
@@ -103,6 +104,7 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         revoked_reason -> Nullable<Text>,
+        resources -> Text,
     }
 }
 
@@ -145,6 +147,7 @@ diesel::table! {
         session_id -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
+        resources -> Text,
     }
 }
 
@@ -179,6 +182,7 @@ diesel::table! {
         expires_at -> BigInt,
         consumed_at -> Nullable<BigInt>,
         grant_id -> Nullable<Text>,
+        resources -> Text,
     }
 }
 

@@ -86,6 +86,7 @@ async fn fill(app: &TestApp) {
                         session_id: None,
                         created_at: T0,
                         expires_at: T0 + 600,
+                        resources: "[]".into(),
                     },
                 )?;
                 rows::insert_session(
@@ -120,6 +121,7 @@ async fn fill(app: &TestApp) {
                         expires_at: T0 + 60,
                         consumed_at: None,
                         grant_id: None,
+                        resources: "[]".into(),
                     },
                 )?;
             }

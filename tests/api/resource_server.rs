@@ -18,12 +18,17 @@ use example::{ClientCredentials, ResourceServer, Settings, serve};
 /// The API's identifier: what callers pass as `resource` and find in `aud`.
 const AUDIENCE: &str = "https://api.example.com";
 
-/// A client_credentials client; its secret.
+/// Another API the callers may also ask tokens for.
+const OTHER_API: &str = "https://other.example.com";
+
+/// A client_credentials client that may ask for tokens for the API (and another); its
+/// secret.
 async fn confidential(app: &TestApp, id: &str, scopes: &[&str], roles: &[&str]) -> String {
     app.confidential_client(id)
         .grants(&["client_credentials"])
         .scopes(scopes)
         .roles(roles)
+        .resources(&[AUDIENCE, OTHER_API])
         .await
         .secret()
         .to_owned()
@@ -170,7 +175,7 @@ async fn resource_server_validates_access_tokens_locally() {
     );
 
     // Without `resource` the audience is the issuer; another API's token is no better.
-    for resource in [None, Some("https://other.example.com")] {
+    for resource in [None, Some(OTHER_API)] {
         let elsewhere = token(&app, &secret, "api.read", resource).await;
         assert_eq!(
             get(hello.clone(), Some(&format!("Bearer {elsewhere}"))).await,

@@ -20,7 +20,9 @@ async fn confidential(app: &TestApp, id: &str, grants: &[&str], scope: &str, pos
         .confidential_client(id)
         .grants(grants)
         .scope(scope)
-        .roles(&["reporting"]);
+        .roles(&["reporting"])
+        // The one resource these clients may name (RFC 8707); see tests/api/resources.rs.
+        .resources(&["https://api.example.com"]);
     if post {
         builder = builder.auth_method("client_secret_post");
     }
@@ -286,7 +288,7 @@ async fn token_endpoint_errors_are_rfc6749_json() {
             Some(("svc", secret.as_str())),
             400,
             vec![no_store.clone(), no_cache.clone()],
-            json!({"error": "invalid_request", "error_description": "resource must be an absolute URI without a fragment (RFC 8707)"}),
+            json!({"error": "invalid_target", "error_description": "resource must be an absolute URI without a fragment (RFC 8707)"}),
         ),
         (
             "grant_type=client_credentials",

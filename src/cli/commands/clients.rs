@@ -33,6 +33,7 @@ fn print_client(c: &ClientView) {
     println!("first_party:                {}", c.first_party);
     println!("require_pkce:               {}", c.require_pkce);
     println!("roles:                      {}", c.roles.join(" "));
+    println!("resources:                  {}", c.resources.join(" "));
     println!("disabled:                   {}", c.disabled);
 }
 
@@ -54,6 +55,7 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
             no_require_pkce,
             access_token_lifetime,
             refresh_token_lifetime,
+            resources,
         } => {
             let created = svc
                 .create_client(
@@ -72,6 +74,7 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
                         require_pkce: no_require_pkce.then_some(false),
                         access_token_lifetime,
                         refresh_token_lifetime,
+                        resources,
                     },
                 )
                 .await?;
@@ -127,6 +130,8 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
             refresh_token_lifetime,
             disable,
             enable,
+            resources,
+            no_resources,
         } => {
             let change = ClientUpdate {
                 name,
@@ -146,6 +151,11 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
                     Some(false)
                 } else {
                     None
+                },
+                resources: if no_resources {
+                    Some(Vec::new())
+                } else {
+                    resources
                 },
             };
             show(&svc.update_client(&actor, &client_id, change).await?)?;

@@ -50,6 +50,7 @@ fn exported_client(
         roles: view.roles,
         created_at: view.created_at,
         updated_at: view.updated_at,
+        resources: view.resources,
         client_secret_digest: digest
             .filter(|_| include_credentials)
             .map(|d| URL_SAFE_NO_PAD.encode(d)),

@@ -76,6 +76,10 @@ pub struct ExportedClient {
     pub roles: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// RFC 8707 allow-list; absent in files written before it existed, which import as
+    /// "no resources".
+    #[serde(default)]
+    pub resources: Vec<String>,
     /// base64url SHA-256 of the secret; only with `include_credentials`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_digest: Option<String>,

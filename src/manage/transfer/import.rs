@@ -151,6 +151,7 @@ fn client_row(
         // A registration of its own on this server; an existing client keeps its own
         // (`import_client`).
         instance: client_rows::new_instance(),
+        resources: to_json(&dedup_in_order(&c.resources)),
     };
     let roles = dedup_sorted(c.roles.clone());
     let view = ClientView::try_from(ClientRecord {

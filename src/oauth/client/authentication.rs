@@ -344,6 +344,7 @@ mod tests {
             require_pkce: true,
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
+            resources: vec![],
             access_token_lifetime: None,
             refresh_token_lifetime: None,
             disabled: false,

@@ -8,6 +8,7 @@ pub mod authentication;
 pub mod cache;
 pub mod caller;
 pub mod registered;
+pub mod resources;
 
 use super::scope::Scope;
 
@@ -169,6 +170,8 @@ pub struct RegisteredClient {
     pub require_pkce: bool,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    /// RFC 8707 resources this client may name; see `resources`.
+    pub resources: Vec<String>,
     /// Seconds; `None` means the server default.
     pub access_token_lifetime: Option<i64>,
     pub refresh_token_lifetime: Option<i64>,
@@ -260,6 +263,7 @@ mod tests {
             require_pkce: true,
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
+            resources: vec![],
             access_token_lifetime: None,
             refresh_token_lifetime: None,
             disabled: false,

@@ -61,6 +61,7 @@ impl TryFrom<&StoredClient> for RegisteredClient {
                 &row.post_logout_redirect_uris,
                 "post_logout_redirect_uris is not a JSON list",
             )?,
+            resources: list(&row.resources, "resources is not a JSON list")?,
             access_token_lifetime: row.access_token_lifetime,
             refresh_token_lifetime: row.refresh_token_lifetime,
             disabled: row.disabled,
@@ -92,6 +93,7 @@ mod tests {
             disabled: false,
             roles: vec!["reader".into()],
             instance: "i1".into(),
+            resources: "[]".into(),
         }
     }
 

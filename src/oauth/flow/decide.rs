@@ -112,6 +112,7 @@ mod tests {
             session_id: bound.then(|| SID.to_owned()),
             created_at: NOW,
             expires_at: NOW + 600,
+            resources: "[]".into(),
         };
         PendingRequest::parse(stored).unwrap()
     }

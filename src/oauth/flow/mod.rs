@@ -19,7 +19,7 @@ pub mod pending;
 use zeroize::Zeroizing;
 
 use super::authorize::{self, ErrorRedirect};
-use super::client::RegisteredClient;
+use super::client::{RegisteredClient, resources};
 use super::context::Ctx;
 use super::error::OAuthError;
 use super::form::FormMap;
@@ -339,6 +339,7 @@ pub async fn begin(
         session_id: None,
         created_at: ctx.now,
         expires_at: ctx.now + REQUEST_LIFETIME,
+        resources: resources::to_stored(&request.resources),
     };
     let Loaded {
         request: _,

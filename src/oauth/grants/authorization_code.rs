@@ -14,7 +14,7 @@ use super::issue::issue_for_user;
 use crate::accounts::Profile;
 use crate::audit::{AuditActor, AuditEvent};
 use crate::crypto::tokens::Secret;
-use crate::oauth::client::RegisteredClient;
+use crate::oauth::client::{RegisteredClient, resources};
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
@@ -61,7 +61,7 @@ pub async fn exchange(
     code: &Secret,
     redirect_uri: Option<&str>,
     code_verifier: Option<&Secret>,
-    audience: &str,
+    resources: &[String],
 ) -> Result<TokenResponse, OAuthError> {
     let digest = code.digest().to_vec();
     // The code, its user and the user's roles in one trip to the database.
@@ -132,6 +132,14 @@ pub async fn exchange(
         tracing::error!("stored authorization code scope does not parse");
         OAuthError::ServerError
     })?;
+    // RFC 8707 section 2.2: the token request may name resources too. A code whose
+    // authorization request named some is held to them; one that named none is granted
+    // from the client's allow-list here, at redemption.
+    let resources = if row.resources.is_empty() {
+        resources::grant(resources, &client.resources)?
+    } else {
+        resources::narrow(resources, &row.resources, &client.resources)?
+    };
     let user = user_view(user);
     // Signed before the code is spent: once it is, a signing failure would leave the
     // client with nothing.
@@ -142,7 +150,7 @@ pub async fn exchange(
         user.roles.clone(),
         &scope,
         row.auth_time,
-        audience,
+        resources,
     )?;
     if scope.contains("openid") {
         issued.response.id_token = Some(id_token::issue(

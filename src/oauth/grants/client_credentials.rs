@@ -4,7 +4,7 @@
 
 use super::TokenResponse;
 use super::issue::{self, Subject};
-use crate::oauth::client::{RegisteredClient, client_subject};
+use crate::oauth::client::{RegisteredClient, client_subject, resources};
 use crate::oauth::context::Ctx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::{Scope, grant_scope};
@@ -14,7 +14,7 @@ pub fn exchange(
     ctx: &Ctx<'_>,
     client: &RegisteredClient,
     requested: Option<&Scope>,
-    audience: &str,
+    resources: &[String],
 ) -> Result<TokenResponse, OAuthError> {
     // RFC 6749 section 4.4: confidential clients only.
     if !client.confidential {
@@ -23,11 +23,12 @@ pub fn exchange(
         ));
     }
     let scope = grant_scope(requested, &client.scope)?;
+    let resources = resources::grant(resources, &client.resources)?;
     let subject = client_subject(&client.client_id);
     let issued = issue::access_token(
         ctx,
         client,
-        audience,
+        &resources,
         &scope,
         Subject {
             id: &subject,

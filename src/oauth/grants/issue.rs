@@ -8,7 +8,7 @@ use crate::oauth::client::{GrantType, RegisteredClient};
 use crate::oauth::context::Ctx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
-use crate::oauth::token::access_token::{self, AccessTokenRequest, IssuedAccessToken};
+use crate::oauth::token::access_token::{self, AccessTokenRequest, Audience, IssuedAccessToken};
 use crate::store::grants::{NewGrant, NewRefreshToken};
 
 /// Whom an access token speaks for.
@@ -26,7 +26,7 @@ pub(crate) struct Subject<'a> {
 pub(crate) fn access_token(
     ctx: &Ctx<'_>,
     client: &RegisteredClient,
-    audience: &str,
+    resources: &[String],
     scope: &Scope,
     subject: Subject<'_>,
 ) -> Result<IssuedAccessToken, OAuthError> {
@@ -35,7 +35,7 @@ pub(crate) fn access_token(
         AccessTokenRequest {
             issuer: ctx.config.issuer.as_str(),
             subject: subject.id,
-            audience,
+            audience: Audience::for_resources(resources, ctx.config.issuer.as_str()),
             client_id: &client.client_id,
             client_instance: &client.instance,
             scope,
@@ -85,7 +85,7 @@ pub(crate) fn issue_for_user(
     roles: Vec<String>,
     scope: &Scope,
     auth_time: i64,
-    audience: &str,
+    resources: Vec<String>,
 ) -> Result<UserIssue, OAuthError> {
     let refresh = (scope.contains("offline_access")
         && client.allows_grant(GrantType::RefreshToken))
@@ -106,6 +106,7 @@ pub(crate) fn issue_for_user(
         auth_time,
         created_at: ctx.now,
         expires_at: ctx.now + grant_lifetime,
+        resources,
     };
     let stored_refresh = refresh.as_ref().map(|r| NewRefreshToken {
         digest: r.digest().to_vec(),
@@ -115,7 +116,7 @@ pub(crate) fn issue_for_user(
     let issued = access_token(
         ctx,
         client,
-        audience,
+        &grant.resources,
         scope,
         Subject {
             id: user_id,

@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use super::TokenResponse;
 use super::issue::issue_for_user;
-use crate::oauth::client::RegisteredClient;
+use crate::oauth::client::{RegisteredClient, resources};
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::login::{self, LoginFailure};
@@ -22,7 +22,7 @@ pub async fn exchange(
     username: &str,
     password: Zeroizing<String>,
     requested: Option<&Scope>,
-    audience: &str,
+    resources: &[String],
 ) -> Result<TokenResponse, OAuthError> {
     // OAuth 2.1 keeps this grant, if at all, for confidential clients only.
     if !client.confidential {
@@ -32,6 +32,7 @@ pub async fn exchange(
     }
     // Scope first: a bad request costs no password check and no throttling slot.
     let scope = grant_scope(requested, &client.scope)?;
+    let resources = resources::grant(resources, &client.resources)?;
     let user =
         match login::check_password(ctx, username, password, &client.client_id, "password_grant")
             .await
@@ -42,7 +43,9 @@ pub async fn exchange(
             }
             Err(LoginFailure::Unavailable(err)) => return Err(err),
         };
-    let issued = issue_for_user(ctx, client, &user.id, user.roles, &scope, ctx.now, audience)?;
+    let issued = issue_for_user(
+        ctx, client, &user.id, user.roles, &scope, ctx.now, resources,
+    )?;
     ctx.store
         .issue_user_grant(issued.grant, issued.refresh)
         .await

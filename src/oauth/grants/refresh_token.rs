@@ -12,7 +12,7 @@ use super::issue::{self, Subject};
 use super::{TokenResponse, new_refresh_token};
 use crate::audit::{AuditActor, AuditEvent};
 use crate::crypto::tokens::Secret;
-use crate::oauth::client::RegisteredClient;
+use crate::oauth::client::{RegisteredClient, resources};
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::{Scope, grant_scope};
@@ -46,7 +46,7 @@ pub async fn exchange(
     client: &RegisteredClient,
     presented: &Secret,
     requested: Option<&Scope>,
-    audience: &str,
+    resources: &[String],
 ) -> Result<TokenResponse, OAuthError> {
     let digest = presented.digest().to_vec();
     // The token, its grant, the grant's client and user as they are now, in one trip to
@@ -107,6 +107,9 @@ pub async fn exchange(
     // What was granted and the client may still be given; a request may narrow that,
     // never widen it (RFC 6749 section 6).
     let scope = grant_scope(requested, &granted.intersection(&allowed_now))?;
+    // The same for resources (RFC 8707 section 2.2): what was granted, within the
+    // client's allow-list as the database holds it now.
+    let resources = resources::narrow(resources, &grant.resources, &current.resources)?;
 
     let next = new_refresh_token();
     let successor = NewRefreshToken {
@@ -120,7 +123,7 @@ pub async fn exchange(
     let issued = issue::access_token(
         ctx,
         client,
-        audience,
+        &resources,
         &scope,
         Subject {
             id: user_id,

@@ -11,11 +11,47 @@ use crate::oauth::scope::Scope;
 /// The `typ` header RFC 9068 section 2.1 requires.
 pub const TYP: &str = "at+jwt";
 
+/// `aud` (RFC 7519 section 4.1.3): this server's issuer for a token without resource
+/// indicators, else the granted resources (RFC 8707 section 2.2): a string for one, an
+/// array for several.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// The audience of a token granted `resources`; none means this server.
+    pub fn for_resources(resources: &[String], issuer: &str) -> Self {
+        match resources {
+            [] => Self::One(issuer.to_owned()),
+            [one] => Self::One(one.clone()),
+            [_, _, ..] => Self::Many(resources.to_vec()),
+        }
+    }
+
+    pub fn contains(&self, audience: &str) -> bool {
+        match self {
+            Self::One(one) => one == audience,
+            Self::Many(many) => many.iter().any(|a| a == audience),
+        }
+    }
+
+    /// Whether `audience` is the only one: a token also valid elsewhere is not only ours.
+    pub fn is_only(&self, audience: &str) -> bool {
+        match self {
+            Self::One(one) => one == audience,
+            Self::Many(many) => many.iter().all(|a| a == audience) && !many.is_empty(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessTokenClaims {
     pub iss: String,
     pub sub: String,
-    pub aud: String,
+    pub aud: Audience,
     pub client_id: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
@@ -38,7 +74,7 @@ pub struct AccessTokenClaims {
 pub struct AccessTokenRequest<'a> {
     pub issuer: &'a str,
     pub subject: &'a str,
-    pub audience: &'a str,
+    pub audience: Audience,
     pub client_id: &'a str,
     pub client_instance: &'a str,
     pub scope: &'a Scope,
@@ -62,7 +98,7 @@ pub fn issue(
     let claims = AccessTokenClaims {
         iss: req.issuer.to_owned(),
         sub: req.subject.to_owned(),
-        aud: req.audience.to_owned(),
+        aud: req.audience,
         client_id: req.client_id.to_owned(),
         scope: req.scope.to_string(),
         exp: req.now + req.lifetime,

@@ -28,10 +28,10 @@ pub async fn exchange(
             "this client may not use the {grant} grant"
         )));
     }
-    let audience = request.audience(ctx.config.issuer.as_str());
+    let resources = request.resources.as_slice();
     let response = match &request.grant {
         GrantRequest::ClientCredentials { scope } => {
-            grants::client_credentials::exchange(ctx, client, scope.as_ref(), audience)
+            grants::client_credentials::exchange(ctx, client, scope.as_ref(), resources)
         }
         GrantRequest::Password {
             username,
@@ -39,14 +39,14 @@ pub async fn exchange(
             scope,
         } => {
             let password = zeroize::Zeroizing::new(password.expose().to_owned());
-            grants::password::exchange(ctx, client, username, password, scope.as_ref(), audience)
+            grants::password::exchange(ctx, client, username, password, scope.as_ref(), resources)
                 .await
         }
         GrantRequest::RefreshToken {
             refresh_token,
             scope,
         } => {
-            grants::refresh_token::exchange(ctx, client, refresh_token, scope.as_ref(), audience)
+            grants::refresh_token::exchange(ctx, client, refresh_token, scope.as_ref(), resources)
                 .await
         }
         GrantRequest::AuthorizationCode {
@@ -60,7 +60,7 @@ pub async fn exchange(
                 code,
                 redirect_uri.as_deref(),
                 code_verifier.as_ref(),
-                audience,
+                resources,
             )
             .await
         }

@@ -13,13 +13,14 @@ use crate::oauth::error::{Description, OAuthError};
 use crate::oauth::form::FormMap;
 use crate::oauth::scope::Scope;
 
-/// A token request: the grant with its parameters, and the RFC 8707 `resource` any grant
+/// A token request: the grant with its parameters, and the RFC 8707 `resource`s any grant
 /// may name.
 #[derive(Debug)]
 pub struct TokenRequest {
     pub grant: GrantRequest,
-    /// An absolute URI without a fragment: the audience of the access token.
-    pub resource: Option<String>,
+    /// As sent, in order; each grant decides what of it to grant against the client's
+    /// allow-list (`client::resources`), so a bad one is `invalid_target` there.
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -48,33 +49,18 @@ pub enum GrantRequest {
 }
 
 impl TokenRequest {
-    /// Grant parameters are checked before `resource`, so a request with both wrong names
-    /// the grant's problem.
+    /// Grant parameters are checked first, and `resource` only by the grant, so a request
+    /// with both wrong names the grant's problem.
     pub fn parse(form: &FormMap) -> Result<Self, OAuthError> {
         let grant = GrantRequest::parse(form)?;
-        let resource = form.get("resource").map(resource).transpose()?;
-        Ok(Self { grant, resource })
+        Ok(Self {
+            grant,
+            resources: form.all("resource"),
+        })
     }
 
     pub fn grant_type(&self) -> GrantType {
         self.grant.grant_type()
-    }
-
-    /// The audience of the access token: the `resource` the client named, else the
-    /// issuer itself.
-    pub fn audience<'a>(&'a self, issuer: &'a str) -> &'a str {
-        self.resource.as_deref().unwrap_or(issuer)
-    }
-}
-
-/// RFC 8707 section 2: an absolute URI without a fragment.
-fn resource(value: &str) -> Result<String, OAuthError> {
-    if url::Url::parse(value).is_ok_and(|u| u.fragment().is_none() && u.has_host()) {
-        Ok(value.to_owned())
-    } else {
-        Err(OAuthError::invalid_request(
-            "resource must be an absolute URI without a fragment (RFC 8707)",
-        ))
     }
 }
 
@@ -294,27 +280,23 @@ mod tests {
     }
 
     #[test]
-    fn resource_is_the_audience() {
-        let req =
-            parse("grant_type=client_credentials&resource=https%3A%2F%2Fapi.example%2F").unwrap();
+    fn every_resource_is_kept_for_the_grant_to_judge() {
+        let form = FormMap::parse_with(
+            b"grant_type=client_credentials&resource=https%3A%2F%2Fa.example%2F&resource=api",
+            &crate::oauth::form::FormLimits::with_resources(),
+        )
+        .unwrap();
+        let req = TokenRequest::parse(&form).unwrap();
         assert_eq!(
-            req.audience("https://issuer.example"),
-            "https://api.example/"
+            req.resources,
+            vec!["https://a.example/".to_owned(), "api".to_owned()]
         );
-        let req = parse("grant_type=client_credentials").unwrap();
-        assert_eq!(
-            req.audience("https://issuer.example"),
-            "https://issuer.example"
+        assert!(
+            parse("grant_type=client_credentials")
+                .unwrap()
+                .resources
+                .is_empty()
         );
-        let bad = "invalid_request: resource must be an absolute URI without a fragment (RFC 8707)";
-        for resource in ["api", "https%3A%2F%2Fapi.example%2F%23f", "urn:x"] {
-            assert_eq!(
-                err(&format!(
-                    "grant_type=client_credentials&resource={resource}"
-                )),
-                bad
-            );
-        }
         // The grant's own problems come first.
         assert_eq!(
             err("grant_type=password&resource=api"),

@@ -23,6 +23,8 @@ pub struct AuthorizationRequestRow {
     pub session_id: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// RFC 8707 resources granted to the request, a JSON list.
+    pub resources: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -57,6 +59,8 @@ pub struct AuthorizationCodeRow {
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
     pub grant_id: Option<String>,
+    /// RFC 8707 resources the request was granted, a JSON list.
+    pub resources: String,
 }
 
 pub fn insert_request(

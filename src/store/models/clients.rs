@@ -29,6 +29,8 @@ pub struct ClientRow {
     /// same id is told apart from the old one by the tokens it was issued.
     #[diesel(skip_update)]
     pub instance: String,
+    /// RFC 8707 resources the client may name, a JSON list.
+    pub resources: String,
 }
 
 /// A fresh `instance` for a client row about to be created. Compared for equality only,

@@ -16,6 +16,8 @@ pub struct GrantRow {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
+    /// RFC 8707 resources granted, a JSON list.
+    pub resources: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -76,6 +78,8 @@ pub struct GrantClient {
     /// The JSON list of scopes the client may be granted now.
     pub scopes: String,
     pub instance: String,
+    /// The JSON list of RFC 8707 resources the client may name now.
+    pub resources: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +91,7 @@ pub struct GrantUser {
 type RefreshRow = (
     RefreshTokenRow,
     GrantRow,
-    (bool, String, String),
+    (bool, String, String, String),
     Option<bool>,
     Option<String>,
 );
@@ -108,14 +112,24 @@ pub fn find_refresh_token_for_use(
         .select((
             RefreshTokenRow::as_select(),
             GrantRow::as_select(),
-            (clients::disabled, clients::scopes, clients::instance),
+            (
+                clients::disabled,
+                clients::scopes,
+                clients::instance,
+                clients::resources,
+            ),
             users::disabled.nullable(),
             user_roles::role.nullable(),
         ))
         .load(conn)?;
     let mut rows = rows.into_iter();
-    let Some((token, grant, (client_disabled, scopes, instance), disabled, first_role)) =
-        rows.next()
+    let Some((
+        token,
+        grant,
+        (client_disabled, scopes, instance, client_resources),
+        disabled,
+        first_role,
+    )) = rows.next()
     else {
         return Ok(None);
     };
@@ -135,6 +149,7 @@ pub fn find_refresh_token_for_use(
             disabled: client_disabled,
             scopes,
             instance,
+            resources: client_resources,
         },
         user,
     }))
@@ -401,22 +416,24 @@ pub fn take_code_and_insert_grant(
 /// inserted when another redemption spent the code first (under READ COMMITTED a
 /// concurrent update waits for the winner's commit, then matches nothing). $1..$7 are the
 /// grant's columns.
+// `resources` is bound last in every statement ($11, $10 or $13), after the parameters the
+// statements had before it.
 const PG_GRANT_WITH_REFRESH: &str = "WITH granted AS ( \
-         INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id) \
+         INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at, resources) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $11) RETURNING id) \
      INSERT INTO refresh_tokens (digest, grant_id, issued_at, expires_at, rotated_at) \
      SELECT $8, id, $9, $10, NULL FROM granted";
 const PG_CODE_GRANT: &str = "WITH spent AS ( \
          UPDATE authorization_codes SET consumed_at = $9, grant_id = $1 \
          WHERE digest = $8 AND consumed_at IS NULL RETURNING digest) \
-     INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at) \
-     SELECT $1, $2, $3, $4, $5, $6, $7 FROM spent";
+     INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at, resources) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $10 FROM spent";
 const PG_CODE_GRANT_WITH_REFRESH: &str = "WITH spent AS ( \
          UPDATE authorization_codes SET consumed_at = $12, grant_id = $1 \
          WHERE digest = $11 AND consumed_at IS NULL RETURNING digest), \
      granted AS ( \
-         INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at) \
-         SELECT $1, $2, $3, $4, $5, $6, $7 FROM spent RETURNING id) \
+         INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, expires_at, resources) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $13 FROM spent RETURNING id) \
      INSERT INTO refresh_tokens (digest, grant_id, issued_at, expires_at, rotated_at) \
      SELECT $8, id, $9, $10, NULL FROM granted";
 
@@ -455,15 +472,18 @@ fn pg_issue(
             .bind::<BigInt, _>(r.expires_at)
             .bind::<Binary, _>(digest)
             .bind::<BigInt, _>(now)
+            .bind::<Text, _>(&grant.resources)
             .execute(pg)?,
         (Some((digest, now)), None) => query
             .bind::<Binary, _>(digest)
             .bind::<BigInt, _>(now)
+            .bind::<Text, _>(&grant.resources)
             .execute(pg)?,
         (None, Some(r)) => query
             .bind::<Binary, _>(&r.digest)
             .bind::<BigInt, _>(r.issued_at)
             .bind::<BigInt, _>(r.expires_at)
+            .bind::<Text, _>(&grant.resources)
             .execute(pg)?,
         (None, None) => 0,
     })

@@ -100,6 +100,12 @@ impl ClientBuilder<'_> {
         self
     }
 
+    /// The RFC 8707 resources the client may name.
+    pub fn resources(mut self, resources: &[&str]) -> Self {
+        self.new.resources = strings(resources);
+        self
+    }
+
     /// A first-party client needs no consent.
     pub fn first_party(mut self) -> Self {
         self.new.first_party = true;
