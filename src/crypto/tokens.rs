@@ -56,6 +56,28 @@ pub fn matches_digest(presented: &str, stored: &[u8]) -> bool {
     stored.len() == computed.len() && bool::from(computed.ct_eq(stored))
 }
 
+/// Prefix of the browser-binding cookie's value.
+pub const BROWSER_PREFIX: &str = "pcb_";
+
+/// A form's CSRF token as bound to the browser that loaded the form: HMAC-SHA-256 keyed by
+/// that browser's binding cookie (a random secret the browser keeps, HttpOnly). What the
+/// server stores, or recomputes, is this proof, so a token copied out of one browser's page
+/// proves nothing in another: without the first browser's cookie its proof cannot be made.
+pub fn bound_to_browser(browser: &str, token: &str) -> Vec<u8> {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, browser.as_bytes());
+    let mut ctx = aws_lc_rs::hmac::Context::with_key(&key);
+    // Domain separation: this MAC means "a CSRF token of this browser", nothing else.
+    ctx.update(b"portcullis csrf token\0");
+    ctx.update(token.as_bytes());
+    ctx.sign().as_ref().to_vec()
+}
+
+/// Does `token`, presented by `browser`, make the stored proof? Constant time.
+pub fn matches_bound(browser: &str, token: &str, stored: &[u8]) -> bool {
+    let computed = bound_to_browser(browser, token);
+    !stored.is_empty() && stored.len() == computed.len() && bool::from(computed.ct_eq(stored))
+}
+
 /// Characters of generated passwords: no look-alikes (l, I, O, 0, 1).
 const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 const PASSWORD_LEN: usize = 20;
@@ -111,6 +133,24 @@ mod tests {
         assert!(matches_digest(s.expose(), &stored));
         assert!(!matches_digest("x_wrong", &stored));
         assert!(!matches_digest(s.expose(), &stored[..31]));
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound_to_one_browser() {
+        let (mine, theirs) = (
+            Secret::generate(BROWSER_PREFIX),
+            Secret::generate(BROWSER_PREFIX),
+        );
+        let token = Secret::generate("");
+        let proof = bound_to_browser(mine.expose(), token.expose());
+        assert_eq!(proof.len(), 32);
+        assert!(matches_bound(mine.expose(), token.expose(), &proof));
+        assert!(!matches_bound(theirs.expose(), token.expose(), &proof));
+        assert!(!matches_bound(mine.expose(), "other", &proof));
+        assert!(!matches_bound(mine.expose(), token.expose(), &[]));
+        assert!(!matches_bound(mine.expose(), token.expose(), &proof[..31]));
+        // Not the plain digest of the token: that would need no browser at all.
+        assert_ne!(proof, digest(token.expose()).to_vec());
     }
 
     #[test]

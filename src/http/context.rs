@@ -1,20 +1,94 @@
-//! The browser session cookie: its name and its value on a request. Kept apart from the
-//! HTML pages so logout and the pages share it. (The protocol context of a request is
-//! `AppState::ctx`, in `state.rs`.)
+//! The browser's cookies: their names, how they are made, and their values on a request.
+//! Kept apart from the HTML pages so logout and the pages share them, and so every cookie
+//! is built in this one place. (The protocol context of a request is `AppState::ctx`, in
+//! `state.rs`.)
 
-use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpRequest, HttpResponse};
 
+use crate::crypto::tokens::{BROWSER_PREFIX, Secret};
 use crate::http::state::AppState;
 
-/// The session cookie's name: `__Host-` prefixed whenever the issuer is https.
-pub(crate) fn cookie_name(state: &AppState) -> &'static str {
+/// The session cookie: a random id whose digest names the session.
+pub(crate) const SESSION: &str = "portcullis_session";
+/// The browser-binding cookie: a random secret the browser keeps, to which every form's
+/// CSRF token is bound (`crypto::tokens::bound_to_browser`).
+pub(crate) const BROWSER: &str = "portcullis_browser";
+
+/// A cookie's name: `__Host-` prefixed whenever the issuer is https.
+pub(crate) fn cookie_name(state: &AppState, stem: &str) -> String {
     if state.config.issuer.is_https() {
-        "__Host-portcullis_session"
+        format!("__Host-{stem}")
     } else {
-        "portcullis_session"
+        stem.to_owned()
     }
 }
 
+/// A cookie as docs/security.md asks: HttpOnly, SameSite=Lax, Secure when the issuer is
+/// https, for the whole site.
+pub(crate) fn cookie<'a>(state: &AppState, stem: &str, value: String) -> Cookie<'a> {
+    let mut c = Cookie::new(cookie_name(state, stem), value);
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Lax);
+    c.set_path("/");
+    c.set_secure(state.config.issuer.is_https());
+    c
+}
+
+/// The value of our cookie `stem` on a request, under this issuer's name for it.
+pub(crate) fn cookie_value(req: &HttpRequest, state: &AppState, stem: &str) -> Option<String> {
+    req.cookie(&cookie_name(state, stem))
+        .map(|c| c.value().to_owned())
+}
+
 pub(crate) fn session_value(state: &AppState, req: &HttpRequest) -> Option<String> {
-    req.cookie(cookie_name(state)).map(|c| c.value().to_owned())
+    cookie_value(req, state, SESSION)
+}
+
+/// This browser's binding secret: the one it sent, or a new one that the response must set.
+pub(crate) struct BrowserBinding {
+    value: String,
+    new: bool,
+}
+
+impl BrowserBinding {
+    /// For a page that may render a form. A value that is not one we could have made is
+    /// replaced, so an attacker cannot plant a chosen binding.
+    pub(crate) fn of(state: &AppState, req: &HttpRequest) -> Self {
+        match cookie_value(req, state, BROWSER).filter(|v| plausible(v)) {
+            Some(value) => Self { value, new: false },
+            None => Self {
+                value: Secret::generate(BROWSER_PREFIX).expose().to_owned(),
+                new: true,
+            },
+        }
+    }
+
+    /// For a posted form: only the binding the browser sent counts.
+    pub(crate) fn sent(state: &AppState, req: &HttpRequest) -> Option<String> {
+        cookie_value(req, state, BROWSER).filter(|v| plausible(v))
+    }
+
+    pub(crate) fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// Sets the cookie on `response` when it is new.
+    pub(crate) fn set_on(&self, state: &AppState, response: &mut HttpResponse) {
+        if self.new
+            && let Err(err) = response.add_cookie(&cookie(state, BROWSER, self.value.clone()))
+        {
+            tracing::error!(error = %err, "cannot set the browser-binding cookie");
+        }
+    }
+}
+
+/// A binding we made: the prefix and 43 characters of base64url.
+fn plausible(value: &str) -> bool {
+    value.strip_prefix(BROWSER_PREFIX).is_some_and(|rest| {
+        rest.len() == 43
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }

@@ -1,16 +1,18 @@
-//! The browser endpoints: /authorize, /login, /consent, /logout, and the HTML they send.
-//! Every page carries the headers docs/security.md asks for; every POST answers with a 303.
+//! The browser endpoints: /authorize, /login, /select_account, /consent, /logout, and the
+//! HTML they send. Every page carries the headers docs/security.md asks for; every POST
+//! answers with a 303. Every response that can render a form makes sure the browser has
+//! its binding cookie (`context::BrowserBinding`), since the form's token is bound to it.
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::context::{cookie_name, session_value};
+use super::context::{self, BrowserBinding, SESSION, session_value};
 use crate::config::UiConfig;
 use crate::http::state::AppState;
 use crate::oauth::flow::{
-    self, BrowserError, ConsentForm, LoginForm, Page, Screen, SignedIn, Step,
+    self, BrowserError, ConsentForm, Cookies, LoginForm, Page, Screen, SelectAccountForm, SignedIn,
+    Step,
 };
 use crate::oauth::form::{FormLimits, FormMap};
 
@@ -23,6 +25,17 @@ struct LoginHtml<'a> {
     csrf_token: &'a str,
     login_hint: &'a str,
     error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "select_account.html")]
+struct SelectAccountHtml<'a> {
+    ui: &'a UiConfig,
+    client_name: &'a str,
+    request_id: &'a str,
+    csrf_token: &'a str,
+    signed_in_as: &'a str,
+    login_hint: &'a str,
 }
 
 #[derive(Template)]
@@ -46,6 +59,16 @@ struct ErrorHtml<'a> {
 #[template(path = "logout.html")]
 pub(crate) struct LogoutHtml<'a> {
     pub ui: &'a UiConfig,
+}
+
+#[derive(Template)]
+#[template(path = "logout_confirm.html")]
+pub(crate) struct LogoutConfirmHtml<'a> {
+    pub ui: &'a UiConfig,
+    pub client_name: Option<&'a str>,
+    pub csrf_token: &'a str,
+    /// The checked logout request, posted back with the confirmation.
+    pub fields: Vec<(&'static str, &'a str)>,
 }
 
 const STYLESHEET: &str = include_str!("../../static/portcullis.css");
@@ -121,15 +144,6 @@ fn see_other(state: &AppState, location: &str) -> HttpResponse {
     b.insert_header((header::LOCATION, location)).finish()
 }
 
-fn session_cookie<'a>(state: &AppState, value: String) -> Cookie<'a> {
-    let mut c = Cookie::new(cookie_name(state), value);
-    c.set_http_only(true);
-    c.set_same_site(SameSite::Lax);
-    c.set_path("/");
-    c.set_secure(state.config.issuer.is_https());
-    c
-}
-
 /// The one place a browser error becomes a page.
 pub(crate) fn browser_error(state: &AppState, err: BrowserError) -> HttpResponse {
     match err {
@@ -186,6 +200,15 @@ fn render_page(state: &AppState, page: &Page) -> HttpResponse {
             error: page.error,
         }
         .render(),
+        Screen::SelectAccount => SelectAccountHtml {
+            ui,
+            client_name: &page.client_name,
+            request_id: &page.request_id,
+            csrf_token: page.csrf.expose(),
+            signed_in_as: page.signed_in_as.as_deref().unwrap_or(""),
+            login_hint: page.login_hint.as_deref().unwrap_or(""),
+        }
+        .render(),
         Screen::Consent => ConsentHtml {
             ui,
             client_name: &page.client_name,
@@ -205,6 +228,7 @@ fn render_page(state: &AppState, page: &Page) -> HttpResponse {
 fn screen_path(screen: Screen) -> &'static str {
     match screen {
         Screen::Login => "/login",
+        Screen::SelectAccount => "/select_account",
         Screen::Consent => "/consent",
     }
 }
@@ -279,11 +303,16 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> HttpRespo
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let cookie = session_value(state, req);
-    render_step(
-        state,
-        flow::begin(&state.ctx(req), &form, cookie.as_deref()).await,
-    )
+    let session = session_value(state, req);
+    // Set here already, so the page the browser is sent to finds it.
+    let browser = BrowserBinding::of(state, req);
+    let cookies = Cookies {
+        session: session.as_deref(),
+        browser: Some(browser.value()),
+    };
+    let mut response = render_step(state, flow::begin(&state.ctx(req), &form, cookies).await);
+    browser.set_on(state, &mut response);
+    response
 }
 
 async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
@@ -291,11 +320,18 @@ async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let cookie = session_value(state, req);
-    render_step(
+    let session = session_value(state, req);
+    let browser = BrowserBinding::of(state, req);
+    let cookies = Cookies {
+        session: session.as_deref(),
+        browser: Some(browser.value()),
+    };
+    let mut response = render_step(
         state,
-        flow::show(&state.ctx(req), form.get("request_id"), cookie.as_deref()).await,
-    )
+        flow::show(&state.ctx(req), form.get("request_id"), cookies).await,
+    );
+    browser.set_on(state, &mut response);
+    response
 }
 
 pub async fn login_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -306,8 +342,12 @@ pub async fn consent_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
     show(&req, &state).await
 }
 
+pub async fn select_account_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    show(&req, &state).await
+}
+
 /// A posted form of the flow: same-site, and well-formed.
-fn posted_form(
+pub(crate) fn posted_form(
     state: &AppState,
     req: &HttpRequest,
     body: &[u8],
@@ -331,12 +371,19 @@ pub async fn login_post(
         Ok(Err(e)) => return browser_error(&state, e),
         Err(r) => return *r,
     };
-    match flow::submit_login(&state.ctx(&req), form).await {
+    let browser = BrowserBinding::sent(&state, &req);
+    let cookies = Cookies {
+        session: None,
+        browser: browser.as_deref(),
+    };
+    match flow::submit_login(&state.ctx(&req), form, cookies).await {
         Ok(Ok(SignedIn { cookie, step })) => {
             let mut response = render_step(&state, Ok(step));
-            if let Err(err) =
-                response.add_cookie(&session_cookie(&state, cookie.expose().to_owned()))
-            {
+            if let Err(err) = response.add_cookie(&context::cookie(
+                &state,
+                SESSION,
+                cookie.expose().to_owned(),
+            )) {
                 tracing::error!(error = %err, "cannot set the session cookie");
             }
             response
@@ -356,10 +403,37 @@ pub async fn consent_post(
         Ok(Err(e)) => return browser_error(&state, e),
         Err(r) => return *r,
     };
-    let cookie = session_value(&state, &req);
+    let session = session_value(&state, &req);
+    let browser = BrowserBinding::sent(&state, &req);
+    let cookies = Cookies {
+        session: session.as_deref(),
+        browser: browser.as_deref(),
+    };
     render_step(
         &state,
-        flow::submit_consent(&state.ctx(&req), form, cookie.as_deref()).await,
+        flow::submit_consent(&state.ctx(&req), form, cookies).await,
+    )
+}
+
+pub async fn select_account_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form = match posted_form(&state, &req, &body).map(|f| SelectAccountForm::parse(&f)) {
+        Ok(Ok(form)) => form,
+        Ok(Err(e)) => return browser_error(&state, e),
+        Err(r) => return *r,
+    };
+    let session = session_value(&state, &req);
+    let browser = BrowserBinding::sent(&state, &req);
+    let cookies = Cookies {
+        session: session.as_deref(),
+        browser: browser.as_deref(),
+    };
+    render_step(
+        &state,
+        flow::submit_select_account(&state.ctx(&req), form, cookies).await,
     )
 }
 
@@ -374,8 +448,12 @@ pub(crate) fn logged_out_page(state: &AppState) -> HttpResponse {
     )
 }
 
+pub(crate) fn logout_confirm_page(state: &AppState, page: LogoutConfirmHtml<'_>) -> HttpResponse {
+    html(state, StatusCode::OK, page.render())
+}
+
 pub(crate) fn clear_cookie(state: &AppState, response: &mut HttpResponse) {
-    let mut c = session_cookie(state, String::new());
+    let mut c = context::cookie(state, SESSION, String::new());
     c.make_removal();
     if let Err(err) = response.add_cookie(&c) {
         tracing::error!(error = %err, "cannot clear the session cookie");

@@ -24,6 +24,11 @@ pub fn public(cfg: &mut web::ServiceConfig) {
         .route("/authorize", web::post().to(pages::authorize_post))
         .route("/login", web::get().to(pages::login_get))
         .route("/login", web::post().to(pages::login_post))
+        .route("/select_account", web::get().to(pages::select_account_get))
+        .route(
+            "/select_account",
+            web::post().to(pages::select_account_post),
+        )
         .route("/consent", web::get().to(pages::consent_get))
         .route("/consent", web::post().to(pages::consent_post))
         .route("/logout", web::get().to(logout::logout_get))

@@ -8,6 +8,7 @@ pub mod error;
 pub mod flow;
 pub mod form;
 pub mod grants;
+pub mod id_token_hint;
 pub mod introspection;
 pub mod login;
 pub mod logout;

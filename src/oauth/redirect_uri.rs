@@ -1,6 +1,6 @@
-//! Redirect URIs: what may be registered (docs/security.md "Authorization endpoint").
-//! Matching at /authorize is byte for byte against the registered string; this module
-//! only decides what is acceptable to register.
+//! Redirect URIs: what may be registered, and whether a request names a registered one
+//! (docs/security.md "Authorization endpoint"). [`matches`] is the one comparison for
+//! `redirect_uri` at /authorize and `post_logout_redirect_uri` at /logout.
 
 use crate::url_rules::is_loopback_host;
 
@@ -64,9 +64,122 @@ pub fn validate_for_registration(raw: &str) -> Result<(), RedirectUriError> {
     }
 }
 
+/// The loopback IP literals a native app may listen on (RFC 8252 section 7.3). Not
+/// `localhost`: a name can be resolved elsewhere, and RFC 8252 section 8.3 advises against it.
+const LOOPBACK_PREFIXES: [&str; 2] = ["http://127.0.0.1", "http://[::1]"];
+
+/// Does `requested` name the `registered` redirect URI? Strings are compared byte for byte,
+/// before any parsing: no case folding, no percent-decoding, no dot segments removed, no
+/// default port dropped, no trailing slash or empty query ignored, since whatever a parser
+/// normalises here a browser or a client may read differently (RFC 9700 section 4.1.3).
+///
+/// One variance only, RFC 8252 section 7.3: for an `http` loopback IP literal the port may
+/// differ, because a native app gets its port from the system at run time. The port must
+/// then be written plainly (one to five decimal digits, no leading zero, 1 to 65535), so
+/// that nothing a parser would read as another host or port slips through.
+pub fn matches(registered: &str, requested: &str) -> bool {
+    if registered.as_bytes() == requested.as_bytes() {
+        return true;
+    }
+    match (loopback_parts(registered), loopback_parts(requested)) {
+        (Some((host_a, rest_a)), Some((host_b, rest_b))) => {
+            host_a == host_b && rest_a.as_bytes() == rest_b.as_bytes()
+        }
+        (Some(_), None) | (None, Some(_)) | (None, None) => false,
+    }
+}
+
+/// `(prefix, rest)` of a loopback IP literal URI with its port (if any) taken out; None when
+/// `uri` is not one, or its port is not a plain decimal port, or the authority goes on
+/// after the host (`127.0.0.1.evil.example`, `127.0.0.1@evil.example`).
+fn loopback_parts(uri: &str) -> Option<(&'static str, &str)> {
+    let (prefix, after_host) = LOOPBACK_PREFIXES
+        .iter()
+        .find_map(|p| uri.strip_prefix(p).map(|rest| (*p, rest)))?;
+    let rest = match after_host.strip_prefix(':') {
+        Some(port_and_rest) => {
+            let digits = port_and_rest.bytes().take_while(u8::is_ascii_digit).count();
+            let (port, rest) = port_and_rest.split_at_checked(digits)?;
+            if !plain_port(port) {
+                return None;
+            }
+            rest
+        }
+        None => after_host,
+    };
+    (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')).then_some((prefix, rest))
+}
+
+fn plain_port(port: &str) -> bool {
+    (1..=5).contains(&port.len())
+        && !port.starts_with('0')
+        && port.parse::<u32>().is_ok_and(|p| (1..=65_535).contains(&p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matching_is_byte_for_byte() {
+        let r = "https://app.example.com/cb";
+        assert!(matches(r, r));
+        for near in [
+            "https://APP.example.com/cb",
+            "HTTPS://app.example.com/cb",
+            "https://app.example.com/CB",
+            "https://app.example.com/cb/",
+            "https://app.example.com:443/cb",
+            "https://app.example.com/a/../cb",
+            "https://app.example.com/./cb",
+            "https://app.example.com/c%62",
+            "https://app.example.com/cb?",
+            "https://app.example.com/cb?x=1",
+            "https://app.example.com/cb#",
+            "https://app.example.com./cb",
+            "https://user@app.example.com/cb",
+            " https://app.example.com/cb",
+            "https://app.example.com/cb ",
+            "http://app.example.com/cb",
+        ] {
+            assert!(!matches(r, near), "{near}");
+        }
+    }
+
+    #[test]
+    fn loopback_ip_literals_may_vary_a_plain_port_only() {
+        assert!(matches("http://127.0.0.1/cb", "http://127.0.0.1:51004/cb"));
+        assert!(matches("http://127.0.0.1:8000/cb", "http://127.0.0.1:9/cb"));
+        assert!(matches("http://127.0.0.1:8000/cb", "http://127.0.0.1/cb"));
+        assert!(matches("http://[::1]/cb", "http://[::1]:65535/cb"));
+        assert!(matches("http://127.0.0.1", "http://127.0.0.1:4000"));
+        assert!(matches(
+            "http://127.0.0.1/cb?a=1",
+            "http://127.0.0.1:4000/cb?a=1"
+        ));
+        for near in [
+            "http://127.0.0.1:1/other",
+            "http://127.0.0.1:/cb",
+            "http://127.0.0.1:0/cb",
+            "http://127.0.0.1:080/cb",
+            "http://127.0.0.1:65536/cb",
+            "http://127.0.0.1:123456/cb",
+            "http://127.0.0.1:+80/cb",
+            "http://127.0.0.1:8%30/cb",
+            "http://127.0.0.1.evil.example/cb",
+            "http://127.0.0.1@evil.example/cb",
+            "http://127.0.0.1:80@evil.example/cb",
+            "http://[::1]:80/cb",
+            "https://127.0.0.1:80/cb",
+            "HTTP://127.0.0.1:80/cb",
+        ] {
+            assert!(!matches("http://127.0.0.1/cb", near), "{near}");
+        }
+        // Names are not IP literals: `localhost` is compared like any other host.
+        assert!(!matches("http://localhost/cb", "http://localhost:1/cb"));
+        // Either family, but not one for the other.
+        assert!(!matches("http://[::1]/cb", "http://127.0.0.1:80/cb"));
+    }
 
     #[test]
     fn registration_rules() {

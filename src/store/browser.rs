@@ -43,6 +43,11 @@ pub struct StoredRequest {
     /// RFC 8707 resources granted from the client's allow-list, a JSON list; the code
     /// carries it to redemption.
     pub resources: String,
+    /// The `sub` of a verified `id_token_hint`: the only user this request may finish for.
+    pub id_token_hint_subject: Option<String>,
+    /// The session whose login was made for this request (see `session_id` for the one
+    /// answering it).
+    pub login_session_id: Option<String>,
 }
 
 /// A live browser session.
@@ -121,6 +126,8 @@ fn request_of(row: AuthorizationRequestRow) -> StoredRequest {
         created_at: row.created_at,
         expires_at: row.expires_at,
         resources: row.resources,
+        id_token_hint_subject: row.id_token_hint_subject,
+        login_session_id: row.login_session_id,
     }
 }
 
@@ -206,6 +213,8 @@ impl Store {
                 created_at: request.created_at,
                 expires_at: request.expires_at,
                 resources: request.resources.clone(),
+                id_token_hint_subject: request.id_token_hint_subject.clone(),
+                login_session_id: request.login_session_id.clone(),
             };
             rows::insert_request(conn, &row)?;
             Ok(Loaded {
@@ -311,7 +320,7 @@ impl Store {
             };
             conn.transaction(|conn| {
                 rows::insert_session(conn, &row)?;
-                rows::bind_request(conn, &id, &row.user_id, &row.sid)?;
+                rows::mark_login(conn, &id, &row.user_id, &row.sid)?;
                 // The login form's token is spent: replaying the form does nothing.
                 rows::set_csrf(conn, &id, &[])?;
                 rows::find_consent(conn, &row.user_id, &client_id)

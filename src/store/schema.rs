@@ -148,6 +148,8 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         resources -> Text,
+        id_token_hint_subject -> Nullable<Text>,
+        login_session_id -> Nullable<Text>,
     }
 }
 

@@ -87,6 +87,8 @@ async fn fill(app: &TestApp) {
                         created_at: T0,
                         expires_at: T0 + 600,
                         resources: "[]".into(),
+                        id_token_hint_subject: None,
+                        login_session_id: None,
                     },
                 )?;
                 rows::insert_session(

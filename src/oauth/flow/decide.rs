@@ -8,21 +8,27 @@ use crate::oauth::scope::Scope;
 use crate::store::browser::Session;
 
 /// A question the user must answer before the request can finish: each is one page.
-/// A new step of the flow (a second factor, a device confirmation, an account chooser)
-/// is one more variant here, a rule in [`decide`], and one template in src/http/pages.rs.
+/// A new step of the flow (a second factor, a device confirmation) is one more variant
+/// here, a rule in [`decide`], and one template in src/http/pages.rs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
     Login,
+    /// `prompt=select_account`: who is signed in, continue as them or sign in as another.
+    SelectAccount,
     Consent,
 }
 
-/// What the user has agreed to for the request's client.
+/// What the user has agreed to for the request's client, and what the client is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConsentState {
-    /// First-party clients are trusted by the operator and never ask.
+    /// First-party clients are trusted by the operator and ask only on `prompt=consent`.
     pub first_party: bool,
+    /// A public client: anyone can send its `client_id` (RFC 8252 section 8.6).
+    pub public: bool,
     /// The scope remembered for this user and client, if any.
     pub granted: Option<Scope>,
+    /// The user has just allowed this very request on its consent page.
+    pub answered: bool,
 }
 
 /// The next step of a pending request.
@@ -32,17 +38,31 @@ pub enum Next {
     Ask(Screen),
     /// Everything is settled: issue the code.
     Issue,
-    /// The client asked for no interaction (`prompt=none`) and some is needed: tell it.
+    /// The client asked for no interaction (`prompt=none`) and some is needed, or the
+    /// user signed in is not the one the client named: tell it.
     Refuse(OAuthError),
 }
 
-/// OpenID Connect Core 3.1.2.1 and 3.1.2.4, as Portcullis keeps them:
-/// - a login made for this very request satisfies `prompt=login` and `max_age`;
-/// - otherwise a session counts unless `prompt=login` (or `select_account`, read as login)
-///   asks for a new one, or it is older than `max_age`;
-/// - first-party clients never ask for consent; `prompt=consent` always does; else the
-///   remembered consent must cover the requested scope;
-/// - with `prompt=none`, whatever would be asked is an error for the client instead.
+fn login_required(why: &str) -> Next {
+    Next::Refuse(OAuthError::LoginRequired(why.to_owned().into()))
+}
+
+/// OpenID Connect Core 3.1.2.1 to 3.1.2.6, and RFC 8252 section 8.6, in this order:
+/// 1. No session: the login page (`login_required` with `prompt=none`).
+/// 2. An `id_token_hint` names another user than the session's: `login_required` with
+///    `prompt=none`, and also when the user just signed in for this request as someone else
+///    (Core 3.1.2.1: the hinted user must be the one signed in); the login page otherwise.
+/// 3. The session must be fresh enough: a login made for this very request satisfies
+///    `prompt=login` and `max_age`; any other
+///    session must be younger than `max_age` *now* (this runs again when a form is posted)
+///    and `prompt=login` refuses it.
+/// 4. `prompt=select_account`: the account page until the user chose this session (or
+///    signed in for the request).
+/// 5. Consent, unless just given for this request: `prompt=consent` always asks; a
+///    non-first-party client asks unless remembered consent covers the scope; and a public
+///    non-first-party client, whose identity nothing assures, asks unless the user
+///    interacted (signed in) for this very request.
+/// 6. Issue. Whatever would be asked is `prompt=none`'s error instead.
 pub fn decide(
     request: &PendingRequest,
     session: Option<&Session>,
@@ -50,29 +70,49 @@ pub fn decide(
     now: i64,
 ) -> Next {
     let prompts = &request.prompts;
-    let fresh = session.is_some_and(|s| request.session_id.as_deref() == Some(s.sid.as_str()));
-    let session_ok = session.is_some_and(|s| {
-        fresh || (!prompts.login() && request.max_age.is_none_or(|max| now - s.auth_time <= max))
-    });
-    if !session_ok {
+    let Some(session) = session else {
         return if prompts.none() {
-            Next::Refuse(OAuthError::LoginRequired(
-                "the user is not signed in".into(),
-            ))
+            login_required("the user is not signed in")
+        } else {
+            Next::Ask(Screen::Login)
+        };
+    };
+    let bound = request.session_id.as_deref() == Some(session.sid.as_str());
+    let signed_in_for_request = request.login_session_id.as_deref() == Some(session.sid.as_str());
+    if request
+        .hint_subject
+        .as_deref()
+        .is_some_and(|sub| sub != session.user_id)
+    {
+        return if prompts.none() || signed_in_for_request {
+            login_required("the signed-in user is not the one named by id_token_hint")
         } else {
             Next::Ask(Screen::Login)
         };
     }
-    let needs_consent = if consent.first_party {
-        false
-    } else if prompts.consent() {
-        true
-    } else {
-        !consent
-            .granted
-            .as_ref()
-            .is_some_and(|granted| request.scope.is_subset_of(granted))
-    };
+    let session_ok = signed_in_for_request
+        || (!prompts.login()
+            && request
+                .max_age
+                .is_none_or(|max| now - session.auth_time <= max));
+    if !session_ok {
+        return if prompts.none() {
+            login_required("the user must sign in again")
+        } else {
+            Next::Ask(Screen::Login)
+        };
+    }
+    if prompts.select_account() && !bound {
+        return Next::Ask(Screen::SelectAccount);
+    }
+    let covered = consent
+        .granted
+        .as_ref()
+        .is_some_and(|granted| request.scope.is_subset_of(granted));
+    let needs_consent = !consent.answered
+        && (prompts.consent()
+            || (!consent.first_party && !covered)
+            || (!consent.first_party && consent.public && !signed_in_for_request));
     if needs_consent {
         return if prompts.none() {
             Next::Refuse(OAuthError::ConsentRequired(
@@ -93,9 +133,32 @@ mod tests {
     use crate::store::browser::StoredRequest;
 
     const NOW: i64 = 1_800_000_000;
+    /// The request began 30 seconds ago.
+    const CREATED: i64 = NOW - 30;
     const SID: &str = "sid-1";
+    const ALICE: &str = "alice-id";
 
-    fn request(prompts: &[Prompt], max_age: Option<i64>, bound: bool) -> PendingRequest {
+    /// How the session `SID` is tied to the request.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Tie {
+        /// Not at all.
+        Loose,
+        /// It was shown the consent page, or chosen on the account page.
+        Answering,
+        /// It logged in for the request (and so answers it too).
+        LoggedIn,
+    }
+
+    fn request(prompts: &[Prompt], max_age: Option<i64>, tie: Tie) -> PendingRequest {
+        hinted(prompts, max_age, tie, None)
+    }
+
+    fn hinted(
+        prompts: &[Prompt],
+        max_age: Option<i64>,
+        tie: Tie,
+        hint: Option<&str>,
+    ) -> PendingRequest {
         let stored = StoredRequest {
             id: "r".into(),
             client_id: "rp".into(),
@@ -109,34 +172,37 @@ mod tests {
             max_age,
             login_hint: None,
             csrf_digest: Vec::new(),
-            session_id: bound.then(|| SID.to_owned()),
-            created_at: NOW,
-            expires_at: NOW + 600,
+            session_id: (tie != Tie::Loose).then(|| SID.to_owned()),
+            created_at: CREATED,
+            expires_at: CREATED + 600,
+            id_token_hint_subject: hint.map(str::to_owned),
+            login_session_id: (tie == Tie::LoggedIn).then(|| SID.to_owned()),
             resources: "[]".into(),
         };
         PendingRequest::parse(stored).unwrap()
     }
 
+    /// A session of alice's that authenticated `age` seconds ago.
     fn session(age: i64) -> Session {
         Session {
             sid: SID.into(),
-            user_id: "u".into(),
+            user_id: ALICE.into(),
             auth_time: NOW - age,
             amr: vec!["pwd".into()],
         }
     }
 
-    fn consent(first_party: bool, granted: Option<&str>) -> ConsentState {
+    fn consent(first_party: bool, public: bool, granted: Option<&str>) -> ConsentState {
         ConsentState {
             first_party,
+            public,
             granted: granted.map(|g| Scope::parse(g).unwrap()),
+            answered: false,
         }
     }
 
-    fn login_required() -> Next {
-        Next::Refuse(OAuthError::LoginRequired(
-            "the user is not signed in".into(),
-        ))
+    fn is_login_required(next: &Next) -> bool {
+        matches!(next, Next::Refuse(OAuthError::LoginRequired(_)))
     }
 
     fn consent_required() -> Next {
@@ -145,127 +211,214 @@ mod tests {
         ))
     }
 
-    /// Every combination of prompt, session state, max_age, binding, first party and
-    /// remembered consent, against the rules written out once more, case by case.
+    /// Every combination of prompt, session age, max_age, binding, hint, client kind,
+    /// remembered and just-given consent, against the rules written out once more.
     #[test]
     fn every_combination_follows_the_rules() {
-        let prompt_sets: [&[Prompt]; 6] = [
+        let prompt_sets: [&[Prompt]; 8] = [
             &[],
             &[Prompt::None],
             &[Prompt::Login],
             &[Prompt::Consent],
+            &[Prompt::SelectAccount],
             &[Prompt::Login, Prompt::Consent],
-            &[Prompt::Consent, Prompt::Login],
+            &[Prompt::SelectAccount, Prompt::Consent],
+            &[Prompt::Login, Prompt::SelectAccount],
         ];
-        let sessions = [None, Some(0), Some(59), Some(60), Some(61), Some(10_000)];
+        let ages = [
+            None,
+            Some(0),
+            Some(30),
+            Some(31),
+            Some(60),
+            Some(61),
+            Some(10_000),
+        ];
         let max_ages = [None, Some(0), Some(60)];
-        let consents = [
-            consent(false, None),
-            consent(false, Some("openid")),
-            consent(false, Some("openid email")),
-            consent(false, Some("openid email profile")),
-            consent(true, None),
-            consent(true, Some("openid")),
+        let hints = [None, Some(ALICE), Some("bob-id")];
+        let clients = [(false, false), (false, true), (true, false), (true, true)];
+        let granted = [
+            None,
+            Some("openid"),
+            Some("openid email"),
+            Some("email openid profile"),
         ];
         let mut cases = 0;
         for prompts in prompt_sets {
-            for age in sessions {
+            for age in ages {
                 for max_age in max_ages {
-                    for bound in [false, true] {
-                        for c in &consents {
-                            let req = request(prompts, max_age, bound);
-                            let s = age.map(session);
-                            let got = decide(&req, s.as_ref(), c, NOW);
-                            let none = prompts.contains(&Prompt::None);
-                            let login = prompts.contains(&Prompt::Login);
-                            let ask_consent = prompts.contains(&Prompt::Consent);
-                            let signed_in = match age {
-                                None => false,
-                                Some(_) if bound => true,
-                                Some(_) if login => false,
-                                Some(a) => max_age.is_none_or(|m| a <= m),
-                            };
-                            let covered = c
-                                .granted
-                                .as_ref()
-                                .is_some_and(|g| g.contains("openid") && g.contains("email"));
-                            let wanted = if !signed_in {
-                                if none {
-                                    login_required()
-                                } else {
-                                    Next::Ask(Screen::Login)
+                    for tie in [Tie::Loose, Tie::Answering, Tie::LoggedIn] {
+                        for hint in hints {
+                            for (first_party, public) in clients {
+                                for g in granted {
+                                    for answered in [false, true] {
+                                        let req = hinted(prompts, max_age, tie, hint);
+                                        let s = age.map(session);
+                                        let mut c = consent(first_party, public, g);
+                                        c.answered = answered;
+                                        let got = decide(&req, s.as_ref(), &c, NOW);
+                                        let want = expected(prompts, age, max_age, tie, hint, &c);
+                                        let same = match (&got, &want) {
+                                            (Next::Refuse(a), Next::Refuse(b)) => {
+                                                a.code() == b.code()
+                                            }
+                                            (a, b) => a == b,
+                                        };
+                                        assert!(
+                                            same,
+                                            "got {got:?}, want {want:?}: prompts {prompts:?} \
+                                             age {age:?} max_age {max_age:?} tie {tie:?} \
+                                             hint {hint:?} consent {c:?}"
+                                        );
+                                        cases += 1;
+                                    }
                                 }
-                            } else if !c.first_party && (ask_consent || !covered) {
-                                if none {
-                                    consent_required()
-                                } else {
-                                    Next::Ask(Screen::Consent)
-                                }
-                            } else {
-                                Next::Issue
-                            };
-                            assert_eq!(
-                                got, wanted,
-                                "prompts {prompts:?} age {age:?} max_age {max_age:?} \
-                                 bound {bound} consent {c:?}"
-                            );
-                            cases += 1;
+                            }
                         }
                     }
                 }
             }
         }
-        assert_eq!(cases, 6 * 6 * 3 * 2 * 6);
+        assert_eq!(cases, 8 * 7 * 3 * 3 * 3 * 4 * 4 * 2);
+    }
+
+    /// The rules of `decide`, spelled out independently of it.
+    fn expected(
+        prompts: &[Prompt],
+        age: Option<i64>,
+        max_age: Option<i64>,
+        tie: Tie,
+        hint: Option<&str>,
+        c: &ConsentState,
+    ) -> Next {
+        let none = prompts.contains(&Prompt::None);
+        let ask = |screen| {
+            if none {
+                match screen {
+                    Screen::Consent => consent_required(),
+                    Screen::Login | Screen::SelectAccount => {
+                        Next::Refuse(OAuthError::LoginRequired("".into()))
+                    }
+                }
+            } else {
+                Next::Ask(screen)
+            }
+        };
+        let Some(age) = age else {
+            return ask(Screen::Login);
+        };
+        let bound = tie != Tie::Loose;
+        let fresh = tie == Tie::LoggedIn;
+        if hint == Some("bob-id") {
+            return if fresh {
+                Next::Refuse(OAuthError::LoginRequired("".into()))
+            } else {
+                ask(Screen::Login)
+            };
+        }
+        let old_enough_ok = max_age.is_none_or(|m| age <= m);
+        if !fresh && (prompts.contains(&Prompt::Login) || !old_enough_ok) {
+            return ask(Screen::Login);
+        }
+        if prompts.contains(&Prompt::SelectAccount) && !bound {
+            return ask(Screen::SelectAccount);
+        }
+        let covered = c
+            .granted
+            .as_ref()
+            .is_some_and(|g| g.contains("openid") && g.contains("email"));
+        let consent_asked = prompts.contains(&Prompt::Consent)
+            || (!c.first_party && !covered)
+            || (!c.first_party && c.public && !fresh);
+        if consent_asked && !c.answered {
+            return ask(Screen::Consent);
+        }
+        Next::Issue
     }
 
     #[test]
     fn no_session_asks_for_login_or_tells_a_silent_client() {
-        let c = consent(true, None);
+        let c = consent(true, false, None);
         assert_eq!(
-            decide(&request(&[], None, false), None, &c, NOW),
+            decide(&request(&[], None, Tie::Loose), None, &c, NOW),
             Next::Ask(Screen::Login)
         );
-        assert_eq!(
-            decide(&request(&[Prompt::None], None, false), None, &c, NOW),
-            login_required()
-        );
+        assert!(is_login_required(&decide(
+            &request(&[Prompt::None], None, Tie::Loose),
+            None,
+            &c,
+            NOW
+        )));
     }
 
     #[test]
     fn prompt_login_ignores_an_old_session_but_not_the_login_made_for_it() {
-        let c = consent(true, None);
-        let s = session(5);
+        let c = consent(true, false, None);
         assert_eq!(
-            decide(&request(&[Prompt::Login], None, false), Some(&s), &c, NOW),
+            decide(
+                &request(&[Prompt::Login], None, Tie::Loose),
+                Some(&session(5)),
+                &c,
+                NOW
+            ),
             Next::Ask(Screen::Login)
         );
         assert_eq!(
-            decide(&request(&[Prompt::Login], None, true), Some(&s), &c, NOW),
+            decide(
+                &request(&[Prompt::Login], None, Tie::LoggedIn),
+                Some(&session(5)),
+                &c,
+                NOW
+            ),
             Next::Issue
+        );
+        // Shown a page of the request, but not signed in for it.
+        assert_eq!(
+            decide(
+                &request(&[Prompt::Login], None, Tie::Answering),
+                Some(&session(31)),
+                &c,
+                NOW
+            ),
+            Next::Ask(Screen::Login)
         );
     }
 
     #[test]
-    fn max_age_is_inclusive_and_a_fresh_login_satisfies_it() {
-        let c = consent(true, None);
-        let req = request(&[], Some(60), false);
+    fn max_age_is_inclusive_and_measured_now_unless_signed_in_for_the_request() {
+        let c = consent(true, false, None);
+        let req = request(&[], Some(60), Tie::Loose);
         assert_eq!(decide(&req, Some(&session(60)), &c, NOW), Next::Issue);
         assert_eq!(
             decide(&req, Some(&session(61)), &c, NOW),
             Next::Ask(Screen::Login)
         );
-        let bound = request(&[], Some(0), true);
-        assert_eq!(decide(&bound, Some(&session(61)), &c, NOW), Next::Issue);
+        // The consent page was shown to a 50-second-old session; posted 20 seconds later
+        // the session is 70 seconds old: sign in again.
+        let bound = request(&[], Some(60), Tie::Answering);
+        let mut answered = consent(false, false, None);
+        answered.answered = true;
+        assert_eq!(
+            decide(&bound, Some(&session(50)), &answered, NOW),
+            Next::Issue
+        );
+        assert_eq!(
+            decide(&bound, Some(&session(70)), &answered, NOW),
+            Next::Ask(Screen::Login)
+        );
+        // max_age=0 is met by the login made for this very request.
+        let zero = request(&[], Some(0), Tie::LoggedIn);
+        assert_eq!(decide(&zero, Some(&session(20)), &c, NOW), Next::Issue);
     }
 
     #[test]
     fn a_session_bound_to_another_request_is_not_fresh() {
-        let c = consent(true, None);
-        let mut other = session(120);
+        let c = consent(true, false, None);
+        let mut other = session(5);
         other.sid = "someone-else".into();
         assert_eq!(
             decide(
-                &request(&[Prompt::Login], None, true),
+                &request(&[Prompt::Login], None, Tie::LoggedIn),
                 Some(&other),
                 &c,
                 NOW
@@ -275,9 +428,68 @@ mod tests {
     }
 
     #[test]
+    fn id_token_hint_of_another_user() {
+        let c = consent(true, false, None);
+        let bob = hinted(&[], None, Tie::Loose, Some("bob-id"));
+        assert_eq!(
+            decide(&bob, Some(&session(5)), &c, NOW),
+            Next::Ask(Screen::Login)
+        );
+        let silent = hinted(&[Prompt::None], None, Tie::Loose, Some("bob-id"));
+        assert!(is_login_required(&decide(
+            &silent,
+            Some(&session(5)),
+            &c,
+            NOW
+        )));
+        // Signed in for the request, but as alice: the client gets an error, not alice.
+        let signed_in = hinted(&[], None, Tie::LoggedIn, Some("bob-id"));
+        assert!(is_login_required(&decide(
+            &signed_in,
+            Some(&session(5)),
+            &c,
+            NOW
+        )));
+        let alice = hinted(&[Prompt::None], None, Tie::Loose, Some(ALICE));
+        assert_eq!(decide(&alice, Some(&session(5)), &c, NOW), Next::Issue);
+    }
+
+    #[test]
+    fn select_account_asks_until_the_user_chose() {
+        let c = consent(true, false, None);
+        assert_eq!(
+            decide(
+                &request(&[Prompt::SelectAccount], None, Tie::Loose),
+                Some(&session(99)),
+                &c,
+                NOW
+            ),
+            Next::Ask(Screen::SelectAccount)
+        );
+        assert_eq!(
+            decide(
+                &request(&[Prompt::SelectAccount], None, Tie::Answering),
+                Some(&session(99)),
+                &c,
+                NOW
+            ),
+            Next::Issue
+        );
+        assert_eq!(
+            decide(
+                &request(&[Prompt::SelectAccount], None, Tie::Loose),
+                None,
+                &c,
+                NOW
+            ),
+            Next::Ask(Screen::Login)
+        );
+    }
+
+    #[test]
     fn remembered_consent_must_cover_the_whole_scope() {
-        let s = session(0);
-        let req = request(&[], None, false);
+        let s = session(99);
+        let req = request(&[], None, Tie::Loose);
         for (granted, next) in [
             (None, Next::Ask(Screen::Consent)),
             (Some("openid"), Next::Ask(Screen::Consent)),
@@ -285,38 +497,71 @@ mod tests {
             (Some("email openid offline_access"), Next::Issue),
         ] {
             assert_eq!(
-                decide(&req, Some(&s), &consent(false, granted), NOW),
+                decide(&req, Some(&s), &consent(false, false, granted), NOW),
                 next,
                 "{granted:?}"
             );
         }
-        let silent = request(&[Prompt::None], None, false);
+        let silent = request(&[Prompt::None], None, Tie::Loose);
         assert_eq!(
-            decide(&silent, Some(&s), &consent(false, Some("openid")), NOW),
+            decide(
+                &silent,
+                Some(&s),
+                &consent(false, false, Some("openid")),
+                NOW
+            ),
             consent_required()
         );
     }
 
     #[test]
-    fn prompt_consent_asks_even_when_remembered_but_never_first_party() {
-        let s = session(0);
-        let req = request(&[Prompt::Consent], None, false);
-        assert_eq!(
-            decide(&req, Some(&s), &consent(false, Some("openid email")), NOW),
-            Next::Ask(Screen::Consent)
-        );
-        assert_eq!(
-            decide(&req, Some(&s), &consent(true, None), NOW),
-            Next::Issue
-        );
+    fn prompt_consent_asks_every_client_even_when_remembered() {
+        let s = session(99);
+        let req = request(&[Prompt::Consent], None, Tie::Loose);
+        for c in [
+            consent(false, false, Some("openid email")),
+            consent(true, false, None),
+            consent(true, true, None),
+        ] {
+            assert_eq!(decide(&req, Some(&s), &c, NOW), Next::Ask(Screen::Consent));
+        }
     }
 
     #[test]
-    fn first_party_clients_skip_consent_even_silently() {
-        let s = session(0);
-        let req = request(&[Prompt::None], None, false);
+    fn public_clients_get_no_code_without_interaction_unless_first_party() {
+        let s = session(99);
+        let remembered = consent(false, true, Some("openid email"));
         assert_eq!(
-            decide(&req, Some(&s), &consent(true, None), NOW),
+            decide(&request(&[], None, Tie::Loose), Some(&s), &remembered, NOW),
+            Next::Ask(Screen::Consent)
+        );
+        assert_eq!(
+            decide(
+                &request(&[Prompt::None], None, Tie::Loose),
+                Some(&s),
+                &remembered,
+                NOW
+            ),
+            consent_required()
+        );
+        // Signing in for this very request is interaction.
+        assert_eq!(
+            decide(
+                &request(&[], None, Tie::LoggedIn),
+                Some(&session(5)),
+                &remembered,
+                NOW
+            ),
+            Next::Issue
+        );
+        let first_party = consent(true, true, None);
+        assert_eq!(
+            decide(
+                &request(&[Prompt::None], None, Tie::Loose),
+                Some(&s),
+                &first_party,
+                NOW
+            ),
             Next::Issue
         );
     }

@@ -8,9 +8,13 @@
 //! is rendered; a redirect to a page's own URL mints nothing; finishing takes the request,
 //! remembers consent and stores the code in one transaction.
 //!
-//! Adding a step (a second factor, a device confirmation, an account chooser) is one new
-//! [`Screen`] variant, its rule in [`decide::decide`], and one template that
-//! src/http/pages.rs picks for it; the entry points need no change.
+//! Adding a step (a second factor, a device confirmation) is one new [`Screen`] variant, its
+//! rule in [`decide::decide`], and one template that src/http/pages.rs picks for it; the
+//! entry points need no change.
+//!
+//! Every form's CSRF token is bound to the browser that loaded it
+//! ([`crate::crypto::tokens::bound_to_browser`]): the request keeps the token's proof under
+//! that browser's binding cookie, so a token copied into another browser is refused.
 
 pub mod decide;
 pub mod error;
@@ -23,10 +27,11 @@ use super::client::{RegisteredClient, resources};
 use super::context::Ctx;
 use super::error::OAuthError;
 use super::form::FormMap;
+use super::id_token_hint;
 use super::login::{self, LoginFailure};
-use super::logout;
+use super::logout::{self, LogoutRequest};
 use crate::audit::{AuditActor, AuditEvent};
-use crate::crypto::tokens::{Secret, matches_digest};
+use crate::crypto::tokens::{Secret, bound_to_browser, matches_bound};
 use crate::store::browser::{
     ConsentGiven, Loaded, NewCode, NewSession, Session, SessionLookup, StoredRequest,
 };
@@ -48,6 +53,16 @@ const EXPIRED: &str = "This sign-in request has expired or was already used. Go 
 const UNKNOWN_CLIENT: &str = "The application that sent you here is not known.";
 const MISSING_REQUEST: &str = "The sign-in request is missing.";
 
+/// The cookies of the browser a request came from, as presented.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cookies<'a> {
+    /// The session cookie, if any.
+    pub session: Option<&'a str>,
+    /// The browser-binding cookie. The pages' handlers set one before a form is rendered,
+    /// so a form posted without it did not come from a page of ours in this browser.
+    pub browser: Option<&'a str>,
+}
+
 /// What the browser is sent next.
 #[derive(Debug)]
 pub enum Step {
@@ -68,6 +83,8 @@ pub struct Page {
     pub csrf: Secret,
     pub client_name: String,
     pub login_hint: Option<String>,
+    /// The signed-in user's username, for the account page.
+    pub signed_in_as: Option<String>,
     /// The requested scope, for the consent page.
     pub scopes: Vec<String>,
     /// A message to show above the form (the generic login failure).
@@ -122,6 +139,24 @@ impl ConsentForm {
     }
 }
 
+/// The account page's "continue" form, as posted.
+pub struct SelectAccountForm {
+    pub request_id: String,
+    pub csrf_token: Option<String>,
+}
+
+impl SelectAccountForm {
+    pub fn parse(form: &FormMap) -> Result<Self, BrowserError> {
+        Ok(Self {
+            request_id: form
+                .get("request_id")
+                .ok_or(BrowserError::Page(MISSING_REQUEST))?
+                .to_owned(),
+            csrf_token: form.get("csrf_token").map(str::to_owned),
+        })
+    }
+}
+
 fn lookup(ctx: &Ctx<'_>, cookie: Option<&str>) -> Option<SessionLookup> {
     cookie.map(|c| SessionLookup {
         id_digest: Secret::from_presented(c).digest().to_vec(),
@@ -144,8 +179,10 @@ async fn live_client(
 fn consent_state(client: &RegisteredClient, stored: Option<&str>) -> ConsentState {
     ConsentState {
         first_party: client.first_party,
+        public: !client.confidential,
         // An unreadable remembered consent counts as none: the user is asked again.
         granted: stored.and_then(|s| super::scope::Scope::parse(s).ok()),
+        answered: false,
     }
 }
 
@@ -157,12 +194,23 @@ fn waiting(ctx: &Ctx<'_>, loaded: Option<StoredRequest>) -> Result<PendingReques
     PendingRequest::parse(stored)
 }
 
-fn check_csrf(request: &PendingRequest, presented: Option<&str>) -> Result<(), BrowserError> {
-    match presented {
-        Some(token) if matches_digest(token, &request.stored.csrf_digest) => Ok(()),
-        Some(_) | None => Err(BrowserError::Page(
-            "The form expired or did not come from this site. Go back and try again.",
-        )),
+const FORM_REFUSED: &str =
+    "The form expired or did not come from this browser. Go back and try again.";
+
+/// The posted token must be the one of the page last rendered for the request, presented
+/// by the browser that page was rendered in.
+fn check_csrf(
+    request: &PendingRequest,
+    presented: Option<&str>,
+    browser: Option<&str>,
+) -> Result<(), BrowserError> {
+    match (presented, browser) {
+        (Some(token), Some(browser))
+            if matches_bound(browser, token, &request.stored.csrf_digest) =>
+        {
+            Ok(())
+        }
+        (Some(_) | None, Some(_) | None) => Err(BrowserError::Page(FORM_REFUSED)),
     }
 }
 
@@ -187,17 +235,20 @@ enum Ask {
 }
 
 /// Performs what `decide` chose.
+#[allow(clippy::too_many_arguments)]
 async fn perform(
     ctx: &Ctx<'_>,
     client: &RegisteredClient,
     request: PendingRequest,
     session: Option<Session>,
     consent: &ConsentState,
+    given: Option<ConsentGiven>,
+    browser: Option<&str>,
     ask: Ask,
 ) -> Result<Step, BrowserError> {
     match decide(&request, session.as_ref(), consent, ctx.now) {
         Next::Issue => match session {
-            Some(session) => issue_code(ctx, &request, &session, None).await,
+            Some(session) => issue_code(ctx, &request, &session, given).await,
             // `decide` issues only with a session; refuse rather than trust that here.
             None => Err(BrowserError::Page(EXPIRED)),
         },
@@ -220,34 +271,46 @@ async fn perform(
                     request_id: request.id,
                 })
             }
-            Ask::Render(error) => render(ctx, client, request, session, screen, error).await,
+            Ask::Render(error) => {
+                render(ctx, client, request, session, screen, browser, error).await
+            }
         },
     }
 }
 
-/// Mints the page's CSRF token; the consent page is bound to the session that sees it,
-/// since the same session must answer it.
+/// Mints the page's CSRF token, bound to the browser it is rendered for; the consent page
+/// is bound to the session that sees it, since the same session must answer it.
 async fn render(
     ctx: &Ctx<'_>,
     client: &RegisteredClient,
     request: PendingRequest,
     session: Option<Session>,
     screen: Screen,
+    browser: Option<&str>,
     error: Option<&'static str>,
 ) -> Result<Step, BrowserError> {
+    let browser = browser.ok_or(BrowserError::Page(FORM_REFUSED))?;
+    let signed_in_as = match (screen, &session) {
+        (Screen::SelectAccount, Some(s)) => ctx
+            .accounts
+            .enabled_profile(&s.user_id)
+            .await?
+            .map(|p| p.username),
+        (Screen::SelectAccount | Screen::Login | Screen::Consent, _) => None,
+    };
     let bind = match screen {
         Screen::Consent => {
             session.filter(|s| request.session_id.as_deref() != Some(s.sid.as_str()))
         }
-        Screen::Login => None,
+        Screen::Login | Screen::SelectAccount => None,
     };
     let csrf = Secret::generate("");
     ctx.store
-        .set_request_csrf(&request.id, csrf.digest().to_vec(), bind)
+        .set_request_csrf(&request.id, bound_to_browser(browser, csrf.expose()), bind)
         .await?;
     let scopes = match screen {
         Screen::Consent => request.scope.iter().map(str::to_owned).collect(),
-        Screen::Login => Vec::new(),
+        Screen::Login | Screen::SelectAccount => Vec::new(),
     };
     Ok(Step::Show(Page {
         screen,
@@ -255,6 +318,7 @@ async fn render(
         csrf,
         client_name: client.client_name.clone(),
         login_hint: request.login_hint,
+        signed_in_as,
         scopes,
         error,
     }))
@@ -306,7 +370,7 @@ async fn issue_code(
 pub async fn begin(
     ctx: &Ctx<'_>,
     form: &FormMap,
-    cookie: Option<&str>,
+    cookies: Cookies<'_>,
 ) -> Result<Step, BrowserError> {
     let client = match form.get("client_id") {
         Some(id) => ctx.clients.get(id).await?,
@@ -322,6 +386,26 @@ pub async fn begin(
                 ctx.config.issuer.as_str(),
             )));
         }
+    };
+    // OpenID Connect Core 3.1.2.1: the hint must be an ID token we issued to this client;
+    // its subject is frozen with the request, and `decide` holds the session to it.
+    let hint_subject = match form.get("id_token_hint") {
+        None => None,
+        Some(raw) => match id_token_hint::verify(ctx, raw, Some(&client.client_id)).await {
+            Ok(hint) => Some(hint.subject),
+            Err(_) => {
+                return Ok(Step::Redirect(authorize::error_location(
+                    &ErrorRedirect {
+                        redirect_uri: request.redirect_uri,
+                        state: request.state,
+                        error: OAuthError::invalid_request(
+                            "id_token_hint is not an ID token issued to this client",
+                        ),
+                    },
+                    ctx.config.issuer.as_str(),
+                )));
+            }
+        },
     };
     let stored = StoredRequest {
         id: uuid::Uuid::new_v4().simple().to_string(),
@@ -340,6 +424,8 @@ pub async fn begin(
         created_at: ctx.now,
         expires_at: ctx.now + REQUEST_LIFETIME,
         resources: resources::to_stored(&request.resources),
+        id_token_hint_subject: hint_subject,
+        login_session_id: None,
     };
     let Loaded {
         request: _,
@@ -347,22 +433,35 @@ pub async fn begin(
         consent,
     } = ctx
         .store
-        .begin_request(stored.clone(), lookup(ctx, cookie))
+        .begin_request(stored.clone(), lookup(ctx, cookies.session))
         .await?;
     let pending = PendingRequest::parse(stored)?;
     let consent = consent_state(&client, consent.as_deref());
-    perform(ctx, &client, pending, session, &consent, Ask::Visit).await
+    perform(
+        ctx,
+        &client,
+        pending,
+        session,
+        &consent,
+        None,
+        cookies.browser,
+        Ask::Visit,
+    )
+    .await
 }
 
-/// GET /login and GET /consent: the page the request needs now (or its end, when the
-/// browser's session already settles it).
+/// GET /login, /select_account and /consent: the page the request needs now (or its
+/// end, when the browser's session already settles it).
 pub async fn show(
     ctx: &Ctx<'_>,
     request_id: Option<&str>,
-    cookie: Option<&str>,
+    cookies: Cookies<'_>,
 ) -> Result<Step, BrowserError> {
     let id = request_id.ok_or(BrowserError::Page(MISSING_REQUEST))?;
-    let loaded = ctx.store.load_request(id, lookup(ctx, cookie)).await?;
+    let loaded = ctx
+        .store
+        .load_request(id, lookup(ctx, cookies.session))
+        .await?;
     let request = waiting(ctx, loaded.request)?;
     let client = live_client(ctx, &request.client_id).await?;
     let consent = consent_state(&client, loaded.consent.as_deref());
@@ -372,6 +471,8 @@ pub async fn show(
         request,
         loaded.session,
         &consent,
+        None,
+        cookies.browser,
         Ask::Render(None),
     )
     .await
@@ -385,15 +486,17 @@ pub struct SignedIn {
 }
 
 /// POST /login. A rejected password shows the form again with the one generic message;
-/// a success starts a new session (always a new id: no fixation) bound to the request.
+/// a success starts a new session (always a new id: no fixation) bound to the request,
+/// and the request's rules are decided again for it.
 pub async fn submit_login(
     ctx: &Ctx<'_>,
     form: LoginForm,
+    cookies: Cookies<'_>,
 ) -> Result<Result<SignedIn, Step>, BrowserError> {
     let loaded = ctx.store.load_request(&form.request_id, None).await?;
     let request = waiting(ctx, loaded.request)?;
     let client = live_client(ctx, &request.client_id).await?;
-    check_csrf(&request, form.csrf_token.as_deref())?;
+    check_csrf(&request, form.csrf_token.as_deref(), cookies.browser)?;
     let user = match login::check_password(
         ctx,
         &form.username,
@@ -412,6 +515,8 @@ pub async fn submit_login(
                 request,
                 None,
                 &consent,
+                None,
+                cookies.browser,
                 Ask::Render(Some(LOGIN_FAILED)),
             )
             .await?;
@@ -442,30 +547,86 @@ pub async fn submit_login(
         .await?;
     let mut request = request;
     request.session_id = Some(session.sid.clone());
+    request.login_session_id = Some(session.sid.clone());
     let consent = consent_state(&client, consent.as_deref());
-    let step = perform(ctx, &client, request, Some(session), &consent, Ask::Visit).await?;
+    let step = perform(
+        ctx,
+        &client,
+        request,
+        Some(session),
+        &consent,
+        None,
+        cookies.browser,
+        Ask::Visit,
+    )
+    .await?;
     Ok(Ok(SignedIn { cookie, step }))
 }
 
-/// POST /consent: remember the consent and finish, or tell the client the user said no.
-pub async fn submit_consent(
-    ctx: &Ctx<'_>,
-    form: ConsentForm,
-    cookie: Option<&str>,
-) -> Result<Step, BrowserError> {
-    let loaded = ctx
-        .store
-        .load_request(&form.request_id, lookup(ctx, cookie))
-        .await?;
-    let request = waiting(ctx, loaded.request)?;
-    live_client(ctx, &request.client_id).await?;
-    check_csrf(&request, form.csrf_token.as_deref())?;
-    let session = loaded
-        .session
+/// The session that must answer a posted page of the request: the browser's, bound to it.
+fn answering_session(
+    request: &PendingRequest,
+    session: Option<Session>,
+) -> Result<Session, BrowserError> {
+    session
         .filter(|s| request.session_id.as_deref() == Some(s.sid.as_str()))
         .ok_or(BrowserError::Page(
             "Your session ended. Go back to the application and start again.",
-        ))?;
+        ))
+}
+
+/// POST /select_account, "continue as": the browser's session answers the request from
+/// now on. (Signing in as another account is the page's login form, POST /login.)
+pub async fn submit_select_account(
+    ctx: &Ctx<'_>,
+    form: SelectAccountForm,
+    cookies: Cookies<'_>,
+) -> Result<Step, BrowserError> {
+    let loaded = ctx
+        .store
+        .load_request(&form.request_id, lookup(ctx, cookies.session))
+        .await?;
+    let mut request = waiting(ctx, loaded.request)?;
+    let client = live_client(ctx, &request.client_id).await?;
+    check_csrf(&request, form.csrf_token.as_deref(), cookies.browser)?;
+    let session = loaded.session.ok_or(BrowserError::Page(
+        "Your session ended. Go back to the application and start again.",
+    ))?;
+    // The page's token is spent with the choice, and the choice is this session.
+    ctx.store
+        .set_request_csrf(&request.id, Vec::new(), Some(session.clone()))
+        .await?;
+    request.session_id = Some(session.sid.clone());
+    let consent = consent_state(&client, loaded.consent.as_deref());
+    perform(
+        ctx,
+        &client,
+        request,
+        Some(session),
+        &consent,
+        None,
+        cookies.browser,
+        Ask::Visit,
+    )
+    .await
+}
+
+/// POST /consent: the user's answer. A refusal tells the client; an approval is decided
+/// again with the session as it is now (`max_age` is measured at this moment), and
+/// remembered with the code it issues.
+pub async fn submit_consent(
+    ctx: &Ctx<'_>,
+    form: ConsentForm,
+    cookies: Cookies<'_>,
+) -> Result<Step, BrowserError> {
+    let loaded = ctx
+        .store
+        .load_request(&form.request_id, lookup(ctx, cookies.session))
+        .await?;
+    let request = waiting(ctx, loaded.request)?;
+    let client = live_client(ctx, &request.client_id).await?;
+    check_csrf(&request, form.csrf_token.as_deref(), cookies.browser)?;
+    let session = answering_session(&request, loaded.session)?;
     if !form.allow {
         let _taken = ctx.store.take_request(&request.id).await?;
         return Ok(error_redirect(
@@ -480,28 +641,121 @@ pub async fn submit_consent(
         scope: request.scope.to_string(),
         now: ctx.now,
     };
-    issue_code(ctx, &request, &session, Some(given)).await
+    let mut consent = consent_state(&client, loaded.consent.as_deref());
+    consent.answered = true;
+    perform(
+        ctx,
+        &client,
+        request,
+        Some(session),
+        &consent,
+        Some(given),
+        cookies.browser,
+        Ask::Visit,
+    )
+    .await
 }
 
-/// GET/POST /logout (OpenID Connect RP-Initiated Logout 1.0): check where the browser
-/// may go back to, then end the session and audit it in one transaction. Returns the
-/// redirect target (None: show the logged-out page).
+/// What /logout does next.
+#[derive(Debug)]
+pub enum LogoutStep {
+    /// Ask the user to confirm; the page posts back the checked request with this token.
+    Confirm {
+        request: LogoutRequest,
+        csrf_token: String,
+    },
+    /// The session, if there was one, has ended: go to this address (None: the
+    /// signed-out page).
+    Done(Option<String>),
+}
+
+/// The CSRF token of the logout confirmation: bound to the browser and to the session it
+/// would end. Made again to check it, so logout stores nothing for an unauthenticated GET.
+fn logout_token(browser: &str, session_cookie: &str) -> String {
+    let session = Secret::from_presented(session_cookie).digest();
+    let proof = bound_to_browser(
+        browser,
+        &format!("logout {}", crate::encoding::hex(&session)),
+    );
+    crate::encoding::hex(&proof)
+}
+
+async fn end_session(ctx: &Ctx<'_>, cookie: &str) -> Result<(), BrowserError> {
+    let digest = Secret::from_presented(cookie).digest().to_vec();
+    ctx.store
+        .end_session_with_audit(digest, ctx.now, |ended| {
+            AuditEvent::new("logout")
+                .by(AuditActor::user(&ended.user_id))
+                .subject(ended.user_id.clone())
+                .details(serde_json::json!({ "sid": ended.sid }))
+        })
+        .await?;
+    Ok(())
+}
+
+/// GET /logout, or a POST from a client (OpenID Connect RP-Initiated Logout 1.0). The
+/// session ends at once only when a valid `id_token_hint` names its user: the client that
+/// holds that user's ID token may sign them out. Anything else asks the user, so no link
+/// or image on another site can end a session by itself.
 pub async fn logout(
     ctx: &Ctx<'_>,
     form: &FormMap,
-    cookie: Option<&str>,
-) -> Result<Option<String>, BrowserError> {
-    let target = logout::target(ctx, form).await?;
-    if let Some(cookie) = cookie {
-        let digest = Secret::from_presented(cookie).digest().to_vec();
-        ctx.store
-            .end_session_with_audit(digest, ctx.now, |ended| {
-                AuditEvent::new("logout")
-                    .by(AuditActor::user(&ended.user_id))
-                    .subject(ended.user_id.clone())
-                    .details(serde_json::json!({ "sid": ended.sid }))
-            })
-            .await?;
+    cookies: Cookies<'_>,
+) -> Result<LogoutStep, BrowserError> {
+    let request = logout::check(ctx, form).await?;
+    let Some(cookie) = cookies.session else {
+        return Ok(LogoutStep::Done(request.location()));
+    };
+    let Some(session) = ctx
+        .store
+        .load_session(SessionLookup {
+            id_digest: Secret::from_presented(cookie).digest().to_vec(),
+            now: ctx.now,
+            idle: ctx.config.sessions.idle,
+        })
+        .await?
+    else {
+        // Nothing to end: the browser may go back at once.
+        return Ok(LogoutStep::Done(request.location()));
+    };
+    if request
+        .hint
+        .as_ref()
+        .is_some_and(|h| h.subject == session.user_id)
+    {
+        end_session(ctx, cookie).await?;
+        return Ok(LogoutStep::Done(request.location()));
     }
-    Ok(target)
+    let browser = cookies.browser.ok_or(BrowserError::Page(FORM_REFUSED))?;
+    Ok(LogoutStep::Confirm {
+        csrf_token: logout_token(browser, cookie),
+        request,
+    })
+}
+
+/// POST /logout from the confirmation page: the request is checked again, the token must
+/// be this browser's for this session, and only then does the session end.
+pub async fn confirm_logout(
+    ctx: &Ctx<'_>,
+    form: &FormMap,
+    cookies: Cookies<'_>,
+) -> Result<LogoutStep, BrowserError> {
+    let request = logout::check(ctx, form).await?;
+    let Some(cookie) = cookies.session else {
+        return Ok(LogoutStep::Done(request.location()));
+    };
+    let expected = cookies.browser.map(|b| logout_token(b, cookie));
+    let presented = form.get("csrf_token");
+    let valid = match (expected, presented) {
+        (Some(expected), Some(presented)) => bool::from(subtle::ConstantTimeEq::ct_eq(
+            expected.as_bytes(),
+            presented.as_bytes(),
+        )),
+        (Some(_) | None, Some(_) | None) => false,
+    };
+    if !valid {
+        return Err(BrowserError::Forbidden(FORM_REFUSED));
+    }
+    end_session(ctx, cookie).await?;
+    Ok(LogoutStep::Done(request.location()))
 }

@@ -8,8 +8,7 @@ use crate::oauth::authorize::Prompt;
 use crate::oauth::scope::Scope;
 use crate::store::browser::StoredRequest;
 
-/// The `prompt` values of a request, as a set (`select_account` was read as `login`
-/// when the request was validated).
+/// The `prompt` values of a request, as a set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Prompts(BTreeSet<Prompt>);
 
@@ -28,6 +27,9 @@ impl Prompts {
     }
     pub fn consent(&self) -> bool {
         self.0.contains(&Prompt::Consent)
+    }
+    pub fn select_account(&self) -> bool {
+        self.0.contains(&Prompt::SelectAccount)
     }
 
     /// The stored form: space-separated in a fixed order, None when empty.
@@ -60,8 +62,14 @@ pub struct PendingRequest {
     pub prompts: Prompts,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
-    /// The session that logged in for this request, or was shown its consent page.
+    /// The subject of the request's verified `id_token_hint`: the only user it may finish for.
+    pub hint_subject: Option<String>,
+    /// The session that logged in for this request, chose to continue on its account page,
+    /// or was shown its consent page.
     pub session_id: Option<String>,
+    /// The session whose login was made for this request: only it counts as a fresh login.
+    pub login_session_id: Option<String>,
+    pub created_at: i64,
     pub expires_at: i64,
     /// The request as stored, for finishing it (the code repeats its fields).
     pub stored: StoredRequest,
@@ -81,7 +89,10 @@ impl PendingRequest {
             prompts,
             max_age: stored.max_age,
             login_hint: stored.login_hint.clone(),
+            hint_subject: stored.id_token_hint_subject.clone(),
             session_id: stored.session_id.clone(),
+            login_session_id: stored.login_session_id.clone(),
+            created_at: stored.created_at,
             expires_at: stored.expires_at,
             stored,
         })
@@ -99,6 +110,7 @@ mod tests {
             vec![Prompt::None],
             vec![Prompt::Login],
             vec![Prompt::Consent, Prompt::Login],
+            vec![Prompt::SelectAccount, Prompt::Consent],
         ] {
             let prompts: Prompts = set.iter().copied().collect();
             let stored = prompts.stored();

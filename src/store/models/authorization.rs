@@ -25,6 +25,8 @@ pub struct AuthorizationRequestRow {
     pub expires_at: i64,
     /// RFC 8707 resources granted to the request, a JSON list.
     pub resources: String,
+    pub id_token_hint_subject: Option<String>,
+    pub login_session_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -95,6 +97,23 @@ pub fn bind_request(
         .set((
             authorization_requests::user_id.eq(Some(user_id)),
             authorization_requests::session_id.eq(Some(sid)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records that the session `sid` logged in for this request (and answers it).
+pub fn mark_login(
+    conn: &mut DbConnection,
+    id: &str,
+    user_id: &str,
+    sid: &str,
+) -> Result<(), StoreError> {
+    diesel::update(authorization_requests::table.find(id))
+        .set((
+            authorization_requests::user_id.eq(Some(user_id)),
+            authorization_requests::session_id.eq(Some(sid)),
+            authorization_requests::login_session_id.eq(Some(sid)),
         ))
         .execute(conn)?;
     Ok(())

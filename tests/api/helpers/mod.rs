@@ -16,10 +16,12 @@ mod app;
 mod browser;
 mod db;
 mod fixtures;
+mod rp;
 mod wait;
 
 pub use app::*;
 pub use browser::*;
 pub use db::*;
 pub use fixtures::*;
+pub use rp::*;
 pub use wait::*;
