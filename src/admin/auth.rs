@@ -8,11 +8,13 @@
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use std::future::{Ready, ready};
+use std::sync::Arc;
 
 use super::error::AdminError;
-use super::rbac::{Permission, Role};
+use super::rbac::{Permission, Rights, Role};
 use crate::http::bearer::{Accepts, BearerError, bearer_token};
 use crate::http::state::AppState;
+use crate::manage::authority::{Caller, Holding};
 use crate::manage::{Actor, RoleHolder};
 use crate::oauth::client::client_subject;
 use crate::oauth::error::OAuthError;
@@ -29,11 +31,19 @@ pub struct Principal {
     pub actor: Actor,
     pub client_id: String,
     pub roles: Vec<Role>,
+    /// What it holds now, for the rule against escalation (`super::rbac::Rights`).
+    pub rights: Arc<Rights>,
 }
 
 impl Principal {
     pub fn allows(&self, permission: Permission) -> bool {
         self.roles.iter().any(|r| r.grants(permission))
+    }
+
+    /// The principal as the manage layer sees it: its actor and its rights, which every
+    /// write to a user or client is judged by.
+    pub fn caller(&self) -> Caller {
+        Caller::principal(self.actor.clone(), Arc::clone(&self.rights) as _)
     }
 }
 
@@ -57,11 +67,12 @@ fn invalid_token() -> BearerError {
     ))
 }
 
-fn admin_roles(claimed: &[String], held: &[String]) -> Vec<Role> {
+/// The roles the token claims that the principal still holds.
+fn current(claimed: &[String], held: &[String]) -> Vec<String> {
     claimed
         .iter()
         .filter(|r| held.contains(r))
-        .filter_map(|r| Role::parse(r))
+        .cloned()
         .collect()
 }
 
@@ -105,18 +116,26 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
             )
         }
     };
+    // The caller's scopes are those of the client its token was issued to: what it could
+    // be granted. Its roles are those the token claims and it still holds.
     let held = state
         .service
-        .current_roles(holder)
+        .current_holding(holder, &claims.client_id)
         .await
         .map_err(|err| {
             tracing::warn!(error = %err, "admin API: cannot read the caller's roles");
             BearerError::new(OAuthError::temporarily_unavailable(5))
         })?
         .ok_or_else(invalid_token)?;
+    let roles = current(&claims.roles, &held.roles);
+    let rights = Rights::of(&Holding {
+        roles: roles.clone(),
+        scopes: held.scopes,
+    });
     Ok(Principal {
         actor,
         client_id: claims.client_id.clone(),
-        roles: admin_roles(&claims.roles, &held),
+        roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        rights: Arc::new(rights),
     })
 }

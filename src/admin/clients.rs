@@ -140,7 +140,7 @@ pub async fn create(
     let created = state
         .service
         .create_client(
-            &principal.actor,
+            principal.caller(),
             NewClient {
                 name: body.client_name,
                 client_id: body.client_id,
@@ -205,7 +205,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(
         state
             .service
-            .update_client(&principal.actor, &id, change)
+            .update_client(principal.caller(), &id, change)
             .await?,
     ))
 }
@@ -223,7 +223,7 @@ pub async fn delete(
     principal: Principal,
     id: PathParam,
 ) -> Result<HttpResponse, AdminError> {
-    state.service.delete_client(&principal.actor, &id).await?;
+    state.service.delete_client(principal.caller(), &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -244,7 +244,7 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, AdminError> {
     let secret = state
         .service
-        .rotate_client_secret(&principal.actor, &id)
+        .rotate_client_secret(principal.caller(), &id)
         .await?;
     Ok(no_store(HttpResponse::Ok()).json(ClientSecret {
         client_id: id.into_inner(),

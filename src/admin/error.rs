@@ -40,6 +40,9 @@ pub enum AdminError {
     UnsupportedMediaType,
     #[error("this route needs the `{}` permission", .0.as_str())]
     Forbidden(Permission),
+    /// The caller may use the route but not on this target, or not confer these rights.
+    #[error("access denied: {0}")]
+    Denied(&'static str),
     #[error("the service is temporarily unavailable")]
     Unavailable { retry_after_secs: u32 },
     #[error("the server could not complete the request")]
@@ -61,7 +64,7 @@ impl AdminError {
             Self::Conflict { .. } => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::Forbidden(_) => "access_denied",
+            Self::Forbidden(_) | Self::Denied(_) => "access_denied",
             Self::Unavailable { .. } => "temporarily_unavailable",
             Self::Internal => "server_error",
         }
@@ -72,9 +75,11 @@ impl AdminError {
             Self::Invalid { field, .. } => Some(field.clone()),
             Self::Conflict { field, .. } => field.map(str::to_owned),
             Self::PayloadTooLarge { .. } | Self::UnsupportedMediaType => Some("body".into()),
-            Self::NotFound(_) | Self::Forbidden(_) | Self::Unavailable { .. } | Self::Internal => {
-                None
-            }
+            Self::NotFound(_)
+            | Self::Forbidden(_)
+            | Self::Denied(_)
+            | Self::Unavailable { .. }
+            | Self::Internal => None,
         }
     }
 
@@ -117,6 +122,7 @@ impl From<ManageError> for AdminError {
                 field,
                 message: format!("refused: {why}"),
             },
+            ManageError::Denied(why) => Self::Denied(why),
             ManageError::Password(PasswordError::Overloaded) => Self::Unavailable {
                 retry_after_secs: 2,
             },
@@ -140,7 +146,7 @@ impl ResponseError for AdminError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Denied(_) => StatusCode::FORBIDDEN,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

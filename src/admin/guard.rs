@@ -67,12 +67,26 @@ where
                 Err(err) => return Ok(req.into_response(err.error_response())),
             };
             if !principal.allows(permission) {
+                let route = req.match_pattern().unwrap_or_else(|| "?".to_owned());
                 tracing::info!(
                     actor = %principal.actor,
                     permission = permission.as_str(),
-                    route = req.match_pattern().as_deref().unwrap_or("?"),
+                    route = %route,
                     "admin API access denied"
                 );
+                // The refusal is answered the same whether or not its audit row could be
+                // stored; a failure to store it is logged.
+                let details = serde_json::json!({
+                    "route": format!("{} {route}", req.method()),
+                    "reason": format!("needs the `{}` permission", permission.as_str()),
+                });
+                if let Err(err) = state
+                    .service
+                    .record_refusal(&principal.actor, None, details)
+                    .await
+                {
+                    tracing::warn!(error = %err, "admin API: refusal not recorded");
+                }
                 return Ok(req.error_response(AdminError::Forbidden(permission)));
             }
             req.extensions_mut().insert::<Principal>(principal);

@@ -47,7 +47,7 @@ fn annotate(doc: &mut Value, routes: &[AdminRoute], error_body: Value) {
             });
             responses.entry("403").or_insert_with(|| {
                 json!({
-                    "description": "The token lacks the admin scope, or no role of the caller grants the permission",
+                    "description": "The token lacks the admin scope, no role of the caller grants the permission, or the target holds (or the change would confer) rights the caller does not hold",
                     "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
                 })
             });

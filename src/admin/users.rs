@@ -141,7 +141,7 @@ pub async fn create(
     let created = state
         .service
         .create_user(
-            &principal.actor,
+            principal.caller(),
             NewUser {
                 username: body.username,
                 email: body.email,
@@ -184,7 +184,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(
         state
             .service
-            .update_user(&principal.actor, &user, change)
+            .update_user(principal.caller(), &user, change)
             .await?,
     ))
 }
@@ -206,7 +206,7 @@ pub async fn disable(
     Ok(HttpResponse::Ok().json(
         state
             .service
-            .set_user_disabled(&principal.actor, &user, true)
+            .set_user_disabled(principal.caller(), &user, true)
             .await?,
     ))
 }
@@ -227,7 +227,7 @@ pub async fn enable(
     Ok(HttpResponse::Ok().json(
         state
             .service
-            .set_user_disabled(&principal.actor, &user, false)
+            .set_user_disabled(principal.caller(), &user, false)
             .await?,
     ))
 }
@@ -255,7 +255,7 @@ pub async fn set_password(
     let shown = generated.then(|| password.as_str().to_owned());
     let updated = state
         .service
-        .set_password(&principal.actor, &user, password)
+        .set_password(principal.caller(), &user, password)
         .await?;
     Ok(no_store(HttpResponse::Ok()).json(UserWithPassword {
         user: updated,
@@ -277,7 +277,7 @@ pub async fn delete(
     principal: Principal,
     user: PathParam,
 ) -> Result<HttpResponse, AdminError> {
-    state.service.delete_user(&principal.actor, &user).await?;
+    state.service.delete_user(principal.caller(), &user).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -302,7 +302,7 @@ pub async fn add_role(
     Ok(HttpResponse::Ok().json(
         state
             .service
-            .add_user_role(&principal.actor, &user, &role)
+            .add_user_role(principal.caller(), &user, &role)
             .await?,
     ))
 }
@@ -328,7 +328,7 @@ pub async fn remove_role(
     Ok(HttpResponse::Ok().json(
         state
             .service
-            .remove_user_role(&principal.actor, &user, &role)
+            .remove_user_role(principal.caller(), &user, &role)
             .await?,
     ))
 }
@@ -363,7 +363,7 @@ pub async fn revoke_sessions(
 ) -> Result<HttpResponse, AdminError> {
     let revoked = state
         .service
-        .revoke_user_sessions(&principal.actor, &user)
+        .revoke_user_sessions(principal.caller(), &user)
         .await?;
     Ok(HttpResponse::Ok().json(SessionsRevoked { revoked }))
 }

@@ -1,15 +1,16 @@
-use diesel::Connection;
 use serde::Serialize;
 
-use super::{Actor, ManageError, Service, dedup_sorted, invalid, validate_role};
+use super::authority::{Caller, Holding};
+use super::{ManageError, Service, dedup_sorted, invalid, validate_role};
 use crate::audit::AuditEvent;
 use crate::crypto::tokens::{CLIENT_SECRET_PREFIX, Secret};
 use crate::oauth::client::resources as client_resources;
 use crate::oauth::client::{AUTH_METHODS, GRANT_TYPES};
 use crate::oauth::{redirect_uri, scope};
-use crate::store::StoreError;
+use crate::store::audit::Change;
 use crate::store::models::clients::{self as rows, ClientRecord, ClientRow};
 use crate::store::models::grants;
+use crate::store::{DbConnection, StoreError};
 
 /// A client as shown to operators; field names follow RFC 7591 client metadata.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -265,12 +266,136 @@ pub(super) fn validate_row(row: &ClientRow, view: &ClientView) -> Result<(), Man
     Ok(())
 }
 
+/// What a client holds: its roles and the scopes it may be granted.
+fn holding(record: &ClientRecord) -> Result<Holding, ManageError> {
+    Ok(Holding {
+        roles: record.roles.clone(),
+        scopes: json_list(&record.row.scopes)?,
+    })
+}
+
+fn store_error_for_client(err: StoreError) -> ManageError {
+    match err {
+        StoreError::Conflict => ManageError::Conflict(super::CLIENT_ID_TAKEN),
+        StoreError::NotFound => ManageError::NotFound("client"),
+        other @ (StoreError::Unavailable(_) | StoreError::Query(_) | StoreError::Corrupt(_)) => {
+            ManageError::Store(other)
+        }
+    }
+}
+
+/// What a write did to a client, decided on the locked row inside the transaction.
+struct Written<T> {
+    value: T,
+    /// What the client holds after the change (`None`: it is gone); the caller must be
+    /// allowed to confer it.
+    after: Option<Holding>,
+    event: AuditEvent,
+}
+
+/// `change` applied to the client `record`, checked as a whole (`validate_row`).
+pub(super) fn apply_update(
+    record: ClientRecord,
+    change: ClientUpdate,
+    now: i64,
+) -> Result<ClientRecord, ManageError> {
+    let mut row = record.row;
+    if let Some(name) = change.name {
+        row.name = name.trim().to_owned();
+    }
+    if let Some(uris) = change.redirect_uris {
+        row.redirect_uris = to_json(&uris);
+    }
+    if let Some(uris) = change.post_logout_redirect_uris {
+        row.post_logout_redirect_uris = to_json(&uris);
+    }
+    if let Some(grants) = change.grant_types {
+        row.grant_types = to_json(&dedup_sorted(grants));
+    }
+    if let Some(scopes) = change.scopes {
+        row.scopes = to_json(&dedup_sorted(scopes));
+    }
+    if let Some(v) = change.first_party {
+        row.first_party = v;
+    }
+    if let Some(method) = change.token_endpoint_auth_method {
+        row.token_endpoint_auth_method = method;
+    }
+    if let Some(v) = change.require_pkce {
+        row.require_pkce = v;
+    }
+    if let Some(v) = change.access_token_lifetime {
+        row.access_token_lifetime = v;
+    }
+    if let Some(v) = change.refresh_token_lifetime {
+        row.refresh_token_lifetime = v;
+    }
+    if let Some(v) = change.disabled {
+        row.disabled = v;
+    }
+    if let Some(resources) = change.resources {
+        row.resources = to_json(&dedup_sorted(resources));
+    }
+    row.updated_at = now;
+    let roles = change.roles.map(dedup_sorted).unwrap_or(record.roles);
+    let after = ClientRecord { row, roles };
+    validate_row(&after.row, &ClientView::try_from(after.clone())?)?;
+    Ok(after)
+}
+
 impl Service {
+    /// Every write to an existing client goes through here, in one transaction: lock the
+    /// client, refuse when it holds more than the caller (`Caller::may_act_on`: no
+    /// rotating an admin client's secret or moving its redirect URIs), let `change` apply
+    /// itself, refuse when the client would then hold more than the caller may confer,
+    /// and append the audit row. A refusal rolls everything back; an access refusal is
+    /// then recorded on its own.
+    async fn write_client<T: Send + 'static>(
+        &self,
+        by: Caller,
+        client_id: &str,
+        kind: Change,
+        attempted: &'static str,
+        change: impl FnOnce(&mut DbConnection, ClientRecord) -> Result<Written<T>, ManageError>
+        + Send
+        + 'static,
+    ) -> Result<T, ManageError> {
+        let (target, judge) = (client_id.to_owned(), by.clone());
+        let meant = AuditEvent::new(attempted)
+            .subject(client_id.to_owned())
+            .by(by.actor().clone());
+        let done = self
+            .store
+            .run_recorded(kind, self.clock.now(), Some(meant), move |conn| {
+                let record = rows::lock(conn, &target)?.ok_or(ManageError::NotFound("client"))?;
+                if !judge.may_act_on(&holding(&record)?) {
+                    return Err(ManageError::Denied(super::HOLDS_MORE));
+                }
+                let written = change(conn, record)?;
+                if let Some(after) = &written.after
+                    && !judge.may_confer(after)
+                {
+                    return Err(ManageError::Denied(super::CONFERS_MORE));
+                }
+                let event = written.event.by(judge.actor().clone());
+                Ok((written.value, Some(event)))
+            })
+            .await;
+        match done {
+            Ok(value) => Ok(value),
+            Err(err) => {
+                self.denied(by.actor(), attempted, Some(client_id), err)
+                    .await
+            }
+        }
+    }
+
     pub async fn create_client(
         &self,
-        actor: &Actor,
+        by: impl Into<Caller>,
         new: NewClient,
     ) -> Result<CreatedClient, ManageError> {
+        let by = by.into();
         let client_id = match new.client_id {
             Some(id) => {
                 validate_client_id(&id)?;
@@ -332,23 +457,26 @@ impl Service {
             roles: roles.clone(),
         })?;
         validate_row(&row, &view)?;
+        if !by.may_confer(&Holding {
+            roles: roles.clone(),
+            scopes: scopes.clone(),
+        }) {
+            let err = ManageError::Denied(super::CONFERS_MORE);
+            let subject = Some(view.client_id.as_str());
+            return self
+                .denied(by.actor(), "client.created", subject, err)
+                .await;
+        }
+        let event = AuditEvent::new("client.created")
+            .by(by.actor().clone())
+            .subject(view.client_id.clone())
+            .details(serde_json::json!({ "after": view }));
         self.store
-            .run(move |conn| rows::insert(conn, &row, &roles))
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict => ManageError::Conflict(super::CLIENT_ID_TAKEN),
-                other @ (StoreError::Unavailable(_)
-                | StoreError::NotFound
-                | StoreError::Query(_)
-                | StoreError::Corrupt(_)) => ManageError::Store(other),
-            })?;
-        self.audit(
-            actor,
-            AuditEvent::new("client.created")
-                .subject(view.client_id.clone())
-                .details(serde_json::json!({ "after": view })),
-        )
-        .await?;
+            .run_recorded(Change::Other, now, Some(event.clone()), move |conn| {
+                rows::insert(conn, &row, &roles).map_err(store_error_for_client)?;
+                Ok::<_, ManageError>(((), Some(event)))
+            })
+            .await?;
         Ok(CreatedClient {
             client: view,
             client_secret: secret,
@@ -378,123 +506,98 @@ impl Service {
 
     pub async fn update_client(
         &self,
-        actor: &Actor,
+        by: impl Into<Caller>,
         client_id: &str,
         change: ClientUpdate,
     ) -> Result<ClientView, ManageError> {
-        let record = self.find_client(client_id).await?;
-        let before = ClientView::try_from(record.clone())?;
-        let mut row = record.row;
-        if let Some(name) = change.name {
-            row.name = name.trim().to_owned();
-        }
-        if let Some(uris) = change.redirect_uris {
-            row.redirect_uris = to_json(&uris);
-        }
-        if let Some(uris) = change.post_logout_redirect_uris {
-            row.post_logout_redirect_uris = to_json(&uris);
-        }
-        if let Some(grants) = change.grant_types {
-            row.grant_types = to_json(&dedup_sorted(grants));
-        }
-        if let Some(scopes) = change.scopes {
-            row.scopes = to_json(&dedup_sorted(scopes));
-        }
-        if let Some(v) = change.first_party {
-            row.first_party = v;
-        }
-        if let Some(method) = change.token_endpoint_auth_method {
-            row.token_endpoint_auth_method = method;
-        }
-        if let Some(v) = change.require_pkce {
-            row.require_pkce = v;
-        }
-        if let Some(v) = change.access_token_lifetime {
-            row.access_token_lifetime = v;
-        }
-        if let Some(v) = change.refresh_token_lifetime {
-            row.refresh_token_lifetime = v;
-        }
-        if let Some(v) = change.disabled {
-            row.disabled = v;
-        }
-        if let Some(resources) = change.resources {
-            row.resources = to_json(&dedup_sorted(resources));
-        }
-        row.updated_at = self.clock.now();
-        let roles = change.roles.map(dedup_sorted).unwrap_or(record.roles);
-        let after = ClientView::try_from(ClientRecord {
-            row: row.clone(),
-            roles: roles.clone(),
-        })?;
-        validate_row(&row, &after)?;
-        // Disabling a client must reach introspection on this replica at once, and ends
-        // every grant it holds (its users' refresh families) in the same transaction:
-        // enabling it again later brings none of them back.
-        let (now, disables) = (row.updated_at, row.disabled && !before.disabled);
-        self.store
-            .run_revoking(move |conn| {
-                conn.transaction(|conn| {
-                    rows::update(conn, &row, &roles)?;
-                    if disables {
-                        grants::end_client_grants(conn, &row.client_id, now, "client disabled")?;
-                    }
-                    Ok(())
+        let now = self.clock.now();
+        // Disabling a client must reach introspection on this replica at once.
+        self.write_client(
+            by.into(),
+            client_id,
+            Change::Revokes,
+            "client.updated",
+            move |conn, record| {
+                let before = ClientView::try_from(record.clone())?;
+                let updated = apply_update(record, change, now)?;
+                rows::update(conn, &updated.row, &updated.roles)?;
+                // Disabling ends every grant the client holds (its users' refresh
+                // families) in the same transaction: enabling it again later brings none
+                // of them back.
+                if updated.row.disabled && !before.disabled {
+                    grants::end_client_grants(
+                        conn,
+                        &updated.row.client_id,
+                        now,
+                        "client disabled",
+                    )?;
+                }
+                let after = ClientView::try_from(updated.clone())?;
+                let event = AuditEvent::new("client.updated")
+                    .subject(after.client_id.clone())
+                    .details(serde_json::json!({ "before": before, "after": after }));
+                Ok(Written {
+                    after: Some(holding(&updated)?),
+                    value: after,
+                    event,
                 })
-            })
-            .await?;
-        self.audit(
-            actor,
-            AuditEvent::new("client.updated")
-                .subject(after.client_id.clone())
-                .details(serde_json::json!({ "before": before, "after": after })),
+            },
         )
-        .await?;
-        Ok(after)
+        .await
     }
 
     /// A new secret for a confidential client; the old one stops working at once.
     pub async fn rotate_client_secret(
         &self,
-        actor: &Actor,
+        by: impl Into<Caller>,
         client_id: &str,
     ) -> Result<Secret, ManageError> {
-        let record = self.find_client(client_id).await?;
-        if !record.row.confidential {
-            return Err(ManageError::Refused("public clients have no secret"));
-        }
         let secret = Secret::generate(CLIENT_SECRET_PREFIX);
         let digest = secret.digest();
-        let (id, now) = (record.row.client_id.clone(), self.clock.now());
-        self.store
-            .run(move |conn| rows::set_secret_digest(conn, &id, &digest, now))
-            .await?;
-        self.audit(
-            actor,
-            AuditEvent::new("client.secret_rotated").subject(record.row.client_id.clone()),
+        let now = self.clock.now();
+        self.write_client(
+            by.into(),
+            client_id,
+            Change::Other,
+            "client.secret_rotated",
+            move |conn, record| {
+                if !record.row.confidential {
+                    return Err(ManageError::Refused("public clients have no secret"));
+                }
+                rows::set_secret_digest(conn, &record.row.client_id, &digest, now)?;
+                Ok(Written {
+                    value: (),
+                    after: Some(holding(&record)?),
+                    event: AuditEvent::new("client.secret_rotated")
+                        .subject(record.row.client_id.clone()),
+                })
+            },
         )
         .await?;
         Ok(secret)
     }
 
-    pub async fn delete_client(&self, actor: &Actor, client_id: &str) -> Result<(), ManageError> {
-        let before = ClientView::try_from(self.find_client(client_id).await?)?;
-        let id = client_id.to_owned();
-        self.store
-            .run_revoking(move |conn| rows::delete(conn, &id))
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => ManageError::NotFound("client"),
-                other @ (StoreError::Unavailable(_)
-                | StoreError::Conflict
-                | StoreError::Query(_)
-                | StoreError::Corrupt(_)) => ManageError::Store(other),
-            })?;
-        self.audit(
-            actor,
-            AuditEvent::new("client.deleted")
-                .subject(client_id.to_owned())
-                .details(serde_json::json!({ "before": before })),
+    pub async fn delete_client(
+        &self,
+        by: impl Into<Caller>,
+        client_id: &str,
+    ) -> Result<(), ManageError> {
+        self.write_client(
+            by.into(),
+            client_id,
+            Change::Revokes,
+            "client.deleted",
+            move |conn, record| {
+                let before = ClientView::try_from(record.clone())?;
+                rows::delete(conn, &record.row.client_id).map_err(store_error_for_client)?;
+                Ok(Written {
+                    value: (),
+                    after: None,
+                    event: AuditEvent::new("client.deleted")
+                        .subject(before.client_id.clone())
+                        .details(serde_json::json!({ "before": before })),
+                })
+            },
         )
         .await
     }

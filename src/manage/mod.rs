@@ -2,6 +2,7 @@
 //! can do what the other cannot, and both keep the same rules and audit trail.
 
 pub mod audit;
+pub mod authority;
 pub mod clients;
 pub mod keys;
 pub mod transfer;
@@ -26,6 +27,9 @@ pub enum ManageError {
     Conflict(&'static str),
     #[error("refused: {0}")]
     Refused(&'static str),
+    /// The caller holds less than the change needs (`authority`): nothing was written.
+    #[error("access denied: {0}")]
+    Denied(&'static str),
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error(transparent)]
@@ -48,6 +52,7 @@ impl ManageError {
             Self::Conflict(_)
             | Self::NotFound(_)
             | Self::Refused(_)
+            | Self::Denied(_)
             | Self::Password(_)
             | Self::Store(_) => None,
         }
@@ -68,6 +73,24 @@ impl From<StoreError> for ManageError {
         Self::Store(err)
     }
 }
+
+impl crate::store::audit::RecordedError for ManageError {
+    fn store_cause(self) -> Result<StoreError, Self> {
+        match self {
+            Self::Store(err) => Ok(err),
+            other @ (Self::Invalid { .. }
+            | Self::NotFound(_)
+            | Self::Conflict(_)
+            | Self::Refused(_)
+            | Self::Denied(_)
+            | Self::Password(_)) => Err(other),
+        }
+    }
+}
+
+/// What a caller is told when it holds less than a change needs.
+pub(crate) const HOLDS_MORE: &str = "the target holds rights the caller does not";
+pub(crate) const CONFERS_MORE: &str = "the change would confer rights the caller does not hold";
 
 pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> ManageError {
     ManageError::Invalid {
@@ -109,6 +132,37 @@ impl Service {
         crate::audit::record(&self.store, self.clock.now(), event.by(actor.clone())).await?;
         Ok(())
     }
+
+    /// Records a refused change (`admin.denied`) and gives the refusal back. The change
+    /// itself was rolled back or never begun; this row is written on its own.
+    pub(crate) async fn denied<T>(
+        &self,
+        actor: &Actor,
+        attempted: &'static str,
+        subject: Option<&str>,
+        err: ManageError,
+    ) -> Result<T, ManageError> {
+        if let ManageError::Denied(why) = &err {
+            let details = serde_json::json!({ "attempted": attempted, "reason": why });
+            self.record_refusal(actor, subject, details).await?;
+        }
+        Err(err)
+    }
+
+    /// Records that `actor` was refused something (`admin.denied`): by the rule against
+    /// escalation, or by a route's permission (`crate::admin::guard`).
+    pub async fn record_refusal(
+        &self,
+        actor: &Actor,
+        subject: Option<&str>,
+        details: serde_json::Value,
+    ) -> Result<(), ManageError> {
+        let mut event = AuditEvent::new("admin.denied").details(details);
+        if let Some(subject) = subject {
+            event = event.subject(subject.to_owned());
+        }
+        self.audit(actor, event).await
+    }
 }
 
 /// Whose roles `Service::current_roles` reads: a user by id, or a client by `client_id`.
@@ -145,6 +199,31 @@ impl Service {
             }
         };
         Ok(roles)
+    }
+}
+
+impl Service {
+    /// What an enabled user or client holds now (see `current_roles`), with the scopes of
+    /// `via`, the client the caller's token was issued to: those are the scopes it could
+    /// be granted. `None` when the holder is gone or disabled.
+    pub async fn current_holding(
+        &self,
+        holder: RoleHolder<'_>,
+        via: &str,
+    ) -> Result<Option<authority::Holding>, ManageError> {
+        let Some(roles) = self.current_roles(holder).await? else {
+            return Ok(None);
+        };
+        let via = via.to_owned();
+        let scopes = match self
+            .store
+            .run(move |conn| crate::store::models::clients::find(conn, &via))
+            .await?
+        {
+            Some(client) => clients::json_list(&client.row.scopes)?,
+            None => Vec::new(),
+        };
+        Ok(Some(authority::Holding { roles, scopes }))
     }
 }
 

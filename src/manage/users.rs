@@ -1,11 +1,12 @@
-use diesel::Connection;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::{Actor, ManageError, Service, dedup_sorted, invalid, validate_role};
+use super::authority::{Caller, Holding};
+use super::{ManageError, Service, dedup_sorted, invalid, validate_role};
 use crate::accounts::username;
 use crate::audit::AuditEvent;
 use crate::crypto::tokens::random_password;
+use crate::store::audit::Change;
 use crate::store::models::grants;
 use crate::store::models::users::{self as rows, UserRecord, UserRow};
 use crate::store::{DbConnection, StoreError};
@@ -152,12 +153,126 @@ pub(super) fn validate_new_user(
     Ok(username)
 }
 
+/// The role whose last enabled holder cannot be removed.
+const ADMIN_ROLE: &str = "admin";
+
+/// What a write did to a user, decided on the locked row inside the transaction.
+struct Written<T> {
+    value: T,
+    /// The user's roles after the change; `None` when the user is gone. The caller must
+    /// be allowed to confer them.
+    roles_after: Option<Vec<String>>,
+    /// Whether the user is still an enabled holder of the admin role.
+    enabled_admin_after: bool,
+    /// `None` when nothing changed: nothing is recorded.
+    event: Option<AuditEvent>,
+}
+
+impl<T> Written<T> {
+    /// A change that leaves the user in place as `record` says.
+    fn kept(value: T, record: &UserRecord, event: Option<AuditEvent>) -> Self {
+        Self {
+            value,
+            roles_after: Some(record.roles.clone()),
+            enabled_admin_after: is_enabled_admin(record),
+            event,
+        }
+    }
+}
+
+fn is_enabled_admin(record: &UserRecord) -> bool {
+    !record.row.disabled && record.roles.iter().any(|r| r == ADMIN_ROLE)
+}
+
+fn holding(roles: &[String]) -> Holding {
+    Holding {
+        roles: roles.to_vec(),
+        scopes: Vec::new(),
+    }
+}
+
+/// The user that `key` (an id, or a username) names, locked until the transaction ends.
+fn lock_user(conn: &mut DbConnection, key: &str) -> Result<Option<UserRecord>, StoreError> {
+    if let Some(found) = rows::lock(conn, key)? {
+        return Ok(Some(found));
+    }
+    let Ok(name) = username::normalise(key) else {
+        return Ok(None);
+    };
+    match rows::find_by_username(conn, &name)? {
+        Some(found) => rows::lock(conn, &found.row.id),
+        None => Ok(None),
+    }
+}
+
+fn store_error_for_user(err: StoreError) -> ManageError {
+    match err {
+        StoreError::Conflict => ManageError::Conflict(super::USERNAME_TAKEN),
+        StoreError::NotFound => ManageError::NotFound("user"),
+        other @ (StoreError::Unavailable(_) | StoreError::Query(_) | StoreError::Corrupt(_)) => {
+            ManageError::Store(other)
+        }
+    }
+}
+
 impl Service {
+    /// Every write to an existing user goes through here, in one transaction: lock the
+    /// enabled admins (so the last one cannot be taken away by two writes at once), lock
+    /// the target, refuse when it holds more than the caller (`Caller::may_act_on`), let
+    /// `change` apply itself, refuse when the user would then hold more than the caller
+    /// may confer or when the last enabled admin would be gone, and append the audit row.
+    /// A refusal rolls everything back; an access refusal is then recorded on its own.
+    async fn write_user<T: Send + 'static>(
+        &self,
+        by: Caller,
+        key: &str,
+        kind: Change,
+        attempted: &'static str,
+        change: impl FnOnce(&mut DbConnection, UserRecord) -> Result<Written<T>, ManageError>
+        + Send
+        + 'static,
+    ) -> Result<T, ManageError> {
+        let (target, judge) = (key.to_owned(), by.clone());
+        let meant = AuditEvent::new(attempted)
+            .subject(key.to_owned())
+            .by(by.actor().clone());
+        let done = self
+            .store
+            .run_recorded(kind, self.clock.now(), Some(meant), move |conn| {
+                rows::lock_role_holders(conn, ADMIN_ROLE)?;
+                let record = lock_user(conn, &target)?.ok_or(ManageError::NotFound("user"))?;
+                if !judge.may_act_on(&holding(&record.roles)) {
+                    return Err(ManageError::Denied(super::HOLDS_MORE));
+                }
+                let was_enabled_admin = is_enabled_admin(&record);
+                let written = change(conn, record)?;
+                if let Some(roles) = &written.roles_after
+                    && !judge.may_confer(&holding(roles))
+                {
+                    return Err(ManageError::Denied(super::CONFERS_MORE));
+                }
+                if was_enabled_admin
+                    && !written.enabled_admin_after
+                    && rows::count_enabled_with_role(conn, ADMIN_ROLE)? < 1
+                {
+                    return Err(ManageError::Refused("this is the last enabled admin"));
+                }
+                let event = written.event.map(|e| e.by(judge.actor().clone()));
+                Ok((written.value, event))
+            })
+            .await;
+        match done {
+            Ok(value) => Ok(value),
+            Err(err) => self.denied(by.actor(), attempted, Some(key), err).await,
+        }
+    }
+
     pub async fn create_user(
         &self,
-        actor: &Actor,
+        by: impl Into<Caller>,
         new: NewUser,
     ) -> Result<CreatedUser, ManageError> {
+        let by = by.into();
         let username = validate_new_user(
             &new.username,
             new.email.as_deref(),
@@ -165,6 +280,10 @@ impl Service {
             &new.roles,
         )?;
         let roles = dedup_sorted(new.roles);
+        if !by.may_confer(&holding(&roles)) {
+            let err = ManageError::Denied(super::CONFERS_MORE);
+            return self.denied(by.actor(), "user.created", None, err).await;
+        }
         let (password, generated) = match new.password {
             Some(p) => {
                 validate_password(&p)?;
@@ -188,32 +307,25 @@ impl Service {
             created_at: now,
             updated_at: now,
         };
-        let insert_row = row.clone();
-        let insert_roles = roles.clone();
+        let user = UserView::from(UserRecord {
+            row: row.clone(),
+            roles: roles.clone(),
+        });
+        let event = AuditEvent::new("user.created")
+            .by(by.actor().clone())
+            .subject(user.id.clone())
+            .details(serde_json::json!({ "after": user }));
         self.store
-            .run(move |conn| rows::insert(conn, &insert_row, &insert_roles))
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict => ManageError::Conflict(super::USERNAME_TAKEN),
-                other @ (StoreError::Unavailable(_)
-                | StoreError::NotFound
-                | StoreError::Query(_)
-                | StoreError::Corrupt(_)) => ManageError::Store(other),
-            })?;
-        let user = UserView::from(UserRecord { row, roles });
-        self.audit(
-            actor,
-            AuditEvent::new("user.created")
-                .subject(user.id.clone())
-                .details(serde_json::json!({ "after": user })),
-        )
-        .await?;
+            .run_recorded(Change::Other, now, Some(event.clone()), move |conn| {
+                rows::insert(conn, &row, &roles).map_err(store_error_for_user)?;
+                Ok::<_, ManageError>(((), Some(event)))
+            })
+            .await?;
         Ok(CreatedUser {
             user,
             generated_password: generated,
         })
     }
-
     /// Looks a user up by id or (normalised) username.
     async fn find_user(&self, key: &str) -> Result<UserRecord, ManageError> {
         let key = key.to_owned();
@@ -259,184 +371,183 @@ impl Service {
         Ok(self.store.run(rows::count).await?)
     }
 
+    /// Sets a new password: the old one stops working at once.
     pub async fn set_password(
         &self,
-        actor: &Actor,
+        by: impl Into<Caller>,
         key: &str,
         password: Zeroizing<String>,
     ) -> Result<UserView, ManageError> {
         validate_password(&password)?;
-        let mut record = self.find_user(key).await?;
-        record.row.password_hash = self.passwords.hash(password).await?;
+        // Hashed before the transaction: it is slow, and needs no row.
+        let hash = self.passwords.hash(password).await?;
         let now = self.clock.now();
-        record.row.updated_at = now;
-        let row = record.row.clone();
         // Whoever held the old password may hold sessions and refresh tokens made with it
         // (OWASP session management): they end with it, in the same transaction.
-        let signed_out = self
-            .store
-            .run_revoking(move |conn| {
-                conn.transaction(|conn| {
-                    rows::update(conn, &row)?;
-                    grants::sign_out_everywhere(conn, &row.id, now, "password set")
-                })
-            })
-            .await?;
-        self.audit(
-            actor,
-            AuditEvent::new("user.password_set")
-                .subject(record.row.id.clone())
-                .details(signed_out_json(&signed_out)),
+        self.write_user(
+            by.into(),
+            key,
+            Change::Revokes,
+            "user.password_set",
+            move |conn, mut record| {
+                record.row.password_hash = hash;
+                record.row.updated_at = now;
+                rows::update(conn, &record.row)?;
+                let signed_out =
+                    grants::sign_out_everywhere(conn, &record.row.id, now, "password set")?;
+                let event = AuditEvent::new("user.password_set")
+                    .subject(record.row.id.clone())
+                    .details(signed_out_json(&signed_out));
+                Ok(Written::kept(
+                    UserView::from(record.clone()),
+                    &record,
+                    Some(event),
+                ))
+            },
         )
-        .await?;
-        Ok(record.into())
+        .await
     }
 
     pub async fn set_user_disabled(
         &self,
-        actor: &Actor,
+        by: impl Into<Caller>,
         key: &str,
         disabled: bool,
     ) -> Result<UserView, ManageError> {
-        let mut record = self.find_user(key).await?;
-        let takes_an_admin =
-            disabled && record.roles.iter().any(|r| r == "admin") && !record.row.disabled;
-        let before = UserView::from(record.clone());
         let now = self.clock.now();
-        record.row.disabled = disabled;
-        record.row.updated_at = now;
-        let row = record.row.clone();
-        // A disabled user's sessions and refresh families end with the change: enabling
-        // the account again later does not bring them back.
-        self.change_user(takes_an_admin, move |conn| {
-            rows::update(conn, &row)?;
-            if disabled {
-                grants::sign_out_everywhere(conn, &row.id, now, "user disabled")?;
-            }
-            Ok(())
-        })
-        .await?;
-        self.audit(
-            actor,
-            AuditEvent::new(if disabled {
-                "user.disabled"
-            } else {
-                "user.enabled"
-            })
-            .subject(record.row.id.clone())
-            .details(
-                serde_json::json!({ "before": before, "after": UserView::from(record.clone()) }),
-            ),
-        )
-        .await?;
-        Ok(record.into())
-    }
-
-    /// Applies `change` to one user; when it takes an enabled admin away, only if another
-    /// remains, checked and changed in one transaction (`rows::unless_last_with_role`).
-    async fn change_user(
-        &self,
-        takes_an_admin: bool,
-        change: impl FnOnce(&mut DbConnection) -> Result<(), StoreError> + Send + 'static,
-    ) -> Result<(), ManageError> {
-        // A disabled or deleted user's tokens must stop working on this replica at once,
-        // including where introspection remembers standings (`oauth::standing`).
-        let changed = if takes_an_admin {
-            self.store
-                .run_revoking(move |conn| rows::unless_last_with_role(conn, "admin", change))
-                .await?
+        let event_type = if disabled {
+            "user.disabled"
         } else {
-            self.store
-                .run_revoking(move |conn| conn.transaction(change))
-                .await
-                .map(Some)?
+            "user.enabled"
         };
-        changed.ok_or(ManageError::Refused("this is the last enabled admin"))
+        // A disabled user's tokens must stop working on this replica at once, including
+        // where introspection remembers standings (`oauth::standing`).
+        self.write_user(
+            by.into(),
+            key,
+            Change::Revokes,
+            event_type,
+            move |conn, mut record| {
+                let before = UserView::from(record.clone());
+                record.row.disabled = disabled;
+                record.row.updated_at = now;
+                rows::update(conn, &record.row)?;
+                // A disabled user's sessions and refresh families end with the change:
+                // enabling the account again later does not bring them back.
+                if disabled {
+                    grants::sign_out_everywhere(conn, &record.row.id, now, "user disabled")?;
+                }
+                let after = UserView::from(record.clone());
+                let event = AuditEvent::new(event_type)
+                    .subject(record.row.id.clone())
+                    .details(serde_json::json!({ "before": before, "after": after }));
+                Ok(Written::kept(after, &record, Some(event)))
+            },
+        )
+        .await
     }
 
     pub async fn add_user_role(
         &self,
-        actor: &Actor,
+        by: impl Into<Caller>,
         key: &str,
         role: &str,
     ) -> Result<UserView, ManageError> {
         validate_role(role)?;
-        let record = self.find_user(key).await?;
-        let (id, r) = (record.row.id.clone(), role.to_owned());
-        let added = self
-            .store
-            .run(move |conn| rows::add_role(conn, &id, &r))
-            .await?;
-        let after = self.get_user(&record.row.id).await?;
-        if added {
-            self.audit(
-                actor,
-                AuditEvent::new("user.role_added")
-                    .subject(record.row.id.clone())
-                    .details(serde_json::json!({
-                        "role": role,
-                        "before": { "roles": record.roles },
-                        "after": { "roles": after.roles },
-                    })),
-            )
-            .await?;
-        }
-        Ok(after)
+        let role = role.to_owned();
+        self.write_user(
+            by.into(),
+            key,
+            Change::Other,
+            "user.role_added",
+            move |conn, mut record| {
+                let before = record.roles.clone();
+                let added = rows::add_role(conn, &record.row.id, &role)?;
+                if added {
+                    record.roles = rows::roles_of(conn, &record.row.id)?;
+                }
+                // Adding a role held already changes nothing, and records nothing.
+                let event = added.then(|| {
+                    AuditEvent::new("user.role_added")
+                        .subject(record.row.id.clone())
+                        .details(serde_json::json!({
+                            "role": role,
+                            "before": { "roles": before },
+                            "after": { "roles": record.roles },
+                        }))
+                });
+                Ok(Written::kept(
+                    UserView::from(record.clone()),
+                    &record,
+                    event,
+                ))
+            },
+        )
+        .await
     }
 
     pub async fn remove_user_role(
         &self,
-        actor: &Actor,
+        by: impl Into<Caller>,
         key: &str,
         role: &str,
     ) -> Result<UserView, ManageError> {
-        let record = self.find_user(key).await?;
-        if !record.roles.iter().any(|r| r == role) {
-            return Err(ManageError::NotFound("role on this user"));
-        }
-        let (id, r) = (record.row.id.clone(), role.to_owned());
-        self.change_user(role == "admin" && !record.row.disabled, move |conn| {
-            rows::remove_role(conn, &id, &r).map(|_removed| ())
-        })
-        .await?;
-        let after = self.get_user(&record.row.id).await?;
-        self.audit(
-            actor,
-            AuditEvent::new("user.role_removed")
-                .subject(record.row.id.clone())
-                .details(serde_json::json!({
-                    "role": role,
-                    "before": { "roles": record.roles },
-                    "after": { "roles": after.roles },
-                })),
+        let role = role.to_owned();
+        self.write_user(
+            by.into(),
+            key,
+            Change::Revokes,
+            "user.role_removed",
+            move |conn, mut record| {
+                if !record.roles.contains(&role) {
+                    return Err(ManageError::NotFound("role on this user"));
+                }
+                let before = record.roles.clone();
+                rows::remove_role(conn, &record.row.id, &role)?;
+                record.roles = rows::roles_of(conn, &record.row.id)?;
+                let event = AuditEvent::new("user.role_removed")
+                    .subject(record.row.id.clone())
+                    .details(serde_json::json!({
+                        "role": role,
+                        "before": { "roles": before },
+                        "after": { "roles": record.roles },
+                    }));
+                Ok(Written::kept(
+                    UserView::from(record.clone()),
+                    &record,
+                    Some(event),
+                ))
+            },
         )
-        .await?;
-        Ok(after)
+        .await
     }
 
-    pub async fn delete_user(&self, actor: &Actor, key: &str) -> Result<(), ManageError> {
-        let record = self.find_user(key).await?;
-        let id = record.row.id.clone();
-        self.change_user(
-            record.roles.iter().any(|r| r == "admin") && !record.row.disabled,
-            move |conn| rows::delete(conn, &id),
+    pub async fn delete_user(&self, by: impl Into<Caller>, key: &str) -> Result<(), ManageError> {
+        self.write_user(
+            by.into(),
+            key,
+            Change::Revokes,
+            "user.deleted",
+            move |conn, record| {
+                rows::delete(conn, &record.row.id)?;
+                let event = AuditEvent::new("user.deleted")
+                    .subject(record.row.id.clone())
+                    .details(serde_json::json!({ "before": UserView::from(record) }));
+                Ok(Written {
+                    value: (),
+                    roles_after: None,
+                    enabled_admin_after: false,
+                    event: Some(event),
+                })
+            },
         )
-        .await?;
-        let subject = record.row.id.clone();
-        self.audit(
-            actor,
-            AuditEvent::new("user.deleted")
-                .subject(subject)
-                .details(serde_json::json!({ "before": UserView::from(record) })),
-        )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Changes profile fields. A new username is normalised and must be free.
     pub async fn update_user(
         &self,
-        actor: &Actor,
+        by: impl Into<Caller>,
         key: &str,
         change: UserUpdate,
     ) -> Result<UserView, ManageError> {
@@ -447,46 +558,41 @@ impl Service {
         if let Some(Some(name)) = &change.name {
             validate_name(name)?;
         }
-        let mut record = self.find_user(key).await?;
-        let before = UserView::from(record.clone());
-        if let Some(username) = username {
-            record.row.username = username;
-        }
-        if let Some(email) = change.email {
-            let email = email.map(|e| e.trim().to_owned());
-            if email != record.row.email {
-                // A new address has not been verified by anyone.
-                record.row.email_verified = false;
-            }
-            record.row.email = email;
-        }
-        if let Some(verified) = change.email_verified {
-            record.row.email_verified = verified && record.row.email.is_some();
-        }
-        if let Some(name) = change.name {
-            record.row.name = name;
-        }
-        record.row.updated_at = self.clock.now();
-        let row = record.row.clone();
-        self.store
-            .run(move |conn| rows::update(conn, &row))
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict => ManageError::Conflict(super::USERNAME_TAKEN),
-                StoreError::NotFound => ManageError::NotFound("user"),
-                other @ (StoreError::Unavailable(_)
-                | StoreError::Query(_)
-                | StoreError::Corrupt(_)) => ManageError::Store(other),
-            })?;
-        let after = UserView::from(record);
-        self.audit(
-            actor,
-            AuditEvent::new("user.updated")
-                .subject(after.id.clone())
-                .details(serde_json::json!({ "before": before, "after": after })),
+        let now = self.clock.now();
+        self.write_user(
+            by.into(),
+            key,
+            Change::Other,
+            "user.updated",
+            move |conn, mut record| {
+                let before = UserView::from(record.clone());
+                if let Some(username) = username {
+                    record.row.username = username;
+                }
+                if let Some(email) = change.email {
+                    let email = email.map(|e| e.trim().to_owned());
+                    if email != record.row.email {
+                        // A new address has not been verified by anyone.
+                        record.row.email_verified = false;
+                    }
+                    record.row.email = email;
+                }
+                if let Some(verified) = change.email_verified {
+                    record.row.email_verified = verified && record.row.email.is_some();
+                }
+                if let Some(name) = change.name {
+                    record.row.name = name;
+                }
+                record.row.updated_at = now;
+                rows::update(conn, &record.row).map_err(store_error_for_user)?;
+                let after = UserView::from(record.clone());
+                let event = AuditEvent::new("user.updated")
+                    .subject(after.id.clone())
+                    .details(serde_json::json!({ "before": before, "after": after }));
+                Ok(Written::kept(after, &record, Some(event)))
+            },
         )
-        .await?;
-        Ok(after)
+        .await
     }
 
     /// The user's grants that are neither revoked nor expired.
@@ -517,26 +623,27 @@ impl Service {
     /// Returns how many grants were revoked.
     pub async fn revoke_user_sessions(
         &self,
-        actor: &Actor,
+        by: impl Into<Caller>,
         key: &str,
     ) -> Result<usize, ManageError> {
-        let record = self.find_user(key).await?;
-        let (id, now) = (record.row.id.clone(), self.clock.now());
-        // Browser sessions end too, so the next /authorize asks for a login.
-        let signed_out = self
-            .store
-            .run_revoking(move |conn| {
-                grants::sign_out_everywhere(conn, &id, now, "revoked by an administrator")
-            })
-            .await?;
-        self.audit(
-            actor,
-            AuditEvent::new("user.sessions_revoked")
-                .subject(record.row.id.clone())
-                .details(signed_out_json(&signed_out)),
+        let now = self.clock.now();
+        self.write_user(
+            by.into(),
+            key,
+            Change::Revokes,
+            "user.sessions_revoked",
+            move |conn, record| {
+                let id = record.row.id.clone();
+                // Browser sessions end too, so the next /authorize asks for a login.
+                let signed_out =
+                    grants::sign_out_everywhere(conn, &id, now, "revoked by an administrator")?;
+                let event = AuditEvent::new("user.sessions_revoked")
+                    .subject(id)
+                    .details(signed_out_json(&signed_out));
+                Ok(Written::kept(signed_out.grants.len(), &record, Some(event)))
+            },
         )
-        .await?;
-        Ok(signed_out.grants.len())
+        .await
     }
 }
 

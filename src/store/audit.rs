@@ -364,6 +364,38 @@ pub enum Change {
     Other,
 }
 
+/// Why a recorded change did not commit: the store failed, or the operation refused
+/// (its own error, which rolls the transaction back like any other).
+enum Failure<E> {
+    Store(StoreError),
+    Refused(E),
+}
+
+impl<E> From<diesel::result::Error> for Failure<E> {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Store(err.into())
+    }
+}
+
+impl<E> From<StoreError> for Failure<E> {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+/// The error of an operation run by `Store::run_recorded`: either the store's (which goes
+/// back through `Store::run`, so a broken connection is retired) or the operation's own.
+pub trait RecordedError: From<StoreError> + Sized {
+    /// The store's error, when that is what this is; otherwise the operation's own.
+    fn store_cause(self) -> Result<StoreError, Self>;
+}
+
+impl RecordedError for StoreError {
+    fn store_cause(self) -> Result<StoreError, Self> {
+        Ok(self)
+    }
+}
+
 impl Store {
     /// Makes a change and appends the audit event that records it in one transaction, so
     /// neither is stored without the other. `work` returns its value and that event, or
@@ -383,31 +415,73 @@ impl Store {
             + Send
             + 'static,
     {
+        self.run_recorded(change, now, meant, move |conn| {
+            Ok(match work(conn)? {
+                Some((value, event)) => (Some(value), Some(event)),
+                None => (None, None),
+            })
+        })
+        .await
+    }
+
+    /// `run_audited` for an operation with its own error type `E`, whose value comes back
+    /// whether or not it changed anything: `work` returns the value and the event that
+    /// records its change (`None`: nothing changed, nothing recorded). An `Err` from `work`
+    /// (a refusal decided on rows read in the transaction, say) rolls the change back and
+    /// comes back as it is.
+    pub async fn run_recorded<T, E, F>(
+        &self,
+        change: Change,
+        now: i64,
+        meant: Option<AuditEvent>,
+        work: F,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: RecordedError + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<(T, Option<AuditEvent>), E> + Send + 'static,
+    {
         let keys = self.audit_keys.clone();
         let job = move |conn: &mut DbConnection| {
-            conn.transaction(|conn| {
-                let Some((value, event)) = work(conn)? else {
-                    return Ok(None);
+            let done = conn.transaction::<_, Failure<E>, _>(|conn| {
+                let (value, event) = work(conn).map_err(|err| match err.store_cause() {
+                    Ok(cause) => Failure::Store(cause),
+                    Err(refused) => Failure::Refused(refused),
+                })?;
+                let recorded = match event {
+                    Some(event) => {
+                        let row = append(conn, &keys, now, &event)?;
+                        Some((event, row))
+                    }
+                    None => None,
                 };
-                let row = append(conn, &keys, now, &event)?;
-                Ok(Some((value, event, row)))
-            })
+                Ok((value, recorded))
+            });
+            // A store failure goes back through `run`, which retires a broken connection;
+            // a refusal rides inside its answer.
+            match done {
+                Ok(outcome) => Ok(Ok(outcome)),
+                Err(Failure::Store(err)) => Err(err),
+                Err(Failure::Refused(err)) => Ok(Err(err)),
+            }
         };
         let outcome = match change {
             Change::Revokes => self.run_revoking(job).await,
             Change::Other => self.run(job).await,
         };
         match outcome {
-            Ok(Some((value, event, row))) => {
-                log_event(&event, &row);
-                Ok(Some(value))
+            Ok(Ok((value, recorded))) => {
+                if let Some((event, row)) = recorded {
+                    log_event(&event, &row);
+                }
+                Ok(value)
             }
-            Ok(None) => Ok(None),
+            Ok(Err(refused)) => Err(refused),
             Err(err) => {
                 if let Some(meant) = &meant {
                     log_unstored(meant, &err);
                 }
-                Err(err)
+                Err(err.into())
             }
         }
     }

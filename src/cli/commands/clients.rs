@@ -5,8 +5,9 @@ use serde_json::json;
 use super::CliError;
 use super::output::{Output, print_json, to_json};
 use crate::cli::ClientCommand;
+use crate::manage::Service;
+use crate::manage::authority::Caller;
 use crate::manage::clients::{ClientUpdate, ClientView, NewClient};
-use crate::manage::{Actor, Service};
 
 fn print_client(c: &ClientView) {
     println!("client_id:                  {}", c.client_id);
@@ -38,7 +39,7 @@ fn print_client(c: &ClientView) {
 }
 
 pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Result<(), CliError> {
-    let actor = Actor::cli();
+    let actor = Caller::cli();
     let show = |c: &ClientView| out.show(c, print_client);
     match cmd {
         ClientCommand::Create {

@@ -54,6 +54,7 @@ impl From<ManageError> for CliError {
             | ManageError::NotFound(_)
             | ManageError::Conflict(_)
             | ManageError::Refused(_)
+            | ManageError::Denied(_)
             | ManageError::Password(_)
             | ManageError::Store(_)) => Self::Manage(other),
         }

@@ -5,8 +5,9 @@ use serde_json::json;
 use super::output::{Output, print_json, to_json};
 use super::{CliError, read_password_line};
 use crate::cli::UserCommand;
+use crate::manage::Service;
+use crate::manage::authority::Caller;
 use crate::manage::users::{NewUser, UserUpdate, UserView};
-use crate::manage::{Actor, Service};
 
 fn print_user(user: &UserView) {
     println!("id:             {}", user.id);
@@ -18,7 +19,7 @@ fn print_user(user: &UserView) {
 }
 
 pub(super) async fn run(svc: &Service, cmd: UserCommand, out: Output) -> Result<(), CliError> {
-    let actor = Actor::cli();
+    let actor = Caller::cli();
     let show = |user: &UserView| out.show(user, print_user);
     match cmd {
         UserCommand::Create {

@@ -47,6 +47,7 @@ fn user_row(
         other @ (ManageError::NotFound(_)
         | ManageError::Conflict(_)
         | ManageError::Refused(_)
+        | ManageError::Denied(_)
         | ManageError::Password(_)
         | ManageError::Store(_)) => other,
     };
@@ -106,6 +107,7 @@ fn client_row(
         other @ (ManageError::NotFound(_)
         | ManageError::Conflict(_)
         | ManageError::Refused(_)
+        | ManageError::Denied(_)
         | ManageError::Password(_)
         | ManageError::Store(_)) => other,
     };
@@ -278,6 +280,7 @@ fn client_json(row: &ClientRow, roles: &[String]) -> Result<serde_json::Value, S
         | ManageError::NotFound(_)
         | ManageError::Conflict(_)
         | ManageError::Refused(_)
+        | ManageError::Denied(_)
         | ManageError::Password(_)) => {
             StoreError::Corrupt(format!("client `{}`: {other}", row.client_id))
         }

@@ -115,6 +115,33 @@ pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<ClientRec
     }
 }
 
+/// Locks one client's row until the transaction ends and reads it with its roles; `None`
+/// when there is none. Postgres locks the row; SQLite takes the database's write lock
+/// with a write that changes nothing, so the read and the write that follows are one
+/// serialised step.
+pub fn lock(conn: &mut DbConnection, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+    let found = match conn {
+        DbConnection::Postgres(pg) => clients::table
+            .find(client_id)
+            .select(clients::client_id)
+            .for_update()
+            .first::<String>(pg)
+            .optional()?
+            .is_some(),
+        DbConnection::Sqlite(_) => {
+            diesel::update(clients::table.find(client_id))
+                .set(clients::updated_at.eq(clients::updated_at))
+                .execute(conn)?
+                == 1
+        }
+    };
+    if found {
+        find(conn, client_id)
+    } else {
+        Ok(None)
+    }
+}
+
 fn roles_of(conn: &mut DbConnection, client_id: &str) -> Result<Vec<String>, StoreError> {
     Ok(client_roles::table
         .filter(client_roles::client_id.eq(client_id))

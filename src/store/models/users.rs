@@ -200,35 +200,62 @@ pub fn count_enabled_with_role(conn: &mut DbConnection, role: &str) -> Result<i6
         .get_result(conn)?)
 }
 
-/// Runs `change`, which takes one enabled holder of `role` away (disables, deletes or
-/// demotes one user), only if another remains; `None` when it would be the last.
-///
-/// Counting first and changing after, in two steps, let two admins demote each other at
-/// once and leave none. Here the enabled holders' rows are locked by a no-op update
-/// before counting: a concurrent guarded change waits for this one to commit, and its
-/// own count, a new statement, then sees the result. On SQLite the first write takes the
-/// database's write lock, which serialises the same way.
-pub fn unless_last_with_role<T>(
-    conn: &mut DbConnection,
-    role: &str,
-    change: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
-) -> Result<Option<T>, StoreError> {
-    conn.transaction(|conn| {
-        let holders = user_roles::table
-            .filter(user_roles::role.eq(role))
-            .select(user_roles::user_id);
-        diesel::update(
+/// Locks the enabled holders of `role` until the transaction ends, so that a change that
+/// may take one of them away counts them and changes in one step: two admins demoting
+/// each other at once are serialised, and the second sees the first's result. Postgres
+/// locks the rows in id order (no deadlock between two such transactions); SQLite takes
+/// the database's write lock with a write that changes nothing, which serialises every
+/// writer the same way and avoids upgrading a read transaction later.
+pub fn lock_role_holders(conn: &mut DbConnection, role: &str) -> Result<(), StoreError> {
+    let holders = user_roles::table
+        .filter(user_roles::role.eq(role))
+        .select(user_roles::user_id);
+    match conn {
+        DbConnection::Postgres(pg) => {
             users::table
                 .filter(users::disabled.eq(false))
-                .filter(users::id.eq_any(holders)),
-        )
-        .set(users::updated_at.eq(users::updated_at))
-        .execute(conn)?;
-        if count_enabled_with_role(conn, role)? <= 1 {
-            return Ok(None);
+                .filter(users::id.eq_any(holders))
+                .select(users::id)
+                .order(users::id.asc())
+                .for_update()
+                .load::<String>(pg)?;
         }
-        change(conn).map(Some)
-    })
+        DbConnection::Sqlite(_) => {
+            diesel::update(
+                users::table
+                    .filter(users::disabled.eq(false))
+                    .filter(users::id.eq_any(holders)),
+            )
+            .set(users::updated_at.eq(users::updated_at))
+            .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Locks one user's row until the transaction ends (see `lock_role_holders` for how on
+/// each backend) and reads it with its roles; `None` when there is no such user.
+pub fn lock(conn: &mut DbConnection, id: &str) -> Result<Option<UserRecord>, StoreError> {
+    let found = match conn {
+        DbConnection::Postgres(pg) => users::table
+            .find(id)
+            .select(users::id)
+            .for_update()
+            .first::<String>(pg)
+            .optional()?
+            .is_some(),
+        DbConnection::Sqlite(_) => {
+            diesel::update(users::table.find(id))
+                .set(users::updated_at.eq(users::updated_at))
+                .execute(conn)?
+                == 1
+        }
+    };
+    if found {
+        find_by_id(conn, id)
+    } else {
+        Ok(None)
+    }
 }
 
 pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {

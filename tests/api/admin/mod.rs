@@ -7,6 +7,7 @@
 mod audit;
 mod audit_key;
 mod clients;
+mod escalation;
 mod keys;
 mod openapi;
 mod rbac;
