@@ -65,8 +65,13 @@ pub struct Application {
     shutdown: ShutdownHandle,
 }
 
-/// Opens the pool and, if configured, applies pending migrations.
-pub async fn open_store(config: &Config) -> Result<Store, StartError> {
+/// Opens the pool and, if configured, applies pending migrations (`now` dates the row that
+/// seals the audit chain when a migration keys it).
+pub async fn open_store(config: &Config, now: i64) -> Result<Store, StartError> {
+    let master = master_keys(config)?;
+    let audit_keys =
+        crate::crypto::audit_key::audit_keys(&master, config.keys.audit_keys.as_deref())
+            .ok_or_else(|| StartError::MasterKey("cannot derive the audit key".into()))?;
     let store = Store::open(
         &config.database.url,
         &StoreOptions {
@@ -74,11 +79,12 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
             connect_timeout: config.database.connect_timeout,
             idle_poll: config.idle_poll,
             replica_lease: config.tokens.replica_lease,
+            audit_keys,
         },
     )
     .map_err(StartError::Database)?;
     if config.database.migrate_on_start {
-        let applied = store.migrate().await.map_err(StartError::Migrations)?;
+        let applied = store.migrate(now).await.map_err(StartError::Migrations)?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "applied database migrations");
         }
@@ -130,7 +136,7 @@ pub async fn open_keystore(
 
 /// Builds the shared state: store (migrated if configured), keys, password pool, services.
 pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
-    let store = open_store(&config).await?;
+    let store = open_store(&config, clock.now()).await?;
     let service = management(&config, store.clone(), Arc::clone(&clock))?;
     let accounts = service.accounts();
     let keys = Arc::new(open_keystore(&config, store.clone(), clock.now()).await?);

@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{AdminError, ErrorBody};
 use super::extract::Query;
+use crate::audit::ChainHead;
 use crate::http::state::AppState;
 use crate::manage::audit::{AuditEntry, AuditFilter, AuditVerification};
+use crate::manage::invalid;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -68,10 +70,33 @@ pub async fn query(
     }))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VerifyQuery {
+    /// A head written down earlier, `SEQ:HASH` (hex): the check also fails when the chain
+    /// no longer holds it unchanged (rows cut off the end).
+    pub head: Option<String>,
+}
+
 #[utoipa::path(
     get, path = "/admin/v1/audit/verify", tag = "audit", operation_id = "verify_audit",
-    responses((status = 200, description = "Whether the chain is intact, and if not the first row that was changed, deleted or reordered", body = AuditVerification))
+    params(VerifyQuery),
+    responses(
+        (status = 200, description = "Whether the chain is intact, and if not the first row that was changed, deleted, reordered, rewritten without the audit key or cut off", body = AuditVerification),
+        (status = 400, description = "`head` is not SEQ:HASH", body = ErrorBody),
+    )
 )]
-pub async fn verify(state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
-    Ok(HttpResponse::Ok().json(state.service.verify_audit().await?))
+pub async fn verify(
+    state: web::Data<AppState>,
+    Query(q): Query<VerifyQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let report = match q.head {
+        Some(head) => {
+            let head: ChainHead = head.parse().map_err(|e: &str| invalid("head", e))?;
+            state.service.verify_audit_from(&head).await?
+        }
+        None => state.service.verify_audit().await?,
+    };
+    Ok(HttpResponse::Ok().json(report))
 }

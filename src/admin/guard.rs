@@ -69,7 +69,7 @@ where
             if !principal.allows(permission) {
                 let route = req.match_pattern().unwrap_or_else(|| "?".to_owned());
                 tracing::info!(
-                    actor = %principal.actor.0,
+                    actor = %principal.actor,
                     permission = permission.as_str(),
                     route = %route,
                     "admin API access denied"

@@ -124,6 +124,10 @@ pub enum Command {
     },
 }
 
+fn parse_head(text: &str) -> Result<crate::audit::ChainHead, String> {
+    text.parse().map_err(|e: &str| e.to_owned())
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// List events, oldest first.
@@ -147,9 +151,15 @@ pub enum AuditCommand {
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
-    /// Check the hash chain; exits non-zero and names the first changed, deleted or
-    /// reordered row when it is broken.
-    Verify,
+    /// Check the keyed hash chain; exits non-zero and names the first changed, deleted,
+    /// reordered or unkeyed row when it is broken.
+    Verify {
+        /// A head written down earlier (`SEQ:HASH`, from `audit verify` or the audit log
+        /// lines): the check also fails when the log no longer holds it unchanged, which
+        /// is how rows cut off the end are found.
+        #[arg(long, value_parser = parse_head)]
+        head: Option<crate::audit::ChainHead>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

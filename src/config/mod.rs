@@ -94,6 +94,9 @@ pub struct PasswordConfig {
 #[derive(Debug, Clone)]
 pub struct KeysConfig {
     pub master_keys: MasterKeySource,
+    /// Keys of the audit chain of their own (`keys.audit_keys`), in the master keys' format;
+    /// `None`: derived from the master keys.
+    pub audit_keys: Option<std::sync::Arc<master_key::MasterKeys>>,
     pub rsa_bits: usize,
     pub rotation_period: i64,
     pub jwks_max_age: i64,
@@ -260,6 +263,10 @@ impl Config {
                     MasterKeySource::DevFile(path) => serde_json::json!({
                         "dev_file": path,
                     }),
+                },
+                "audit_keys": match &self.keys.audit_keys {
+                    Some(keys) => serde_json::json!({ "fingerprints": keys.fingerprints() }),
+                    None => serde_json::json!("derived from the master keys"),
                 },
                 "rsa_bits": self.keys.rsa_bits,
                 "rotation_period_secs": self.keys.rotation_period,

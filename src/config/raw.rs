@@ -174,6 +174,16 @@ pub struct RawKeys {
     pub master_keys_file: Option<PathBuf>,
     /// Where a development master key is kept when none is configured (loopback only).
     pub dev_master_key_file: PathBuf,
+    /// Base64 32-byte keys of the audit chain's HMAC, kept apart from the master keys; the
+    /// first links new rows, all verify. Unset: derived from the master keys.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "string_or_list"
+    )]
+    pub audit_keys: Option<Vec<String>>,
+    /// A file with one base64 audit key per line (first links).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_keys_file: Option<PathBuf>,
     pub rsa_bits: usize,
     pub rotation_period_secs: i64,
     /// `Cache-Control: max-age` of the JWKS; the next key is published at least twice
@@ -189,6 +199,8 @@ impl Default for RawKeys {
             master_keys: None,
             master_keys_file: None,
             dev_master_key_file: PathBuf::from("keys/master.key"),
+            audit_keys: None,
+            audit_keys_file: None,
             rsa_bits: 2048,
             rotation_period_secs: 30 * 24 * 3600,
             jwks_max_age_secs: 900,

@@ -277,50 +277,67 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
     })
 }
 
-fn validate_keys(
+/// A list of 32-byte secret keys in base64 (master keys, audit keys), from its setting or
+/// from a file of its own with one key per line; errors name the setting and the key's
+/// position, never the key.
+fn secret_keys(
     figment: &Figment,
-    raw: &RawKeys,
-    issuer: &Issuer,
-) -> Result<KeysConfig, ConfigError> {
-    let encoded: Option<Vec<String>> = match (&raw.master_keys, &raw.master_keys_file) {
+    (list_key, file_key, what): (&'static str, &'static str, &str),
+    list: Option<&Vec<String>>,
+    file: Option<&std::path::PathBuf>,
+) -> Result<Option<std::sync::Arc<MasterKeys>>, ConfigError> {
+    let (encoded, key): (Vec<String>, &'static str) = match (list, file) {
         (Some(_), Some(_)) => {
             return Err(invalid(
                 figment,
-                "keys.master_keys_file",
-                "set either keys.master_keys or keys.master_keys_file, not both",
+                file_key,
+                format!("set either {list_key} or {file_key}, not both"),
             ));
         }
-        (Some(list), None) => Some(list.clone()),
-        (None, Some(path)) => Some(
+        (Some(list), None) => (list.clone(), list_key),
+        (None, Some(path)) => (
             read_secret_file(path)
-                .map_err(|r| invalid(figment, "keys.master_keys_file", r))?
+                .map_err(|r| invalid(figment, file_key, r))?
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
                 .map(str::to_owned)
                 .collect(),
+            file_key,
         ),
-        (None, None) => None,
+        (None, None) => return Ok(None),
     };
-    let master_keys = match encoded {
-        Some(list) => {
-            let key = if raw.master_keys.is_some() {
-                "keys.master_keys"
-            } else {
-                "keys.master_keys_file"
-            };
-            let mut parsed = Vec::with_capacity(list.len());
-            for (n, item) in list.iter().enumerate() {
-                parsed.push(
-                    MasterKey::from_base64(item).map_err(|e| {
-                        invalid(figment, key, format!("master key #{}: {e}", n + 1))
-                    })?,
-                );
-            }
-            MasterKeySource::Configured(std::sync::Arc::new(
-                MasterKeys::new(parsed).map_err(|e| invalid(figment, key, e.to_string()))?,
-            ))
-        }
+    let mut parsed = Vec::with_capacity(encoded.len());
+    for (n, item) in encoded.iter().enumerate() {
+        parsed.push(
+            MasterKey::from_base64(item)
+                .map_err(|e| invalid(figment, key, format!("{what} #{}: {e}", n + 1)))?,
+        );
+    }
+    Ok(Some(std::sync::Arc::new(
+        MasterKeys::new(parsed).map_err(|e| invalid(figment, key, e.to_string()))?,
+    )))
+}
+
+fn validate_keys(
+    figment: &Figment,
+    raw: &RawKeys,
+    issuer: &Issuer,
+) -> Result<KeysConfig, ConfigError> {
+    let configured = secret_keys(
+        figment,
+        ("keys.master_keys", "keys.master_keys_file", "master key"),
+        raw.master_keys.as_ref(),
+        raw.master_keys_file.as_ref(),
+    )?;
+    let audit_keys = secret_keys(
+        figment,
+        ("keys.audit_keys", "keys.audit_keys_file", "audit key"),
+        raw.audit_keys.as_ref(),
+        raw.audit_keys_file.as_ref(),
+    )?;
+    let master_keys = match configured {
+        Some(keys) => MasterKeySource::Configured(keys),
         None => {
             let loopback = url::Url::parse(issuer.as_str())
                 .ok()
@@ -366,6 +383,7 @@ fn validate_keys(
     }
     Ok(KeysConfig {
         master_keys,
+        audit_keys,
         rsa_bits: raw.rsa_bits,
         rotation_period: raw.rotation_period_secs,
         jwks_max_age: raw.jwks_max_age_secs,

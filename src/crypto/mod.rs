@@ -1,6 +1,7 @@
 //! Cryptography: password hashing off the executor, random secrets and their digests,
 //! signing keys (sealed at rest, rotated by the key store) and JWT signing/verification.
 
+pub mod audit_key;
 pub mod dev_master_key;
 pub mod jwt;
 pub mod key_material;

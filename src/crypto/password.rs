@@ -219,10 +219,54 @@ fn dummy_hash(params: &Params) -> Result<String, PasswordError> {
     Ok(phc)
 }
 
-fn is_bcrypt(stored: &str) -> bool {
+pub fn is_bcrypt(stored: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"]
         .iter()
         .any(|p| stored.starts_with(p))
+}
+
+/// bcrypt costs taken from an import. Below 4 no bcrypt implementation computes; above 14
+/// one verification takes seconds (cost 31 takes days), so a hash with a high cost would
+/// turn every login for that user into a denial of service.
+pub const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=14;
+
+/// bcrypt reads only this many bytes of a password: any longer password that shares them
+/// would match (OWASP Password Storage Cheat Sheet).
+pub const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BcryptHashError {
+    #[error("not a well-formed bcrypt hash")]
+    Malformed,
+    #[error(
+        "bcrypt cost {0} is outside 4 to 14 (rehash with a cost in that range, or reset the password)"
+    )]
+    Cost(u32),
+}
+
+/// Whether a bcrypt hash may be imported: well formed, with a cost in `BCRYPT_COSTS`.
+pub fn validate_bcrypt_hash(stored: &str) -> Result<(), BcryptHashError> {
+    let parts: bcrypt::HashParts = stored.parse().map_err(|_| BcryptHashError::Malformed)?;
+    if !BCRYPT_COSTS.contains(&parts.get_cost()) {
+        return Err(BcryptHashError::Cost(parts.get_cost()));
+    }
+    Ok(())
+}
+
+/// Checks a password against a bcrypt hash. A password longer than bcrypt reads never
+/// matches (bcrypt would compare its first 72 bytes only), but costs the same work; a
+/// hash whose cost is out of range matches nothing and costs nothing.
+pub fn check_bcrypt_hash(password: &[u8], stored: &str) -> bool {
+    if validate_bcrypt_hash(stored).is_err() {
+        return false;
+    }
+    match password.get(..BCRYPT_MAX_PASSWORD_BYTES) {
+        Some(first) if password.len() > BCRYPT_MAX_PASSWORD_BYTES => {
+            let _same_work = bcrypt::verify(first, stored);
+            false
+        }
+        Some(_) | None => bcrypt::verify(password, stored).unwrap_or(false),
+    }
 }
 
 fn verify_now(
@@ -246,9 +290,10 @@ fn verify_now(
         return burn();
     }
     if is_bcrypt(stored) {
-        return match bcrypt::verify(password, stored) {
-            Ok(true) => Verdict::Valid { rehash: true },
-            Ok(false) | Err(_) => Verdict::Invalid,
+        return if check_bcrypt_hash(password, stored) {
+            Verdict::Valid { rehash: true }
+        } else {
+            Verdict::Invalid
         };
     }
     let Ok(parsed) = PasswordHash::new(stored) else {
@@ -517,6 +562,28 @@ mod tests {
                 Ok(Verdict::Invalid)
             );
         }
+    }
+
+    #[test]
+    fn bcrypt_reads_no_more_than_72_bytes_and_costs_stay_in_range() {
+        let long = "x".repeat(72);
+        let stored = bcrypt::hash(&long, 4).unwrap();
+        assert!(check_bcrypt_hash(long.as_bytes(), &stored));
+        // bcrypt alone would accept these: it reads the first 72 bytes only.
+        assert!(bcrypt::verify(format!("{long}y"), &stored).unwrap());
+        assert!(!check_bcrypt_hash(format!("{long}y").as_bytes(), &stored));
+        assert!(!check_bcrypt_hash("x".repeat(1000).as_bytes(), &stored));
+        assert_eq!(validate_bcrypt_hash(&stored), Ok(()));
+        let costly = stored.replacen("$04$", "$15$", 1);
+        assert_eq!(
+            validate_bcrypt_hash(&costly),
+            Err(BcryptHashError::Cost(15))
+        );
+        assert!(!check_bcrypt_hash(long.as_bytes(), &costly));
+        assert_eq!(
+            validate_bcrypt_hash("$2b$04$short"),
+            Err(BcryptHashError::Malformed)
+        );
     }
 
     #[tokio::test]

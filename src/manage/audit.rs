@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{ManageError, Service, invalid};
-use crate::audit::{self, ChainBreak};
+use crate::audit::{self, ChainBreak, ChainHead};
 /// The filter of `Service::query_audit`, in storage's own terms (it is a plain struct).
 pub use crate::store::models::audit::AuditFilter;
 use crate::store::models::audit::{self as rows, AuditRow};
@@ -23,8 +23,11 @@ pub struct AuditEntry {
     /// The event's details as stored (never secrets).
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
-    /// Hex SHA-256 of the previous row's hash and this row's canonical form.
+    /// Hex HMAC-SHA-256 (under the audit key `key_id`) of the previous row's hash and
+    /// this row's canonical form; plain SHA-256 for rows from before the chain was keyed.
     pub hash: String,
+    /// The audit key that links this row (its id); absent on rows from before keying.
+    pub key_id: Option<String>,
 }
 
 impl From<AuditRow> for AuditEntry {
@@ -35,6 +38,7 @@ impl From<AuditRow> for AuditEntry {
                 // will name it, the query must still show it.
                 .unwrap_or(serde_json::Value::String(row.details)),
             hash: crate::encoding::hex(&row.hash),
+            key_id: row.key_id,
             seq: row.seq,
             id: row.id,
             occurred_at: row.occurred_at,
@@ -52,8 +56,11 @@ pub struct AuditVerification {
     pub intact: bool,
     /// Rows in the log when the check ran.
     pub rows: i64,
-    /// The first row that was changed, deleted or reordered.
+    /// The first row that was changed, deleted, reordered or rewritten without the key.
     pub first_broken: Option<ChainBreak>,
+    /// The newest row when the check ran: write it down (`SEQ:HASH`) and pass it as
+    /// `head` to a later check to find rows cut off the end.
+    pub head: Option<ChainHead>,
 }
 
 impl Service {
@@ -83,11 +90,35 @@ impl Service {
 
     pub async fn verify_audit(&self) -> Result<AuditVerification, ManageError> {
         let first_broken = audit::verify(&self.store).await?;
-        let rows = self.store.run(rows::count).await?;
+        self.verification(first_broken).await
+    }
+
+    /// `verify_audit`, and that `head` (written down earlier) is still in the chain,
+    /// unchanged: nothing after it was cut off.
+    pub async fn verify_audit_from(
+        &self,
+        head: &ChainHead,
+    ) -> Result<AuditVerification, ManageError> {
+        let first_broken = audit::verify_from(&self.store, head).await?;
+        self.verification(first_broken).await
+    }
+
+    async fn verification(
+        &self,
+        first_broken: Option<ChainBreak>,
+    ) -> Result<AuditVerification, ManageError> {
+        let (rows, head) = self
+            .store
+            .run(|conn| Ok((rows::count(conn)?, rows::head(conn)?)))
+            .await?;
         Ok(AuditVerification {
             intact: first_broken.is_none(),
             rows,
             first_broken,
+            head: head.map(|(seq, hash)| ChainHead {
+                seq,
+                hash: crate::encoding::hex(&hash),
+            }),
         })
     }
 }

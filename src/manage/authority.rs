@@ -92,10 +92,10 @@ impl Caller {
 /// fails closed.
 impl From<&Actor> for Caller {
     fn from(actor: &Actor) -> Self {
-        if actor.0 == Actor::cli().0 || actor.0 == Actor::system().0 {
-            Self::Everything(actor.clone())
-        } else {
-            Self::principal(actor.clone(), Arc::new(Nothing))
+        // Typed: no user or client is ever the CLI or the server, whatever its name.
+        match actor {
+            Actor::Cli | Actor::System => Self::Everything(actor.clone()),
+            Actor::User(_) | Actor::Client(_) => Self::principal(actor.clone(), Arc::new(Nothing)),
         }
     }
 }

@@ -112,7 +112,21 @@ pub struct CreatedClient {
     pub client_secret: Option<Secret>,
 }
 
+/// Names of actors that are not clients. Actors are typed (`audit::AuditActor`), so a client
+/// by one of these names is still recorded as `client:<name>`; refusing them too keeps a
+/// person reading the log, or a filter written by hand, from taking one for the other.
+pub const RESERVED_CLIENT_IDS: [&str; 2] = ["cli", "system"];
+
 pub(super) fn validate_client_id(id: &str) -> Result<(), ManageError> {
+    if RESERVED_CLIENT_IDS
+        .iter()
+        .any(|reserved| id.eq_ignore_ascii_case(reserved))
+    {
+        return Err(invalid(
+            "client_id",
+            format!("`{id}` is reserved for an actor that is not a client"),
+        ));
+    }
     // Unreserved characters only, so the id survives form and Basic encoding unchanged.
     let ok = !id.is_empty()
         && id.len() <= 128
@@ -349,7 +363,7 @@ impl Service {
         let (target, judge) = (client_id.to_owned(), by.clone());
         let meant = AuditEvent::new(attempted)
             .subject(client_id.to_owned())
-            .actor(by.actor().0.clone());
+            .by(by.actor().clone());
         let done = self
             .store
             .run_recorded(kind, self.clock.now(), Some(meant), move |conn| {
@@ -363,7 +377,7 @@ impl Service {
                 {
                     return Err(ManageError::Denied(super::CONFERS_MORE));
                 }
-                let event = written.event.actor(judge.actor().0.clone());
+                let event = written.event.by(judge.actor().clone());
                 Ok((written.value, Some(event)))
             })
             .await;
@@ -454,7 +468,7 @@ impl Service {
                 .await;
         }
         let event = AuditEvent::new("client.created")
-            .actor(by.actor().0.clone())
+            .by(by.actor().clone())
             .subject(view.client_id.clone())
             .details(serde_json::json!({ "after": view }));
         self.store

@@ -99,24 +99,9 @@ pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Manage
     }
 }
 
-/// Who is acting, for the audit log: `cli`, `system`, or `user:<id>` / `client:<id>`.
-#[derive(Debug, Clone)]
-pub struct Actor(pub String);
-
-impl Actor {
-    pub fn user(id: &str) -> Self {
-        Self(format!("user:{id}"))
-    }
-    pub fn client(client_id: &str) -> Self {
-        Self(format!("client:{client_id}"))
-    }
-    pub fn cli() -> Self {
-        Self("cli".into())
-    }
-    pub fn system() -> Self {
-        Self("system".into())
-    }
-}
+/// Who is acting, for the audit log: typed, so no client or user can name itself `cli`
+/// or `system` (see `audit::AuditActor`).
+pub use crate::audit::AuditActor as Actor;
 
 #[derive(Debug, Clone)]
 pub struct Service {
@@ -144,7 +129,7 @@ impl Service {
     }
 
     pub(crate) async fn audit(&self, actor: &Actor, event: AuditEvent) -> Result<(), ManageError> {
-        crate::audit::record(&self.store, self.clock.now(), event.actor(actor.0.clone())).await?;
+        crate::audit::record(&self.store, self.clock.now(), event.by(actor.clone())).await?;
         Ok(())
     }
 

@@ -235,7 +235,7 @@ impl Service {
         let (target, judge) = (key.to_owned(), by.clone());
         let meant = AuditEvent::new(attempted)
             .subject(key.to_owned())
-            .actor(by.actor().0.clone());
+            .by(by.actor().clone());
         let done = self
             .store
             .run_recorded(kind, self.clock.now(), Some(meant), move |conn| {
@@ -257,7 +257,7 @@ impl Service {
                 {
                     return Err(ManageError::Refused("this is the last enabled admin"));
                 }
-                let event = written.event.map(|e| e.actor(judge.actor().0.clone()));
+                let event = written.event.map(|e| e.by(judge.actor().clone()));
                 Ok((written.value, event))
             })
             .await;
@@ -312,7 +312,7 @@ impl Service {
             roles: roles.clone(),
         });
         let event = AuditEvent::new("user.created")
-            .actor(by.actor().0.clone())
+            .by(by.actor().clone())
             .subject(user.id.clone())
             .details(serde_json::json!({ "after": user }));
         self.store

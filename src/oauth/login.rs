@@ -6,7 +6,7 @@
 use zeroize::Zeroizing;
 
 use crate::accounts::{AccountError, Profile, username};
-use crate::audit::{self, AuditEvent};
+use crate::audit::{self, AuditActor, AuditEvent};
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::throttle::{Decision, ThrottlePolicy};
@@ -97,7 +97,7 @@ pub async fn check_password(
         audit(
             ctx,
             AuditEvent::new("login.throttled")
-                .actor(client_id)
+                .by(AuditActor::client(client_id))
                 .details(d),
         )
         .await?;
@@ -128,7 +128,7 @@ pub async fn check_password(
             audit(
                 ctx,
                 AuditEvent::new("login.success")
-                    .actor(client_id)
+                    .by(AuditActor::client(client_id))
                     .subject(user.id.clone())
                     .details(details("success")),
             )
@@ -150,7 +150,7 @@ pub async fn check_password(
             audit(
                 ctx,
                 AuditEvent::new("login.failure")
-                    .actor(client_id)
+                    .by(AuditActor::client(client_id))
                     .details(details("failure")),
             )
             .await?;
@@ -158,7 +158,7 @@ pub async fn check_password(
                 audit(
                     ctx,
                     AuditEvent::new("login.locked")
-                        .actor(client_id)
+                        .by(AuditActor::client(client_id))
                         .details(details("locked")),
                 )
                 .await?;

@@ -9,7 +9,7 @@ use super::error::OAuthError;
 use super::form::FormMap;
 use super::grants::REFRESH_TOKEN_PREFIX;
 use super::introspection::verified_access_token;
-use crate::audit::AuditEvent;
+use crate::audit::{AuditActor, AuditEvent};
 use crate::crypto::tokens::Secret;
 
 const NOT_YOURS: &str = "the token was not issued to this client";
@@ -55,7 +55,7 @@ async fn revoke_refresh_token(
             ctx.now,
             "revoked by client",
             AuditEvent::new("token.revoked")
-                .actor(client.client_id.clone())
+                .by(AuditActor::client(&client.client_id))
                 .subject(grant.id)
                 .details(
                     serde_json::json!({ "token": "refresh_token", "effect": "grant revoked" }),
@@ -86,7 +86,7 @@ async fn revoke_access_token(
             ctx.now,
             until,
             AuditEvent::new("token.revoked")
-                .actor(client.client_id.clone())
+                .by(AuditActor::client(&client.client_id))
                 .subject(claims.jti)
                 .details(serde_json::json!({ "token": "access_token" })),
         )

@@ -3,6 +3,10 @@
 //! its audit row in one transaction. `crate::audit` is the facade the rest of the crate
 //! uses (`record`, `verify`); it re-exports what is here.
 
+use std::fmt;
+use std::sync::Arc;
+
+use aws_lc_rs::hmac;
 use diesel::Connection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -11,10 +15,51 @@ use super::models::audit::{self as rows, AuditRow};
 use super::{DbConnection, Store, StoreError};
 use crate::encoding::hex;
 
-#[derive(Debug, Clone, Serialize)]
+/// Who did something, typed so that no name a client or user can choose reads as another
+/// kind of actor: a client called `cli` is stored as `client:cli`, never as `cli`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditActor {
+    /// An operator at the command line.
+    Cli,
+    /// The server itself (key rotation, the first admin at bootstrap, sealing the chain).
+    System,
+    /// A person, by user id (through the browser flow or the admin API).
+    User(String),
+    /// An OAuth client, by `client_id` (at the token endpoint or the admin API).
+    Client(String),
+}
+
+impl AuditActor {
+    pub fn user(id: &str) -> Self {
+        Self::User(id.to_owned())
+    }
+    pub fn client(client_id: &str) -> Self {
+        Self::Client(client_id.to_owned())
+    }
+    pub fn cli() -> Self {
+        Self::Cli
+    }
+    pub fn system() -> Self {
+        Self::System
+    }
+}
+
+/// The stored and logged form: `cli`, `system`, `user:<id>` or `client:<client_id>`.
+impl fmt::Display for AuditActor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cli => f.write_str("cli"),
+            Self::System => f.write_str("system"),
+            Self::User(id) => write!(f, "user:{id}"),
+            Self::Client(client_id) => write!(f, "client:{client_id}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub event_type: &'static str,
-    pub actor: Option<String>,
+    pub actor: Option<AuditActor>,
     pub subject: Option<String>,
     pub details: serde_json::Value,
 }
@@ -28,8 +73,9 @@ impl AuditEvent {
             details: serde_json::Value::Object(serde_json::Map::new()),
         }
     }
-    pub fn actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
+    /// Who did it.
+    pub fn by(mut self, actor: AuditActor) -> Self {
+        self.actor = Some(actor);
         self
     }
     pub fn subject(mut self, subject: impl Into<String>) -> Self {
@@ -39,6 +85,96 @@ impl AuditEvent {
     pub fn details(mut self, details: serde_json::Value) -> Self {
         self.details = details;
         self
+    }
+    fn actor_text(&self) -> Option<String> {
+        self.actor.as_ref().map(AuditActor::to_string)
+    }
+}
+
+/// Length of an audit key: HMAC-SHA-256 keys of the hash's own size.
+pub const AUDIT_KEY_LEN: usize = 32;
+
+/// The event type of the row that seals the rows written before the chain was keyed.
+pub const CHAIN_KEYED: &str = "audit.chain_keyed";
+
+/// A key that links audit rows: HMAC-SHA-256, so that someone who can write to the
+/// database but does not hold the key cannot rewrite a row and recompute the chain.
+/// Rows name it by [`id`](AuditKey::id); the key itself is never printed.
+pub struct AuditKey {
+    key: hmac::Key,
+    id: String,
+}
+
+impl AuditKey {
+    /// A key from its secret bytes (configured, or derived from the master key by
+    /// `crypto::audit_key`).
+    pub fn new(secret: &[u8; AUDIT_KEY_LEN]) -> Self {
+        let digest = Sha256::digest(secret);
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            // The first 4 bytes of SHA-256 of the key, as master keys are named: safe to
+            // show, and tells keys apart.
+            id: hex(digest.get(..4).unwrap_or_default()),
+        }
+    }
+
+    /// The 8 hex digits rows and `config check` name this key by.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn tag(&self, prev_hash: &[u8], canonical: &[u8]) -> Vec<u8> {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(prev_hash);
+        ctx.update(canonical);
+        ctx.sign().as_ref().to_vec()
+    }
+}
+
+impl fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AuditKey({}, <hidden>)", self.id)
+    }
+}
+
+/// The audit keys in order: the first links new rows, every one verifies (so a key can be
+/// rotated and the rows it linked still verify while it is listed).
+#[derive(Clone)]
+pub struct AuditKeys(Arc<Vec<AuditKey>>);
+
+impl AuditKeys {
+    /// `None` when `keys` is empty: the chain always has a key to link with.
+    pub fn new(keys: Vec<AuditKey>) -> Option<Self> {
+        if keys.is_empty() {
+            None
+        } else {
+            Some(Self(Arc::new(keys)))
+        }
+    }
+
+    pub fn single(key: AuditKey) -> Self {
+        Self(Arc::new(vec![key]))
+    }
+
+    /// The key that links new rows.
+    pub fn current(&self) -> Option<&AuditKey> {
+        self.0.first()
+    }
+
+    /// The key a row names, if it is one of ours.
+    pub fn find(&self, id: &str) -> Option<&AuditKey> {
+        self.0.iter().find(|k| k.id == id)
+    }
+
+    /// Key ids in order, current first.
+    pub fn ids(&self) -> Vec<String> {
+        self.0.iter().map(|k| k.id.clone()).collect()
+    }
+}
+
+impl fmt::Debug for AuditKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AuditKeys({:?})", self.ids())
     }
 }
 
@@ -52,10 +188,14 @@ struct Canonical<'a> {
     actor: Option<&'a str>,
     subject: Option<&'a str>,
     details: &'a str,
+    /// Only in keyed rows, so a row's key cannot be swapped for another without the MAC
+    /// changing; rows from before keying hash exactly what they hashed then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<&'a str>,
 }
 
-pub fn chain_hash(prev_hash: &[u8], row: &AuditRow) -> Result<Vec<u8>, serde_json::Error> {
-    let canonical = serde_json::to_vec(&Canonical {
+fn canonical(row: &AuditRow) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&Canonical {
         seq: row.seq,
         id: &row.id,
         occurred_at: row.occurred_at,
@@ -63,11 +203,26 @@ pub fn chain_hash(prev_hash: &[u8], row: &AuditRow) -> Result<Vec<u8>, serde_jso
         actor: row.actor.as_deref(),
         subject: row.subject.as_deref(),
         details: &row.details,
-    })?;
+        key_id: row.key_id.as_deref(),
+    })
+}
+
+/// The plain SHA-256 link of a row written before the chain was keyed (`key_id` unset).
+/// Anyone can compute it: such rows are protected only by the keyed rows after them.
+pub fn unkeyed_chain_hash(prev_hash: &[u8], row: &AuditRow) -> Result<Vec<u8>, serde_json::Error> {
     let mut hasher = Sha256::new();
     hasher.update(prev_hash);
-    hasher.update(&canonical);
+    hasher.update(canonical(row)?);
     Ok(hasher.finalize().to_vec())
+}
+
+/// The HMAC-SHA-256 link of a keyed row under `key`.
+pub fn keyed_chain_hash(
+    key: &AuditKey,
+    prev_hash: &[u8],
+    row: &AuditRow,
+) -> Result<Vec<u8>, serde_json::Error> {
+    Ok(key.tag(prev_hash, &canonical(row)?))
 }
 
 /// Logs an event that `append` stored (target `audit`; one JSON line per event with
@@ -80,7 +235,7 @@ pub fn log_event(event: &AuditEvent, row: &AuditRow) {
         hash = %hex(&row.hash),
         occurred_at = row.occurred_at,
         event_type = event.event_type,
-        actor = event.actor.as_deref(),
+        actor = event.actor_text(),
         subject = event.subject.as_deref(),
         details = %event.details,
         "audit event"
@@ -92,7 +247,7 @@ pub fn log_unstored(event: &AuditEvent, err: &StoreError) {
     tracing::warn!(
         target: "audit",
         event_type = event.event_type,
-        actor = event.actor.as_deref(),
+        actor = event.actor_text(),
         subject = event.subject.as_deref(),
         details = %event.details,
         error = %err,
@@ -105,10 +260,11 @@ pub fn log_unstored(event: &AuditEvent, err: &StoreError) {
 /// the loser's insert fails on the primary key and it retries on the new head.
 pub fn append(
     conn: &mut DbConnection,
+    keys: &AuditKeys,
     now: i64,
     event: &AuditEvent,
 ) -> Result<AuditRow, StoreError> {
-    append_with(conn, now, event, Attempt::InSavepoint)
+    append_with(conn, keys, now, event, Attempt::InSavepoint)
 }
 
 /// `append` for an event that goes with no other change, outside any transaction: the
@@ -117,10 +273,11 @@ pub fn append(
 /// chain whole just the same: an insert that lost the race fails and is retried.
 pub fn append_alone(
     conn: &mut DbConnection,
+    keys: &AuditKeys,
     now: i64,
     event: &AuditEvent,
 ) -> Result<AuditRow, StoreError> {
-    append_with(conn, now, event, Attempt::Bare)
+    append_with(conn, keys, now, event, Attempt::Bare)
 }
 
 /// How one attempt at linking a row runs.
@@ -136,11 +293,16 @@ enum Attempt {
 
 fn append_with(
     conn: &mut DbConnection,
+    keys: &AuditKeys,
     now: i64,
     event: &AuditEvent,
     attempt: Attempt,
 ) -> Result<AuditRow, StoreError> {
+    let key = keys
+        .current()
+        .ok_or_else(|| StoreError::Corrupt("no audit key".into()))?;
     let details = event.details.to_string();
+    let actor = event.actor_text();
     let link = |conn: &mut DbConnection| -> Result<AuditRow, StoreError> {
         let (prev_seq, prev_hash) = rows::head(conn)?.unwrap_or((0, vec![0u8; 32]));
         let mut row = AuditRow {
@@ -148,13 +310,15 @@ fn append_with(
             id: uuid::Uuid::now_v7().to_string(),
             occurred_at: now,
             event_type: event.event_type.to_owned(),
-            actor: event.actor.clone(),
+            actor: actor.clone(),
             subject: event.subject.clone(),
             details: details.clone(),
             prev_hash: prev_hash.clone(),
             hash: Vec::new(),
+            key_id: Some(key.id().to_owned()),
         };
-        row.hash = chain_hash(&prev_hash, &row).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        row.hash = keyed_chain_hash(key, &prev_hash, &row)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         rows::insert(conn, &row)?;
         Ok(row)
     };
@@ -175,6 +339,21 @@ fn append_with(
         }
     }
     Err(last_err)
+}
+
+/// Writes the first keyed row, which links to (and so seals) every row written before the
+/// chain was keyed. Returns the event and its row for the log.
+pub(super) fn seal(
+    conn: &mut DbConnection,
+    keys: &AuditKeys,
+    now: i64,
+) -> Result<(AuditEvent, AuditRow), StoreError> {
+    let sealed_through = rows::head(conn)?.map_or(0, |(seq, _)| seq);
+    let event = AuditEvent::new(CHAIN_KEYED)
+        .by(AuditActor::System)
+        .details(serde_json::json!({ "sealed_through_seq": sealed_through }));
+    let row = append(conn, keys, now, &event)?;
+    Ok((event, row))
 }
 
 /// Whether a change revokes something: such a change runs through `Store::run_revoking`,
@@ -262,6 +441,7 @@ impl Store {
         E: RecordedError + Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<(T, Option<AuditEvent>), E> + Send + 'static,
     {
+        let keys = self.audit_keys.clone();
         let job = move |conn: &mut DbConnection| {
             let done = conn.transaction::<_, Failure<E>, _>(|conn| {
                 let (value, event) = work(conn).map_err(|err| match err.store_cause() {
@@ -270,7 +450,7 @@ impl Store {
                 })?;
                 let recorded = match event {
                     Some(event) => {
-                        let row = append(conn, now, &event)?;
+                        let row = append(conn, &keys, now, &event)?;
                         Some((event, row))
                     }
                     None => None,

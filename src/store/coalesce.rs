@@ -210,6 +210,9 @@ mod tests {
                 connect_timeout: Duration::from_secs(5),
                 idle_poll: Duration::ZERO,
                 replica_lease: Duration::ZERO,
+                audit_keys: crate::store::audit::AuditKeys::single(
+                    crate::store::audit::AuditKey::new(&[7; 32]),
+                ),
             },
         )
         .unwrap()

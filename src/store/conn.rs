@@ -39,6 +39,103 @@ pub enum DatabaseUrlError {
     UnsupportedScheme,
     #[error("the sqlite:// URL names no file")]
     EmptySqlitePath,
+    #[error(
+        "sslmode={0} connects in plain text, without a word, when TLS fails; use \
+         require, verify-ca or verify-full (or disable, to choose plain text openly)"
+    )]
+    SslModeFallsBack(String),
+    #[error("sslmode={0} is not a libpq sslmode (disable, require, verify-ca, verify-full)")]
+    UnknownSslMode(String),
+}
+
+/// How a Postgres connection uses TLS: libpq's `sslmode`, less the two modes (`allow`,
+/// `prefer`) that quietly go on in plain text when TLS cannot be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    Disable,
+    /// TLS or no connection; the server's certificate is not checked.
+    Require,
+    /// TLS with a certificate signed by `sslrootcert`.
+    VerifyCa,
+    /// `VerifyCa`, and the certificate names the host connected to.
+    VerifyFull,
+}
+
+impl TlsMode {
+    fn parse(value: &str) -> Result<Self, DatabaseUrlError> {
+        match value {
+            "disable" => Ok(Self::Disable),
+            "require" => Ok(Self::Require),
+            "verify-ca" => Ok(Self::VerifyCa),
+            "verify-full" => Ok(Self::VerifyFull),
+            "allow" | "prefer" => Err(DatabaseUrlError::SslModeFallsBack(value.to_owned())),
+            other => Err(DatabaseUrlError::UnknownSslMode(other.to_owned())),
+        }
+    }
+
+    fn as_libpq(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// The query parameters of a libpq URL, decoded.
+fn query_params(raw: &str) -> Vec<(String, String)> {
+    raw.split_once('?')
+        .map(|(_, query)| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The hosts a libpq URL connects to: `hostaddr` or `host` parameters when given (they
+/// win over the authority), else the authority's comma-separated hosts. An empty list
+/// means libpq's default, the local Unix socket.
+fn postgres_hosts(raw: &str) -> Vec<String> {
+    let params = query_params(raw);
+    for name in ["hostaddr", "host"] {
+        if let Some((_, value)) = params.iter().rev().find(|(k, _)| k == name) {
+            return value.split(',').map(str::to_owned).collect();
+        }
+    }
+    let rest = raw.split_once("://").map_or(raw, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let hosts = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, hosts)| hosts);
+    hosts
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            if let Some(v6) = h.strip_prefix('[') {
+                v6.split(']').next().unwrap_or_default().to_owned()
+            } else {
+                h.split(':').next().unwrap_or_default().to_owned()
+            }
+        })
+        .collect()
+}
+
+/// Whether traffic to `host` stays on this machine: a Unix socket path, `localhost`, or
+/// a loopback address.
+fn is_local_host(host: &str) -> bool {
+    let decoded = url::form_urlencoded::parse(format!("h={host}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    decoded.is_empty()
+        || decoded.starts_with('/')
+        || decoded.starts_with('@')
+        || decoded.eq_ignore_ascii_case("localhost")
+        || decoded
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl DatabaseUrl {
@@ -51,6 +148,11 @@ impl DatabaseUrl {
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            // Checked now, so a mode that could fall back is a start-up error, not a
+            // plain-text connection later.
+            if let Some((_, mode)) = query_params(raw).iter().rev().find(|(k, _)| k == "sslmode") {
+                TlsMode::parse(mode)?;
+            }
             return Ok(Self::Postgres(raw.to_owned()));
         }
         Err(DatabaseUrlError::UnsupportedScheme)
@@ -61,6 +163,45 @@ impl DatabaseUrl {
             Self::Sqlite(_) => Backend::Sqlite,
             Self::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// How a Postgres connection uses TLS: `sslmode` as written, or when the URL has none,
+    /// `require` for a database on another machine and `disable` for one on this machine
+    /// (libpq's own default, `prefer`, would fall back to plain text without a word).
+    /// `None` for SQLite.
+    pub fn tls_mode(&self) -> Option<TlsMode> {
+        let Self::Postgres(raw) = self else {
+            return None;
+        };
+        let written = query_params(raw)
+            .into_iter()
+            .rev()
+            .find(|(k, _)| k == "sslmode")
+            // `parse` refused every other value.
+            .and_then(|(_, mode)| TlsMode::parse(&mode).ok());
+        Some(written.unwrap_or_else(|| {
+            if postgres_hosts(raw).iter().all(|h| is_local_host(h)) {
+                TlsMode::Disable
+            } else {
+                TlsMode::Require
+            }
+        }))
+    }
+
+    /// When a Postgres database on another machine is reached without TLS (it was asked
+    /// for with `sslmode=disable`), the hosts concerned, for `serve`'s warning.
+    pub fn plain_text_risk(&self) -> Option<String> {
+        let Self::Postgres(raw) = self else {
+            return None;
+        };
+        if self.tls_mode() != Some(TlsMode::Disable) {
+            return None;
+        }
+        let remote: Vec<String> = postgres_hosts(raw)
+            .into_iter()
+            .filter(|h| !is_local_host(h))
+            .collect();
+        (!remote.is_empty()).then(|| remote.join(","))
     }
 
     /// The URL with any password replaced, safe for logs and `config check`.
@@ -153,13 +294,27 @@ pub fn establish(
             Ok(DbConnection::Sqlite(conn))
         }
         DatabaseUrl::Postgres(raw) => {
-            let with_timeout = add_connect_timeout(raw, connect_timeout);
+            let with_tls = match url.tls_mode() {
+                Some(mode) => add_sslmode(raw, mode),
+                None => raw.clone(),
+            };
+            let with_timeout = add_connect_timeout(&with_tls, connect_timeout);
             let mut conn = PgConnection::establish(&with_timeout)?;
             conn.batch_execute(POSTGRES_SETTINGS)
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(DbConnection::Postgres(conn))
         }
     }
+}
+
+/// Writes the effective `sslmode` into the URL when it has none, so libpq never applies
+/// its own default (`prefer`).
+fn add_sslmode(raw: &str, mode: TlsMode) -> String {
+    if query_params(raw).iter().any(|(k, _)| k == "sslmode") {
+        return raw.to_owned();
+    }
+    let sep = if raw.contains('?') { '&' } else { '?' };
+    format!("{raw}{sep}sslmode={}", mode.as_libpq())
 }
 
 /// libpq waits for a dead server for minutes unless told otherwise; an outage must turn
@@ -240,6 +395,111 @@ mod tests {
         assert!(!url.redacted().contains("s3cret"));
         assert!(!format!("{url:?}").contains("s3cret"));
         assert!(url.redacted().contains("REDACTED"));
+    }
+
+    fn pg(raw: &str) -> Result<DatabaseUrl, DatabaseUrlError> {
+        DatabaseUrl::parse(raw)
+    }
+
+    #[test]
+    fn sslmode_is_honoured_and_never_one_that_falls_back() {
+        let mode = |raw: &str| pg(raw).map(|u| u.tls_mode());
+        // Written modes are kept as written, on any host.
+        for (raw, want) in [
+            (
+                "postgres://u@db.internal/a?sslmode=disable",
+                TlsMode::Disable,
+            ),
+            (
+                "postgres://u@db.internal/a?sslmode=require",
+                TlsMode::Require,
+            ),
+            (
+                "postgres://u@127.0.0.1/a?sslmode=verify-ca&sslrootcert=/ca.pem",
+                TlsMode::VerifyCa,
+            ),
+            (
+                "postgresql://u@db/a?sslrootcert=%2Fca.pem&sslmode=verify-full",
+                TlsMode::VerifyFull,
+            ),
+        ] {
+            assert_eq!(mode(raw), Ok(Some(want)), "{raw}");
+        }
+        // The two modes that go on in plain text when TLS fails are refused outright.
+        for raw in [
+            "postgres://u@db/a?sslmode=prefer",
+            "postgres://u@localhost/a?sslmode=allow",
+        ] {
+            assert!(
+                matches!(pg(raw), Err(DatabaseUrlError::SslModeFallsBack(_))),
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            pg("postgres://u@db/a?sslmode=on"),
+            Err(DatabaseUrlError::UnknownSslMode("on".into()))
+        );
+        // No sslmode: TLS required off this machine, plain text on it.
+        for (raw, want) in [
+            ("postgres://u:p@db.example.com:5432/a", TlsMode::Require),
+            ("postgres://u@10.0.0.5/a", TlsMode::Require),
+            ("postgres://u@127.0.0.1:5432,db2:5432/a", TlsMode::Require),
+            (
+                "postgres://u@localhost/a?hostaddr=10.1.2.3",
+                TlsMode::Require,
+            ),
+            ("postgres://u@127.0.0.1:5432/a", TlsMode::Disable),
+            ("postgres://u@[::1]:5432/a", TlsMode::Disable),
+            ("postgres://u@localhost/a", TlsMode::Disable),
+            ("postgres:///a", TlsMode::Disable),
+            ("postgres://%2Fvar%2Frun%2Fpostgresql/a", TlsMode::Disable),
+            (
+                "postgres://u@db/a?host=/var/run/postgresql",
+                TlsMode::Disable,
+            ),
+        ] {
+            assert_eq!(mode(raw), Ok(Some(want)), "{raw}");
+        }
+        // SQLite has no TLS to speak of.
+        assert_eq!(mode("sqlite://./p.db"), Ok(None));
+    }
+
+    #[test]
+    fn plain_text_to_another_machine_is_named_for_the_warning() {
+        let risk = |raw: &str| pg(raw).map(|u| u.plain_text_risk());
+        assert_eq!(
+            risk("postgres://u:secret@db.internal:5432/a?sslmode=disable"),
+            Ok(Some("db.internal".into()))
+        );
+        assert_eq!(
+            risk("postgres://u@127.0.0.1,10.0.0.9/a?sslmode=disable"),
+            Ok(Some("10.0.0.9".into()))
+        );
+        for raw in [
+            "postgres://u@127.0.0.1/a?sslmode=disable",
+            "postgres://u@localhost/a",
+            "postgres://u@db.internal/a",
+            "postgres://u@db.internal/a?sslmode=require",
+            "sqlite://./p.db",
+        ] {
+            assert_eq!(risk(raw), Ok(None), "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_effective_sslmode_is_written_for_libpq() {
+        assert_eq!(
+            add_sslmode("postgres://db/a", TlsMode::Require),
+            "postgres://db/a?sslmode=require"
+        );
+        assert_eq!(
+            add_sslmode("postgres://db/a?x=1", TlsMode::Disable),
+            "postgres://db/a?x=1&sslmode=disable"
+        );
+        assert_eq!(
+            add_sslmode("postgres://db/a?sslmode=verify-full", TlsMode::Require),
+            "postgres://db/a?sslmode=verify-full"
+        );
     }
 
     #[test]

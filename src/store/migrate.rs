@@ -10,6 +10,10 @@ use super::conn::DbConnection;
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// The version of `2026-12-05-000012_audit_key`, which keys the audit chain: the run that
+/// applies it seals the rows before it (`Store::migrate`).
+pub const AUDIT_KEY_VERSION: &str = "20261205000012";
+
 type HarnessError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Any constant shared by every replica; names the advisory lock that serialises
@@ -29,6 +33,34 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, HarnessError>
             c.batch_execute(PG_MIGRATION_UNLOCK)?;
             result
         }
+    }
+}
+
+/// Applies the pending migrations older than `version` and no others: the database as a
+/// binary from before `version` would have left it (the upgrade tests start from there).
+pub fn run_pending_before(
+    conn: &mut DbConnection,
+    version: &str,
+) -> Result<Vec<String>, HarnessError> {
+    fn older<DB: diesel::backend::Backend>(
+        harness: &mut impl MigrationHarness<DB>,
+        source: EmbeddedMigrations,
+        version: &str,
+    ) -> Result<Vec<String>, HarnessError> {
+        let mut applied = Vec::new();
+        for migration in harness.pending_migrations(source)? {
+            let this = migration.name().version().to_string();
+            if this.as_str() >= version {
+                break;
+            }
+            harness.run_migration(&*migration)?;
+            applied.push(this);
+        }
+        Ok(applied)
+    }
+    match conn {
+        DbConnection::Sqlite(c) => older(c, SQLITE, version),
+        DbConnection::Postgres(c) => older(c, POSTGRES, version),
     }
 }
 

@@ -84,6 +84,8 @@ pub struct Store {
     /// Units of work sent to the database (`run` calls): a cheap measure of round trips
     /// per request, read by tests that keep the browser flow from growing chattier.
     round_trips: Arc<AtomicU64>,
+    /// The keys that link audit rows (see `audit`): the first links, all verify.
+    audit_keys: audit::AuditKeys,
 }
 
 impl std::fmt::Debug for Store {
@@ -103,6 +105,9 @@ pub struct StoreOptions {
     /// How long a replica may answer from memory between renewals of its lease
     /// (`tokens.replica_lease_ms`; see `agreement`). Zero, or SQLite: no lease.
     pub replica_lease: Duration,
+    /// The keys of the audit chain (`crypto::audit_key` derives them from the master key
+    /// unless `keys.audit_keys` is set).
+    pub audit_keys: audit::AuditKeys,
 }
 
 impl Store {
@@ -162,7 +167,13 @@ impl Store {
                 options.replica_lease
             })),
             round_trips: Arc::new(AtomicU64::new(0)),
+            audit_keys: options.audit_keys.clone(),
         })
+    }
+
+    /// The keys that link and verify the audit chain.
+    pub fn audit_keys(&self) -> &audit::AuditKeys {
+        &self.audit_keys
     }
 
     pub fn backend(&self) -> Backend {
@@ -344,10 +355,28 @@ impl Store {
             .map_err(|lost| StoreError::Unavailable(Box::new(lost)))?
     }
 
-    /// Applies pending migrations.
-    pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        self.run(|conn| migrate::run_pending(conn).map_err(StoreError::Unavailable))
-            .await
+    /// Applies pending migrations. When this run applies the migration that keys the
+    /// audit chain, it then writes the first keyed row (`audit.chain_keyed`), linked to
+    /// the last row written before: from then on the rows before it cannot be rewritten
+    /// without the key either. Only the run that applied the migration seals, so an
+    /// attacker who deletes the seal does not get a fresh one at the next start.
+    pub async fn migrate(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        let keys = self.audit_keys.clone();
+        let (applied, sealed) = self
+            .run(move |conn| {
+                let applied = migrate::run_pending(conn).map_err(StoreError::Unavailable)?;
+                let sealed = if applied.iter().any(|v| v == migrate::AUDIT_KEY_VERSION) {
+                    Some(audit::seal(conn, &keys, now)?)
+                } else {
+                    None
+                };
+                Ok((applied, sealed))
+            })
+            .await?;
+        if let Some((event, row)) = sealed {
+            audit::log_event(&event, &row);
+        }
+        Ok(applied)
     }
 
     /// The database answers and its schema is current.

@@ -63,6 +63,7 @@ diesel::table! {
         details -> Text,
         prev_hash -> Binary,
         hash -> Binary,
+        key_id -> Nullable<Text>,
     }
 }
 

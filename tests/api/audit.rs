@@ -14,7 +14,7 @@ async fn events_chain_and_tampering_is_found() {
             store,
             app.clock.now() + n,
             AuditEvent::new("test.event")
-                .actor("cli")
+                .by(portcullis::audit::AuditActor::Cli)
                 .subject(format!("s{n}"))
                 .details(serde_json::json!({ "n": n })),
         )

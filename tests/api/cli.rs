@@ -6,7 +6,7 @@ use crate::helpers::{PATIENCE, POLL, TestDb, eventually_blocking};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 
-fn base_command(db: &TestDb) -> Command {
+pub(crate) fn base_command(db: &TestDb) -> Command {
     let mut cmd = Command::new(BIN);
     // Only what the test sets: the developer's own PORTCULLIS_* must not leak in.
     cmd.env_clear()

@@ -448,3 +448,141 @@ async fn import_is_all_or_nothing() {
         (Some("Alice"), 2)
     );
 }
+
+/// Exports the seeded users with their hashes, for a test to give alice another hash.
+async fn exported_with_credentials() -> (tempfile::TempDir, TestApp) {
+    let source_db = Arc::new(TestDb::sqlite());
+    let source = spawn_app_with(Arc::clone(&source_db), |_| {}).await;
+    seed(&source).await;
+    let dir = tempfile::tempdir().unwrap();
+    cli(
+        &source_db,
+        &["export", "--dir", &arg(dir.path()), "--include-credentials"],
+    )
+    .await
+    .unwrap();
+    (dir, source)
+}
+
+fn set_alice_hash(dir: &Path, hash: &str) {
+    edit(dir, "users.json", |v| {
+        for u in v.as_array_mut().unwrap() {
+            if u["username"] == "alice" {
+                u["password_hash"] = json!(hash);
+            }
+        }
+    });
+}
+
+/// A client that may use the password grant.
+async fn password_client(app: &TestApp) -> crate::helpers::TestClient {
+    app.confidential_client("pw")
+        .grants(&["password"])
+        .scope("api")
+        .await
+}
+
+/// The password grant for alice: the status.
+async fn alice_signs_in(app: &TestApp, client: &crate::helpers::TestClient, password: &str) -> u16 {
+    let form = [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", password),
+    ];
+    app.token_request(client, &form).await.0
+}
+
+#[tokio::test]
+async fn bcrypt_costs_outside_4_to_14_are_refused_on_import() {
+    let (dir, _source) = exported_with_credentials().await;
+    let d = arg(dir.path());
+    let target_db = Arc::new(TestDb::new());
+    let target = spawn_app_with(Arc::clone(&target_db), |_| {}).await;
+    let empty = counts(&target).await;
+    let real = bcrypt::hash("imported secret", 4).unwrap();
+    assert!(real.starts_with("$2b$04$"));
+
+    // Costs below 4 cannot be computed; above 14 every sign-in of the user would cost
+    // seconds (31: days). Refused by name, and nothing at all is written.
+    for cost in [3, 15, 20, 31] {
+        set_alice_hash(
+            dir.path(),
+            &real.replacen("$04$", &format!("${cost:02}$"), 1),
+        );
+        let err = cli(
+            &target_db,
+            &["import", "--dir", &d, "--include-credentials"],
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.contains("password_hash")
+                && err.contains(&format!("bcrypt cost {cost} is outside 4 to 14")),
+            "{err}"
+        );
+        assert_eq!(counts(&target).await, empty, "cost {cost}");
+    }
+    set_alice_hash(dir.path(), "$2b$04$not-a-bcrypt-hash");
+    let err = cli(
+        &target_db,
+        &["import", "--dir", &d, "--include-credentials"],
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("not a well-formed bcrypt hash"), "{err}");
+    assert_eq!(counts(&target).await, empty);
+
+    // The bounds themselves are taken; a real cost-4 hash then signs alice in.
+    set_alice_hash(dir.path(), &real.replacen("$04$", "$14$", 1));
+    cli(
+        &target_db,
+        &["import", "--dir", &d, "--include-credentials"],
+    )
+    .await
+    .unwrap();
+    set_alice_hash(dir.path(), &real);
+    cli(
+        &target_db,
+        &["import", "--dir", &d, "--include-credentials"],
+    )
+    .await
+    .unwrap();
+    let client = password_client(&target).await;
+    assert_eq!(
+        alice_signs_in(&target, &client, "imported secret").await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_password_longer_than_72_bytes_never_matches_a_bcrypt_hash() {
+    let (dir, _source) = exported_with_credentials().await;
+    let d = arg(dir.path());
+    let target_db = Arc::new(TestDb::new());
+    let target = spawn_app_with(Arc::clone(&target_db), |_| {}).await;
+    let first_72 = "correct horse battery staple, and then some more words to fill it up!!!!";
+    assert_eq!(first_72.len(), 72);
+    let hash = bcrypt::hash(first_72, 4).unwrap();
+    let longer = format!("{first_72} and a tail bcrypt never reads");
+    // bcrypt itself compares the first 72 bytes only: the longer password would pass.
+    assert!(bcrypt::verify(&longer, &hash).unwrap());
+    set_alice_hash(dir.path(), &hash);
+    cli(
+        &target_db,
+        &["import", "--dir", &d, "--include-credentials"],
+    )
+    .await
+    .unwrap();
+
+    let client = password_client(&target).await;
+    for password in [longer.as_str(), &format!("{first_72}x")] {
+        assert_eq!(
+            alice_signs_in(&target, &client, password).await,
+            400,
+            "{password}"
+        );
+    }
+    // The 72 bytes themselves are the password, and it works (and is upgraded).
+    assert_eq!(alice_signs_in(&target, &client, first_72).await, 200);
+    assert_eq!(alice_signs_in(&target, &client, &longer).await, 400);
+}

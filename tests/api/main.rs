@@ -34,5 +34,6 @@ mod outage;
 mod resource_server;
 mod resources;
 mod round_trips;
+mod sslmode;
 mod token;
 mod users_clients;

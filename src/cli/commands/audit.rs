@@ -42,11 +42,17 @@ pub(super) async fn run(svc: &Service, cmd: AuditCommand, out: Output) -> Result
                 }
             })
         }
-        AuditCommand::Verify => {
-            let report = svc.verify_audit().await?;
+        AuditCommand::Verify { head } => {
+            let report = match &head {
+                Some(head) => svc.verify_audit_from(head).await?,
+                None => svc.verify_audit().await?,
+            };
             out.show(&report, |report| {
                 if report.intact {
                     println!("the audit log is intact ({} rows)", report.rows);
+                    if let Some(now) = &report.head {
+                        println!("head: {}:{}", now.seq, now.hash);
+                    }
                 }
             })?;
             match &report.first_broken {

@@ -80,8 +80,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Keys(cmd) => {
             quiet_logs(&config);
-            let store = app::open_store(&config).await?;
             let now = SystemClock.now();
+            let store = app::open_store(&config, now).await?;
             let keys = app::open_keystore(&config, store.clone(), now).await?;
             let service = app::management(&config, store, Arc::new(SystemClock))?;
             keys::run(&service, &keys, cmd, now, out).await
@@ -110,7 +110,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 /// What a management command works through, with logs quietened first.
 async fn service(config: &Config) -> Result<Service, CliError> {
     quiet_logs(config);
-    let store = app::open_store(config).await?;
+    let store = app::open_store(config, SystemClock.now()).await?;
     Ok(app::management(config, store, Arc::new(SystemClock))?)
 }
 

@@ -6,6 +6,7 @@ use super::output::{Output, print_lossy};
 use super::{CliError, quiet_logs};
 use crate::app::{self, Application};
 use crate::cli::healthcheck;
+use crate::clock::{Clock as _, SystemClock};
 use crate::config::{Config, LogFormat};
 use crate::log_batch::LogBatch;
 use crate::telemetry::LogOutput;
@@ -25,9 +26,10 @@ pub(super) fn healthcheck(config: &Config, out: Output) -> Result<(), CliError> 
 pub(super) async fn migrate(mut config: Config, out: Output) -> Result<(), CliError> {
     quiet_logs(&config);
     config.database.migrate_on_start = false;
-    let store = app::open_store(&config).await?;
+    let now = SystemClock.now();
+    let store = app::open_store(&config, now).await?;
     let applied = store
-        .migrate()
+        .migrate(now)
         .await
         .map_err(|e| CliError::Other(format!("migrations failed: {e}")))?;
     out.show(&json!({ "applied": applied }), |_| {
@@ -57,6 +59,15 @@ async fn serve_logged(mut config: Config, no_migrate: bool, out: Output) -> Resu
         config.database.migrate_on_start = false;
     }
     let database = config.database.url.redacted();
+    // Once, at start: every connection of the pool would say the same.
+    if let Some(hosts) = config.database.url.plain_text_risk() {
+        tracing::warn!(
+            hosts,
+            "the database is on another machine and reached without TLS (sslmode=disable): \
+             its password and every query cross the network in plain text; use \
+             sslmode=verify-full with sslrootcert"
+        );
+    }
     let app = Application::build(config).await?;
     let state = app.state().clone();
     let bootstrapped = app::bootstrap_admin(&state.service).await?;

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::key_set::{KeySet, build_set};
 use super::{ALG, KeyError};
-use crate::audit::{self, AuditEvent};
+use crate::audit::{self, AuditActor, AuditEvent};
 use crate::crypto::jwt::{Expected, JwtError};
 use crate::crypto::key_material::{self, MasterKeys, SealedKey};
 use crate::store::models::keys::{self as rows, ACTIVE, PENDING, RETIRED, SigningKeyRow};
@@ -221,7 +221,7 @@ impl KeyStore {
             &self.store,
             now,
             AuditEvent::new(event)
-                .actor("system")
+                .by(AuditActor::System)
                 .subject(kid.to_owned())
                 .details(details),
         )

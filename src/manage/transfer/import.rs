@@ -8,6 +8,7 @@ use super::format::{
     Bundle, ExportedClient, ExportedUser, FORMAT, ImportReport, NO_PASSWORD, VERSION,
 };
 use crate::audit::{self, AuditEvent};
+use crate::crypto::password::{is_bcrypt, validate_bcrypt_hash};
 use crate::manage::clients::{ClientView, to_json, validate_client_id, validate_row};
 use crate::manage::users::{UserView, validate_new_user};
 use crate::manage::{Actor, ManageError, Service, dedup_sorted, invalid};
@@ -18,12 +19,20 @@ use crate::store::models::clients::{self as client_rows, ClientRecord, ClientRow
 use crate::store::models::grants;
 use crate::store::models::users::{self as user_rows, UserRecord, UserRow};
 
-/// Whether a stored password hash is one we can verify (or the locked marker).
-fn valid_password_hash(hash: &str) -> bool {
-    hash == NO_PASSWORD
-        || ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
-        || argon2::password_hash::PasswordHash::new(hash)
-            .is_ok_and(|h| h.algorithm.as_str().starts_with("argon2"))
+/// Whether a stored password hash is one we can verify (or the locked marker); why not.
+fn check_password_hash(hash: &str) -> Result<(), String> {
+    if hash == NO_PASSWORD {
+        return Ok(());
+    }
+    if is_bcrypt(hash) {
+        return validate_bcrypt_hash(hash).map_err(|e| e.to_string());
+    }
+    if argon2::password_hash::PasswordHash::new(hash)
+        .is_ok_and(|h| h.algorithm.as_str().starts_with("argon2"))
+    {
+        return Ok(());
+    }
+    Err("not an argon2 or bcrypt hash".to_owned())
 }
 
 /// A user from the file, checked with the rules `user create` applies.
@@ -63,11 +72,8 @@ fn user_row(
         .map_err(at)?;
     let password_hash = match (&u.password_hash, include_credentials) {
         (Some(hash), true) => {
-            if !valid_password_hash(hash) {
-                return Err(invalid(
-                    "password_hash",
-                    format!("user `{}`: not an argon2 or bcrypt hash", u.id),
-                ));
+            if let Err(why) = check_password_hash(hash) {
+                return Err(invalid("password_hash", format!("user `{}`: {why}", u.id)));
             }
             hash.clone()
         }
@@ -394,7 +400,11 @@ impl Service {
                     .iter()
                     .any(|c| c.client_secret_digest.is_some()));
 
-        let (now, actor_name) = (self.clock.now(), actor.0.clone());
+        let (now, actor, keys) = (
+            self.clock.now(),
+            actor.clone(),
+            self.store.audit_keys().clone(),
+        );
         // An import may disable users and clients or change passwords, which ends their
         // grants: answers remembered from before must not outlive it.
         let outcome = self
@@ -447,8 +457,8 @@ impl Service {
                     );
                     let mut stored: Vec<(AuditEvent, AuditRow)> = Vec::new();
                     for event in events {
-                        let event = event.actor(actor_name.clone());
-                        let row = audit::append(conn, now, &event)?;
+                        let event = event.by(actor.clone());
+                        let row = audit::append(conn, &keys, now, &event)?;
                         stored.push((event, row));
                     }
                     Ok((report, stored))

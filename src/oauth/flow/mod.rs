@@ -30,7 +30,7 @@ use super::form::FormMap;
 use super::id_token_hint;
 use super::login::{self, LoginFailure};
 use super::logout::{self, LogoutRequest};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditActor, AuditEvent};
 use crate::crypto::tokens::{Secret, bound_to_browser, matches_bound};
 use crate::store::browser::{
     ConsentGiven, Loaded, NewCode, NewSession, Session, SessionLookup, StoredRequest,
@@ -685,7 +685,7 @@ async fn end_session(ctx: &Ctx<'_>, cookie: &str) -> Result<(), BrowserError> {
     ctx.store
         .end_session_with_audit(digest, ctx.now, |ended| {
             AuditEvent::new("logout")
-                .actor(ended.user_id.clone())
+                .by(AuditActor::user(&ended.user_id))
                 .subject(ended.user_id.clone())
                 .details(serde_json::json!({ "sid": ended.sid }))
         })

@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use super::TokenResponse;
 use super::issue::issue_for_user;
 use crate::accounts::Profile;
-use crate::audit::AuditEvent;
+use crate::audit::{AuditActor, AuditEvent};
 use crate::crypto::tokens::Secret;
 use crate::oauth::client::{RegisteredClient, resources};
 use crate::oauth::context::{Ctx, store_error};
@@ -47,7 +47,7 @@ async fn revoke_first_exchange(
             ctx.now,
             "authorization code replayed",
             AuditEvent::new("token.code_replay")
-                .actor(client_id.to_owned())
+                .by(AuditActor::client(client_id))
                 .details(serde_json::json!({ "action": "grant revoked" })),
         )
         .await

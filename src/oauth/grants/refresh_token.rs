@@ -10,7 +10,7 @@
 
 use super::issue::{self, Subject};
 use super::{TokenResponse, new_refresh_token};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditActor, AuditEvent};
 use crate::crypto::tokens::Secret;
 use crate::oauth::client::{RegisteredClient, resources};
 use crate::oauth::context::{Ctx, store_error};
@@ -30,7 +30,7 @@ async fn revoke_family(ctx: &Ctx<'_>, grant_id: &str, client_id: &str) -> Result
             ctx.now,
             "refresh token reused",
             AuditEvent::new("token.refresh_reuse")
-                .actor(client_id.to_owned())
+                .by(AuditActor::client(client_id))
                 .subject(grant_id.to_owned())
                 .details(serde_json::json!({ "action": "grant revoked" })),
         )

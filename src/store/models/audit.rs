@@ -17,6 +17,9 @@ pub struct AuditRow {
     pub details: String,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
+    /// The audit key that links this row (its id, never the key); `None` for rows written
+    /// before the chain was keyed.
+    pub key_id: Option<String>,
 }
 
 /// The newest row's sequence number and hash, the link the next row chains to.

@@ -43,7 +43,7 @@ async fn audit_verify_names_the_changed_deleted_or_reordered_row() {
             &app.state.store,
             T0 + n,
             portcullis::audit::AuditEvent::new("test.event")
-                .actor("cli")
+                .by(portcullis::audit::AuditActor::Cli)
                 .subject(format!("s{n}"))
                 .details(json!({ "n": n })),
         )
@@ -164,7 +164,11 @@ async fn audit_query_filters_by_time_type_actor_and_subject_with_paging() {
     for n in 0..10_i64 {
         let event =
             portcullis::audit::AuditEvent::new(if n % 2 == 0 { "user.a" } else { "client.b" })
-                .actor(if n < 5 { "cli" } else { "system" })
+                .by(if n < 5 {
+                    portcullis::audit::AuditActor::Cli
+                } else {
+                    portcullis::audit::AuditActor::System
+                })
                 .subject(format!("s{}", n % 3));
         portcullis::audit::record(&app.state.store, 1000 + n, event)
             .await

@@ -5,6 +5,7 @@
 //! they share: service accounts with admin tokens, and calls to the admin listener.
 
 mod audit;
+mod audit_key;
 mod clients;
 mod escalation;
 mod keys;
