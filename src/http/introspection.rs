@@ -31,7 +31,7 @@ pub async fn revoke(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let post = form_post::parse(&req, &body, "revocation", &FormLimits::default())?;
+    let post = form_post::parse(&req, &body, "revocation", &FormLimits::revocation())?;
     let ctx = state.ctx(&req);
     let client = caller::authenticate(&ctx, post.authorization, &post.form).await?;
     revocation::revoke(&ctx, &client, &post.form).await?;

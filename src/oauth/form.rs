@@ -60,6 +60,13 @@ impl FormLimits {
             ..Self::default()
         }
     }
+
+    /// The revocation request: `token` is opaque as well. RFC 7009 section 2.2 answers an
+    /// invalid token with 200, so a value we could not have issued is nothing to revoke,
+    /// not a 400.
+    pub fn revocation() -> Self {
+        Self::introspection()
+    }
 }
 
 /// The parameters of one request, each at most once unless the limits make it repeatable.

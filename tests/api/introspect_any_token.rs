@@ -293,3 +293,73 @@ async fn introspection_bounds_only_the_body_and_the_caller() {
         );
     }
 }
+
+/// RFC 7009 section 2.2: revocation answers 200 for a token that is not valid, so the same
+/// values of any length or shape are nothing to revoke, never a 400; and revoking them
+/// leaves the client's live tokens alone. Only the body limit (413) bounds them.
+#[tokio::test]
+async fn revocation_answers_200_for_any_token_value() {
+    let s = setup().await;
+    let tokens = s
+        .app
+        .tokens(
+            &s.web,
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", crate::helpers::PASSWORD),
+                ("scope", "api.read offline_access"),
+            ],
+        )
+        .await;
+    let (at, rt) = (access_token(&tokens), refresh_token(&tokens));
+    let forged_jwt = format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt"}"#),
+        URL_SAFE_NO_PAD.encode(br#"{"sub":"alice","client_id":"web"}"#),
+        "x".repeat(6000)
+    );
+    let values = [
+        "x".repeat(12_000),
+        format!("pcr_{}", "y".repeat(9000)),
+        "\u{1f512}".repeat(1000), // 12 KiB once percent-encoded
+        "\u{0}\u{7}\r\n\t".repeat(200),
+        forged_jwt,
+    ];
+    for value in &values {
+        let r = post_with_basic(&s.app, "/revoke", &[("token", value)], s.web.basic()).await;
+        assert_eq!(r.status(), 200, "{} bytes", value.len());
+        assert!(r.text().await.unwrap().is_empty());
+    }
+    // Raw bytes that are not UTF-8 and escapes that are not escapes: still nothing to revoke.
+    for body in ["token=%FF%FE%00", "token=%zz%4", "token=%E2%82"] {
+        let r = s
+            .app
+            .http
+            .post(format!("{}/revoke", s.app.public))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .basic_auth(&s.web.id, Some(s.web.secret()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{body:?}");
+    }
+    // Nothing live was touched.
+    assert_eq!(answer(&s.app, &s.rs, &at).await["active"], true);
+    assert_eq!(answer(&s.app, &s.wide, &rt).await["active"], true);
+
+    // Past the body limit: 413.
+    let over = format!("token={}", "t".repeat(BODY_LIMIT));
+    let r = s
+        .app
+        .http
+        .post(format!("{}/revoke", s.app.public))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .basic_auth(&s.web.id, Some(s.web.secret()))
+        .body(over)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+}
