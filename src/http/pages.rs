@@ -49,6 +49,7 @@ struct ConsentHtml<'a> {
     request_id: &'a str,
     csrf_token: &'a str,
     scopes: Vec<String>,
+    resources: &'a [String],
 }
 
 #[derive(Template)]
@@ -228,6 +229,7 @@ fn render_page(state: &AppState, page: &Page) -> HttpResponse {
                 .into_iter()
                 .map(describe)
                 .collect(),
+            resources: &page.resources,
         }
         .render(),
     };

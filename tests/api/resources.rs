@@ -389,6 +389,65 @@ async fn the_code_flow_grants_resources_at_redemption() {
     assert_eq!(aud(&refreshed), json!(DOCS));
 }
 
+/// The consent page names the resources the token would be for, so the person sees where
+/// their access goes and not only what it allows; a request without resources shows none.
+#[tokio::test]
+async fn the_consent_page_shows_the_requested_resources() {
+    let s = setup().await;
+    s.app
+        .confidential_client("third")
+        .grants(&["authorization_code"])
+        .redirect_uris(&[CALLBACK])
+        .scope("openid")
+        .resources(&[API, DOCS])
+        .await;
+    let browser = s.app.browser();
+    // Signed in through the first-party client: the next request goes straight to consent.
+    code_for(&s, &browser, &[]).await;
+
+    let consent_page = |resources: &'static [&'static str]| {
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", "third"),
+            ("redirect_uri", CALLBACK),
+            ("scope", "openid"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ];
+        params.extend(resources.iter().map(|r| ("resource", *r)));
+        let mut url = s.app.authorize_url(&params);
+        let browser = &browser;
+        let public = s.app.public.clone();
+        async move {
+            for _ in 0..4 {
+                let r = browser.get(&url).send().await.unwrap();
+                if r.status() == 303 {
+                    let next = crate::helpers::location(&r);
+                    url = if next.starts_with('/') {
+                        format!("{public}{next}")
+                    } else {
+                        next
+                    };
+                    continue;
+                }
+                assert_eq!(r.status(), 200, "{url}");
+                return r.text().await.unwrap();
+            }
+            panic!("no page after four redirects");
+        }
+    };
+
+    let html = consent_page(&[API]).await;
+    assert!(html.contains("/consent"), "not the consent page: {html}");
+    assert!(html.contains(API), "{html}");
+    assert!(!html.contains(DOCS), "only what was asked for: {html}");
+
+    let html = consent_page(&[]).await;
+    assert!(html.contains("/consent"), "not the consent page: {html}");
+    assert!(!html.contains("for use at"), "{html}");
+    assert!(!html.contains(API), "{html}");
+}
+
 #[test]
 fn cli_resource_flag_sets_and_replaces_the_allow_list() {
     let db = TestDb::new();

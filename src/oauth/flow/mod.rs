@@ -87,6 +87,9 @@ pub struct Page {
     pub signed_in_as: Option<String>,
     /// The requested scope, for the consent page.
     pub scopes: Vec<String>,
+    /// The RFC 8707 resources the token would be for, for the consent page: the user
+    /// should see where their access goes, not only what it allows.
+    pub resources: Vec<String>,
     /// A message to show above the form (the generic login failure).
     pub error: Option<&'static str>,
 }
@@ -308,9 +311,12 @@ async fn render(
     ctx.store
         .set_request_csrf(&request.id, bound_to_browser(browser, csrf.expose()), bind)
         .await?;
-    let scopes = match screen {
-        Screen::Consent => request.scope.iter().map(str::to_owned).collect(),
-        Screen::Login | Screen::SelectAccount => Vec::new(),
+    let (scopes, resources) = match screen {
+        Screen::Consent => (
+            request.scope.iter().map(str::to_owned).collect(),
+            resources::from_stored(&request.stored.resources).unwrap_or_default(),
+        ),
+        Screen::Login | Screen::SelectAccount => (Vec::new(), Vec::new()),
     };
     Ok(Step::Show(Page {
         screen,
@@ -320,6 +326,7 @@ async fn render(
         login_hint: request.login_hint,
         signed_in_as,
         scopes,
+        resources,
         error,
     }))
 }
