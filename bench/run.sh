@@ -217,23 +217,32 @@ PW_CLIENT=bench-password
 PW_SETUP_ERROR=""
 CC_SETUP_ERROR=""
 setup_accounts() {
-    local out
+    # stdout is the JSON answer; stderr carries the CLI's log lines (the development
+    # master key warning, now that every CLI write signs its audit row), kept apart.
+    local out err="$SRV_DIR/cli.stderr" resources=()
+    # The peer's scenarios name an RFC 8707 resource (node-oidc-provider issues JWTs only
+    # for one); since issue 18 ours grants only resources on the client's allow-list.
+    # Older binaries have no --resource and ignored the parameter.
+    if srv "$BIN" client create --help 2>/dev/null | grep -q -- '--resource'; then
+        resources=(--resource https://rs.jwt.example --resource https://rs.opaque.example)
+    fi
     if out="$(srv "$BIN" client create --name bench --client-id bench-client \
-        --grant client_credentials --scope api:read --role introspector --json 2>&1 </dev/null)"; then
+        --grant client_credentials --scope api:read --role introspector "${resources[@]}" \
+        --json 2>"$err" </dev/null)"; then
         CC_SECRET="$(printf '%s' "$out" | json_field client_secret)"
     else
-        CC_SETUP_ERROR="client create failed: $(printf '%s' "$out" | tail -n 1)"
+        CC_SETUP_ERROR="client create failed: $(tail -n 1 "$err")"
     fi
     if ! out="$(srv "$BIN" client create --name bench-password --client-id "$PW_CLIENT" \
         --grant password --grant refresh_token --scope api:read --scope offline_access \
-        --json 2>&1 </dev/null)"; then
-        PW_SETUP_ERROR="client create --grant password failed: $(printf '%s' "$out" | tail -n 1)"
+        --json 2>"$err" </dev/null)"; then
+        PW_SETUP_ERROR="client create --grant password failed: $(tail -n 1 "$err")"
         return 0
     fi
     PW_SECRET="$(printf '%s' "$out" | json_field client_secret)"
     if ! out="$(printf '%s\n' "$BENCH_PASSWORD" | srv "$BIN" user create "$BENCH_USER" \
-        --password-stdin --json 2>&1)"; then
-        PW_SETUP_ERROR="user create failed: $(printf '%s' "$out" | tail -n 1)"
+        --password-stdin --json 2>"$err")"; then
+        PW_SETUP_ERROR="user create failed: $(tail -n 1 "$err")"
     fi
 }
 
