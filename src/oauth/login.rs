@@ -10,6 +10,7 @@ use crate::audit::{self, AuditActor, AuditEvent};
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::throttle::{Decision, ThrottlePolicy};
+use crate::store::browser::GiveBack;
 
 /// Why a password check did not succeed: the outcome the login form and the password
 /// grant share (the browser flow turns it into its login page or a `BrowserError`, the
@@ -73,58 +74,91 @@ pub async fn check_password(
         })
     };
 
-    let names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
-    let counters = ctx
+    // The attempt counts itself on every key before the password is looked at, in one
+    // transaction that sees every place taken before it: a parallel burst is admitted one
+    // by one and stops where the policy says, not after all of it read the same old counts.
+    let windows: Vec<(String, i64)> = keys
+        .iter()
+        .map(|k| (k.name.clone(), ctx.now - k.policy.window_secs))
+        .collect();
+    let policies: Vec<ThrottlePolicy> = keys.iter().map(|k| k.policy).collect();
+    let now = ctx.now;
+    let reserved = ctx
         .store
-        .throttle_counters(names)
+        .reserve_login_attempt(windows, now, move |seen| {
+            let decision = policies
+                .iter()
+                .zip(seen)
+                .fold(Decision::Allow, |d, (policy, seen)| {
+                    let (count, last) = seen.map_or((0, None), |(n, last)| (n, Some(last)));
+                    d.and(policy.decide(count, last, now))
+                });
+            match decision {
+                Decision::Allow => None,
+                Decision::RetryAfter(secs) => Some(secs),
+            }
+        })
         .await
         .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
-    let counter = |name: &str| counters.iter().find(|c| c.key == name);
-    let mut decision = Decision::Allow;
-    for key in &keys {
-        let found = counter(&key.name).and_then(|c| c.in_window(ctx.now - key.policy.window_secs));
-        let (count, last) = found.map_or((0, None), |(n, last)| (n, Some(last)));
-        decision = decision.and(key.policy.decide(count, last, ctx.now));
-    }
-    // Only a stored counter needs clearing after a success: most logins skip that write.
-    let user_counter = user_key(&normalised);
-    let user_counter_stored = counter(&user_counter).is_some();
-    if let Decision::RetryAfter(secs) = decision {
-        let mut d = details("throttled");
-        if let Some(obj) = d.as_object_mut() {
-            obj.insert("retry_after_secs".into(), secs.into());
+    let places = match reserved {
+        Ok(places) => places,
+        Err(secs) => {
+            let mut d = details("throttled");
+            if let Some(obj) = d.as_object_mut() {
+                obj.insert("retry_after_secs".into(), secs.into());
+            }
+            audit(
+                ctx,
+                AuditEvent::new("login.throttled")
+                    .by(AuditActor::client(client_id))
+                    .details(d),
+            )
+            .await?;
+            return Err(LoginFailure::Rejected);
         }
-        audit(
-            ctx,
-            AuditEvent::new("login.throttled")
-                .by(AuditActor::client(client_id))
-                .details(d),
-        )
-        .await?;
-        return Err(LoginFailure::Rejected);
-    }
+    };
+    let user_counter = user_key(&normalised);
 
     let verified = match ctx.accounts.authenticate(raw_username, password).await {
         Ok(found) => found,
-        Err(AccountError::Password(_)) => {
-            ctx.metrics.password_queue_rejections.inc();
-            return Err(LoginFailure::Unavailable(
-                OAuthError::temporarily_unavailable(1),
-            ));
+        Err(err) => {
+            // No password was checked: the places go back, so a busy server does not lock
+            // its users out. Best effort: the answer is already an error.
+            let back = places.iter().map(|p| (p.clone(), GiveBack::Own)).collect();
+            if let Err(e) = ctx.store.give_back_login_places(back).await {
+                tracing::warn!(error = %e, "login throttle places not given back");
+            }
+            return Err(match err {
+                AccountError::Password(_) => {
+                    ctx.metrics.password_queue_rejections.inc();
+                    LoginFailure::Unavailable(OAuthError::temporarily_unavailable(1))
+                }
+                AccountError::Store(e) => LoginFailure::Unavailable(store_error(e)),
+            });
         }
-        Err(AccountError::Store(e)) => return Err(LoginFailure::Unavailable(store_error(e))),
     };
 
     match verified {
         Some(user) => {
-            // A failure stored after the read above (a concurrent wrong password) stays:
-            // it happened after this attempt began.
-            if user_counter_stored {
-                ctx.store
-                    .clear_throttle(user_counter)
-                    .await
-                    .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
-            }
+            // A success clears the username's failures up to its own place (those counted
+            // after it began stay) and gives its place back on the address, whose count it
+            // does not clear: otherwise one valid account would let an attacker reset the
+            // counter of the address it guesses from.
+            let back = places
+                .iter()
+                .map(|p| {
+                    let what = if p.key == user_counter {
+                        GiveBack::Clear
+                    } else {
+                        GiveBack::Own
+                    };
+                    (p.clone(), what)
+                })
+                .collect();
+            ctx.store
+                .give_back_login_places(back)
+                .await
+                .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
             audit(
                 ctx,
                 AuditEvent::new("login.success")
@@ -136,17 +170,11 @@ pub async fn check_password(
             Ok(user)
         }
         None => {
-            let mut locked = false;
-            for key in &keys {
-                let (name, now, after) =
-                    (key.name.clone(), ctx.now, ctx.now - key.policy.window_secs);
-                let count = ctx
-                    .store
-                    .record_login_failure(name, now, after)
-                    .await
-                    .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
-                locked |= key.policy.locks_at(count);
-            }
+            // The failure was counted when the place was taken.
+            let locked = keys
+                .iter()
+                .zip(&places)
+                .any(|(key, place)| key.policy.locks_at(place.failures));
             audit(
                 ctx,
                 AuditEvent::new("login.failure")

@@ -1,11 +1,13 @@
 //! Brute-force policy for password checks (the password grant and the login page).
 //!
-//! Pure: the caller counts failures for a key (a normalised username, or a client IP) in the
-//! last `window_secs` from the shared store, asks [`ThrottlePolicy::decide`], and refuses
-//! without checking the password while the answer is [`Decision::RetryAfter`]. Refused
-//! attempts are not recorded as failures, so waiting out a delay is always enough.
-//! A success clears the username's failures but not the IP's: otherwise one valid account
-//! would let an attacker reset the counter of the address it guesses from.
+//! Pure: the caller asks [`ThrottlePolicy::decide`] with the failures counted for a key (a
+//! normalised username, or a client IP) in the last `window_secs`, inside the store's
+//! transaction that takes the attempt's place (counts it as a failure) before the password
+//! is checked, so parallel attempts each see the places taken before them. While the answer
+//! is [`Decision::RetryAfter`] it refuses without checking the password and takes no place,
+//! so waiting out a delay is always enough. A success gives its place back and clears the
+//! username's failures but not the IP's: otherwise one valid account would let an attacker
+//! reset the counter of the address it guesses from.
 //!
 //! The schedule, with the defaults: failures 1 to 4 cost nothing; from the 5th failure on,
 //! the next attempt waits 1, 2, 4, 8, 16 s after the latest failure (doubling, capped at

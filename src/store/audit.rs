@@ -323,7 +323,7 @@ fn append_with(
         Ok(row)
     };
     let mut last_err = StoreError::Conflict;
-    for _attempt in 0..20 {
+    for round in 0..APPEND_ROUNDS {
         let linked = match attempt {
             Attempt::InSavepoint => conn.transaction(link),
             Attempt::Bare => link(conn),
@@ -333,12 +333,25 @@ fn append_with(
             // Lost the race for the next seq (or SQLite's write lock): try again.
             Err(err @ (StoreError::Conflict | StoreError::Query(_))) => {
                 last_err = err;
-                std::thread::sleep(std::time::Duration::from_millis(2));
+                std::thread::sleep(append_backoff(round));
             }
             Err(other) => return Err(other),
         }
     }
     Err(last_err)
+}
+
+/// How often an append races for the head before it gives up.
+const APPEND_ROUNDS: u32 = 40;
+
+/// The pause after losing round `round` of the race for the head: random, so the writers
+/// that lost together do not meet again at once, and growing (to 64 ms), so a burst of
+/// writers (a hundred parallel login failures, each its own event) spreads out instead of
+/// starving the unlucky ones within a few milliseconds.
+fn append_backoff(round: u32) -> std::time::Duration {
+    use rand::Rng;
+    let ceiling = 2u64 << round.min(5);
+    std::time::Duration::from_millis(rand::thread_rng().gen_range(1..=ceiling))
 }
 
 /// Writes the first keyed row, which links to (and so seals) every row written before the

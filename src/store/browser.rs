@@ -16,7 +16,7 @@ use super::models::users;
 use super::{Store, StoreError};
 
 /// A throttling key's stored failure counter (login form and password grant alike).
-pub use super::models::throttle::Counter as ThrottleCounter;
+pub use super::models::throttle::{GiveBack, Reserved as ThrottlePlace};
 
 /// A validated authorization request as stored, frozen until it is taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -403,33 +403,34 @@ impl Store {
 /// Throttling of password checks: counters per key (a username, a client IP), shared by
 /// every replica and by the login form and the password grant.
 impl Store {
-    /// The counters of several keys in one query.
-    pub async fn throttle_counters(
+    /// Takes a place for one password check on every key, or refuses without taking any
+    /// when `admit` says so (see `throttle::reserve`): the counting happens before the
+    /// check, so parallel attempts cannot all read the same old counts.
+    pub async fn reserve_login_attempt<R, A>(
         &self,
-        keys: Vec<String>,
-    ) -> Result<Vec<ThrottleCounter>, StoreError> {
-        self.run(move |conn| throttle::counters(conn, &keys)).await
-    }
-
-    /// Forgets a key's failures (after a success).
-    pub async fn clear_throttle(&self, key: String) -> Result<(), StoreError> {
-        self.run(move |conn| throttle::clear(conn, &key)).await
-    }
-
-    /// Counts one failure for `key` (a new window if the last one began at or before
-    /// `window_start_after`) and returns the failures now in its window.
-    pub async fn record_login_failure(
-        &self,
-        key: String,
+        keys: Vec<(String, i64)>,
         now: i64,
-        window_start_after: i64,
-    ) -> Result<u32, StoreError> {
+        admit: A,
+    ) -> Result<Result<Vec<ThrottlePlace>, R>, StoreError>
+    where
+        R: Send + 'static,
+        A: FnOnce(&[Option<(u32, i64)>]) -> Option<R> + Send + 'static,
+    {
+        self.run(move |conn| throttle::reserve(conn, &keys, now, admit))
+            .await
+    }
+
+    /// Gives back each place as said (see `throttle::give_back`).
+    pub async fn give_back_login_places(
+        &self,
+        places: Vec<(ThrottlePlace, GiveBack)>,
+    ) -> Result<(), StoreError> {
         self.run(move |conn| {
-            throttle::record_failure(conn, &key, now, window_start_after)?;
-            throttle::failures(conn, &key, window_start_after)
+            places
+                .iter()
+                .try_for_each(|(place, what)| throttle::give_back(conn, place, *what))
         })
         .await
-        .map(|found| found.map_or(0, |(n, _)| n))
     }
 }
 

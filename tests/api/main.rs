@@ -35,5 +35,6 @@ mod resource_server;
 mod resources;
 mod round_trips;
 mod sslmode;
+mod throttle_atomic;
 mod token;
 mod users_clients;

@@ -894,6 +894,10 @@ async fn password_overload_answers_503_with_retry_after() {
         c.password.workers = 1;
         c.password.queue_limit = 1;
         c.password.iterations = 3;
+        // Each attempt in flight holds a place on frank's counter until it succeeds:
+        // room for all of them, so this test sees the hashing pool's limit alone.
+        c.login.user.max_failures = 50;
+        c.login.user.lock_after_failures = 100;
     })
     .await;
     let secret = confidential(&app, "app", &["password"], "api:read", false).await;
