@@ -202,6 +202,9 @@ pub struct RateLimitConfig {
     pub token_per_second: u32,
     pub token_burst: u32,
     pub trusted_proxies: Vec<IpAddr>,
+    pub proxy_header: ProxyHeader,
+    /// 32..=128.
+    pub ipv6_prefix_len: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -310,6 +313,8 @@ impl Config {
                 "token_per_second": self.rate_limit.token_per_second,
                 "token_burst": self.rate_limit.token_burst,
                 "trusted_proxies": self.rate_limit.trusted_proxies,
+                "proxy_header": self.rate_limit.proxy_header,
+                "ipv6_prefix_len": self.rate_limit.ipv6_prefix_len,
             },
             "password": {
                 "memory_kib": self.password.memory_kib,

@@ -283,6 +283,24 @@ impl Default for RawLogin {
     }
 }
 
+/// Which forwarding header the trusted proxies write (`crate::http::client_ip` reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyHeader {
+    XForwardedFor,
+    /// RFC 7239.
+    Forwarded,
+}
+
+impl ProxyHeader {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyHeader::XForwardedFor => "x-forwarded-for",
+            ProxyHeader::Forwarded => "forwarded",
+        }
+    }
+}
+
 /// Per-IP request rate limits (per replica; kept in memory).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -290,8 +308,12 @@ pub struct RawRateLimit {
     /// Sustained requests per second per client IP on /token; 0 turns the limit off.
     pub token_per_second: u32,
     pub token_burst: u32,
-    /// Addresses of reverse proxies whose X-Forwarded-For is believed.
+    /// Addresses of reverse proxies whose forwarding header is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The one forwarding header those proxies write; the other is never read.
+    pub proxy_header: ProxyHeader,
+    /// IPv6 clients are counted per network of this many bits (one subscriber gets a /64).
+    pub ipv6_prefix_len: u8,
 }
 
 impl Default for RawRateLimit {
@@ -300,6 +322,8 @@ impl Default for RawRateLimit {
             token_per_second: 200,
             token_burst: 400,
             trusted_proxies: Vec::new(),
+            proxy_header: ProxyHeader::XForwardedFor,
+            ipv6_prefix_len: 64,
         }
     }
 }
