@@ -209,6 +209,9 @@ macro_rules! metered_app {
                 let method = req.method().to_string();
                 let metrics = metrics.clone();
                 let span = telemetry::request_span(&req);
+                if let Some(state) = req.app_data::<web::Data<AppState>>() {
+                    span.in_scope(|| state.note_forwarding(req.peer_addr(), req.headers()));
+                }
                 let response = span.in_scope(|| srv.call(req));
                 response.instrument(span.clone()).map(move |res| {
                     in_flight.done();

@@ -237,7 +237,12 @@ mod tests {
                 &["6.6.6.6", "198.51.100.7", "10.0.0.2"],
                 "198.51.100.7",
             ),
-            (PROXY, XForwardedFor, &["198.51.100.7, 6.6.6.6", ""], "6.6.6.6"),
+            (
+                PROXY,
+                XForwardedFor,
+                &["198.51.100.7, 6.6.6.6", ""],
+                "6.6.6.6",
+            ),
             // All trusted: the leftmost.
             (PROXY, XForwardedFor, &["10.0.0.2, 10.0.0.1"], "10.0.0.2"),
             // Ports and IPv6 forms.
@@ -245,13 +250,28 @@ mod tests {
             (PROXY, XForwardedFor, &["2001:db8::7"], "2001:db8::7"),
             (PROXY, XForwardedFor, &["[2001:db8::7]:443"], "2001:db8::7"),
             (PROXY, XForwardedFor, &["[2001:db8::7]"], "2001:db8::7"),
-            (PROXY, XForwardedFor, &["::ffff:198.51.100.7"], "198.51.100.7"),
+            (
+                PROXY,
+                XForwardedFor,
+                &["::ffff:198.51.100.7"],
+                "198.51.100.7",
+            ),
             // A trusted proxy written as IPv4-mapped IPv6 is still trusted.
-            (PROXY, XForwardedFor, &["1.1.1.1, ::ffff:10.0.0.2"], "1.1.1.1"),
+            (
+                PROXY,
+                XForwardedFor,
+                &["1.1.1.1, ::ffff:10.0.0.2"],
+                "1.1.1.1",
+            ),
             // Garbage ends the walk at the last trusted hop: never an address of the
             // client's choosing, never a panic.
             (PROXY, XForwardedFor, &["not-an-ip"], PROXY),
-            (PROXY, XForwardedFor, &["1.2.3.4, garbage, 10.0.0.2"], "10.0.0.2"),
+            (
+                PROXY,
+                XForwardedFor,
+                &["1.2.3.4, garbage, 10.0.0.2"],
+                "10.0.0.2",
+            ),
             (PROXY, XForwardedFor, &["[2001:db8::7"], PROXY),
             (PROXY, XForwardedFor, &["[2001:db8::7]x"], PROXY),
             (PROXY, XForwardedFor, &["1.2.3.4:port"], PROXY),
@@ -279,15 +299,30 @@ mod tests {
                 &["for=6.6.6.6, for=\"198.51.100.7\";host=\"a,b;c\""],
                 "198.51.100.7",
             ),
-            (PROXY, Forwarded, &["for=6.6.6.6", "for=198.51.100.7"], "198.51.100.7"),
+            (
+                PROXY,
+                Forwarded,
+                &["for=6.6.6.6", "for=198.51.100.7"],
+                "198.51.100.7",
+            ),
             (
                 PROXY,
                 Forwarded,
                 &["for=6.6.6.6, for=198.51.100.7, for=10.0.0.2"],
                 "198.51.100.7",
             ),
-            (PROXY, Forwarded, &["for=\"198.51.100.7:_abc\""], "198.51.100.7"),
-            (PROXY, Forwarded, &["for=\"\\1\\98.51.100.7\""], "198.51.100.7"),
+            (
+                PROXY,
+                Forwarded,
+                &["for=\"198.51.100.7:_abc\""],
+                "198.51.100.7",
+            ),
+            (
+                PROXY,
+                Forwarded,
+                &["for=\"\\1\\98.51.100.7\""],
+                "198.51.100.7",
+            ),
             // unknown, obfuscated, missing or doubled `for`, broken quoting: no address.
             (PROXY, Forwarded, &["for=6.6.6.6, for=unknown"], PROXY),
             (PROXY, Forwarded, &["for=6.6.6.6, for=_hidden"], PROXY),
@@ -315,7 +350,10 @@ mod tests {
                 "{peer} {header:?} {lines:?}"
             );
         }
-        assert_eq!(client_ip(None, XForwardedFor, &["1.2.3.4"], &trusted()), None);
+        assert_eq!(
+            client_ip(None, XForwardedFor, &["1.2.3.4"], &trusted()),
+            None
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! API both take it from this module, so neither needs the builder (`crate::app`) that
 //! wires them together.
 
-use std::sync::Arc;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::http::header::HeaderMap;
@@ -72,21 +72,18 @@ impl AppState {
         }
     }
 
-    /// The client behind `peer` (`crate::http::client_ip` has the rules). Warns once when
-    /// forwarding headers arrive from a peer that is not a trusted proxy: either a proxy
-    /// missing from the setting (every user then shares its address), or a client trying
-    /// to choose its own.
-    pub fn client_address(
-        &self,
-        peer: Option<SocketAddr>,
-        headers: &HeaderMap,
-    ) -> Option<ClientAddress> {
-        let settings = &self.config.rate_limit;
-        let peer = peer.map(|a| a.ip());
+    /// Warns once when forwarding headers arrive from a peer that is not a trusted proxy:
+    /// either a proxy missing from the setting (every user then shares its address and its
+    /// limits), or a client trying to choose its own address. Called for every request.
+    pub fn note_forwarding(&self, peer: Option<SocketAddr>, headers: &HeaderMap) {
         let has_forwarding =
             headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
-        if ignored_forwarding(peer, has_forwarding, &settings.trusted_proxies)
-            && !self.forwarding_warned.swap(true, Ordering::Relaxed)
+        let peer = peer.map(|a| a.ip());
+        if ignored_forwarding(
+            peer,
+            has_forwarding,
+            &self.config.rate_limit.trusted_proxies,
+        ) && !self.forwarding_warned.swap(true, Ordering::Relaxed)
         {
             tracing::warn!(
                 peer = ?peer,
@@ -95,13 +92,28 @@ impl AppState {
                  rate_limit.trusted_proxies (PORTCULLIS_RATE_LIMIT__TRUSTED_PROXIES)"
             );
         }
+    }
+
+    /// The client behind `peer`; `crate::http::client_ip` has the rules.
+    pub fn client_address(
+        &self,
+        peer: Option<SocketAddr>,
+        headers: &HeaderMap,
+    ) -> Option<ClientAddress> {
+        let settings = &self.config.rate_limit;
+        let peer = peer.map(|a| a.ip());
         // Header values that are not visible ASCII name no address; dropping them would
         // shift the list, so they are kept as a hop the parser refuses.
         let lines: Vec<&str> = headers
             .get_all(settings.proxy_header.name())
             .map(|v| v.to_str().unwrap_or("\u{0}"))
             .collect();
-        let ip = client_ip(peer, settings.proxy_header, &lines, &settings.trusted_proxies)?;
+        let ip = client_ip(
+            peer,
+            settings.proxy_header,
+            &lines,
+            &settings.trusted_proxies,
+        )?;
         Some(ClientAddress {
             ip,
             key: counting_key(ip, settings.ipv6_prefix_len),

@@ -14,6 +14,7 @@ mod audit;
 mod authorize;
 mod authorize_oidc;
 mod cli;
+mod client_addresses;
 mod config;
 mod csrf_binding;
 mod current_rights;
