@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use portcullis::clock::Clock;
+
 use portcullis::config::{Config, ProxyHeader, Sources};
 
 use crate::helpers::{PATIENCE, POLL, TestApp, TestDb, eventually_blocking, spawn_app_with};
@@ -263,4 +265,66 @@ fn serve_warns_once_about_ignored_forwarding_headers() {
         "one warning: {logs}"
     );
     assert!(logs.contains("rate_limit.trusted_proxies"), "{logs}");
+}
+
+/// Password throttling counts the IPv6 network the proxy reports; the audit log keeps the
+/// full address as evidence.
+#[tokio::test]
+async fn login_throttling_counts_the_network_and_audit_keeps_the_address() {
+    use diesel::prelude::*;
+    use portcullis::store::schema::{audit_events, login_failures};
+
+    // The default /token rate limit: the point here is the password throttle.
+    let app = spawn_app_with(Arc::new(TestDb::new()), |c| {
+        c.rate_limit.trusted_proxies = vec![PROXY.parse().unwrap()];
+    })
+    .await;
+    let secret = app
+        .confidential_client("app")
+        .grants(&["password"])
+        .scope("api:read")
+        .await
+        .secret()
+        .to_owned();
+    app.user("frank").await;
+    for from in ["2001:db8:1:2::5", "2001:db8:1:2::6"] {
+        let status = app
+            .http
+            .post(format!("{}/token", app.public))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", from)
+            .basic_auth("app", Some(&secret))
+            .body("grant_type=password&username=frank&password=wrong")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 400);
+        app.clock.set(app.clock.now() + 3600);
+    }
+    let (keys, details): (Vec<String>, Vec<String>) = app
+        .state
+        .store
+        .run(|conn| {
+            let keys = login_failures::table
+                .select(login_failures::throttle_key)
+                .load(conn)?;
+            let details = audit_events::table
+                .filter(audit_events::event_type.eq("login.failure"))
+                .select(audit_events::details)
+                .load(conn)?;
+            Ok((keys, details))
+        })
+        .await
+        .unwrap();
+    assert!(keys.contains(&"ip:2001:db8:1:2::".to_owned()), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.contains("::5")), "{keys:?}");
+    assert!(
+        details.iter().any(|d| d.contains("2001:db8:1:2::5")),
+        "{details:?}"
+    );
+    assert!(
+        details.iter().any(|d| d.contains("2001:db8:1:2::6")),
+        "{details:?}"
+    );
 }
