@@ -9,6 +9,7 @@ use actix_web::dev::{Server, Service as _};
 use actix_web::{App, HttpServer, web};
 use futures_util::FutureExt;
 use tracing::Instrument;
+use zeroize::Zeroizing;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, MasterKeySource};
@@ -436,10 +437,12 @@ async fn wait_for_stop_signal(notify: &tokio::sync::Notify) {
     }
 }
 
-/// On a database with no user at all, creates `admin` with the `admin` role and a random
-/// password, returned so `serve` can print it once (it is never logged).
+/// On a database with no user at all, creates `admin` with the `admin` role and `password`,
+/// or a random one returned in `generated_password` so `serve` can hand it over once (it is
+/// never logged).
 pub async fn bootstrap_admin(
     service: &manage::Service,
+    password: Option<Zeroizing<String>>,
 ) -> Result<Option<manage::users::CreatedUser>, manage::ManageError> {
     if service.user_count().await? > 0 {
         return Ok(None);
@@ -448,6 +451,7 @@ pub async fn bootstrap_admin(
         .create_user(
             &Actor::system(),
             manage::users::NewUser {
+                password,
                 username: "admin".into(),
                 roles: vec!["admin".into()],
                 ..Default::default()

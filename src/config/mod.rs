@@ -211,6 +211,10 @@ pub struct RateLimitConfig {
 pub struct Config {
     pub issuer: Issuer,
     pub data_dir: PathBuf,
+    /// Where the operator's password for the first `admin` is; `serve` reads it at start,
+    /// so the secret itself never sits in `Config` (which is `Debug` and shown by
+    /// `config check`).
+    pub bootstrap_admin_password_file: Option<PathBuf>,
     pub database: DatabaseConfig,
     pub http_bind: SocketAddr,
     pub admin_bind: SocketAddr,
@@ -244,6 +248,7 @@ impl Config {
         serde_json::json!({
             "issuer": self.issuer.as_str(),
             "data_dir": self.data_dir,
+            "bootstrap_admin_password_file": self.bootstrap_admin_password_file,
             "database": {
                 "backend": self.database.url.backend(),
                 "url": self.database.url.redacted(),

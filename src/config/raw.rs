@@ -16,6 +16,10 @@ const DEFAULT_IDLE_POLL_US: u64 = 100;
 pub struct RawConfig {
     pub issuer: String,
     pub data_dir: PathBuf,
+    /// A file holding the first `admin`'s password, for an operator who supplies it
+    /// (`PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD_FILE`); unset, one is generated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap_admin_password_file: Option<PathBuf>,
     pub database: RawDatabase,
     pub http: RawHttp,
     pub admin: RawAdmin,
@@ -35,6 +39,7 @@ impl Default for RawConfig {
         Self {
             issuer: "http://127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
+            bootstrap_admin_password_file: None,
             database: RawDatabase::default(),
             http: RawHttp::default(),
             admin: RawAdmin::default(),

@@ -264,6 +264,7 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         tokens,
         issuer,
         data_dir: raw.data_dir,
+        bootstrap_admin_password_file: raw.bootstrap_admin_password_file,
         database: DatabaseConfig {
             url,
             pool_size,

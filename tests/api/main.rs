@@ -13,6 +13,7 @@ mod admin;
 mod audit;
 mod authorize;
 mod authorize_oidc;
+mod bootstrap;
 mod cli;
 mod client_addresses;
 mod config;
