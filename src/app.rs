@@ -9,6 +9,7 @@ use actix_web::dev::{Server, Service as _};
 use actix_web::{App, HttpServer, web};
 use futures_util::FutureExt;
 use tracing::Instrument;
+use zeroize::Zeroizing;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, MasterKeySource};
@@ -160,6 +161,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
         clients,
         standings,
         token_rate_limit,
+        forwarding_warned: Default::default(),
         config: Arc::new(config),
         store,
         service,
@@ -208,6 +210,9 @@ macro_rules! metered_app {
                 let method = req.method().to_string();
                 let metrics = metrics.clone();
                 let span = telemetry::request_span(&req);
+                if let Some(state) = req.app_data::<web::Data<AppState>>() {
+                    span.in_scope(|| state.note_forwarding(req.peer_addr(), req.headers()));
+                }
                 let response = span.in_scope(|| srv.call(req));
                 response.instrument(span.clone()).map(move |res| {
                     in_flight.done();
@@ -432,10 +437,12 @@ async fn wait_for_stop_signal(notify: &tokio::sync::Notify) {
     }
 }
 
-/// On a database with no user at all, creates `admin` with the `admin` role and a random
-/// password, returned so `serve` can print it once (it is never logged).
+/// On a database with no user at all, creates `admin` with the `admin` role and `password`,
+/// or a random one returned in `generated_password` so `serve` can hand it over once (it is
+/// never logged).
 pub async fn bootstrap_admin(
     service: &manage::Service,
+    password: Option<Zeroizing<String>>,
 ) -> Result<Option<manage::users::CreatedUser>, manage::ManageError> {
     if service.user_count().await? > 0 {
         return Ok(None);
@@ -444,6 +451,7 @@ pub async fn bootstrap_admin(
         .create_user(
             &Actor::system(),
             manage::users::NewUser {
+                password,
                 username: "admin".into(),
                 roles: vec!["admin".into()],
                 ..Default::default()

@@ -202,12 +202,19 @@ pub struct RateLimitConfig {
     pub token_per_second: u32,
     pub token_burst: u32,
     pub trusted_proxies: Vec<IpAddr>,
+    pub proxy_header: ProxyHeader,
+    /// 32..=128.
+    pub ipv6_prefix_len: u8,
 }
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub issuer: Issuer,
     pub data_dir: PathBuf,
+    /// Where the operator's password for the first `admin` is; `serve` reads it at start,
+    /// so the secret itself never sits in `Config` (which is `Debug` and shown by
+    /// `config check`).
+    pub bootstrap_admin_password_file: Option<PathBuf>,
     pub database: DatabaseConfig,
     pub http_bind: SocketAddr,
     pub admin_bind: SocketAddr,
@@ -241,6 +248,7 @@ impl Config {
         serde_json::json!({
             "issuer": self.issuer.as_str(),
             "data_dir": self.data_dir,
+            "bootstrap_admin_password_file": self.bootstrap_admin_password_file,
             "database": {
                 "backend": self.database.url.backend(),
                 "url": self.database.url.redacted(),
@@ -310,6 +318,8 @@ impl Config {
                 "token_per_second": self.rate_limit.token_per_second,
                 "token_burst": self.rate_limit.token_burst,
                 "trusted_proxies": self.rate_limit.trusted_proxies,
+                "proxy_header": self.rate_limit.proxy_header,
+                "ipv6_prefix_len": self.rate_limit.ipv6_prefix_len,
             },
             "password": {
                 "memory_kib": self.password.memory_kib,

@@ -16,6 +16,10 @@ const DEFAULT_IDLE_POLL_US: u64 = 100;
 pub struct RawConfig {
     pub issuer: String,
     pub data_dir: PathBuf,
+    /// A file holding the first `admin`'s password, for an operator who supplies it
+    /// (`PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD_FILE`); unset, one is generated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap_admin_password_file: Option<PathBuf>,
     pub database: RawDatabase,
     pub http: RawHttp,
     pub admin: RawAdmin,
@@ -35,6 +39,7 @@ impl Default for RawConfig {
         Self {
             issuer: "http://127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
+            bootstrap_admin_password_file: None,
             database: RawDatabase::default(),
             http: RawHttp::default(),
             admin: RawAdmin::default(),
@@ -283,6 +288,24 @@ impl Default for RawLogin {
     }
 }
 
+/// Which forwarding header the trusted proxies write (`crate::http::client_ip` reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyHeader {
+    XForwardedFor,
+    /// RFC 7239.
+    Forwarded,
+}
+
+impl ProxyHeader {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyHeader::XForwardedFor => "x-forwarded-for",
+            ProxyHeader::Forwarded => "forwarded",
+        }
+    }
+}
+
 /// Per-IP request rate limits (per replica; kept in memory).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -290,8 +313,12 @@ pub struct RawRateLimit {
     /// Sustained requests per second per client IP on /token; 0 turns the limit off.
     pub token_per_second: u32,
     pub token_burst: u32,
-    /// Addresses of reverse proxies whose X-Forwarded-For is believed.
+    /// Addresses of reverse proxies whose forwarding header is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The one forwarding header those proxies write; the other is never read.
+    pub proxy_header: ProxyHeader,
+    /// IPv6 clients are counted per network of this many bits (one subscriber gets a /64).
+    pub ipv6_prefix_len: u8,
 }
 
 impl Default for RawRateLimit {
@@ -300,6 +327,8 @@ impl Default for RawRateLimit {
             token_per_second: 200,
             token_burst: 400,
             trusted_proxies: Vec::new(),
+            proxy_header: ProxyHeader::XForwardedFor,
+            ipv6_prefix_len: 64,
         }
     }
 }

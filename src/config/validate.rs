@@ -169,10 +169,19 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
             "must be at least 1",
         ));
     }
+    if !(32..=128).contains(&raw.rate_limit.ipv6_prefix_len) {
+        return Err(invalid(
+            figment,
+            "rate_limit.ipv6_prefix_len",
+            "must be between 32 and 128",
+        ));
+    }
     let rate_limit = RateLimitConfig {
         token_per_second: raw.rate_limit.token_per_second,
         token_burst: raw.rate_limit.token_burst,
         trusted_proxies: raw.rate_limit.trusted_proxies.clone(),
+        proxy_header: raw.rate_limit.proxy_header,
+        ipv6_prefix_len: raw.rate_limit.ipv6_prefix_len,
     };
 
     if !(60..=30 * 86_400).contains(&raw.sessions.idle_secs)
@@ -255,6 +264,7 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         tokens,
         issuer,
         data_dir: raw.data_dir,
+        bootstrap_admin_password_file: raw.bootstrap_admin_password_file,
         database: DatabaseConfig {
             url,
             pool_size,

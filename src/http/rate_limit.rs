@@ -9,7 +9,6 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 
-use super::client_ip::client_ip;
 use crate::http::state::AppState;
 
 pub async fn limit_token_endpoint(
@@ -18,16 +17,8 @@ pub async fn limit_token_endpoint(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let limited = req.app_data::<web::Data<AppState>>().and_then(|state| {
         let limiter = state.token_rate_limit.as_ref()?;
-        let forwarded = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        let ip = client_ip(
-            req.peer_addr().map(|a| a.ip()),
-            forwarded,
-            &state.config.rate_limit.trusted_proxies,
-        )?;
-        limiter.check(ip).err()
+        let client = state.client_address(req.peer_addr(), req.headers())?;
+        limiter.check(client.key).err()
     });
     if let Some(wait) = limited {
         let response = HttpResponse::TooManyRequests()

@@ -2,16 +2,18 @@
 //! API both take it from this module, so neither needs the builder (`crate::app`) that
 //! wires them together.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, web};
 
 use crate::accounts::Accounts;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::keystore::KeyStore;
-use crate::http::client_ip::client_ip;
+use crate::http::client_ip::{client_ip, counting_key, ignored_forwarding};
 use crate::http::ip_limiter::IpRateLimiter;
 use crate::manage;
 use crate::oauth::client::cache::ClientCache;
@@ -36,12 +38,25 @@ pub struct AppState {
     pub clients: Arc<ClientCache>,
     pub standings: Arc<StandingChecks>,
     pub token_rate_limit: Option<IpRateLimiter>,
+    /// Set once `serve` has warned about forwarding headers from an untrusted peer, so a
+    /// misconfigured proxy costs one log line, not one per request.
+    pub forwarding_warned: Arc<AtomicBool>,
+}
+
+/// Who sent a request, as the configured trusted proxies report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress {
+    /// The address itself, for the audit log.
+    pub ip: IpAddr,
+    /// What rate limits and throttles count under: the IPv6 network, not the address.
+    pub key: IpAddr,
 }
 
 impl AppState {
     /// What protocol code needs for one request: `now` read once from the clock, and the
     /// caller's address as the configured trusted proxies report it.
     pub fn ctx(&self, req: &HttpRequest) -> Ctx<'_> {
+        let client = self.client_address(req.peer_addr(), req.headers());
         Ctx {
             config: &self.config,
             store: &self.store,
@@ -52,14 +67,57 @@ impl AppState {
             metrics: &self.metrics,
             now: self.clock.now(),
             started: std::time::Instant::now(),
-            client_ip: client_ip(
-                req.peer_addr().map(|a| a.ip()),
-                req.headers()
-                    .get("x-forwarded-for")
-                    .and_then(|v| v.to_str().ok()),
-                &self.config.rate_limit.trusted_proxies,
-            ),
+            client_ip: client.map(|c| c.ip),
+            client_key: client.map(|c| c.key),
         }
+    }
+
+    /// Warns once when forwarding headers arrive from a peer that is not a trusted proxy:
+    /// either a proxy missing from the setting (every user then shares its address and its
+    /// limits), or a client trying to choose its own address. Called for every request.
+    pub fn note_forwarding(&self, peer: Option<SocketAddr>, headers: &HeaderMap) {
+        let has_forwarding =
+            headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
+        let peer = peer.map(|a| a.ip());
+        if ignored_forwarding(
+            peer,
+            has_forwarding,
+            &self.config.rate_limit.trusted_proxies,
+        ) && !self.forwarding_warned.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                peer = ?peer,
+                "forwarding headers (X-Forwarded-For / Forwarded) from a peer that is not a \
+                 trusted proxy are ignored; if it is your reverse proxy, add its address to \
+                 rate_limit.trusted_proxies (PORTCULLIS_RATE_LIMIT__TRUSTED_PROXIES)"
+            );
+        }
+    }
+
+    /// The client behind `peer`; `crate::http::client_ip` has the rules.
+    pub fn client_address(
+        &self,
+        peer: Option<SocketAddr>,
+        headers: &HeaderMap,
+    ) -> Option<ClientAddress> {
+        let settings = &self.config.rate_limit;
+        let peer = peer.map(|a| a.ip());
+        // Header values that are not visible ASCII name no address; dropping them would
+        // shift the list, so they are kept as a hop the parser refuses.
+        let lines: Vec<&str> = headers
+            .get_all(settings.proxy_header.name())
+            .map(|v| v.to_str().unwrap_or("\u{0}"))
+            .collect();
+        let ip = client_ip(
+            peer,
+            settings.proxy_header,
+            &lines,
+            &settings.trusted_proxies,
+        )?;
+        Some(ClientAddress {
+            ip,
+            key: counting_key(ip, settings.ipv6_prefix_len),
+        })
     }
 }
 

@@ -24,7 +24,11 @@ pub struct Ctx<'a> {
     pub now: i64,
     /// When the request began, on the monotonic clock: for bounds finer than a second.
     pub started: std::time::Instant,
+    /// The client's address, for the audit log.
     pub client_ip: Option<IpAddr>,
+    /// What throttles count under: the client's IPv6 network (`rate_limit.ipv6_prefix_len`),
+    /// or its IPv4 address.
+    pub client_key: Option<IpAddr>,
 }
 
 /// Storage failures seen by a protocol endpoint: an outage is 503 (retry), anything else

@@ -38,7 +38,7 @@ fn keys(ctx: &Ctx<'_>, normalised: &str) -> Vec<Key> {
         name: user_key(normalised),
         policy: ctx.config.login.user,
     }];
-    if let Some(ip) = ctx.client_ip {
+    if let Some(ip) = ctx.client_key {
         keys.push(Key {
             name: format!("ip:{ip}"),
             policy: ctx.config.login.ip,

@@ -2,6 +2,7 @@
 //! result is printed through [`output::Output`].
 
 mod audit;
+mod bootstrap;
 mod clients;
 mod config;
 mod keys;

@@ -1,8 +1,11 @@
 //! Running the server: `serve`, `healthcheck` and `migrate`.
 
+use std::io::IsTerminal as _;
+
 use serde_json::json;
 
-use super::output::{Output, print_lossy};
+use super::bootstrap;
+use super::output::Output;
 use super::{CliError, quiet_logs};
 use crate::app::{self, Application};
 use crate::cli::healthcheck;
@@ -68,30 +71,23 @@ async fn serve_logged(mut config: Config, no_migrate: bool, out: Output) -> Resu
              sslmode=verify-full with sslrootcert"
         );
     }
+    // Before anything is built: a missing or weak password file is a start-up error even
+    // on a database that already has its admin, so a wrong setting is seen at once.
+    let supplied = config
+        .bootstrap_admin_password_file
+        .as_deref()
+        .map(bootstrap::read_supplied)
+        .transpose()?;
     let app = Application::build(config).await?;
     let state = app.state().clone();
-    let bootstrapped = app::bootstrap_admin(&state.service).await?;
-    // The first admin is created without a password, so one is always generated.
-    if let Some((created, password)) = bootstrapped
-        .as_ref()
-        .and_then(|c| Some((c, c.generated_password.as_deref()?.as_str())))
-    {
-        // Printed, never logged: a log pipeline would keep it. `print_lossy`, not
-        // `Output`: a closed stdout must not stop the server.
-        if out.is_json() {
-            print_lossy(
-                &json!({
-                    "bootstrap_admin": { "username": created.user.username, "password": password }
-                })
-                .to_string(),
-            );
-        } else {
-            print_lossy(&format!(
-                "\n  First run: created user `{}` with role `admin`.\n  Password (shown once): {password}\n  Change it with `portcullis user set-password {} --password-stdin`.\n",
-                created.user.username, created.user.username
-            ));
-        }
-    }
+    bootstrap::bootstrap(
+        &state.service,
+        &state.config.data_dir,
+        supplied,
+        std::io::stdout().is_terminal(),
+        out,
+    )
+    .await?;
     tracing::info!(
         issuer = %state.config.issuer,
         database = %database,
