@@ -155,18 +155,14 @@ pub async fn check_password(
                     (p.clone(), what)
                 })
                 .collect();
+            let event = AuditEvent::new("login.success")
+                .by(AuditActor::client(client_id))
+                .subject(user.id.clone())
+                .details(details("success"));
             ctx.store
-                .give_back_login_places(back)
+                .login_succeeded(back, ctx.now, event)
                 .await
                 .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
-            audit(
-                ctx,
-                AuditEvent::new("login.success")
-                    .by(AuditActor::client(client_id))
-                    .subject(user.id.clone())
-                    .details(details("success")),
-            )
-            .await?;
             Ok(user)
         }
         None => {

@@ -420,6 +420,25 @@ impl Store {
             .await
     }
 
+    /// A password check that succeeded: gives its places back as said and records `event`
+    /// (its `login.success`) in one transaction, so a success costs one round trip more
+    /// than its check, as before places were taken.
+    pub async fn login_succeeded(
+        &self,
+        places: Vec<(ThrottlePlace, GiveBack)>,
+        now: i64,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.run_audited(Change::Other, now, Some(event.clone()), move |conn| {
+            places
+                .iter()
+                .try_for_each(|(place, what)| throttle::give_back(conn, place, *what))?;
+            Ok(Some(((), event)))
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// Gives back each place as said (see `throttle::give_back`).
     pub async fn give_back_login_places(
         &self,
