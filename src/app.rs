@@ -149,10 +149,9 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
         store.clone(),
         config.tokens.client_cache,
     ));
-    let token_rate_limit = crate::http::ip_limiter::IpRateLimiter::new(
-        config.rate_limit.token_per_second,
-        config.rate_limit.token_burst,
-    );
+    let rate_limits = Arc::new(crate::http::ip_limiter::EndpointLimiters::new(
+        &config.rate_limit,
+    ));
     let standings = Arc::new(crate::oauth::standing::StandingChecks::new(
         store.clone(),
         config.tokens.introspection_cache,
@@ -160,7 +159,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
     Ok(AppState {
         clients,
         standings,
-        token_rate_limit,
+        rate_limits,
         forwarding_warned: Default::default(),
         config: Arc::new(config),
         store,
@@ -383,9 +382,7 @@ async fn key_maintenance(state: AppState) {
             tracing::warn!(error = %err, "signing key maintenance failed; retrying next tick");
         }
         observe_keys(&state.metrics, &state.keys, now);
-        if let Some(limiter) = &state.token_rate_limit {
-            limiter.forget_idle();
-        }
+        state.rate_limits.forget_idle();
     }
 }
 

@@ -142,6 +142,7 @@ pub struct Metrics {
     pub janitor_runs: IntCounterVec,
     pub introspections: IntCounterVec,
     pub standings: IntCounterVec,
+    pub rate_limited: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -223,6 +224,14 @@ impl Metrics {
             &["source"],
         )?;
         registry.register(Box::new(standings.clone()))?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "rate_limited_total",
+                "Requests refused with 429 by the per-address bucket of their endpoint",
+            ),
+            &["endpoint"],
+        )?;
+        registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(janitor_purged.clone()))?;
         registry.register(Box::new(table_rows.clone()))?;
         registry.register(Box::new(janitor_runs.clone()))?;
@@ -243,6 +252,7 @@ impl Metrics {
             janitor_runs,
             introspections,
             standings,
+            rate_limited,
         })
     }
 

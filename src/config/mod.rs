@@ -12,6 +12,7 @@ mod raw;
 mod sources;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -205,7 +206,31 @@ pub struct RateLimitConfig {
     pub proxy_header: ProxyHeader,
     /// 32..=128.
     pub ipv6_prefix_len: u8,
+    /// Per-address bucket of every public endpoint but /token, by name
+    /// (`ENDPOINT_BUCKETS`); `per_second == 0` turns one off.
+    pub endpoints: BTreeMap<&'static str, Bucket>,
 }
+
+/// A per-address token bucket's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Every bucket name, /token included; `rate_limit.endpoints.<name>` sets one.
+pub const ENDPOINT_BUCKETS: &[&str] = &[
+    "authorize",
+    "login",
+    "consent",
+    "select_account",
+    "logout",
+    "userinfo",
+    "introspect",
+    "revoke",
+    "token",
+    "other",
+];
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -320,6 +345,9 @@ impl Config {
                 "trusted_proxies": self.rate_limit.trusted_proxies,
                 "proxy_header": self.rate_limit.proxy_header,
                 "ipv6_prefix_len": self.rate_limit.ipv6_prefix_len,
+                "endpoints": self.rate_limit.endpoints.iter().map(|(name, b)| {
+                    (name.to_string(), serde_json::json!({"per_second": b.per_second, "burst": b.burst}))
+                }).collect::<serde_json::Map<_, _>>(),
             },
             "password": {
                 "memory_kib": self.password.memory_kib,

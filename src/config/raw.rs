@@ -319,6 +319,53 @@ pub struct RawRateLimit {
     pub proxy_header: ProxyHeader,
     /// IPv6 clients are counted per network of this many bits (one subscriber gets a /64).
     pub ipv6_prefix_len: u8,
+    /// One bucket per public endpoint (every endpoint but /token, which keeps the two
+    /// settings above); `per_second = 0` turns one off.
+    pub endpoints: RawEndpointBuckets,
+}
+
+/// One per-address token bucket: sustained requests per second and the burst on top.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBucket {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// The buckets by endpoint name (`crate::config::ENDPOINT_BUCKETS`). Named fields rather
+/// than a map, so a misspelt endpoint is refused at start instead of silently unlimited.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEndpointBuckets {
+    pub authorize: RawBucket,
+    pub login: RawBucket,
+    pub consent: RawBucket,
+    pub select_account: RawBucket,
+    pub logout: RawBucket,
+    pub userinfo: RawBucket,
+    pub introspect: RawBucket,
+    pub revoke: RawBucket,
+    /// Discovery, keys, health, the stylesheet and any path without its own bucket.
+    pub other: RawBucket,
+}
+
+impl Default for RawEndpointBuckets {
+    // Generous: well above one person's use and the benchmarks' load from one address,
+    // low enough that a single address cannot flood the database-backed endpoints.
+    fn default() -> Self {
+        let b = |per_second, burst| RawBucket { per_second, burst };
+        Self {
+            authorize: b(50, 200),
+            login: b(50, 200),
+            consent: b(50, 200),
+            select_account: b(50, 200),
+            logout: b(50, 200),
+            userinfo: b(200, 400),
+            introspect: b(500, 1000),
+            revoke: b(200, 400),
+            other: b(500, 1000),
+        }
+    }
 }
 
 impl Default for RawRateLimit {
@@ -329,6 +376,7 @@ impl Default for RawRateLimit {
             trusted_proxies: Vec::new(),
             proxy_header: ProxyHeader::XForwardedFor,
             ipv6_prefix_len: 64,
+            endpoints: RawEndpointBuckets::default(),
         }
     }
 }

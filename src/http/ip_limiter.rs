@@ -49,3 +49,36 @@ impl IpRateLimiter {
         self.limiter.shrink_to_fit();
     }
 }
+
+/// One limiter per bucket name (`crate::config::ENDPOINT_BUCKETS`); a name whose bucket is
+/// off has none.
+#[derive(Clone, Debug, Default)]
+pub struct EndpointLimiters {
+    limiters: std::collections::HashMap<&'static str, IpRateLimiter>,
+}
+
+impl EndpointLimiters {
+    pub fn new(settings: &crate::config::RateLimitConfig) -> Self {
+        let mut limiters = std::collections::HashMap::new();
+        let token = IpRateLimiter::new(settings.token_per_second, settings.token_burst);
+        for (name, limiter) in std::iter::once(("token", token)).chain(
+            settings
+                .endpoints
+                .iter()
+                .map(|(name, b)| (*name, IpRateLimiter::new(b.per_second, b.burst))),
+        ) {
+            if let Some(limiter) = limiter {
+                limiters.insert(name, limiter);
+            }
+        }
+        Self { limiters }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&IpRateLimiter> {
+        self.limiters.get(name)
+    }
+
+    pub fn forget_idle(&self) {
+        self.limiters.values().for_each(IpRateLimiter::forget_idle);
+    }
+}

@@ -133,7 +133,7 @@ fn html(state: &AppState, status: StatusCode, body: Result<String, askama::Error
     }
 }
 
-fn error_page(state: &AppState, status: StatusCode, message: &str) -> HttpResponse {
+pub(super) fn error_page(state: &AppState, status: StatusCode, message: &str) -> HttpResponse {
     html(
         state,
         status,

@@ -12,11 +12,20 @@ use super::{health, introspection, keys, logout, pages, rate_limit, token, useri
 /// exception is RFC 8414 metadata, whose well-known suffix sits between host and path
 /// (RFC 8414 §3.1).
 pub fn public(cfg: &mut web::ServiceConfig, issuer_path: &str) {
-    cfg.route(
-        &format!("/.well-known/oauth-authorization-server{issuer_path}"),
-        web::get().to(keys::discovery),
+    // Every public request passes one rate limit middleware, which picks its bucket by path
+    // (`rate_limit::BUCKETS`): a route added here is limited without further wiring.
+    cfg.service(
+        web::resource(format!(
+            "/.well-known/oauth-authorization-server{issuer_path}"
+        ))
+        .wrap(from_fn(rate_limit::limit_by_endpoint))
+        .route(web::get().to(keys::discovery)),
     )
-    .service(web::scope(issuer_path).configure(under_issuer));
+    .service(
+        web::scope(issuer_path)
+            .wrap(from_fn(rate_limit::limit_by_endpoint))
+            .configure(under_issuer),
+    );
 }
 
 /// The public URL surface, relative to the issuer.
@@ -47,11 +56,7 @@ fn under_issuer(cfg: &mut web::ServiceConfig) {
         .route("/introspect", web::post().to(introspection::introspect))
         .route("/revoke", web::post().to(introspection::revoke))
         .route("/static/portcullis.css", web::get().to(pages::stylesheet))
-        .service(
-            web::resource("/token")
-                .wrap(from_fn(rate_limit::limit_token_endpoint))
-                .route(web::post().to(token::token)),
-        );
+        .route("/token", web::post().to(token::token));
 }
 
 /// The admin listener's own endpoints; the admin API is wired next to them by

@@ -14,7 +14,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::keystore::KeyStore;
 use crate::http::client_ip::{client_ip, counting_key, ignored_forwarding};
-use crate::http::ip_limiter::IpRateLimiter;
+use crate::http::ip_limiter::EndpointLimiters;
 use crate::manage;
 use crate::oauth::client::cache::ClientCache;
 use crate::oauth::context::Ctx;
@@ -37,7 +37,8 @@ pub struct AppState {
     pub discovery: Arc<Document>,
     pub clients: Arc<ClientCache>,
     pub standings: Arc<StandingChecks>,
-    pub token_rate_limit: Option<IpRateLimiter>,
+    /// Per-address request buckets by endpoint (`crate::http::rate_limit`).
+    pub rate_limits: Arc<EndpointLimiters>,
     /// Set once `serve` has warned about forwarding headers from an untrusted peer, so a
     /// misconfigured proxy costs one log line, not one per request.
     pub forwarding_warned: Arc<AtomicBool>,

@@ -33,6 +33,7 @@ mod layers;
 mod logout_rp;
 mod migrations;
 mod outage;
+mod rate_limits;
 mod resource_server;
 mod resources;
 mod round_trips;
