@@ -557,6 +557,53 @@ fn issuer_path(spelled: &str, url: &url::Url) -> Result<String, String> {
     Ok(written.to_owned())
 }
 
+fn endpoint_buckets(
+    figment: &Figment,
+    raw: &crate::config::raw::RawEndpointBuckets,
+) -> Result<std::collections::BTreeMap<&'static str, crate::config::Bucket>, ConfigError> {
+    let named = [
+        (
+            "authorize",
+            "rate_limit.endpoints.authorize.burst",
+            raw.authorize,
+        ),
+        ("login", "rate_limit.endpoints.login.burst", raw.login),
+        ("consent", "rate_limit.endpoints.consent.burst", raw.consent),
+        (
+            "select_account",
+            "rate_limit.endpoints.select_account.burst",
+            raw.select_account,
+        ),
+        ("logout", "rate_limit.endpoints.logout.burst", raw.logout),
+        (
+            "userinfo",
+            "rate_limit.endpoints.userinfo.burst",
+            raw.userinfo,
+        ),
+        (
+            "introspect",
+            "rate_limit.endpoints.introspect.burst",
+            raw.introspect,
+        ),
+        ("revoke", "rate_limit.endpoints.revoke.burst", raw.revoke),
+        ("other", "rate_limit.endpoints.other.burst", raw.other),
+    ];
+    let mut buckets = std::collections::BTreeMap::new();
+    for (name, key, b) in named {
+        if b.per_second > 0 && b.burst == 0 {
+            return Err(invalid(figment, key, "must be at least 1"));
+        }
+        buckets.insert(
+            name,
+            crate::config::Bucket {
+                per_second: b.per_second,
+                burst: b.burst,
+            },
+        );
+    }
+    Ok(buckets)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,51 +675,4 @@ mod tests {
         .unwrap();
         assert_eq!(config.database.pool_size, 3);
     }
-}
-
-fn endpoint_buckets(
-    figment: &Figment,
-    raw: &crate::config::raw::RawEndpointBuckets,
-) -> Result<std::collections::BTreeMap<&'static str, crate::config::Bucket>, ConfigError> {
-    let named = [
-        (
-            "authorize",
-            "rate_limit.endpoints.authorize.burst",
-            raw.authorize,
-        ),
-        ("login", "rate_limit.endpoints.login.burst", raw.login),
-        ("consent", "rate_limit.endpoints.consent.burst", raw.consent),
-        (
-            "select_account",
-            "rate_limit.endpoints.select_account.burst",
-            raw.select_account,
-        ),
-        ("logout", "rate_limit.endpoints.logout.burst", raw.logout),
-        (
-            "userinfo",
-            "rate_limit.endpoints.userinfo.burst",
-            raw.userinfo,
-        ),
-        (
-            "introspect",
-            "rate_limit.endpoints.introspect.burst",
-            raw.introspect,
-        ),
-        ("revoke", "rate_limit.endpoints.revoke.burst", raw.revoke),
-        ("other", "rate_limit.endpoints.other.burst", raw.other),
-    ];
-    let mut buckets = std::collections::BTreeMap::new();
-    for (name, key, b) in named {
-        if b.per_second > 0 && b.burst == 0 {
-            return Err(invalid(figment, key, "must be at least 1"));
-        }
-        buckets.insert(
-            name,
-            crate::config::Bucket {
-                per_second: b.per_second,
-                burst: b.burst,
-            },
-        );
-    }
-    Ok(buckets)
 }

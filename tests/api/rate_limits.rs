@@ -230,3 +230,33 @@ async fn defaults_give_every_endpoint_a_generous_bucket() {
     }
     assert_eq!(limits.endpoints.len() + 1, ENDPOINT_BUCKETS.len());
 }
+
+#[test]
+fn buckets_are_settings_by_name() {
+    use portcullis::config::{Config, Sources};
+    let load = |pairs: &[(&str, &str)]| {
+        Config::load(&Sources {
+            env: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Sources::default()
+        })
+    };
+    // One key set keeps the other's default.
+    let c = load(&[(
+        "PORTCULLIS_RATE_LIMIT__ENDPOINTS__AUTHORIZE__PER_SECOND",
+        "7",
+    )])
+    .unwrap();
+    assert_eq!(
+        c.rate_limit.endpoints["authorize"],
+        Bucket {
+            per_second: 7,
+            burst: 200
+        }
+    );
+    // A burst of 0 with the bucket on is refused; a misspelt endpoint is refused.
+    assert!(load(&[("PORTCULLIS_RATE_LIMIT__ENDPOINTS__LOGIN__BURST", "0")]).is_err());
+    assert!(load(&[("PORTCULLIS_RATE_LIMIT__ENDPOINTS__LOGN__BURST", "5")]).is_err());
+}
