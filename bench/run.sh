@@ -184,6 +184,12 @@ start_ours() {
             srv_with PORTCULLIS_RATE_LIMIT__TOKEN_PER_SECOND=0 "$BIN" config check >/dev/null 2>&1 </dev/null; then
             SRV_ENV+=("PORTCULLIS_RATE_LIMIT__TOKEN_PER_SECOND=0")
         fi
+        # The per-endpoint buckets (issue 19) likewise, when the binary knows them.
+        if srv_with PORTCULLIS_RATE_LIMIT__ENDPOINTS__OTHER__PER_SECOND=0 "$BIN" config check >/dev/null 2>&1 </dev/null; then
+            for endpoint in AUTHORIZE LOGIN CONSENT SELECT_ACCOUNT LOGOUT USERINFO INTROSPECT REVOKE OTHER; do
+                SRV_ENV+=("PORTCULLIS_RATE_LIMIT__ENDPOINTS__${endpoint}__PER_SECOND=0")
+            done
+        fi
     fi
     mkdir -p "$SRV_DIR/data"
     # Schema and benchmark accounts first, through the CLI, so the server starts on a
