@@ -56,7 +56,8 @@ fn under_issuer(cfg: &mut web::ServiceConfig) {
         .route("/introspect", web::post().to(introspection::introspect))
         .route("/revoke", web::post().to(introspection::revoke))
         .route("/static/portcullis.css", web::get().to(pages::stylesheet))
-        .route("/token", web::post().to(token::token));
+        // A resource, so another method answers 405 rather than 404.
+        .service(web::resource("/token").route(web::post().to(token::token)));
 }
 
 /// The admin listener's own endpoints; the admin API is wired next to them by
