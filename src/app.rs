@@ -156,7 +156,10 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
         store.clone(),
         config.tokens.introspection_cache,
     ));
+    let device_keys = crate::crypto::device_cookie::DeviceKeys::derive(&*master_keys(&config)?)
+        .ok_or_else(|| StartError::MasterKey("cannot derive the device-cookie key".into()))?;
     Ok(AppState {
+        device_keys: Arc::new(device_keys),
         clients,
         standings,
         rate_limits,

@@ -120,6 +120,8 @@ pub struct TokensConfig {
 pub struct LoginConfig {
     pub user: ThrottlePolicy,
     pub ip: ThrottlePolicy,
+    /// Seconds a device cookie is kept by the browser (`login.device_cookie_days`).
+    pub device_cookie_lifetime: i64,
 }
 
 /// Brute-force thresholds for password checks; one policy per key kind (an IP behind NAT
@@ -324,6 +326,7 @@ impl Config {
                 "lock_secs": self.login.user.lock_secs,
                 "ip_max_failures": self.login.ip.max_failures,
                 "ip_lock_after_failures": self.login.ip.lock_after_failures,
+                "device_cookie_days": self.login.device_cookie_lifetime / 86_400,
             },
             "sessions": {
                 "idle_secs": self.sessions.idle,

@@ -272,6 +272,8 @@ pub struct RawLogin {
     /// The per-IP limits are looser: many people may share one address.
     pub ip_max_failures: u32,
     pub ip_lock_after_failures: u32,
+    /// How long a browser keeps the device cookie a login gives it (OWASP device cookies).
+    pub device_cookie_days: i64,
 }
 
 impl Default for RawLogin {
@@ -284,6 +286,7 @@ impl Default for RawLogin {
             lock_secs: 900,
             ip_max_failures: 50,
             ip_lock_after_failures: 200,
+            device_cookie_days: 365,
         }
     }
 }

@@ -492,7 +492,18 @@ fn validate_login(figment: &Figment, raw: &RawLogin) -> Result<LoginConfig, Conf
     };
     ip.validate()
         .map_err(|r| invalid(figment, "login.ip_max_failures", r))?;
-    Ok(LoginConfig { user, ip })
+    if !(1..=3650).contains(&raw.device_cookie_days) {
+        return Err(invalid(
+            figment,
+            "login.device_cookie_days",
+            "must be between 1 and 3650",
+        ));
+    }
+    Ok(LoginConfig {
+        user,
+        ip,
+        device_cookie_lifetime: raw.device_cookie_days * 86_400,
+    })
 }
 
 fn parse_bind(raw: &str) -> Result<SocketAddr, String> {

@@ -3,6 +3,7 @@
 
 pub mod audit_key;
 pub mod dev_master_key;
+pub mod device_cookie;
 pub mod jwt;
 pub mod key_material;
 pub mod keystore;

@@ -15,6 +15,9 @@ pub(crate) const SESSION: &str = "portcullis_session";
 /// The browser-binding cookie: a random secret the browser keeps, to which every form's
 /// CSRF token is bound (`crypto::tokens::bound_to_browser`).
 pub(crate) const BROWSER: &str = "portcullis_browser";
+/// The device cookie (`crypto::device_cookie`): kept long after the session ends, so the
+/// browser's later logins are throttled apart from guesses made elsewhere.
+pub(crate) const DEVICE: &str = "portcullis_device";
 
 /// The prefix of every link and form action to our own pages: the issuer's path (`""`
 /// when the issuer has none).

@@ -391,8 +391,13 @@ pub async fn login_post(
         session: None,
         browser: browser.as_deref(),
     };
-    match flow::submit_login(&state.ctx(&req), form, cookies).await {
-        Ok(Ok(SignedIn { cookie, step })) => {
+    let device_cookie = context::cookie_value(&req, &state, context::DEVICE);
+    match flow::submit_login(&state.ctx(&req), form, cookies, device_cookie.as_deref()).await {
+        Ok(Ok(SignedIn {
+            cookie,
+            step,
+            device,
+        })) => {
             let mut response = render_step(&state, Ok(step));
             if let Err(err) = response.add_cookie(&context::cookie(
                 &state,
@@ -400,6 +405,15 @@ pub async fn login_post(
                 cookie.expose().to_owned(),
             )) {
                 tracing::error!(error = %err, "cannot set the session cookie");
+            }
+            if let Some(device) = device {
+                let mut c = context::cookie(&state, context::DEVICE, device.to_string());
+                c.set_max_age(actix_web::cookie::time::Duration::seconds(
+                    state.config.login.device_cookie_lifetime,
+                ));
+                if let Err(err) = response.add_cookie(&c) {
+                    tracing::error!(error = %err, "cannot set the device cookie");
+                }
             }
             response
         }

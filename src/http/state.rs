@@ -42,6 +42,8 @@ pub struct AppState {
     /// Set once `serve` has warned about forwarding headers from an untrusted peer, so a
     /// misconfigured proxy costs one log line, not one per request.
     pub forwarding_warned: Arc<AtomicBool>,
+    /// Signs and checks the login form's device cookies.
+    pub device_keys: Arc<crate::crypto::device_cookie::DeviceKeys>,
 }
 
 /// Who sent a request, as the configured trusted proxies report it.
@@ -70,6 +72,7 @@ impl AppState {
             started: std::time::Instant::now(),
             client_ip: client.map(|c| c.ip),
             client_key: client.map(|c| c.key),
+            device_keys: &self.device_keys,
         }
     }
 

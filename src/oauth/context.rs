@@ -29,6 +29,8 @@ pub struct Ctx<'a> {
     /// What throttles count under: the client's IPv6 network (`rate_limit.ipv6_prefix_len`),
     /// or its IPv4 address.
     pub client_key: Option<IpAddr>,
+    /// Signs and checks device cookies (`oauth::login`).
+    pub device_keys: &'a crate::crypto::device_cookie::DeviceKeys,
 }
 
 /// Storage failures seen by a protocol endpoint: an outage is 503 (retry), anything else

@@ -10,7 +10,7 @@ use crate::audit::{self, AuditActor, AuditEvent};
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::throttle::{Decision, ThrottlePolicy};
-use crate::store::browser::GiveBack;
+use crate::store::browser::{GiveBack, ThrottlePlace};
 
 /// Why a password check did not succeed: the outcome the login form and the password
 /// grant share (the browser flow turns it into its login page or a `BrowserError`, the
@@ -33,7 +33,40 @@ fn user_key(normalised: &str) -> String {
     format!("user:{normalised}")
 }
 
-fn keys(ctx: &Ctx<'_>, normalised: &str) -> Vec<Key> {
+/// Who is trying: what the attempt is counted under follows from it.
+pub enum Source<'a> {
+    /// The login form, with the device cookie the browser sent, if any.
+    Browser { device_cookie: Option<&'a str> },
+    /// The password grant: no cookie, but a client.
+    Client,
+}
+
+/// The keys an attempt counts under. A browser that presents a valid device cookie for
+/// this username is counted under that cookie alone (OWASP device cookies): guesses from
+/// elsewhere that lock the username or an address do not stop it, and its own failures
+/// lock the cookie, after which it is an untrusted source like any other. Untrusted
+/// sources count per username and per address; the password grant per client as well.
+fn keys(ctx: &Ctx<'_>, normalised: &str, source: &Source<'_>, client_id: &str) -> Vec<Key> {
+    if let Source::Browser {
+        device_cookie: Some(value),
+    } = source
+        && let Some(nonce) = ctx.device_keys.verify(value, normalised)
+    {
+        return vec![Key {
+            name: format!("device:{nonce}"),
+            policy: ctx.config.login.user,
+        }];
+    }
+    untrusted_keys(ctx, normalised, source, client_id)
+}
+
+/// Per username and per address; the password grant per client as well.
+fn untrusted_keys(
+    ctx: &Ctx<'_>,
+    normalised: &str,
+    source: &Source<'_>,
+    client_id: &str,
+) -> Vec<Key> {
     let mut keys = vec![Key {
         name: user_key(normalised),
         policy: ctx.config.login.user,
@@ -44,7 +77,46 @@ fn keys(ctx: &Ctx<'_>, normalised: &str) -> Vec<Key> {
             policy: ctx.config.login.ip,
         });
     }
+    if matches!(source, Source::Client) {
+        // One client guessing many usernames shares the looser per-address policy.
+        keys.push(Key {
+            name: format!("client:{client_id}"),
+            policy: ctx.config.login.ip,
+        });
+    }
     keys
+}
+
+/// The attempt counts itself on every key before the password is looked at, in one
+/// transaction that sees every place taken before it: a parallel burst is admitted one by
+/// one and stops where the policy says, not after all of it read the same old counts.
+/// `Err(secs)`: refused, no place taken.
+async fn reserve(
+    ctx: &Ctx<'_>,
+    keys: &[Key],
+) -> Result<Result<Vec<ThrottlePlace>, u64>, LoginFailure> {
+    let windows: Vec<(String, i64)> = keys
+        .iter()
+        .map(|k| (k.name.clone(), ctx.now - k.policy.window_secs))
+        .collect();
+    let policies: Vec<ThrottlePolicy> = keys.iter().map(|k| k.policy).collect();
+    let now = ctx.now;
+    ctx.store
+        .reserve_login_attempt(windows, now, move |seen| {
+            let decision = policies
+                .iter()
+                .zip(seen)
+                .fold(Decision::Allow, |d, (policy, seen)| {
+                    let (count, last) = seen.map_or((0, None), |(n, last)| (n, Some(last)));
+                    d.and(policy.decide(count, last, now))
+                });
+            match decision {
+                Decision::Allow => None,
+                Decision::RetryAfter(secs) => Some(secs),
+            }
+        })
+        .await
+        .map_err(|e| LoginFailure::Unavailable(store_error(e)))
 }
 
 async fn audit(ctx: &Ctx<'_>, event: AuditEvent) -> Result<(), LoginFailure> {
@@ -60,10 +132,11 @@ pub async fn check_password(
     password: Zeroizing<String>,
     client_id: &str,
     via: &'static str,
+    source: Source<'_>,
 ) -> Result<Profile, LoginFailure> {
     // An unnormalisable name cannot exist; it is still throttled per IP below.
     let normalised = username::normalise(raw_username).unwrap_or_else(|_| "-".to_owned());
-    let keys = keys(ctx, &normalised);
+    let keys = keys(ctx, &normalised, &source, client_id);
     let details = |outcome: &str| {
         serde_json::json!({
             "username": normalised,
@@ -74,32 +147,15 @@ pub async fn check_password(
         })
     };
 
-    // The attempt counts itself on every key before the password is looked at, in one
-    // transaction that sees every place taken before it: a parallel burst is admitted one
-    // by one and stops where the policy says, not after all of it read the same old counts.
-    let windows: Vec<(String, i64)> = keys
-        .iter()
-        .map(|k| (k.name.clone(), ctx.now - k.policy.window_secs))
-        .collect();
-    let policies: Vec<ThrottlePolicy> = keys.iter().map(|k| k.policy).collect();
-    let now = ctx.now;
-    let reserved = ctx
-        .store
-        .reserve_login_attempt(windows, now, move |seen| {
-            let decision = policies
-                .iter()
-                .zip(seen)
-                .fold(Decision::Allow, |d, (policy, seen)| {
-                    let (count, last) = seen.map_or((0, None), |(n, last)| (n, Some(last)));
-                    d.and(policy.decide(count, last, now))
-                });
-            match decision {
-                Decision::Allow => None,
-                Decision::RetryAfter(secs) => Some(secs),
-            }
-        })
-        .await
-        .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
+    // A device cookie that is itself throttled or locked is no longer trusted: the attempt
+    // is then counted as any other source's (OWASP: a locked-out device cookie is treated
+    // as untrusted), so a stolen cookie buys no more guesses than none.
+    let mut keys = keys;
+    let mut reserved = reserve(ctx, &keys).await?;
+    if reserved.is_err() && keys.iter().any(|k| k.name.starts_with("device:")) {
+        keys = untrusted_keys(ctx, &normalised, &source, client_id);
+        reserved = reserve(ctx, &keys).await?;
+    }
     let places = match reserved {
         Ok(places) => places,
         Err(secs) => {
@@ -147,7 +203,8 @@ pub async fn check_password(
             let back = places
                 .iter()
                 .map(|p| {
-                    let what = if p.key == user_counter {
+                    // A device cookie's own failures are cleared as the username's are.
+                    let what = if p.key == user_counter || p.key.starts_with("device:") {
                         GiveBack::Clear
                     } else {
                         GiveBack::Own

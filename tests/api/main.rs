@@ -19,6 +19,7 @@ mod client_addresses;
 mod config;
 mod csrf_binding;
 mod current_rights;
+mod device_cookies;
 mod docs;
 mod exact_redirect;
 mod health;

@@ -490,6 +490,8 @@ pub async fn show(
 pub struct SignedIn {
     pub cookie: Secret,
     pub step: Step,
+    /// A new device cookie for the user who logged in (`oauth::login::Source`).
+    pub device: Option<zeroize::Zeroizing<String>>,
 }
 
 /// POST /login. A rejected password shows the form again with the one generic message;
@@ -499,6 +501,7 @@ pub async fn submit_login(
     ctx: &Ctx<'_>,
     form: LoginForm,
     cookies: Cookies<'_>,
+    device_cookie: Option<&str>,
 ) -> Result<Result<SignedIn, Step>, BrowserError> {
     let loaded = ctx.store.load_request(&form.request_id, None).await?;
     let request = waiting(ctx, loaded.request)?;
@@ -510,6 +513,7 @@ pub async fn submit_login(
         form.password,
         &client.client_id,
         "login_form",
+        login::Source::Browser { device_cookie },
     )
     .await
     {
@@ -531,6 +535,10 @@ pub async fn submit_login(
         }
         Err(LoginFailure::Unavailable(e)) => return Err(BrowserError::Unavailable(e)),
     };
+    // The name that passed the password check normalises; the cookie binds that form.
+    let device = crate::accounts::username::normalise(&form.username)
+        .ok()
+        .and_then(|name| ctx.device_keys.issue(&name));
     let cookie = Secret::generate(SESSION_PREFIX);
     let session = Session {
         sid: uuid::Uuid::now_v7().simple().to_string(),
@@ -567,7 +575,11 @@ pub async fn submit_login(
         Ask::Visit,
     )
     .await?;
-    Ok(Ok(SignedIn { cookie, step }))
+    Ok(Ok(SignedIn {
+        cookie,
+        step,
+        device,
+    }))
 }
 
 /// The session that must answer a posted page of the request: the browser's, bound to it.

@@ -33,16 +33,22 @@ pub async fn exchange(
     // Scope first: a bad request costs no password check and no throttling slot.
     let scope = grant_scope(requested, &client.scope)?;
     let resources = resources::grant(resources, &client.resources)?;
-    let user =
-        match login::check_password(ctx, username, password, &client.client_id, "password_grant")
-            .await
-        {
-            Ok(user) => user,
-            Err(LoginFailure::Rejected) => {
-                return Err(OAuthError::invalid_grant(INVALID_CREDENTIALS));
-            }
-            Err(LoginFailure::Unavailable(err)) => return Err(err),
-        };
+    let user = match login::check_password(
+        ctx,
+        username,
+        password,
+        &client.client_id,
+        "password_grant",
+        login::Source::Client,
+    )
+    .await
+    {
+        Ok(user) => user,
+        Err(LoginFailure::Rejected) => {
+            return Err(OAuthError::invalid_grant(INVALID_CREDENTIALS));
+        }
+        Err(LoginFailure::Unavailable(err)) => return Err(err),
+    };
     let issued = issue_for_user(
         ctx, client, &user.id, user.roles, &scope, ctx.now, resources,
     )?;
