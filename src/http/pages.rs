@@ -376,14 +376,47 @@ pub(crate) fn posted_form(
     parse_form(state, body)
 }
 
+/// A posted form of the flow, parsed into its step's form; the error page when it is
+/// cross-site or malformed.
+fn posted<F>(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+    parse: impl FnOnce(&FormMap) -> Result<F, BrowserError>,
+) -> Result<F, Box<HttpResponse>> {
+    let form = posted_form(state, req, body)?;
+    parse(&form).map_err(|e| Box::new(browser_error(state, e)))
+}
+
+/// The session and browser-binding cookies a request sent, for the steps after login.
+struct SentCookies {
+    session: Option<String>,
+    browser: Option<String>,
+}
+
+impl SentCookies {
+    fn of(state: &AppState, req: &HttpRequest) -> Self {
+        Self {
+            session: session_value(state, req),
+            browser: BrowserBinding::sent(state, req),
+        }
+    }
+
+    fn cookies(&self) -> Cookies<'_> {
+        Cookies {
+            session: self.session.as_deref(),
+            browser: self.browser.as_deref(),
+        }
+    }
+}
+
 pub async fn login_post(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match posted_form(&state, &req, &body).map(|f| LoginForm::parse(&f)) {
-        Ok(Ok(form)) => form,
-        Ok(Err(e)) => return browser_error(&state, e),
+    let form = match posted(&state, &req, &body, LoginForm::parse) {
+        Ok(form) => form,
         Err(r) => return *r,
     };
     let browser = BrowserBinding::sent(&state, &req);
@@ -427,20 +460,14 @@ pub async fn consent_post(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match posted_form(&state, &req, &body).map(|f| ConsentForm::parse(&f)) {
-        Ok(Ok(form)) => form,
-        Ok(Err(e)) => return browser_error(&state, e),
+    let form = match posted(&state, &req, &body, ConsentForm::parse) {
+        Ok(form) => form,
         Err(r) => return *r,
     };
-    let session = session_value(&state, &req);
-    let browser = BrowserBinding::sent(&state, &req);
-    let cookies = Cookies {
-        session: session.as_deref(),
-        browser: browser.as_deref(),
-    };
+    let sent = SentCookies::of(&state, &req);
     render_step(
         &state,
-        flow::submit_consent(&state.ctx(&req), form, cookies).await,
+        flow::submit_consent(&state.ctx(&req), form, sent.cookies()).await,
     )
 }
 
@@ -449,20 +476,14 @@ pub async fn select_account_post(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match posted_form(&state, &req, &body).map(|f| SelectAccountForm::parse(&f)) {
-        Ok(Ok(form)) => form,
-        Ok(Err(e)) => return browser_error(&state, e),
+    let form = match posted(&state, &req, &body, SelectAccountForm::parse) {
+        Ok(form) => form,
         Err(r) => return *r,
     };
-    let session = session_value(&state, &req);
-    let browser = BrowserBinding::sent(&state, &req);
-    let cookies = Cookies {
-        session: session.as_deref(),
-        browser: browser.as_deref(),
-    };
+    let sent = SentCookies::of(&state, &req);
     render_step(
         &state,
-        flow::submit_select_account(&state.ctx(&req), form, cookies).await,
+        flow::submit_select_account(&state.ctx(&req), form, sent.cookies()).await,
     )
 }
 
