@@ -411,6 +411,11 @@ impl Service {
             .store
             .run_revoking(move |conn| {
                 Ok(conn.transaction::<_, ImportFailure, _>(|conn| {
+                    // Take the write lock before the first read, as every user write does:
+                    // on SQLite a read transaction that upgrades later fails at once when
+                    // another writer (the running server) committed in between, and the
+                    // last-admin count below must hold until the import commits.
+                    user_rows::lock_role_holders(conn, "admin")?;
                     let admins_before = user_rows::count_enabled_with_role(conn, "admin")?;
                     let mut report = ImportReport {
                         credentials_skipped,
