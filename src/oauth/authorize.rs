@@ -10,6 +10,7 @@ use super::client::{GrantType, RegisteredClient, resources};
 use super::error::OAuthError;
 use super::flow::error::BrowserError;
 use super::form::FormMap;
+use super::pkce;
 use super::redirect_uri;
 use super::scope::{Scope, grant_scope};
 
@@ -88,13 +89,6 @@ fn bounded(form: &FormMap, name: &'static str, max: usize) -> Result<Option<Stri
             "{name} is too long or contains control characters"
         ))),
     }
-}
-
-/// RFC 7636 section 4.2: 43 characters of base64url (a SHA-256 digest).
-fn valid_s256_challenge(c: &str) -> bool {
-    c.len() == 43
-        && c.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Step one: the client and where to send it back. `lookup` returned the client (None:
@@ -191,34 +185,11 @@ pub fn validate(
     let scope = grant_scope(requested.as_ref(), &client.scope).map_err(&fail)?;
     let resources = resources::grant(&form.all("resource"), &client.resources).map_err(&fail)?;
 
-    let code_challenge = match (
+    let code_challenge = pkce::challenge_from_request(
         form.get("code_challenge"),
         form.get("code_challenge_method"),
-    ) {
-        (Some(c), Some("S256")) if valid_s256_challenge(c) => Some(c.to_owned()),
-        (Some(_), Some("S256")) => {
-            return Err(fail(OAuthError::invalid_request(
-                "code_challenge must be 43 characters of base64url (S256)",
-            )));
-        }
-        (Some(_), Some("plain")) | (_, Some("plain")) => {
-            return Err(fail(OAuthError::invalid_request(
-                "code_challenge_method plain is not allowed; use S256",
-            )));
-        }
-        (_, Some(_)) => {
-            return Err(fail(OAuthError::invalid_request(
-                "code_challenge_method must be S256",
-            )));
-        }
-        // RFC 7636 defaults to plain when the method is absent; we allow only S256.
-        (Some(_), None) => {
-            return Err(fail(OAuthError::invalid_request(
-                "code_challenge_method is required and must be S256",
-            )));
-        }
-        (None, None) => None,
-    };
+    )
+    .map_err(&fail)?;
     if code_challenge.is_none() && (!client.confidential || client.require_pkce) {
         return Err(fail(OAuthError::invalid_request(
             "PKCE is required: send code_challenge with code_challenge_method=S256",

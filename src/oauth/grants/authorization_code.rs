@@ -4,11 +4,6 @@
 //! A second redemption means the code leaked: everything the first one issued is revoked
 //! (RFC 6749 section 4.1.2, RFC 9700 section 4.5).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-
 use super::TokenResponse;
 use super::issue::issue_for_user;
 use crate::accounts::Profile;
@@ -17,22 +12,12 @@ use crate::crypto::tokens::Secret;
 use crate::oauth::client::{RegisteredClient, resources};
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
+use crate::oauth::pkce;
 use crate::oauth::scope::Scope;
 use crate::oauth::token::id_token::{self, IdTokenRequest};
 use crate::store::grants::{CodeRedemption, CodeUser};
 
 const INVALID: &str = "the authorization code is invalid, expired or already used";
-
-/// RFC 7636 section 4.1: 43 to 128 characters from the unreserved set.
-fn valid_verifier(v: &str) -> bool {
-    (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
-}
-
-fn s256(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
 
 /// The code was presented again: the grant its first redemption created is revoked, and
 /// the audit event commits with the revocation.
@@ -98,32 +83,10 @@ pub async fn exchange(
             ));
         }
     }
-    match (&row.code_challenge, code_verifier) {
-        (Some(challenge), Some(verifier)) => {
-            let v = verifier.expose();
-            if !valid_verifier(v) {
-                return Err(OAuthError::invalid_request(
-                    "code_verifier must be 43 to 128 unreserved characters",
-                ));
-            }
-            if !bool::from(s256(v).as_bytes().ct_eq(challenge.as_bytes())) {
-                return Err(OAuthError::invalid_grant(
-                    "code_verifier does not match the code_challenge",
-                ));
-            }
-        }
-        (Some(_), None) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier is required (PKCE)",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "a code_verifier was sent but the authorization request had no code_challenge",
-            ));
-        }
-        (None, None) => {}
-    }
+    pkce::verify(
+        row.code_challenge.as_deref(),
+        code_verifier.map(Secret::expose),
+    )?;
     if user.disabled {
         return Err(OAuthError::invalid_grant(INVALID));
     }
@@ -193,26 +156,5 @@ fn user_view(user: CodeUser) -> Profile {
         email_verified: user.email_verified,
         name: user.name,
         roles: user.roles,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pkce_s256_matches_an_independent_computation() {
-        // Expected value from Python: base64url(sha256(verifier)) without padding.
-
-        assert_eq!(
-            s256("dBjftJeZ4CVP-mJ0bZ2P5YQnE-1pKHrCDN1VlhFb13c"),
-            "7D8orU9F1mwpc8FEf12eGGE6Nvj3Xuh0UpX0yCTLbg8"
-        );
-        assert!(valid_verifier(
-            "dBjftJeZ4CVP-mJ0bZ2P5YQnE-1pKHrCDN1VlhFb13c"
-        ));
-        assert!(!valid_verifier("short"));
-        assert!(!valid_verifier(&"a".repeat(129)));
-        assert!(!valid_verifier(&format!("{}+", "a".repeat(43))));
     }
 }
