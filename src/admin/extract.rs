@@ -58,7 +58,9 @@ fn without_position(message: &str) -> &str {
         .map_or(message, |(head, _)| head)
 }
 
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AdminError> {
+/// A JSON body as the admin API reads it: unknown or mistyped fields name their path, and
+/// trailing data is refused. Public so the `admin_json` fuzz target drives this very code.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AdminError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let message = err.inner().to_string();
@@ -154,34 +156,35 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
     type Future = std::future::Ready<Result<Self, AdminError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let query = req.query_string();
-        let pairs = url::form_urlencoded::parse(query.as_bytes());
-        // A parameter given twice is ambiguous: refuse it rather than pick one.
-        let mut seen = std::collections::HashSet::new();
-        for (name, _) in pairs {
-            if !seen.insert(name.clone()) {
-                return std::future::ready(Err(AdminError::invalid(
-                    name.into_owned(),
-                    "given more than once",
-                )));
-            }
-        }
-        let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
-        std::future::ready(
-            serde_path_to_error::deserialize(de)
-                .map(Query)
-                .map_err(|err| {
-                    let message = err.inner().to_string();
-                    let field = field_of(&err.path().to_string(), &message);
-                    let field = if field == "body" {
-                        "query".to_owned()
-                    } else {
-                        field
-                    };
-                    AdminError::invalid(field, message)
-                }),
-        )
+        std::future::ready(parse_query(req.query_string()).map(Query))
     }
+}
+
+/// A query string as the admin API reads it: a parameter given twice is refused, and a bad
+/// value names its parameter. Public so the `admin_json` fuzz target drives this code too.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AdminError> {
+    let pairs = url::form_urlencoded::parse(query.as_bytes());
+    // A parameter given twice is ambiguous: refuse it rather than pick one.
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in pairs {
+        if !seen.insert(name.clone()) {
+            return Err(AdminError::invalid(
+                name.into_owned(),
+                "given more than once",
+            ));
+        }
+    }
+    let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let message = err.inner().to_string();
+        let field = field_of(&err.path().to_string(), &message);
+        let field = if field == "body" {
+            "query".to_owned()
+        } else {
+            field
+        };
+        AdminError::invalid(field, message)
+    })
 }
 
 /// Path parameters are plain strings here; the service looks them up.
