@@ -239,4 +239,70 @@ mod tests {
             Err(RedirectUriError::BareCustomScheme(_))
         ));
     }
+    /// Properties over generated input: matching is exact except for a loopback IP
+    /// literal's plainly written port, and never lets a request reach another host.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn path() -> impl Strategy<Value = String> {
+            "(/[a-zA-Z0-9._~%-]{0,8}){0,3}(\\?[a-z=&]{0,8})?"
+        }
+
+        fn port() -> impl Strategy<Value = u16> {
+            1u16..=65_535
+        }
+
+        proptest! {
+            #[test]
+            fn matching_is_reflexive_and_symmetric(a in any::<String>(), b in any::<String>()) {
+                prop_assert!(matches(&a, &a));
+                prop_assert_eq!(matches(&a, &b), matches(&b, &a));
+            }
+
+            #[test]
+            fn off_loopback_only_identical_strings_match(a in "https://[a-z.]{1,12}(:[0-9]{1,5})?/[ -~]{0,12}", b in "https://[a-z.]{1,12}(:[0-9]{1,5})?/[ -~]{0,12}") {
+                prop_assert_eq!(matches(&a, &b), a == b);
+            }
+
+            #[test]
+            fn loopback_ports_may_vary_and_nothing_else(
+                host in prop_oneof![Just("127.0.0.1"), Just("[::1]")],
+                p1 in port(), p2 in port(), path in path(), other in path(),
+            ) {
+                let registered = format!("http://{host}:{p1}{path}");
+                let same = [format!("http://{host}:{p2}{path}"), format!("http://{host}{path}")];
+                for requested in &same {
+                    prop_assert!(matches(&registered, requested), "{} {}", registered, requested);
+                }
+                let elsewhere = format!("http://{host}:{p2}{other}");
+                prop_assert_eq!(matches(&registered, &elsewhere), path == other);
+                let never = [
+                    format!("https://{host}:{p2}{path}"),
+                    format!("http://{host}:0{p2}{path}"),
+                    format!("http://{host}.evil.example:{p2}{path}"),
+                    format!("http://{host}:{p2}@evil.example{path}"),
+                ];
+                for requested in &never {
+                    prop_assert!(!matches(&registered, requested), "{} {}", registered, requested);
+                }
+            }
+
+            #[test]
+            fn a_match_for_a_registrable_uri_is_registrable_on_the_same_host(
+                registered in "(https://[a-z]{1,8}\\.example|http://127\\.0\\.0\\.1|http://\\[::1\\])(:[0-9]{1,5})?(/[ -~]{0,10})?",
+                requested in "(https://[a-z]{1,8}\\.example|http://127\\.0\\.0\\.1|http://\\[::1\\]|http://127\\.0\\.0\\.1\\.evil)(:[0-9]{1,6})?[@:/?]?[ -~]{0,10}",
+            ) {
+                if validate_for_registration(&registered).is_ok() && matches(&registered, &requested) {
+                    prop_assert!(validate_for_registration(&requested).is_ok(), "{}", requested);
+                    let a = url::Url::parse(&registered).unwrap();
+                    let b = url::Url::parse(&requested).unwrap();
+                    prop_assert_eq!(a.host_str(), b.host_str());
+                    prop_assert_eq!(a.scheme(), b.scheme());
+                    prop_assert_eq!(a.path(), b.path());
+                    prop_assert_eq!(a.query(), b.query());
+                }
+            }
+        }
+    }
 }

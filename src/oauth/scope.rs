@@ -234,4 +234,87 @@ mod tests {
         );
         assert!(grant_scope(Some(&s("a")), &Scope::default()).is_err());
     }
+    /// Properties over generated input: the grammar of RFC 6749 section 3.3 and the set
+    /// semantics, on far more cases than the examples above name.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// One scope token: 1 to 20 characters of %x21 / %x23-5B / %x5D-7E.
+        fn token() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![Just(0x21u8), 0x23u8..=0x5B, 0x5Du8..=0x7E],
+                1..20,
+            )
+            .prop_map(|bytes| String::from_utf8(bytes).unwrap())
+        }
+
+        fn tokens(max: usize) -> impl Strategy<Value = Vec<String>> {
+            proptest::collection::vec(token(), 0..max)
+        }
+
+        proptest! {
+            #[test]
+            fn valid_token_lists_parse_and_print_back_sorted_and_unique(list in tokens(MAX_SCOPE_TOKENS)) {
+                let scope = Scope::parse(&list.join(" ")).unwrap();
+                let expected: BTreeSet<&str> = list.iter().map(String::as_str).collect();
+                prop_assert_eq!(scope.iter().collect::<BTreeSet<_>>(), expected.clone());
+                prop_assert_eq!(scope.to_string(), expected.into_iter().collect::<Vec<_>>().join(" "));
+                prop_assert_eq!(Scope::parse(&scope.to_string()).unwrap(), scope);
+            }
+
+            #[test]
+            fn order_and_repetition_carry_no_meaning(list in tokens(30), seed in any::<u64>()) {
+                let mut shuffled = list.clone();
+                shuffled.extend(list.iter().take(3).cloned());
+                // A cheap deterministic shuffle: rotate by the seed, then reverse.
+                if !shuffled.is_empty() {
+                    let len = shuffled.len();
+                    shuffled.rotate_left((seed as usize) % len);
+                }
+                shuffled.reverse();
+                prop_assert_eq!(Scope::parse(&list.join(" ")).unwrap(), Scope::parse(&shuffled.join(" ")).unwrap());
+            }
+
+            #[test]
+            fn any_string_parses_to_valid_tokens_or_is_invalid_scope(raw in any::<String>()) {
+                match Scope::parse(&raw) {
+                    Ok(scope) => {
+                        prop_assert!(scope.iter().all(is_valid_token));
+                        prop_assert!(scope.len() <= MAX_SCOPE_TOKENS);
+                        prop_assert!(!raw.contains("  ") && !raw.starts_with(' ') && !raw.ends_with(' '));
+                    }
+                    Err(err) => prop_assert_eq!(err.code(), "invalid_scope"),
+                }
+            }
+
+            #[test]
+            fn stray_spaces_and_too_many_tokens_are_refused(list in tokens(10), at in any::<usize>()) {
+                prop_assume!(!list.is_empty());
+                let mut doubled = list.clone();
+                let i = at % doubled.len();
+                doubled[i] = format!(" {}", doubled[i]);
+                prop_assert!(Scope::parse(&doubled.join(" ")).is_err());
+                let many: Vec<String> = (0..=MAX_SCOPE_TOKENS).map(|n| format!("{}{n}", list[0])).collect();
+                prop_assert!(Scope::parse(&many.join(" ")).is_err());
+            }
+
+            #[test]
+            fn a_grant_never_widens_what_is_allowed(requested in tokens(10), allowed in tokens(10)) {
+                let requested = Scope::from_tokens(&requested).unwrap();
+                let allowed = Scope::from_tokens(&allowed).unwrap();
+                match grant_scope(Some(&requested), &allowed) {
+                    Ok(granted) => {
+                        prop_assert!(granted.is_subset_of(&allowed));
+                        prop_assert_eq!(granted, requested);
+                    }
+                    Err(err) => {
+                        prop_assert_eq!(err.code(), "invalid_scope");
+                        prop_assert!(!requested.is_subset_of(&allowed));
+                    }
+                }
+                prop_assert_eq!(grant_scope(None, &allowed).unwrap(), allowed);
+            }
+        }
+    }
 }
