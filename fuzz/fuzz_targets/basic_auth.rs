@@ -18,9 +18,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // The handler hands over only one header whose value is visible ASCII.
-    let header = std::str::from_utf8(header)
-        .ok()
-        .filter(|h| h.bytes().all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic()));
+    let header = std::str::from_utf8(header).ok().filter(|h| {
+        h.bytes()
+            .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
+    });
     for header in [header, None] {
         match presented_credentials(header, &form) {
             Ok(presented) => {

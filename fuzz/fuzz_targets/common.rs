@@ -11,11 +11,16 @@ pub fn assert_wire_safe(err: &OAuthError) {
     if let Some(text) = err.description() {
         assert!(text.len() <= 512, "description too long: {}", text.len());
         assert!(
-            text.bytes()
-                .all(|b| b == 0x20 || b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)),
+            text.bytes().all(|b| b == 0x20
+                || b == 0x21
+                || (0x23..=0x5B).contains(&b)
+                || (0x5D..=0x7E).contains(&b)),
             "description outside the RFC 6749 character set: {text:?}"
         );
     }
     let status = err.status();
-    assert!((400..500).contains(&status) || status == 503, "status {status} for {code}");
+    assert!(
+        (400..500).contains(&status) || status == 503,
+        "status {status} for {code}"
+    );
 }

@@ -12,7 +12,10 @@ use portcullis::config::{Config, Sources};
 fn config_path() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        std::env::temp_dir().join(format!("portcullis-fuzz-config-{}.toml", std::process::id()))
+        std::env::temp_dir().join(format!(
+            "portcullis-fuzz-config-{}.toml",
+            std::process::id()
+        ))
     })
 }
 
@@ -38,7 +41,11 @@ fuzz_target!(|data: &[u8]| {
         .filter(|(name, _)| !name.ends_with("_FILE"))
         .collect();
     std::fs::write(config_path(), toml).expect("temporary file");
-    let sources = Sources { file: Some(config_path().clone()), env, overrides: Default::default() };
+    let sources = Sources {
+        file: Some(config_path().clone()),
+        env,
+        overrides: Default::default(),
+    };
     if let Ok(config) = Config::load(&sources) {
         let shown = config.redacted().to_string();
         assert!(!shown.is_empty());

@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };
-    let header = if flags & 1 == 0 { ProxyHeader::XForwardedFor } else { ProxyHeader::Forwarded };
+    let header = if flags & 1 == 0 {
+        ProxyHeader::XForwardedFor
+    } else {
+        ProxyHeader::Forwarded
+    };
     let trusted: Vec<IpAddr> = vec![
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -39,7 +43,10 @@ fuzz_target!(|data: &[u8]| {
     if !peer_trusted {
         assert_eq!(ip, peer, "an untrusted peer chose its address");
     }
-    assert_eq!(ignored_forwarding(Some(peer), true, &trusted), !peer_trusted);
+    assert_eq!(
+        ignored_forwarding(Some(peer), true, &trusted),
+        !peer_trusted
+    );
     // Without header lines, the peer is the client.
     assert_eq!(client_ip(Some(peer), header, &[], &trusted), Some(peer));
 

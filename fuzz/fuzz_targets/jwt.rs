@@ -38,7 +38,12 @@ fn fixture() -> &'static Fixture {
         });
         let token = signer.sign(TYP, &claims).expect("sign");
         let signed = Mutex::new(HashSet::from([signing_input(&token).to_owned()]));
-        Fixture { signer, keys, token, signed }
+        Fixture {
+            signer,
+            keys,
+            token,
+            signed,
+        }
     })
 }
 
@@ -47,7 +52,13 @@ fn signing_input(token: &str) -> &str {
 }
 
 fn expected() -> Expected<'static> {
-    Expected { typ: TYP, issuer: ISSUER, audience: None, now: NOW, leeway: 5 }
+    Expected {
+        typ: TYP,
+        issuer: ISSUER,
+        audience: None,
+        now: NOW,
+        leeway: 5,
+    }
 }
 
 fn check(token: &str) -> Option<Map<String, Value>> {
@@ -61,7 +72,10 @@ fn check(token: &str) -> Option<Map<String, Value>> {
         Err(err) => {
             let message = err.to_string();
             for part in token.split('.') {
-                assert!(part.len() <= 100 || !message.contains(part), "error echoes the token");
+                assert!(
+                    part.len() <= 100 || !message.contains(part),
+                    "error echoes the token"
+                );
             }
             None
         }

@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
         let a = url::Url::parse(registered).expect("registrable means parsable");
         let b = url::Url::parse(requested).expect("validated above");
         assert_eq!(a.scheme(), b.scheme());
-        assert_eq!(a.host_str(), b.host_str(), "{registered:?} vs {requested:?}");
+        assert_eq!(
+            a.host_str(),
+            b.host_str(),
+            "{registered:?} vs {requested:?}"
+        );
         assert_eq!(a.path(), b.path());
         assert_eq!(a.query(), b.query());
         assert_eq!(a.fragment(), b.fragment());
