@@ -98,7 +98,7 @@ async fn authorize(app: &TestApp, from: &str, state: &str) -> Begun {
 async fn burst(app: &Arc<TestApp>, count: usize, from: impl Fn(usize) -> String) -> Vec<Begun> {
     let mut set = JoinSet::new();
     for i in 0..count {
-        let (app, from) = (Arc::clone(&app), from(i));
+        let (app, from) = (Arc::clone(app), from(i));
         set.spawn(async move { authorize(&app, &from, &format!("s{i}")).await });
     }
     set.join_all().await
