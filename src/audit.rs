@@ -531,9 +531,18 @@ mod tests {
 
     #[test]
     fn throttled_windows_are_fixed_and_shared() {
-        assert_eq!(throttled_window(1_800_000_000, 300), (1_800_000_000, 1_800_000_300));
-        assert_eq!(throttled_window(1_800_000_299, 300), (1_800_000_000, 1_800_000_300));
-        assert_eq!(throttled_window(1_800_000_300, 300), (1_800_000_300, 1_800_000_600));
+        assert_eq!(
+            throttled_window(1_800_000_000, 300),
+            (1_800_000_000, 1_800_000_300)
+        );
+        assert_eq!(
+            throttled_window(1_800_000_299, 300),
+            (1_800_000_000, 1_800_000_300)
+        );
+        assert_eq!(
+            throttled_window(1_800_000_300, 300),
+            (1_800_000_300, 1_800_000_600)
+        );
         // Before the epoch, and a window of zero treated as one second: never a panic.
         assert_eq!(throttled_window(-1, 300), (-300, 0));
         assert_eq!(throttled_window(7, 0), (7, 8));

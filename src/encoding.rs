@@ -18,7 +18,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// The bytes of lowercase or uppercase hex, two digits per byte; `None` for anything else.
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
     // `from_str_radix` alone would take a sign ("+1").
-    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     text.as_bytes()

@@ -121,7 +121,7 @@ async fn audit_volume(
     }
     report.purged.push(("audit_throttled", flushed));
     let pending = store
-        .run(|conn| crate::store::models::audit::count_pending_throttled(conn))
+        .run(crate::store::models::audit::count_pending_throttled)
         .await?;
     report.rows.push(("audit_throttled", pending));
 

@@ -10,9 +10,9 @@ use super::master_key::{MasterKey, MasterKeySource, MasterKeys};
 use super::raw::{RawConfig, RawKeys, RawLogin, RawTokens};
 use super::sources::read_secret_file;
 use super::{
-    AuditConfig, Config, ConfigError, DatabaseConfig, Issuer, JanitorConfig, KeysConfig, LoginConfig,
-    PasswordConfig, RSA_KEY_SIZES, RateLimitConfig, SessionsConfig, ThrottlePolicy, TokensConfig,
-    UiConfig,
+    AuditConfig, Config, ConfigError, DatabaseConfig, Issuer, JanitorConfig, KeysConfig,
+    LoginConfig, PasswordConfig, RSA_KEY_SIZES, RateLimitConfig, SessionsConfig, ThrottlePolicy,
+    TokensConfig, UiConfig,
 };
 use crate::store::{Backend, DatabaseUrl};
 use crate::url_rules::is_loopback_host;

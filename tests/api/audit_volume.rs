@@ -220,12 +220,7 @@ async fn history(app: &TestApp, days: i64) {
 }
 
 async fn first_seq(app: &TestApp) -> i64 {
-    app.state
-        .store
-        .run(rows::first_seq)
-        .await
-        .unwrap()
-        .unwrap()
+    app.state.store.run(rows::first_seq).await.unwrap().unwrap()
 }
 
 async fn tamper(app: &TestApp, seq: i64) {
@@ -282,7 +277,10 @@ async fn retention_prunes_behind_a_checkpoint_and_verify_still_proves_the_rest()
     // A changed row after pruning is found as before.
     tamper(&app, first + 3).await;
     let broken = audit::verify(store).await.unwrap().unwrap();
-    assert_eq!((broken.seq, broken.reason), (first + 3, audit::CONTENT_CHANGED));
+    assert_eq!(
+        (broken.seq, broken.reason),
+        (first + 3, audit::CONTENT_CHANGED)
+    );
 }
 
 #[tokio::test]
@@ -368,7 +366,10 @@ async fn a_broken_stretch_is_kept_not_pruned() {
     let Pruned::Refused(broken) = pruned else {
         panic!("pruned a broken chain: {pruned:?}")
     };
-    assert_eq!((broken.seq, broken.reason), (victim, audit::CONTENT_CHANGED));
+    assert_eq!(
+        (broken.seq, broken.reason),
+        (victim, audit::CONTENT_CHANGED)
+    );
     assert_eq!(first_seq(&app).await, 1, "nothing was pruned");
     assert!(events(&app, "audit.checkpoint").await.is_empty());
     let still = audit::verify(store).await.unwrap().unwrap();
@@ -386,13 +387,9 @@ async fn prunes_in_batches_race_appends_and_each_other_and_keep_one_chain() {
     for n in 0..20 {
         let store = store.clone();
         tasks.spawn(async move {
-            audit::record(
-                &store,
-                now,
-                AuditEvent::new("race").subject(format!("{n}")),
-            )
-            .await
-            .map(|()| None)
+            audit::record(&store, now, AuditEvent::new("race").subject(format!("{n}")))
+                .await
+                .map(|()| None)
         });
     }
     for _ in 0..4 {
@@ -416,7 +413,10 @@ async fn prunes_in_batches_race_appends_and_each_other_and_keep_one_chain() {
     }
     assert_eq!(app.audit_count(Some("race")).await, 20);
     let left: Vec<AuditRow> = store.run(|c| rows::page(c, 0, 1)).await.unwrap();
-    assert_eq!(left[0].occurred_at, before, "every older row went, no newer one");
+    assert_eq!(
+        left[0].occurred_at, before,
+        "every older row went, no newer one"
+    );
     assert!(events(&app, "audit.checkpoint").await.len() >= 2);
     assert_eq!(audit::verify(&store).await.unwrap(), None);
 

@@ -229,7 +229,10 @@ pub fn due_throttled(
 ) -> Result<Vec<ThrottledRow>, StoreError> {
     Ok(audit_throttled::table
         .filter(audit_throttled::window_end.le(now))
-        .order((audit_throttled::window_end.asc(), audit_throttled::throttle_key.asc()))
+        .order((
+            audit_throttled::window_end.asc(),
+            audit_throttled::throttle_key.asc(),
+        ))
         .limit(limit)
         .select(ThrottledRow::as_select())
         .load(conn)?)
@@ -238,7 +241,10 @@ pub fn due_throttled(
 /// Every window still counting or not yet written to the chain.
 pub fn pending_throttled(conn: &mut DbConnection) -> Result<Vec<ThrottledRow>, StoreError> {
     Ok(audit_throttled::table
-        .order((audit_throttled::window_start.asc(), audit_throttled::throttle_key.asc()))
+        .order((
+            audit_throttled::window_start.asc(),
+            audit_throttled::throttle_key.asc(),
+        ))
         .select(ThrottledRow::as_select())
         .load(conn)?)
 }
