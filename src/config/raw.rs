@@ -28,10 +28,12 @@ pub struct RawConfig {
     pub keys: RawKeys,
     pub tokens: RawTokens,
     pub login: RawLogin,
+    pub authorize: RawAuthorize,
     pub rate_limit: RawRateLimit,
     pub sessions: RawSessions,
     pub ui: RawUi,
     pub janitor: RawJanitor,
+    pub audit: RawAudit,
 }
 
 impl Default for RawConfig {
@@ -48,10 +50,12 @@ impl Default for RawConfig {
             keys: RawKeys::default(),
             tokens: RawTokens::default(),
             login: RawLogin::default(),
+            authorize: RawAuthorize::default(),
             rate_limit: RawRateLimit::default(),
             sessions: RawSessions::default(),
             ui: RawUi::default(),
             janitor: RawJanitor::default(),
+            audit: RawAudit::default(),
         }
     }
 }
@@ -258,6 +262,28 @@ impl Default for RawTokens {
     }
 }
 
+/// Bounds on the authorization requests `/authorize` stores while the user signs in: an
+/// unauthenticated flood cannot grow the table past them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAuthorize {
+    /// Live pending requests one client network (the rate limits' counting key) may hold.
+    pub max_pending_per_address: u32,
+    /// Live pending requests the whole server (every replica) may hold.
+    pub max_pending_total: u32,
+}
+
+impl Default for RawAuthorize {
+    // A person starts a handful of sign-ins in ten minutes (a request lives 600 s); an
+    // office behind one NAT address may need more. The total keeps the table small.
+    fn default() -> Self {
+        Self {
+            max_pending_per_address: 50,
+            max_pending_total: 100_000,
+        }
+    }
+}
+
 /// Brute-force throttling for the password grant and the login page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -325,6 +351,9 @@ pub struct RawRateLimit {
     /// One bucket per public endpoint (every endpoint but /token, which keeps the two
     /// settings above); `per_second = 0` turns one off.
     pub endpoints: RawEndpointBuckets,
+    /// Failed client authentications per address at /token, /introspect and /revoke,
+    /// counted apart from requests: consulted before a secret is checked.
+    pub client_auth_failures: RawBucket,
 }
 
 /// One per-address token bucket: sustained requests per second and the burst on top.
@@ -380,6 +409,13 @@ impl Default for RawRateLimit {
             proxy_header: ProxyHeader::XForwardedFor,
             ipv6_prefix_len: 64,
             endpoints: RawEndpointBuckets::default(),
+            // A client with the right secret never fails; one with a stale secret fails a
+            // few times before someone looks. Guessing a 256-bit secret is hopeless anyway:
+            // this bounds the work a guesser makes us do.
+            client_auth_failures: RawBucket {
+                per_second: 1,
+                burst: 20,
+            },
         }
     }
 }
@@ -419,6 +455,29 @@ impl Default for RawJanitor {
             interval_secs: 60,
             batch_size: 1000,
             max_batches: 50,
+        }
+    }
+}
+
+/// How much the audit log keeps (see `crate::audit`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAudit {
+    /// Login attempts refused by the throttle before any password check are counted per
+    /// throttling key in windows of this many seconds, and each window becomes one
+    /// `login.throttled` event with its count, instead of one row per attempt.
+    pub throttled_window_secs: i64,
+    /// Audit rows older than this many days are pruned by the janitor, behind an
+    /// `audit.checkpoint` row that lets `audit verify` still prove what is left.
+    /// 0 keeps every row.
+    pub retention_days: i64,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        Self {
+            throttled_window_secs: 300,
+            retention_days: 0,
         }
     }
 }

@@ -10,9 +10,9 @@ use super::master_key::{MasterKey, MasterKeySource, MasterKeys};
 use super::raw::{RawConfig, RawKeys, RawLogin, RawTokens};
 use super::sources::read_secret_file;
 use super::{
-    Config, ConfigError, DatabaseConfig, Issuer, JanitorConfig, KeysConfig, LoginConfig,
-    PasswordConfig, RSA_KEY_SIZES, RateLimitConfig, SessionsConfig, ThrottlePolicy, TokensConfig,
-    UiConfig,
+    AuditConfig, Config, ConfigError, DatabaseConfig, Issuer, JanitorConfig, KeysConfig,
+    LoginConfig, PasswordConfig, RSA_KEY_SIZES, RateLimitConfig, SessionsConfig, ThrottlePolicy,
+    TokensConfig, UiConfig,
 };
 use crate::store::{Backend, DatabaseUrl};
 use crate::url_rules::is_loopback_host;
@@ -183,6 +183,39 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         proxy_header: raw.rate_limit.proxy_header,
         ipv6_prefix_len: raw.rate_limit.ipv6_prefix_len,
         endpoints: endpoint_buckets(figment, &raw.rate_limit.endpoints)?,
+        client_auth_failures: {
+            let b = raw.rate_limit.client_auth_failures;
+            if b.per_second > 0 && b.burst == 0 {
+                return Err(invalid(
+                    figment,
+                    "rate_limit.client_auth_failures.burst",
+                    "must be at least 1",
+                ));
+            }
+            crate::config::Bucket {
+                per_second: b.per_second,
+                burst: b.burst,
+            }
+        },
+    };
+    // No off switch: without a bound an unauthenticated flood grows the table.
+    if raw.authorize.max_pending_total == 0 {
+        return Err(invalid(
+            figment,
+            "authorize.max_pending_total",
+            "must be at least 1",
+        ));
+    }
+    if !(1..=raw.authorize.max_pending_total).contains(&raw.authorize.max_pending_per_address) {
+        return Err(invalid(
+            figment,
+            "authorize.max_pending_per_address",
+            "must be at least 1 and at most authorize.max_pending_total",
+        ));
+    }
+    let authorize = crate::config::AuthorizeConfig {
+        max_pending_per_address: raw.authorize.max_pending_per_address,
+        max_pending_total: raw.authorize.max_pending_total,
     };
 
     if !(60..=30 * 86_400).contains(&raw.sessions.idle_secs)
@@ -255,11 +288,33 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         max_batches: raw.janitor.max_batches,
     };
 
+    // A window up to a day: longer ones hold evidence back from the chain for as long.
+    if !(1..=86_400).contains(&raw.audit.throttled_window_secs) {
+        return Err(invalid(
+            figment,
+            "audit.throttled_window_secs",
+            "must be 1 to 86400 seconds",
+        ));
+    }
+    if !(0..=36_500).contains(&raw.audit.retention_days) {
+        return Err(invalid(
+            figment,
+            "audit.retention_days",
+            "must be 0 (keep every row) to 36500 days",
+        ));
+    }
+    let audit = AuditConfig {
+        throttled_window_secs: raw.audit.throttled_window_secs,
+        retention_days: (raw.audit.retention_days > 0).then_some(raw.audit.retention_days),
+    };
+
     Ok(Config {
+        audit,
         sessions,
         ui,
         janitor,
         login,
+        authorize,
         rate_limit,
         keys,
         tokens,

@@ -127,6 +127,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_throttled (throttle_key, window_start) {
+        throttle_key -> Text,
+        window_start -> BigInt,
+        window_end -> BigInt,
+        attempts -> BigInt,
+        first_at -> BigInt,
+        last_at -> BigInt,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> grants (grant_id));
 
 diesel::table! {
@@ -150,6 +161,7 @@ diesel::table! {
         resources -> Text,
         id_token_hint_subject -> Nullable<Text>,
         login_session_id -> Nullable<Text>,
+        client_key -> Nullable<Text>,
     }
 }
 
@@ -228,6 +240,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     clients,
     client_roles,
     audit_events,
+    audit_throttled,
     signing_keys,
     leases,
     grants,

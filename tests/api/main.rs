@@ -11,6 +11,7 @@
 
 mod admin;
 mod audit;
+mod audit_volume;
 mod authorize;
 mod authorize_oidc;
 mod bootstrap;
@@ -34,6 +35,7 @@ mod layers;
 mod logout_rp;
 mod migrations;
 mod outage;
+mod pending_bounds;
 mod rate_limits;
 mod resource_server;
 mod resources;
