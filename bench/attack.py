@@ -709,7 +709,7 @@ def main():
       f"{'logged in' if control[0] else 'refused'} ({control[1]}), POST {control[2] * 1000:.0f} ms")
     p("")
     p(f"Rows added during the flood (the {len(logins)} rightful logins and the control included; "
-      f"database files {bytes_before / 1048576:.1f} -> {bytes_after / 1048576:.1f} MiB):")
+      f"database and WAL files {bytes_before / 1048576:.1f} -> {bytes_after / 1048576:.1f} MiB):")
     p("")
     p("| table | before | after | added |")
     p("| --- | --- | --- | --- |")
