@@ -15,6 +15,21 @@ pub fn hex(bytes: &[u8]) -> String {
         })
 }
 
+/// The bytes of lowercase or uppercase hex, two digits per byte; `None` for anything else.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    // `from_str_radix` alone would take a sign ("+1").
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            let digits = std::str::from_utf8(pair).ok()?;
+            u8::from_str_radix(digits, 16).ok()
+        })
+        .collect()
+}
+
 /// Bytes of SHA-256 an ETag keeps: 96 bits tell versions of one document apart.
 const ETAG_DIGEST_BYTES: usize = 12;
 
@@ -34,6 +49,16 @@ mod tests {
     fn hex_is_lowercase_two_digits_per_byte() {
         assert_eq!(hex(&[]), "");
         assert_eq!(hex(&[0x00, 0x0f, 0xab, 0xff]), "000fabff");
+    }
+
+    #[test]
+    fn unhex_reverses_hex_and_refuses_the_rest() {
+        assert_eq!(unhex("000fabff"), Some(vec![0x00, 0x0f, 0xab, 0xff]));
+        assert_eq!(unhex("AB"), Some(vec![0xab]));
+        assert_eq!(unhex(""), Some(vec![]));
+        for bad in ["a", "zz", "+1", "0x", "é0"] {
+            assert_eq!(unhex(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! Keeps storage bounded: every replica runs a janitor that deletes expired codes,
 //! pending authorization requests, sessions, refresh tokens and grants, deny-list rows and
-//! throttling rows, a bounded batch at a time. Replicas take turns by lease so the work is
-//! not repeated, but nothing breaks if two purge at once (see `store::models::janitor`).
+//! throttling rows, a bounded batch at a time. It also writes each closed window of
+//! throttled login attempts to the audit chain as one event, and prunes audit rows older
+//! than `audit.retention_days` behind a checkpoint (see `crate::audit`). Replicas take
+//! turns by lease so the work is not repeated, but nothing breaks if two purge at once
+//! (see `store::models::janitor`; a window is written once, a prune is serialised).
 
+use crate::audit::{self, Pruned};
 use crate::config::Config;
 use crate::store::models::janitor::Purgeable;
 use crate::store::models::keys as leases;
@@ -90,7 +94,68 @@ pub async fn purge(store: &Store, config: &Config, now: i64) -> Result<Report, S
         let rows = store.run(move |conn| table.count(conn)).await?;
         report.rows.push((table.table(), rows));
     }
+    audit_volume(store, config, now, &mut report).await?;
     Ok(report)
+}
+
+/// The audit log's share: closed windows of throttled attempts become events (counted as
+/// `audit_throttled` rows purged), then rows past `audit.retention_days` are pruned
+/// (`audit_events`), each batch in a transaction of its own behind its own checkpoint.
+async fn audit_volume(
+    store: &Store,
+    config: &Config,
+    now: i64,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let (limit, max_batches) = (
+        i64::from(config.janitor.batch_size),
+        config.janitor.max_batches,
+    );
+    let mut flushed = 0;
+    for _ in 0..max_batches {
+        let n = audit::flush_throttled(store, now, limit).await?;
+        flushed += n;
+        if i64::try_from(n).unwrap_or(i64::MAX) < limit {
+            break;
+        }
+    }
+    report.purged.push(("audit_throttled", flushed));
+    let pending = store
+        .run(crate::store::models::audit::count_pending_throttled)
+        .await?;
+    report.rows.push(("audit_throttled", pending));
+
+    let Some(days) = config.audit.retention_days else {
+        return Ok(());
+    };
+    let before = now.saturating_sub(days.saturating_mul(86_400));
+    let mut pruned = 0;
+    for _ in 0..max_batches {
+        match audit::prune(store, before, now, limit).await {
+            Ok(Pruned::Rows {
+                from_seq,
+                through_seq,
+                ..
+            }) => {
+                pruned += usize::try_from(through_seq - from_seq + 1).unwrap_or(0);
+            }
+            Ok(Pruned::Nothing) => break,
+            Ok(Pruned::Refused(broken)) => {
+                // Kept as evidence; the operator has to look (`audit verify`).
+                tracing::error!(
+                    seq = broken.seq,
+                    reason = broken.reason,
+                    "audit rows not pruned: the chain does not verify there"
+                );
+                break;
+            }
+            // Another replica pruned the same rows meanwhile: its checkpoint stands.
+            Err(StoreError::Conflict) => break,
+            Err(err) => return Err(err),
+        }
+    }
+    report.purged.push(("audit_events", pruned));
+    Ok(())
 }
 
 /// One tick of the background task: purge if this replica gets the lease.

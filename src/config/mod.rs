@@ -193,6 +193,15 @@ pub struct JanitorConfig {
     pub max_batches: u32,
 }
 
+/// What the audit log keeps (`audit.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// Seconds per window in which throttled login attempts are counted into one event.
+    pub throttled_window_secs: i64,
+    /// Days audit rows are kept; `None` keeps them forever.
+    pub retention_days: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct UiConfig {
     pub product_name: String,
@@ -259,6 +268,7 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub ui: UiConfig,
     pub janitor: JanitorConfig,
+    pub audit: AuditConfig,
 }
 
 impl Config {
@@ -336,6 +346,10 @@ impl Config {
                 "interval_secs": self.janitor.interval.as_secs(),
                 "batch_size": self.janitor.batch_size,
                 "max_batches": self.janitor.max_batches,
+            },
+            "audit": {
+                "throttled_window_secs": self.audit.throttled_window_secs,
+                "retention_days": self.audit.retention_days.unwrap_or(0),
             },
             "ui": {
                 "product_name": self.ui.product_name,

@@ -32,6 +32,7 @@ pub struct RawConfig {
     pub sessions: RawSessions,
     pub ui: RawUi,
     pub janitor: RawJanitor,
+    pub audit: RawAudit,
 }
 
 impl Default for RawConfig {
@@ -52,6 +53,7 @@ impl Default for RawConfig {
             sessions: RawSessions::default(),
             ui: RawUi::default(),
             janitor: RawJanitor::default(),
+            audit: RawAudit::default(),
         }
     }
 }
@@ -419,6 +421,29 @@ impl Default for RawJanitor {
             interval_secs: 60,
             batch_size: 1000,
             max_batches: 50,
+        }
+    }
+}
+
+/// How much the audit log keeps (see `crate::audit`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAudit {
+    /// Login attempts refused by the throttle before any password check are counted per
+    /// throttling key in windows of this many seconds, and each window becomes one
+    /// `login.throttled` event with its count, instead of one row per attempt.
+    pub throttled_window_secs: i64,
+    /// Audit rows older than this many days are pruned by the janitor, behind an
+    /// `audit.checkpoint` row that lets `audit verify` still prove what is left.
+    /// 0 keeps every row.
+    pub retention_days: i64,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        Self {
+            throttled_window_secs: 300,
+            retention_days: 0,
         }
     }
 }

@@ -10,9 +10,9 @@ use super::master_key::{MasterKey, MasterKeySource, MasterKeys};
 use super::raw::{RawConfig, RawKeys, RawLogin, RawTokens};
 use super::sources::read_secret_file;
 use super::{
-    Config, ConfigError, DatabaseConfig, Issuer, JanitorConfig, KeysConfig, LoginConfig,
-    PasswordConfig, RSA_KEY_SIZES, RateLimitConfig, SessionsConfig, ThrottlePolicy, TokensConfig,
-    UiConfig,
+    AuditConfig, Config, ConfigError, DatabaseConfig, Issuer, JanitorConfig, KeysConfig,
+    LoginConfig, PasswordConfig, RSA_KEY_SIZES, RateLimitConfig, SessionsConfig, ThrottlePolicy,
+    TokensConfig, UiConfig,
 };
 use crate::store::{Backend, DatabaseUrl};
 use crate::url_rules::is_loopback_host;
@@ -255,7 +255,28 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         max_batches: raw.janitor.max_batches,
     };
 
+    // A window up to a day: longer ones hold evidence back from the chain for as long.
+    if !(1..=86_400).contains(&raw.audit.throttled_window_secs) {
+        return Err(invalid(
+            figment,
+            "audit.throttled_window_secs",
+            "must be 1 to 86400 seconds",
+        ));
+    }
+    if !(0..=36_500).contains(&raw.audit.retention_days) {
+        return Err(invalid(
+            figment,
+            "audit.retention_days",
+            "must be 0 (keep every row) to 36500 days",
+        ));
+    }
+    let audit = AuditConfig {
+        throttled_window_secs: raw.audit.throttled_window_secs,
+        retention_days: (raw.audit.retention_days > 0).then_some(raw.audit.retention_days),
+    };
+
     Ok(Config {
+        audit,
         sessions,
         ui,
         janitor,

@@ -90,33 +90,52 @@ fn untrusted_keys(
 /// The attempt counts itself on every key before the password is looked at, in one
 /// transaction that sees every place taken before it: a parallel burst is admitted one by
 /// one and stops where the policy says, not after all of it read the same old counts.
-/// `Err(secs)`: refused, no place taken.
+/// `Err((secs, key))`: refused, no place taken; `key` is the key that refused (the one
+/// with the longest wait), which the refusal is counted under in the audit log.
 async fn reserve(
     ctx: &Ctx<'_>,
     keys: &[Key],
-) -> Result<Result<Vec<ThrottlePlace>, u64>, LoginFailure> {
+) -> Result<Result<Vec<ThrottlePlace>, (u64, String)>, LoginFailure> {
     let windows: Vec<(String, i64)> = keys
         .iter()
         .map(|k| (k.name.clone(), ctx.now - k.policy.window_secs))
         .collect();
-    let policies: Vec<ThrottlePolicy> = keys.iter().map(|k| k.policy).collect();
+    let policies: Vec<(String, ThrottlePolicy)> =
+        keys.iter().map(|k| (k.name.clone(), k.policy)).collect();
     let now = ctx.now;
     ctx.store
         .reserve_login_attempt(windows, now, move |seen| {
-            let decision = policies
-                .iter()
-                .zip(seen)
-                .fold(Decision::Allow, |d, (policy, seen)| {
-                    let (count, last) = seen.map_or((0, None), |(n, last)| (n, Some(last)));
-                    d.and(policy.decide(count, last, now))
-                });
-            match decision {
-                Decision::Allow => None,
-                Decision::RetryAfter(secs) => Some(secs),
+            let mut refusal: Option<(u64, &String)> = None;
+            for ((name, policy), seen) in policies.iter().zip(seen) {
+                let (count, last) = seen.map_or((0, None), |(n, last)| (n, Some(last)));
+                // The longest wait wins (`Decision::and`); on a tie the first key keeps it.
+                if let Decision::RetryAfter(secs) = policy.decide(count, last, now)
+                    && refusal.is_none_or(|(longest, _)| secs > longest)
+                {
+                    refusal = Some((secs, name));
+                }
             }
+            refusal.map(|(secs, name)| (secs, audit_key_name(name)))
         })
         .await
         .map_err(|e| LoginFailure::Unavailable(store_error(e)))
+}
+
+/// The name a throttling key is counted under in the audit log. A device key carries the
+/// nonce of a device cookie, which stays out of logs: it is shown by a digest. (An attempt
+/// refused on its device key is counted again as untrusted, so this is a safety net.)
+fn audit_key_name(name: &str) -> String {
+    match name.strip_prefix("device:") {
+        Some(nonce) => {
+            use sha2::Digest as _;
+            let digest = sha2::Sha256::digest(nonce.as_bytes());
+            format!(
+                "device:{}",
+                crate::encoding::hex(digest.get(..8).unwrap_or_default())
+            )
+        }
+        None => name.to_owned(),
+    }
 }
 
 async fn audit(ctx: &Ctx<'_>, event: AuditEvent) -> Result<(), LoginFailure> {
@@ -158,18 +177,25 @@ pub async fn check_password(
     }
     let places = match reserved {
         Ok(places) => places,
-        Err(secs) => {
-            let mut d = details("throttled");
-            if let Some(obj) = d.as_object_mut() {
-                obj.insert("retry_after_secs".into(), secs.into());
-            }
-            audit(
-                ctx,
-                AuditEvent::new("login.throttled")
-                    .by(AuditActor::client(client_id))
-                    .details(d),
+        Err((secs, key)) => {
+            // Refused before any password check: counted into one row per key and window
+            // (`audit.throttled_window_secs`) that becomes one `login.throttled` event with
+            // its count, so a flood does not write a row per attempt.
+            tracing::debug!(
+                target: "audit",
+                key = %key,
+                via,
+                retry_after_secs = secs,
+                "login attempt throttled"
+            );
+            audit::count_throttled(
+                ctx.store,
+                key,
+                ctx.now,
+                ctx.config.audit.throttled_window_secs,
             )
-            .await?;
+            .await
+            .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
             return Err(LoginFailure::Rejected);
         }
     };

@@ -127,6 +127,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_throttled (throttle_key, window_start) {
+        throttle_key -> Text,
+        window_start -> BigInt,
+        window_end -> BigInt,
+        attempts -> BigInt,
+        first_at -> BigInt,
+        last_at -> BigInt,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> grants (grant_id));
 
 diesel::table! {
@@ -228,6 +239,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     clients,
     client_roles,
     audit_events,
+    audit_throttled,
     signing_keys,
     leases,
     grants,

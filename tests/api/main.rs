@@ -11,6 +11,7 @@
 
 mod admin;
 mod audit;
+mod audit_volume;
 mod authorize;
 mod authorize_oidc;
 mod bootstrap;

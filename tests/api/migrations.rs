@@ -3,8 +3,9 @@ use std::collections::BTreeSet;
 use diesel::prelude::*;
 use portcullis::store::migrate;
 use portcullis::store::schema::{
-    audit_events, authorization_codes, authorization_requests, client_roles, clients, consents,
-    grants, leases, login_failures, refresh_tokens, sessions, signing_keys, user_roles, users,
+    audit_events, audit_throttled, authorization_codes, authorization_requests, client_roles,
+    clients, consents, grants, leases, login_failures, refresh_tokens, sessions, signing_keys,
+    user_roles, users,
 };
 use portcullis::store::{DatabaseUrl, DbConnection, StoreError};
 
@@ -50,7 +51,7 @@ fn connect(db: &TestDb) -> DbConnection {
 
 /// Every table answers a query through the shared schema, with every column selected.
 fn query_every_table(conn: &mut DbConnection) -> Result<(), StoreError> {
-    use portcullis::store::models::audit::AuditRow;
+    use portcullis::store::models::audit::{AuditRow, ThrottledRow};
     use portcullis::store::models::authorization::{
         AuthorizationCodeRow, AuthorizationRequestRow, SessionRow,
     };
@@ -73,6 +74,9 @@ fn query_every_table(conn: &mut DbConnection) -> Result<(), StoreError> {
     audit_events::table
         .select(AuditRow::as_select())
         .load::<AuditRow>(conn)?;
+    audit_throttled::table
+        .select(ThrottledRow::as_select())
+        .load::<ThrottledRow>(conn)?;
     signing_keys::table
         .select(SigningKeyRow::as_select())
         .load::<SigningKeyRow>(conn)?;

@@ -18,7 +18,7 @@ use diesel::prelude::*;
 use portcullis::manage::Actor;
 use portcullis::manage::clients::NewClient;
 use portcullis::manage::users::NewUser;
-use portcullis::store::schema::audit_events;
+use portcullis::store::schema::{audit_events, audit_throttled};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -322,6 +322,30 @@ impl TestApp {
                         .get_result(conn)?,
                     None => audit_events::table.count().get_result(conn)?,
                 })
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Login attempts refused by the throttle before a password check: those still counted
+    /// in their window (`audit_throttled`) plus those already written to the chain as
+    /// `login.throttled` events (each with its `attempts`).
+    pub async fn throttled_attempts(&self) -> i64 {
+        self.state
+            .store
+            .run(|conn| {
+                let pending: Vec<i64> = audit_throttled::table
+                    .select(audit_throttled::attempts)
+                    .load(conn)?;
+                let written: Vec<String> = audit_events::table
+                    .filter(audit_events::event_type.eq("login.throttled"))
+                    .select(audit_events::details)
+                    .load(conn)?;
+                let written = written.iter().map(|details| {
+                    let details: Value = serde_json::from_str(details).unwrap();
+                    details["attempts"].as_i64().unwrap()
+                });
+                Ok(pending.iter().sum::<i64>() + written.sum::<i64>())
             })
             .await
             .unwrap()
