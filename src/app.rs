@@ -158,8 +158,12 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
     ));
     let device_keys = crate::crypto::device_cookie::DeviceKeys::derive(&*master_keys(&config)?)
         .ok_or_else(|| StartError::MasterKey("cannot derive the device-cookie key".into()))?;
+    let client_auth_failures = Arc::new(crate::oauth::client::failures::ClientAuthFailures::new(
+        config.rate_limit.client_auth_failures,
+    ));
     Ok(AppState {
         device_keys: Arc::new(device_keys),
+        client_auth_failures,
         clients,
         standings,
         rate_limits,
@@ -386,6 +390,9 @@ async fn key_maintenance(state: AppState) {
         }
         observe_keys(&state.metrics, &state.keys, now);
         state.rate_limits.forget_idle();
+        state
+            .client_auth_failures
+            .forget_idle(std::time::Instant::now());
     }
 }
 

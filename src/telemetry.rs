@@ -143,6 +143,8 @@ pub struct Metrics {
     pub introspections: IntCounterVec,
     pub standings: IntCounterVec,
     pub rate_limited: IntCounterVec,
+    /// Authorization requests not stored because a bound on pending ones was reached.
+    pub pending_refused: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -232,6 +234,16 @@ impl Metrics {
             &["endpoint"],
         )?;
         registry.register(Box::new(rate_limited.clone()))?;
+        let pending_refused = IntCounterVec::new(
+            Opts::new(
+                "authorization_requests_refused_total",
+                "Authorization requests answered temporarily_unavailable because pending ones \
+                 reached a bound (per_address: authorize.max_pending_per_address, total: \
+                 authorize.max_pending_total)",
+            ),
+            &["bound"],
+        )?;
+        registry.register(Box::new(pending_refused.clone()))?;
         registry.register(Box::new(janitor_purged.clone()))?;
         registry.register(Box::new(table_rows.clone()))?;
         registry.register(Box::new(janitor_runs.clone()))?;
@@ -253,6 +265,7 @@ impl Metrics {
             introspections,
             standings,
             rate_limited,
+            pending_refused,
         })
     }
 

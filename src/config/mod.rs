@@ -220,6 +220,16 @@ pub struct RateLimitConfig {
     /// Per-address bucket of every public endpoint but /token, by name
     /// (`ENDPOINT_BUCKETS`); `per_second == 0` turns one off.
     pub endpoints: BTreeMap<&'static str, Bucket>,
+    /// Failed client authentications per address (`oauth::client::failures`);
+    /// `per_second == 0` turns it off.
+    pub client_auth_failures: Bucket,
+}
+
+/// Bounds on live pending authorization requests (`authorize.*`); both at least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthorizeConfig {
+    pub max_pending_per_address: u32,
+    pub max_pending_total: u32,
 }
 
 /// A per-address token bucket's settings.
@@ -264,6 +274,7 @@ pub struct Config {
     pub keys: KeysConfig,
     pub tokens: TokensConfig,
     pub login: LoginConfig,
+    pub authorize: AuthorizeConfig,
     pub rate_limit: RateLimitConfig,
     pub sessions: SessionsConfig,
     pub ui: UiConfig,
@@ -338,6 +349,10 @@ impl Config {
                 "ip_lock_after_failures": self.login.ip.lock_after_failures,
                 "device_cookie_days": self.login.device_cookie_lifetime / 86_400,
             },
+            "authorize": {
+                "max_pending_per_address": self.authorize.max_pending_per_address,
+                "max_pending_total": self.authorize.max_pending_total,
+            },
             "sessions": {
                 "idle_secs": self.sessions.idle,
                 "absolute_secs": self.sessions.absolute,
@@ -365,6 +380,10 @@ impl Config {
                 "endpoints": self.rate_limit.endpoints.iter().map(|(name, b)| {
                     (name.to_string(), serde_json::json!({"per_second": b.per_second, "burst": b.burst}))
                 }).collect::<serde_json::Map<_, _>>(),
+                "client_auth_failures": {
+                    "per_second": self.rate_limit.client_auth_failures.per_second,
+                    "burst": self.rate_limit.client_auth_failures.burst,
+                },
             },
             "password": {
                 "memory_kib": self.password.memory_kib,

@@ -28,6 +28,7 @@ pub struct RawConfig {
     pub keys: RawKeys,
     pub tokens: RawTokens,
     pub login: RawLogin,
+    pub authorize: RawAuthorize,
     pub rate_limit: RawRateLimit,
     pub sessions: RawSessions,
     pub ui: RawUi,
@@ -49,6 +50,7 @@ impl Default for RawConfig {
             keys: RawKeys::default(),
             tokens: RawTokens::default(),
             login: RawLogin::default(),
+            authorize: RawAuthorize::default(),
             rate_limit: RawRateLimit::default(),
             sessions: RawSessions::default(),
             ui: RawUi::default(),
@@ -260,6 +262,28 @@ impl Default for RawTokens {
     }
 }
 
+/// Bounds on the authorization requests `/authorize` stores while the user signs in: an
+/// unauthenticated flood cannot grow the table past them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAuthorize {
+    /// Live pending requests one client network (the rate limits' counting key) may hold.
+    pub max_pending_per_address: u32,
+    /// Live pending requests the whole server (every replica) may hold.
+    pub max_pending_total: u32,
+}
+
+impl Default for RawAuthorize {
+    // A person starts a handful of sign-ins in ten minutes (a request lives 600 s); an
+    // office behind one NAT address may need more. The total keeps the table small.
+    fn default() -> Self {
+        Self {
+            max_pending_per_address: 50,
+            max_pending_total: 100_000,
+        }
+    }
+}
+
 /// Brute-force throttling for the password grant and the login page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -327,6 +351,9 @@ pub struct RawRateLimit {
     /// One bucket per public endpoint (every endpoint but /token, which keeps the two
     /// settings above); `per_second = 0` turns one off.
     pub endpoints: RawEndpointBuckets,
+    /// Failed client authentications per address at /token, /introspect and /revoke,
+    /// counted apart from requests: consulted before a secret is checked.
+    pub client_auth_failures: RawBucket,
 }
 
 /// One per-address token bucket: sustained requests per second and the burst on top.
@@ -382,6 +409,13 @@ impl Default for RawRateLimit {
             proxy_header: ProxyHeader::XForwardedFor,
             ipv6_prefix_len: 64,
             endpoints: RawEndpointBuckets::default(),
+            // A client with the right secret never fails; one with a stale secret fails a
+            // few times before someone looks. Guessing a 256-bit secret is hopeless anyway:
+            // this bounds the work a guesser makes us do.
+            client_auth_failures: RawBucket {
+                per_second: 1,
+                burst: 20,
+            },
         }
     }
 }

@@ -183,6 +183,39 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         proxy_header: raw.rate_limit.proxy_header,
         ipv6_prefix_len: raw.rate_limit.ipv6_prefix_len,
         endpoints: endpoint_buckets(figment, &raw.rate_limit.endpoints)?,
+        client_auth_failures: {
+            let b = raw.rate_limit.client_auth_failures;
+            if b.per_second > 0 && b.burst == 0 {
+                return Err(invalid(
+                    figment,
+                    "rate_limit.client_auth_failures.burst",
+                    "must be at least 1",
+                ));
+            }
+            crate::config::Bucket {
+                per_second: b.per_second,
+                burst: b.burst,
+            }
+        },
+    };
+    // No off switch: without a bound an unauthenticated flood grows the table.
+    if raw.authorize.max_pending_total == 0 {
+        return Err(invalid(
+            figment,
+            "authorize.max_pending_total",
+            "must be at least 1",
+        ));
+    }
+    if !(1..=raw.authorize.max_pending_total).contains(&raw.authorize.max_pending_per_address) {
+        return Err(invalid(
+            figment,
+            "authorize.max_pending_per_address",
+            "must be at least 1 and at most authorize.max_pending_total",
+        ));
+    }
+    let authorize = crate::config::AuthorizeConfig {
+        max_pending_per_address: raw.authorize.max_pending_per_address,
+        max_pending_total: raw.authorize.max_pending_total,
     };
 
     if !(60..=30 * 86_400).contains(&raw.sessions.idle_secs)
@@ -281,6 +314,7 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         ui,
         janitor,
         login,
+        authorize,
         rate_limit,
         keys,
         tokens,

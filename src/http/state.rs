@@ -44,6 +44,8 @@ pub struct AppState {
     pub forwarding_warned: Arc<AtomicBool>,
     /// Signs and checks the login form's device cookies.
     pub device_keys: Arc<crate::crypto::device_cookie::DeviceKeys>,
+    /// Failed client authentication per address (`rate_limit.client_auth_failures`).
+    pub client_auth_failures: Arc<crate::oauth::client::failures::ClientAuthFailures>,
 }
 
 /// Who sent a request, as the configured trusted proxies report it.
@@ -73,6 +75,7 @@ impl AppState {
             client_ip: client.map(|c| c.ip),
             client_key: client.map(|c| c.key),
             device_keys: &self.device_keys,
+            client_auth_failures: &self.client_auth_failures,
         }
     }
 

@@ -31,6 +31,8 @@ pub struct Ctx<'a> {
     pub client_key: Option<IpAddr>,
     /// Signs and checks device cookies (`oauth::login`).
     pub device_keys: &'a crate::crypto::device_cookie::DeviceKeys,
+    /// Failed client authentication per address (`oauth::client::caller`).
+    pub client_auth_failures: &'a crate::oauth::client::failures::ClientAuthFailures,
 }
 
 /// Storage failures seen by a protocol endpoint: an outage is 503 (retry), anything else

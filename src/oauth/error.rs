@@ -108,6 +108,9 @@ pub enum OAuthError {
     TemporarilyUnavailable {
         description: Description,
         retry_after_secs: u32,
+        /// Refused for this client's address (429, RFC 6585) rather than for the server's
+        /// state (503): failed client authentication from the address filled its bucket.
+        too_many_requests: bool,
     },
     /// `invalid_token` (RFC 6750 section 3.1).
     InvalidToken(Description),
@@ -156,6 +159,20 @@ impl OAuthError {
         Self::TemporarilyUnavailable {
             description: Description::new("the server is busy; retry later"),
             retry_after_secs,
+            too_many_requests: false,
+        }
+    }
+
+    /// 429 with `Retry-After`: this address has failed client authentication too often.
+    /// The code stays `temporarily_unavailable`, as the per-endpoint buckets answer:
+    /// `invalid_client` would tell a client with the right secret that its secret is wrong.
+    pub fn too_many_client_auth_failures(retry_after_secs: u32) -> Self {
+        Self::TemporarilyUnavailable {
+            description: Description::new(
+                "too many failed client authentications from this address; retry later",
+            ),
+            retry_after_secs,
+            too_many_requests: true,
         }
     }
 
@@ -220,7 +237,15 @@ impl OAuthError {
             Self::InvalidClient { .. } | Self::InvalidToken(_) => 401,
             Self::InsufficientScope(_) => 403,
             Self::ServerError => 500,
-            Self::TemporarilyUnavailable { .. } => 503,
+            Self::TemporarilyUnavailable {
+                too_many_requests, ..
+            } => {
+                if *too_many_requests {
+                    429
+                } else {
+                    503
+                }
+            }
             Self::InvalidRequest(_)
             | Self::InvalidGrant(_)
             | Self::UnauthorizedClient(_)
@@ -281,6 +306,7 @@ mod tests {
             OAuthError::TemporarilyUnavailable {
                 description: d("busy"),
                 retry_after_secs: 3,
+                too_many_requests: false,
             },
             OAuthError::InvalidToken(d("it")),
             OAuthError::InsufficientScope(d("is")),
@@ -375,7 +401,8 @@ mod tests {
             OAuthError::temporarily_unavailable(7),
             OAuthError::TemporarilyUnavailable {
                 description: d("the server is busy; retry later"),
-                retry_after_secs: 7
+                retry_after_secs: 7,
+                too_many_requests: false,
             }
         );
     }

@@ -11,6 +11,8 @@ use super::audit::{AuditEvent, Change};
 use super::models::authorization::{
     self as rows, AuthorizationCodeRow, AuthorizationRequestRow, SessionRow,
 };
+/// The bounds on live pending requests, and which one refused a request.
+pub use super::models::authorization::{PendingBound, PendingBounds};
 use super::models::throttle;
 use super::models::users;
 use super::{Store, StoreError};
@@ -182,19 +184,19 @@ fn consent_for(
 }
 
 impl Store {
-    /// Stores a validated request and, in the same round trip, finds the browser's
-    /// session and what its user consented to for the client.
+    /// Stores a validated request, unless its client network (`client_key`, the rate
+    /// limits' counting key) or the server as a whole already holds as many live pending
+    /// requests as `bounds` allow; then, in the same round trip, finds the browser's
+    /// session and what its user consented to for the client. A refused request stores
+    /// nothing and reads nothing more.
     pub async fn begin_request(
         &self,
         request: StoredRequest,
+        client_key: Option<String>,
+        bounds: PendingBounds,
         session: Option<SessionLookup>,
-    ) -> Result<Loaded, StoreError> {
+    ) -> Result<Result<Loaded, PendingBound>, StoreError> {
         self.run(move |conn| {
-            let session = match &session {
-                Some(lookup) => live_session(conn, lookup)?,
-                None => None,
-            };
-            let consent = consent_for(conn, session.as_ref(), &request.client_id)?;
             let row = AuthorizationRequestRow {
                 id: request.id.clone(),
                 client_id: request.client_id.clone(),
@@ -215,13 +217,22 @@ impl Store {
                 resources: request.resources.clone(),
                 id_token_hint_subject: request.id_token_hint_subject.clone(),
                 login_session_id: request.login_session_id.clone(),
+                client_key,
             };
-            rows::insert_request(conn, &row)?;
-            Ok(Loaded {
+            if let Err(bound) = rows::insert_request_within(conn, &row, request.created_at, bounds)?
+            {
+                return Ok(Err(bound));
+            }
+            let session = match &session {
+                Some(lookup) => live_session(conn, lookup)?,
+                None => None,
+            };
+            let consent = consent_for(conn, session.as_ref(), &request.client_id)?;
+            Ok(Ok(Loaded {
                 request: Some(request),
                 session,
                 consent,
-            })
+            }))
         })
         .await
     }

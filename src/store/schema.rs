@@ -161,6 +161,7 @@ diesel::table! {
         resources -> Text,
         id_token_hint_subject -> Nullable<Text>,
         login_session_id -> Nullable<Text>,
+        client_key -> Nullable<Text>,
     }
 }
 

@@ -89,6 +89,7 @@ async fn fill(app: &TestApp) {
                         resources: "[]".into(),
                         id_token_hint_subject: None,
                         login_session_id: None,
+                        client_key: None,
                     },
                 )?;
                 rows::insert_session(

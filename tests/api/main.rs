@@ -35,6 +35,7 @@ mod layers;
 mod logout_rp;
 mod migrations;
 mod outage;
+mod pending_bounds;
 mod rate_limits;
 mod resource_server;
 mod resources;

@@ -19,6 +19,8 @@ fn roomy_rate_limit(config: &mut Config) {
     // The per-address request limit is another guard; this test is about the password one.
     config.rate_limit.token_burst = 10_000;
     config.rate_limit.token_per_second = 10_000;
+    // So are the bounds on pending requests: a hundred login pages from one address.
+    config.authorize.max_pending_per_address = 10_000;
 }
 
 async fn app_and_client(tweak: impl FnOnce(&mut Config)) -> (TestApp, TestClient) {

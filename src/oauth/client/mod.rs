@@ -7,6 +7,7 @@ use std::fmt;
 pub mod authentication;
 pub mod cache;
 pub mod caller;
+pub mod failures;
 pub mod registered;
 pub mod resources;
 

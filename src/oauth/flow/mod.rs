@@ -33,7 +33,7 @@ use super::logout::{self, LogoutRequest};
 use crate::audit::{AuditActor, AuditEvent};
 use crate::crypto::tokens::{Secret, bound_to_browser, matches_bound};
 use crate::store::browser::{
-    ConsentGiven, Loaded, NewCode, NewSession, Session, SessionLookup, StoredRequest,
+    ConsentGiven, Loaded, NewCode, NewSession, PendingBounds, Session, SessionLookup, StoredRequest,
 };
 pub use decide::{ConsentState, Next, Screen, decide};
 pub use error::BrowserError;
@@ -434,14 +434,48 @@ pub async fn begin(
         id_token_hint_subject: hint_subject,
         login_session_id: None,
     };
+    let bounds = PendingBounds {
+        per_address: ctx.config.authorize.max_pending_per_address,
+        total: ctx.config.authorize.max_pending_total,
+    };
+    let begun = ctx
+        .store
+        .begin_request(
+            stored.clone(),
+            ctx.client_key.map(|key| key.to_string()),
+            bounds,
+            lookup(ctx, cookies.session),
+        )
+        .await?;
     let Loaded {
         request: _,
         session,
         consent,
-    } = ctx
-        .store
-        .begin_request(stored.clone(), lookup(ctx, cookies.session))
-        .await?;
+    } = match begun {
+        Ok(loaded) => loaded,
+        // The redirect_uri is validated: the client hears it, with its state, and may
+        // retry; nothing was stored.
+        Err(bound) => {
+            ctx.metrics
+                .pending_refused
+                .with_label_values(&[bound.as_str()])
+                .inc();
+            tracing::warn!(
+                bound = bound.as_str(),
+                client_id = %stored.client_id,
+                "authorization request refused: too many pending requests"
+            );
+            return Ok(Step::Redirect(authorize::error_location(
+                &ErrorRedirect {
+                    redirect_uri: stored.redirect_uri,
+                    state: stored.state,
+                    // A redirect carries no Retry-After: only the code and its words go back.
+                    error: OAuthError::temporarily_unavailable(60),
+                },
+                ctx.config.issuer.as_str(),
+            )));
+        }
+    };
     let pending = PendingRequest::parse(stored)?;
     let consent = consent_state(&client, consent.as_deref());
     perform(

@@ -27,6 +27,9 @@ pub struct AuthorizationRequestRow {
     pub resources: String,
     pub id_token_hint_subject: Option<String>,
     pub login_session_id: Option<String>,
+    /// The network the request came from (the rate limits' counting key), for
+    /// `authorize.max_pending_per_address`; None when the server saw no address.
+    pub client_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -73,6 +76,99 @@ pub fn insert_request(
         .values(row)
         .execute(conn)?;
     Ok(())
+}
+
+/// How many live pending requests may exist: per client network and in all (0: no bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingBounds {
+    pub per_address: u32,
+    pub total: u32,
+}
+
+/// The bound a refused request would have crossed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingBound {
+    PerAddress,
+    Total,
+}
+
+impl PendingBound {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PerAddress => "per_address",
+            Self::Total => "total",
+        }
+    }
+}
+
+/// Names the Postgres advisory lock that queues the inserts of pending requests (any
+/// constant shared by every replica, apart from the migration lock's).
+const PG_PENDING_LOCK: &str = "SELECT pg_advisory_xact_lock(7207302)";
+
+/// Why the bounded insert's transaction ended without committing.
+enum Unstored {
+    Store(StoreError),
+    Over(PendingBound),
+}
+
+impl From<diesel::result::Error> for Unstored {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Store(err.into())
+    }
+}
+
+impl From<StoreError> for Unstored {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+/// Stores a pending request only while the live ones (`expires_at > now`) stay within
+/// `bounds`, counting itself. Inserts queue so that parallel requests cannot all count the
+/// same old number: on SQLite the insert comes first and takes the database's write lock
+/// before anything is counted; on Postgres, where READ COMMITTED would let two inserts
+/// each miss the other, one advisory lock held to the commit queues them across replicas.
+/// Over a bound the transaction rolls back and nothing is stored. Expired rows count for
+/// nothing (the janitor deletes them).
+pub fn insert_request_within(
+    conn: &mut DbConnection,
+    row: &AuthorizationRequestRow,
+    now: i64,
+    bounds: PendingBounds,
+) -> Result<Result<(), PendingBound>, StoreError> {
+    let outcome = conn.transaction::<(), Unstored, _>(|conn| {
+        if let DbConnection::Postgres(pg) = &mut *conn {
+            diesel::connection::SimpleConnection::batch_execute(pg, PG_PENDING_LOCK)?;
+        }
+        insert_request(conn, row)?;
+        let live =
+            || authorization_requests::table.filter(authorization_requests::expires_at.gt(now));
+        if let (Some(key), Some(bound)) = (&row.client_key, nonzero(bounds.per_address)) {
+            let n: i64 = live()
+                .filter(authorization_requests::client_key.eq(key))
+                .count()
+                .get_result(conn)?;
+            if n > bound {
+                return Err(Unstored::Over(PendingBound::PerAddress));
+            }
+        }
+        if let Some(bound) = nonzero(bounds.total) {
+            let n: i64 = live().count().get_result(conn)?;
+            if n > bound {
+                return Err(Unstored::Over(PendingBound::Total));
+            }
+        }
+        Ok(())
+    });
+    match outcome {
+        Ok(()) => Ok(Ok(())),
+        Err(Unstored::Over(bound)) => Ok(Err(bound)),
+        Err(Unstored::Store(err)) => Err(err),
+    }
+}
+
+fn nonzero(bound: u32) -> Option<i64> {
+    (bound > 0).then_some(i64::from(bound))
 }
 
 pub fn find_request(

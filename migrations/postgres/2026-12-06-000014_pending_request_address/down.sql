@@ -1,0 +1,2 @@
+DROP INDEX authorization_requests_client_key_idx;
+ALTER TABLE authorization_requests DROP COLUMN client_key;
