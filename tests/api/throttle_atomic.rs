@@ -231,3 +231,57 @@ async fn parallel_burst_across_usernames_verifies_no_more_than_the_address_polic
         "the address's delay after a success is counted from its last failure"
     );
 }
+
+/// The attack benchmark's flood (bench/attack.sh): wrong passwords for a username the
+/// throttle already refuses, each from a new address through a trusted proxy. A refused
+/// attempt counts on no key, so it must leave no counter row behind either: before, every
+/// such request left an empty row for its address until the janitor came.
+#[tokio::test]
+async fn refused_attempts_from_new_addresses_leave_no_throttle_rows() {
+    use diesel::prelude::*;
+    use portcullis::store::schema::login_failures;
+
+    let (app, client) = app_and_client(|c| {
+        c.rate_limit.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let from = |n: u32| format!("198.51.100.{n}");
+    let attempt = |n: u32| {
+        let (app, client) = (&app, &client);
+        async move {
+            app.http
+                .post(format!("{}/token", app.public))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", from(n))
+                .basic_auth(&client.id, Some(client.secret()))
+                .body("grant_type=password&username=bob&password=wrong&scope=openid")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // The clock stands still: the username's free failures, then its delay refuses.
+    let policy = app.state.config.login.user;
+    for n in 0..policy.max_failures {
+        assert_eq!(attempt(n).await, 400);
+    }
+    let rows = || async {
+        app.state
+            .store
+            .run(|conn| Ok(login_failures::table.count().get_result::<i64>(conn)?))
+            .await
+            .unwrap()
+    };
+    let before = rows().await;
+    for n in 100..120 {
+        assert_eq!(attempt(n).await, 400);
+    }
+    assert_eq!(rows().await, before, "a refused attempt left a row");
+    assert_eq!(
+        app.audit_count(Some("login.failure")).await,
+        i64::from(policy.max_failures)
+    );
+    assert_eq!(app.throttled_attempts().await, 20);
+}

@@ -121,6 +121,15 @@ pub fn reserve<R>(
             })
             .collect();
         if let Some(refusal) = admit(&seen) {
+            // A refused attempt counts nowhere, so the rows written above only to lock keys
+            // seen for the first time go again (as a cleared key's do): otherwise a flood
+            // against a locked username from ever new addresses left a row per request.
+            diesel::delete(
+                login_failures::table
+                    .filter(login_failures::throttle_key.eq_any(&names))
+                    .filter(login_failures::failures.le(0)),
+            )
+            .execute(conn)?;
             return Ok(Err(refusal));
         }
         let mut taken = Vec::with_capacity(keys.len());
