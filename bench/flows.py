@@ -463,6 +463,10 @@ class Server:
             "PORTCULLIS_RATE_LIMIT__ENDPOINTS__INTROSPECT__PER_SECOND": "0",
             "PORTCULLIS_RATE_LIMIT__ENDPOINTS__REVOKE__PER_SECOND": "0",
             "PORTCULLIS_RATE_LIMIT__ENDPOINTS__OTHER__PER_SECOND": "0",
+            # Every flow comes from 127.0.0.1, and the bench leaves requests pending: the
+            # per-address bound on pending authorization requests (50) would refuse them.
+            "PORTCULLIS_AUTHORIZE__MAX_PENDING_PER_ADDRESS": "1000000",
+            "PORTCULLIS_AUTHORIZE__MAX_PENDING_TOTAL": "1000000",
         }
         if self.args.log_level:
             self.env["PORTCULLIS_LOG__LEVEL"] = self.args.log_level
