@@ -64,6 +64,66 @@ pub struct Application {
     admin_addr: SocketAddr,
     state: AppState,
     shutdown: ShutdownHandle,
+    stop_signals: StopSignals,
+}
+
+/// SIGTERM and SIGINT, listened for from before the listeners accept: a signal that
+/// arrives once `/health/ready` can answer (an orchestrator may send one at any moment)
+/// must start the graceful stop, not kill the process with the default action.
+struct StopSignals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| {
+                signal(kind)
+                    .inspect_err(|err| tracing::warn!(error = %err, "cannot listen for {name}"))
+                    .ok()
+            };
+            Self {
+                term: listen(SignalKind::terminate(), "SIGTERM"),
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Until a stop signal arrives or `notify` is notified.
+    async fn wait(mut self, notify: &tokio::sync::Notify) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: Option<&mut tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(self.term.as_mut()) => {}
+                () = next(self.interrupt.as_mut()) => {}
+                () = notify.notified() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = notify.notified() => {}
+            }
+        }
+    }
 }
 
 /// Opens the pool and, if configured, applies pending migrations (`now` dates the row that
@@ -282,6 +342,8 @@ impl Application {
         let public_addr = public_listener.local_addr()?;
         let admin_addr = admin_listener.local_addr()?;
 
+        // Before `run()`: from then on the listeners answer, readiness included.
+        let stop_signals = StopSignals::listen();
         let public_state = state.clone();
         let public = HttpServer::new(move || {
             let issuer_path = public_state.config.issuer.path().to_owned();
@@ -311,6 +373,7 @@ impl Application {
             admin_addr,
             state,
             shutdown: ShutdownHandle(Arc::new(tokio::sync::Notify::new())),
+            stop_signals,
         })
     }
 
@@ -338,13 +401,14 @@ impl Application {
         let flag = Arc::clone(&self.state.shutting_down);
         let delay = self.state.config.shutdown_delay;
         let notify = Arc::clone(&self.shutdown.0);
+        let stop_signals = self.stop_signals;
         let maintenance = tokio::spawn(key_maintenance(self.state.clone()));
         let janitor = tokio::spawn(janitor(self.state.clone()));
         let store = self.state.store.clone();
         let lease_store = store.clone();
         let lease = tokio::spawn(async move { lease_store.keep_lease().await });
         let stopper = tokio::spawn(async move {
-            wait_for_stop_signal(&notify).await;
+            stop_signals.wait(&notify).await;
             tracing::info!("shutdown requested; readiness now reports 503");
             flag.store(true, Ordering::SeqCst);
             tokio::time::sleep(delay).await;
@@ -413,33 +477,6 @@ async fn janitor(state: AppState) {
                 .with_label_values(&["failed"])
                 .inc();
             tracing::warn!(error = %err, "janitor run failed; retrying next tick");
-        }
-    }
-}
-
-async fn wait_for_stop_signal(notify: &tokio::sync::Notify) {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot listen for SIGTERM");
-                    notify.notified().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-            () = notify.notified() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = notify.notified() => {}
         }
     }
 }
