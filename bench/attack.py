@@ -54,7 +54,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -62,7 +61,16 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from html import unescape
+
+# The helpers the flows benchmark already has (same directory; its main is guarded).
+from flows import (
+    b64url,
+    free_port,
+    hidden_fields,
+    machine_busy_seconds,
+    percentile,
+    proc_cpu_seconds,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REDIRECT_URI = "https://app.example.com/callback"
@@ -80,12 +88,6 @@ def log(msg):
     print(f"[attack] {msg}", file=sys.stderr, flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def random_address():
     """A random public-looking IPv4 address outside the ranges the other actors use."""
     while True:
@@ -94,31 +96,6 @@ def random_address():
         if first in (0, 10, 127, 198, 203) or first >= 224:
             continue
         return ".".join(str((a >> s) & 255) for s in (24, 16, 8, 0))
-
-
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-HIDDEN_RE = re.compile(r"<input[^>]*>", re.I)
-ATTR_RE = re.compile(r'(\w[\w-]*)="([^"]*)"')
-
-
-def hidden_fields(html):
-    fields = {}
-    for tag in HIDDEN_RE.findall(html):
-        attrs = dict(ATTR_RE.findall(tag))
-        if attrs.get("type") == "hidden" and "name" in attrs:
-            fields[attrs["name"]] = unescape(attrs.get("value", ""))
-    return fields
-
-
-def percentile(values, p):
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = max(0, min(len(values) - 1, int(round(p / 100 * len(values) + 0.5)) - 1))
-    return values[k]
 
 
 def proc_status(pid):
@@ -132,25 +109,6 @@ def proc_status(pid):
     except OSError:
         pass
     return out
-
-
-def proc_cpu_seconds(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
-
-
-def machine_busy_seconds():
-    try:
-        with open("/proc/stat") as f:
-            vals = [int(v) for v in f.readline().split()[1:]]
-        idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
-        return (sum(vals[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return float("nan")
 
 
 class CpuWindow:
