@@ -183,20 +183,11 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         proxy_header: raw.rate_limit.proxy_header,
         ipv6_prefix_len: raw.rate_limit.ipv6_prefix_len,
         endpoints: endpoint_buckets(figment, &raw.rate_limit.endpoints)?,
-        client_auth_failures: {
-            let b = raw.rate_limit.client_auth_failures;
-            if b.per_second > 0 && b.burst == 0 {
-                return Err(invalid(
-                    figment,
-                    "rate_limit.client_auth_failures.burst",
-                    "must be at least 1",
-                ));
-            }
-            crate::config::Bucket {
-                per_second: b.per_second,
-                burst: b.burst,
-            }
-        },
+        client_auth_failures: bucket(
+            figment,
+            "rate_limit.client_auth_failures.burst",
+            raw.rate_limit.client_auth_failures,
+        )?,
     };
     // No off switch: without a bound an unauthenticated flood grows the table.
     if raw.authorize.max_pending_total == 0 {
@@ -656,18 +647,25 @@ fn endpoint_buckets(
     ];
     let mut buckets = std::collections::BTreeMap::new();
     for (name, key, b) in named {
-        if b.per_second > 0 && b.burst == 0 {
-            return Err(invalid(figment, key, "must be at least 1"));
-        }
-        buckets.insert(
-            name,
-            crate::config::Bucket {
-                per_second: b.per_second,
-                burst: b.burst,
-            },
-        );
+        buckets.insert(name, bucket(figment, key, b)?);
     }
     Ok(buckets)
+}
+
+/// One per-address bucket: a bucket that is on needs room for at least one request.
+/// `burst_key` names the setting in the error.
+fn bucket(
+    figment: &Figment,
+    burst_key: &'static str,
+    raw: crate::config::raw::RawBucket,
+) -> Result<crate::config::Bucket, ConfigError> {
+    if raw.per_second > 0 && raw.burst == 0 {
+        return Err(invalid(figment, burst_key, "must be at least 1"));
+    }
+    Ok(crate::config::Bucket {
+        per_second: raw.per_second,
+        burst: raw.burst,
+    })
 }
 
 #[cfg(test)]

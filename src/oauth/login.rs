@@ -127,8 +127,7 @@ async fn reserve(
 fn audit_key_name(name: &str) -> String {
     match name.strip_prefix("device:") {
         Some(nonce) => {
-            use sha2::Digest as _;
-            let digest = sha2::Sha256::digest(nonce.as_bytes());
+            let digest = crate::crypto::tokens::digest(nonce);
             format!(
                 "device:{}",
                 crate::encoding::hex(digest.get(..8).unwrap_or_default())

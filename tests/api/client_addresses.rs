@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use portcullis::clock::Clock;
 
-use portcullis::config::{Config, ProxyHeader, Sources};
+use portcullis::config::ProxyHeader;
 
 use crate::helpers::{PATIENCE, POLL, TestApp, TestDb, eventually_blocking, spawn_app_with};
 
@@ -159,15 +159,7 @@ async fn rfc_7239_forwarded_when_configured_and_only_then() {
 
 #[test]
 fn settings_are_validated() {
-    let load = |pairs: &[(&str, &str)]| {
-        Config::load(&Sources {
-            env: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            ..Sources::default()
-        })
-    };
+    let load = crate::helpers::load_config;
     let c = load(&[]).unwrap();
     assert_eq!(c.rate_limit.ipv6_prefix_len, 64);
     assert_eq!(c.rate_limit.proxy_header, ProxyHeader::XForwardedFor);

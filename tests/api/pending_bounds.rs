@@ -197,16 +197,7 @@ async fn expired_pending_requests_do_not_count() {
 
 #[test]
 fn pending_bounds_are_settings() {
-    use portcullis::config::Sources;
-    let load = |pairs: &[(&str, &str)]| {
-        Config::load(&Sources {
-            env: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            ..Sources::default()
-        })
-    };
+    let load = crate::helpers::load_config;
     let c = load(&[]).unwrap();
     assert_eq!(c.authorize.max_pending_per_address, 50);
     assert_eq!(c.authorize.max_pending_total, 100_000);

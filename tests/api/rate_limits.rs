@@ -241,16 +241,7 @@ async fn defaults_give_every_endpoint_a_generous_bucket() {
 
 #[test]
 fn buckets_are_settings_by_name() {
-    use portcullis::config::{Config, Sources};
-    let load = |pairs: &[(&str, &str)]| {
-        Config::load(&Sources {
-            env: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            ..Sources::default()
-        })
-    };
+    let load = crate::helpers::load_config;
     // One key set keeps the other's default.
     let c = load(&[(
         "PORTCULLIS_RATE_LIMIT__ENDPOINTS__AUTHORIZE__PER_SECOND",

@@ -78,7 +78,8 @@ pub fn insert_request(
     Ok(())
 }
 
-/// How many live pending requests may exist: per client network and in all (0: no bound).
+/// How many live pending requests may exist: per client network and in all (both at
+/// least 1: the configuration has no off switch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PendingBounds {
     pub per_address: u32,
@@ -143,20 +144,18 @@ pub fn insert_request_within(
         insert_request(conn, row)?;
         let live =
             || authorization_requests::table.filter(authorization_requests::expires_at.gt(now));
-        if let (Some(key), Some(bound)) = (&row.client_key, nonzero(bounds.per_address)) {
+        if let Some(key) = &row.client_key {
             let n: i64 = live()
                 .filter(authorization_requests::client_key.eq(key))
                 .count()
                 .get_result(conn)?;
-            if n > bound {
+            if n > i64::from(bounds.per_address) {
                 return Err(Unstored::Over(PendingBound::PerAddress));
             }
         }
-        if let Some(bound) = nonzero(bounds.total) {
-            let n: i64 = live().count().get_result(conn)?;
-            if n > bound {
-                return Err(Unstored::Over(PendingBound::Total));
-            }
+        let n: i64 = live().count().get_result(conn)?;
+        if n > i64::from(bounds.total) {
+            return Err(Unstored::Over(PendingBound::Total));
         }
         Ok(())
     });
@@ -165,10 +164,6 @@ pub fn insert_request_within(
         Err(Unstored::Over(bound)) => Ok(Err(bound)),
         Err(Unstored::Store(err)) => Err(err),
     }
-}
-
-fn nonzero(bound: u32) -> Option<i64> {
-    (bound > 0).then_some(i64::from(bound))
 }
 
 pub fn find_request(

@@ -367,3 +367,17 @@ pub fn refresh_token(body: &Value) -> String {
         .unwrap_or_else(|| panic!("no refresh_token in {body}"))
         .to_owned()
 }
+
+/// The configuration the server would load from defaults plus these environment variables
+/// (no file, nothing from the process environment), for tests of settings.
+pub fn load_config(
+    env: &[(&str, &str)],
+) -> Result<portcullis::config::Config, portcullis::config::ConfigError> {
+    portcullis::config::Config::load(&portcullis::config::Sources {
+        env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..portcullis::config::Sources::default()
+    })
+}
