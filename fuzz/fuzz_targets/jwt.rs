@@ -8,7 +8,7 @@ use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use portcullis::crypto::jwt::{self, Expected, Signer, VerificationKeys};
-use portcullis::crypto::key_material::generate_rsa_private_key;
+use portcullis::crypto::key_material::PrivateKeyDer;
 use serde_json::{Map, Value};
 
 const ISSUER: &str = "https://issuer.example";
@@ -28,7 +28,13 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         // A fresh key per process: no key material in the repository.
-        let der = generate_rsa_private_key(2048).expect("key generation");
+        // Made by aws-lc, not `generate_rsa_private_key` (pure Rust): under the fuzzer's
+        // instrumentation that prime search took minutes and stalled short CI runs.
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .expect("key generation");
+        let pkcs8 = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair)
+            .expect("PKCS#8");
+        let der = PrivateKeyDer::from_pkcs8_der(pkcs8.as_ref().to_vec());
         let signer = Signer::new(&der, "fuzz-key").expect("signer");
         let mut keys = VerificationKeys::new();
         keys.insert(signer.verification_key().expect("public key"));
