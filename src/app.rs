@@ -216,13 +216,20 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
         store.clone(),
         config.tokens.introspection_cache,
     ));
-    let device_keys = crate::crypto::device_cookie::DeviceKeys::derive(&*master_keys(&config)?)
+    let master = master_keys(&config)?;
+    let device_keys = crate::crypto::device_cookie::DeviceKeys::derive(&master)
         .ok_or_else(|| StartError::MasterKey("cannot derive the device-cookie key".into()))?;
+    let mfa = Arc::new(crate::oauth::mfa::MfaKit::new(
+        master,
+        config.issuer.as_str(),
+        &config.ui.product_name,
+    ));
     let client_auth_failures = Arc::new(crate::oauth::client::failures::ClientAuthFailures::new(
         config.rate_limit.client_auth_failures,
     ));
     Ok(AppState {
         device_keys: Arc::new(device_keys),
+        mfa,
         client_auth_failures,
         clients,
         standings,

@@ -145,6 +145,9 @@ pub struct Metrics {
     pub rate_limited: IntCounterVec,
     /// Authorization requests not stored because a bound on pending ones was reached.
     pub pending_refused: IntCounterVec,
+    /// Second-factor events by factor (`totp`, `passkey`, `recovery_code`) and outcome
+    /// (`success`, `failure`, `replayed`, `throttled`, `enrolled`, `removed`, `reset`).
+    pub second_factor: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -244,6 +247,14 @@ impl Metrics {
             &["bound"],
         )?;
         registry.register(Box::new(pending_refused.clone()))?;
+        let second_factor = IntCounterVec::new(
+            Opts::new(
+                "second_factor_total",
+                "Second-factor checks, enrolments and removals by factor and outcome",
+            ),
+            &["factor", "outcome"],
+        )?;
+        registry.register(Box::new(second_factor.clone()))?;
         registry.register(Box::new(janitor_purged.clone()))?;
         registry.register(Box::new(table_rows.clone()))?;
         registry.register(Box::new(janitor_runs.clone()))?;
@@ -266,6 +277,7 @@ impl Metrics {
             standings,
             rate_limited,
             pending_refused,
+            second_factor,
         })
     }
 

@@ -11,8 +11,8 @@ use super::context::{self, BrowserBinding, SESSION, page_base, page_path, sessio
 use crate::config::UiConfig;
 use crate::http::state::AppState;
 use crate::oauth::flow::{
-    self, BrowserError, ConsentForm, Cookies, LoginForm, Page, Screen, SelectAccountForm, SignedIn,
-    Step,
+    self, BrowserError, ConsentForm, Cookies, FactorForm, LoginForm, Page, PasskeyForm, Screen,
+    SelectAccountForm, SignedIn, Step, Upgraded,
 };
 use crate::oauth::form::{FormLimits, FormMap};
 
@@ -26,6 +26,46 @@ struct LoginHtml<'a> {
     csrf_token: &'a str,
     login_hint: &'a str,
     error: Option<&'a str>,
+    /// WebAuthn options for a passkey-only sign-in (JSON, made safe for a script block).
+    passkey_options: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+struct SecondFactorHtml<'a> {
+    ui: &'a UiConfig,
+    base: &'a str,
+    client_name: &'a str,
+    request_id: &'a str,
+    csrf_token: &'a str,
+    error: Option<&'a str>,
+    totp: bool,
+    recovery: bool,
+    passkey_options: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "enrol.html")]
+struct EnrolHtml<'a> {
+    ui: &'a UiConfig,
+    base: &'a str,
+    client_name: &'a str,
+    request_id: &'a str,
+    csrf_token: &'a str,
+    error: Option<&'a str>,
+    secret: Option<&'a str>,
+    /// The QR code of the `otpauth://` URI, an SVG drawn here.
+    qr: String,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticeHtml<'a> {
+    ui: &'a UiConfig,
+    base: &'a str,
+    codes: Vec<&'a str>,
+    codes_left: Option<u32>,
+    continue_to: String,
 }
 
 #[derive(Template)]
@@ -79,6 +119,37 @@ pub(crate) struct LogoutConfirmHtml<'a> {
 }
 
 const STYLESHEET: &str = include_str!("../../static/portcullis.css");
+const WEBAUTHN_JS: &str = include_str!("../../static/webauthn.js");
+
+/// The one script of the pages: the WebAuthn calls, which exist only in JavaScript.
+pub async fn webauthn_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(WEBAUTHN_JS)
+}
+
+/// WebAuthn options for a `<script type="application/json">` block: `<` is escaped so no
+/// value inside (a username, the product name) can end the block.
+fn script_json(json: &str) -> String {
+    json.replace('<', "\\u003c")
+}
+
+/// The QR code of an `otpauth://` URI as inline SVG (our own markup: safe to embed).
+pub(crate) fn qr_svg(uri: &str) -> String {
+    match qrcode::QrCode::new(uri.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build(),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot draw a QR code");
+            String::new()
+        }
+    }
+}
 
 pub async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
@@ -104,7 +175,7 @@ fn csp(ui: &UiConfig) -> String {
             .unwrap_or_default()
     };
     format!(
-        "default-src 'none'; style-src 'self'{}; img-src 'self' data:{}; frame-ancestors 'none'; base-uri 'none'",
+        "default-src 'none'; script-src 'self'; style-src 'self'{}; img-src 'self' data:{}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         extra(&ui.extra_stylesheet),
         extra(&ui.logo_url)
     )
@@ -207,6 +278,34 @@ fn render_page(state: &AppState, page: &Page) -> HttpResponse {
             csrf_token: page.csrf.expose(),
             login_hint: page.login_hint.as_deref().unwrap_or(""),
             error: page.error,
+            passkey_options: page.passkey_options.as_deref().map(script_json),
+        }
+        .render(),
+        Screen::SecondFactor => SecondFactorHtml {
+            ui,
+            base: page_base(state),
+            client_name: &page.client_name,
+            request_id: &page.request_id,
+            csrf_token: page.csrf.expose(),
+            error: page.error,
+            totp: page.factors.totp,
+            recovery: page.factors.recovery,
+            passkey_options: page.passkey_options.as_deref().map(script_json),
+        }
+        .render(),
+        Screen::Enrol => EnrolHtml {
+            ui,
+            base: page_base(state),
+            client_name: &page.client_name,
+            request_id: &page.request_id,
+            csrf_token: page.csrf.expose(),
+            error: page.error,
+            secret: page.enrolment.as_ref().map(|e| e.secret.as_str()),
+            qr: page
+                .enrolment
+                .as_ref()
+                .map(|e| qr_svg(&e.uri))
+                .unwrap_or_default(),
         }
         .render(),
         Screen::SelectAccount => SelectAccountHtml {
@@ -240,6 +339,8 @@ fn render_page(state: &AppState, page: &Page) -> HttpResponse {
 fn screen_route(screen: Screen) -> &'static str {
     match screen {
         Screen::Login => "/login",
+        Screen::SecondFactor => "/login/factor",
+        Screen::Enrol => "/login/enrol",
         Screen::SelectAccount => "/select_account",
         Screen::Consent => "/consent",
     }
@@ -256,6 +357,22 @@ fn render_step(state: &AppState, step: Result<Step, BrowserError>) -> HttpRespon
             ),
         ),
         Ok(Step::Redirect(location)) => see_other(state, &location),
+        Ok(Step::Notice {
+            request_id,
+            codes,
+            codes_left,
+        }) => html(
+            state,
+            StatusCode::OK,
+            NoticeHtml {
+                ui: &state.config.ui,
+                base: page_base(state),
+                codes: codes.iter().map(|c| c.as_str()).collect(),
+                codes_left,
+                continue_to: format!("{}?request_id={request_id}", page_path(state, "/login")),
+            }
+            .render(),
+        ),
         Err(e) => browser_error(state, e),
     }
 }
@@ -447,6 +564,114 @@ pub async fn login_post(
                 if let Err(err) = response.add_cookie(&c) {
                     tracing::error!(error = %err, "cannot set the device cookie");
                 }
+            }
+            response
+        }
+        Ok(Err(again)) => render_step(&state, Ok(again)),
+        Err(e) => browser_error(&state, e),
+    }
+}
+
+pub async fn factor_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    show(&req, &state).await
+}
+
+pub async fn enrol_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    show(&req, &state).await
+}
+
+/// The response to a step that upgraded the session: its new cookie with the next step.
+fn upgraded(
+    state: &AppState,
+    outcome: Result<Result<Upgraded, Step>, BrowserError>,
+) -> HttpResponse {
+    match outcome {
+        Ok(Ok(Upgraded { cookie, step })) => {
+            let mut response = render_step(state, Ok(step));
+            if let Err(err) =
+                response.add_cookie(&context::cookie(state, SESSION, cookie.expose().to_owned()))
+            {
+                tracing::error!(error = %err, "cannot set the session cookie");
+            }
+            response
+        }
+        Ok(Err(again)) => render_step(state, Ok(again)),
+        Err(e) => browser_error(state, e),
+    }
+}
+
+/// POST /login/factor: the second factor of the session that signed in (or steps up).
+pub async fn factor_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form = match posted(&state, &req, &body, FactorForm::parse) {
+        Ok(form) => form,
+        Err(r) => return *r,
+    };
+    let sent = SentCookies::of(&state, &req);
+    let device_cookie = context::cookie_value(&req, &state, context::DEVICE);
+    upgraded(
+        &state,
+        flow::submit_factor(
+            &state.ctx(&req),
+            form,
+            sent.cookies(),
+            device_cookie.as_deref(),
+        )
+        .await,
+    )
+}
+
+/// POST /login/enrol: the first code of the authenticator being enrolled.
+pub async fn enrol_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form = match posted(&state, &req, &body, FactorForm::parse) {
+        Ok(form) => form,
+        Err(r) => return *r,
+    };
+    let sent = SentCookies::of(&state, &req);
+    let device_cookie = context::cookie_value(&req, &state, context::DEVICE);
+    upgraded(
+        &state,
+        flow::submit_enrol(
+            &state.ctx(&req),
+            form,
+            sent.cookies(),
+            device_cookie.as_deref(),
+        )
+        .await,
+    )
+}
+
+/// POST /login/passkey: a sign-in with a passkey alone.
+pub async fn passkey_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form = match posted(&state, &req, &body, PasskeyForm::parse) {
+        Ok(form) => form,
+        Err(r) => return *r,
+    };
+    let browser = BrowserBinding::sent(&state, &req);
+    let cookies = Cookies {
+        session: None,
+        browser: browser.as_deref(),
+    };
+    match flow::submit_passkey(&state.ctx(&req), form, cookies).await {
+        Ok(Ok(SignedIn { cookie, step, .. })) => {
+            let mut response = render_step(&state, Ok(step));
+            if let Err(err) = response.add_cookie(&context::cookie(
+                &state,
+                SESSION,
+                cookie.expose().to_owned(),
+            )) {
+                tracing::error!(error = %err, "cannot set the session cookie");
             }
             response
         }

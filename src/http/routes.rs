@@ -42,6 +42,11 @@ fn under_issuer(cfg: &mut web::ServiceConfig) {
         .route("/authorize", web::post().to(pages::authorize_post))
         .route("/login", web::get().to(pages::login_get))
         .route("/login", web::post().to(pages::login_post))
+        .route("/login/factor", web::get().to(pages::factor_get))
+        .route("/login/factor", web::post().to(pages::factor_post))
+        .route("/login/enrol", web::get().to(pages::enrol_get))
+        .route("/login/enrol", web::post().to(pages::enrol_post))
+        .route("/login/passkey", web::post().to(pages::passkey_post))
         .route("/select_account", web::get().to(pages::select_account_get))
         .route(
             "/select_account",
@@ -56,6 +61,7 @@ fn under_issuer(cfg: &mut web::ServiceConfig) {
         .route("/introspect", web::post().to(introspection::introspect))
         .route("/revoke", web::post().to(introspection::revoke))
         .route("/static/portcullis.css", web::get().to(pages::stylesheet))
+        .route("/static/webauthn.js", web::get().to(pages::webauthn_script))
         // A resource, so another method answers 405 rather than 404.
         .service(web::resource("/token").route(web::post().to(token::token)));
 }

@@ -46,6 +46,8 @@ pub struct AppState {
     pub device_keys: Arc<crate::crypto::device_cookie::DeviceKeys>,
     /// Failed client authentication per address (`rate_limit.client_auth_failures`).
     pub client_auth_failures: Arc<crate::oauth::client::failures::ClientAuthFailures>,
+    /// Sealing of TOTP secrets and the WebAuthn relying party (`oauth::mfa`).
+    pub mfa: Arc<crate::oauth::mfa::MfaKit>,
 }
 
 /// Who sent a request, as the configured trusted proxies report it.
@@ -76,6 +78,7 @@ impl AppState {
             client_key: client.map(|c| c.key),
             device_keys: &self.device_keys,
             client_auth_failures: &self.client_auth_failures,
+            mfa: &self.mfa,
         }
     }
 

@@ -69,6 +69,9 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// RFC 8707 resources granted from the client's allow-list.
     pub resources: Vec<String>,
+    /// The `acr_values` we know (`oauth::mfa::level`), in the client's order; unknown
+    /// ones are dropped, since the request is voluntary (OpenID Connect Core 3.1.2.1).
+    pub acr_values: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -234,7 +237,12 @@ pub fn validate(
         ),
     };
 
+    let acr_values = form
+        .get("acr_values")
+        .and_then(crate::oauth::mfa::level::known_acr_values);
+
     Ok(AuthorizationRequest {
+        acr_values,
         client_id: client.client_id.clone(),
         redirect_uri_given: form.contains("redirect_uri"),
         redirect_uri,

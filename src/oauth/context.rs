@@ -33,6 +33,8 @@ pub struct Ctx<'a> {
     pub device_keys: &'a crate::crypto::device_cookie::DeviceKeys,
     /// Failed client authentication per address (`oauth::client::caller`).
     pub client_auth_failures: &'a crate::oauth::client::failures::ClientAuthFailures,
+    /// TOTP sealing and the WebAuthn relying party (`oauth::mfa`).
+    pub mfa: &'a crate::oauth::mfa::MfaKit,
 }
 
 /// Storage failures seen by a protocol endpoint: an outage is 503 (retry), anything else

@@ -273,3 +273,108 @@ pub async fn check_password(
         }
     }
 }
+
+/// A second factor's check (a TOTP or recovery code after the password), counted on the
+/// same keys as a password attempt by the same source: a wrong code is a failure on the
+/// username's counter (or the device cookie's) and the address's, so guesses at codes
+/// lock as guesses at passwords do, and throttling refuses before `check` runs. `factor`
+/// names it in the audit log (`factor.used` / `factor.failure`). `Ok(true)`: accepted;
+/// `Ok(false)`: wrong, or refused by the throttle.
+pub async fn check_second_factor<Fut>(
+    ctx: &Ctx<'_>,
+    username: &str,
+    user_id: &str,
+    source: Source<'_>,
+    factor: &'static str,
+    check: Fut,
+) -> Result<bool, LoginFailure>
+where
+    Fut: std::future::Future<Output = Result<bool, OAuthError>>,
+{
+    let mut keys = keys(ctx, username, &source, "-");
+    let mut reserved = reserve(ctx, &keys).await?;
+    if reserved.is_err() && keys.iter().any(|k| k.name.starts_with("device:")) {
+        keys = untrusted_keys(ctx, username, &source, "-");
+        reserved = reserve(ctx, &keys).await?;
+    }
+    let details = |outcome: &str| {
+        serde_json::json!({
+            "factor": factor,
+            "ip": ctx.client_ip.map(|ip| ip.to_string()),
+            "outcome": outcome,
+        })
+    };
+    let places = match reserved {
+        Ok(places) => places,
+        Err((_, key)) => {
+            crate::oauth::mfa::count(ctx, factor, "throttled");
+            audit::count_throttled(
+                ctx.store,
+                key,
+                ctx.now,
+                ctx.config.audit.throttled_window_secs,
+            )
+            .await
+            .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
+            return Ok(false);
+        }
+    };
+    let accepted = match check.await {
+        Ok(accepted) => accepted,
+        Err(err) => {
+            let back = places.iter().map(|p| (p.clone(), GiveBack::Own)).collect();
+            if let Err(e) = ctx.store.give_back_login_places(back).await {
+                tracing::warn!(error = %e, "second-factor throttle places not given back");
+            }
+            return Err(LoginFailure::Unavailable(err));
+        }
+    };
+    let user_counter = user_key(username);
+    if accepted {
+        crate::oauth::mfa::count(ctx, factor, "success");
+        let back = places
+            .iter()
+            .map(|p| {
+                let what = if p.key == user_counter || p.key.starts_with("device:") {
+                    GiveBack::Clear
+                } else {
+                    GiveBack::Own
+                };
+                (p.clone(), what)
+            })
+            .collect();
+        let event = AuditEvent::new("factor.used")
+            .by(AuditActor::user(user_id))
+            .subject(user_id.to_owned())
+            .details(details("success"));
+        ctx.store
+            .login_succeeded(back, ctx.now, event)
+            .await
+            .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
+        return Ok(true);
+    }
+    crate::oauth::mfa::count(ctx, factor, "failure");
+    let locked = keys
+        .iter()
+        .zip(&places)
+        .any(|(key, place)| key.policy.locks_at(place.failures));
+    audit(
+        ctx,
+        AuditEvent::new("factor.failure")
+            .by(AuditActor::user(user_id))
+            .subject(user_id.to_owned())
+            .details(details("failure")),
+    )
+    .await?;
+    if locked {
+        audit(
+            ctx,
+            AuditEvent::new("login.locked")
+                .by(AuditActor::user(user_id))
+                .subject(user_id.to_owned())
+                .details(details("locked")),
+        )
+        .await?;
+    }
+    Ok(false)
+}

@@ -12,6 +12,7 @@ pub mod id_token_hint;
 pub mod introspection;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod pkce;
 pub mod redirect_uri;
 pub mod revocation;

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use diesel::Connection;
 
 use super::audit::{AuditEvent, Change};
+use super::factors::{UserFactors, user_factors};
 use super::models::authorization::{
     self as rows, AuthorizationCodeRow, AuthorizationRequestRow, SessionRow,
 };
@@ -50,6 +51,8 @@ pub struct StoredRequest {
     /// The session whose login was made for this request (see `session_id` for the one
     /// answering it).
     pub login_session_id: Option<String>,
+    /// The `acr_values` the client asked for (known values, space-separated).
+    pub acr_values: Option<String>,
 }
 
 /// A live browser session.
@@ -87,6 +90,8 @@ pub struct Loaded {
     pub request: Option<StoredRequest>,
     pub session: Option<Session>,
     pub consent: Option<String>,
+    /// The session user's factors and roles (None without a session).
+    pub factors: Option<UserFactors>,
 }
 
 /// The code a finished request becomes.
@@ -97,6 +102,8 @@ pub struct NewCode {
     pub auth_time: i64,
     pub sid: String,
     pub amr: Vec<String>,
+    /// The `acr` its ID token will state.
+    pub acr: String,
     pub now: i64,
     pub expires_at: i64,
 }
@@ -130,6 +137,7 @@ fn request_of(row: AuthorizationRequestRow) -> StoredRequest {
         resources: row.resources,
         id_token_hint_subject: row.id_token_hint_subject,
         login_session_id: row.login_session_id,
+        acr_values: row.acr_values,
     }
 }
 
@@ -152,6 +160,33 @@ fn live_session(
     conn: &mut crate::store::DbConnection,
     lookup: &SessionLookup,
 ) -> Result<Option<Session>, StoreError> {
+    Ok(live_session_with_roles(conn, lookup)?.map(|(session, _)| session))
+}
+
+/// A live session and its user's factors, in the same unit of work.
+fn live_session_with_factors(
+    conn: &mut crate::store::DbConnection,
+    lookup: Option<&SessionLookup>,
+) -> Result<(Option<Session>, Option<UserFactors>), StoreError> {
+    let Some(lookup) = lookup else {
+        return Ok((None, None));
+    };
+    match live_session_with_roles(conn, lookup)? {
+        Some((session, (username, roles))) => {
+            let factors = user_factors(conn, &session.user_id, username, roles)?;
+            Ok((Some(session), Some(factors)))
+        }
+        None => Ok((None, None)),
+    }
+}
+
+/// A session's user: their username and roles.
+type SessionUser = (String, Vec<String>);
+
+fn live_session_with_roles(
+    conn: &mut crate::store::DbConnection,
+    lookup: &SessionLookup,
+) -> Result<Option<(Session, SessionUser)>, StoreError> {
     let Some(row) = rows::find_session(conn, &lookup.id_digest)? else {
         return Ok(None);
     };
@@ -159,17 +194,16 @@ fn live_session(
     if row.idle_expires_at <= now || row.absolute_expires_at <= now {
         return Ok(None);
     }
-    let enabled = users::find_by_id(conn, &row.user_id)?.is_some_and(|u| !u.row.disabled);
-    if !enabled {
+    let Some(user) = users::find_by_id(conn, &row.user_id)?.filter(|u| !u.row.disabled) else {
         return Ok(None);
-    }
+    };
     rows::touch_session(
         conn,
         &lookup.id_digest,
         now,
         (now + lookup.idle).min(row.absolute_expires_at),
     )?;
-    session_of(row).map(Some)
+    Ok(Some((session_of(row)?, (user.row.username, user.roles))))
 }
 
 fn consent_for(
@@ -218,20 +252,19 @@ impl Store {
                 id_token_hint_subject: request.id_token_hint_subject.clone(),
                 login_session_id: request.login_session_id.clone(),
                 client_key,
+                acr_values: request.acr_values.clone(),
             };
             if let Err(bound) = rows::insert_request_within(conn, &row, request.created_at, bounds)?
             {
                 return Ok(Err(bound));
             }
-            let session = match &session {
-                Some(lookup) => live_session(conn, lookup)?,
-                None => None,
-            };
+            let (session, factors) = live_session_with_factors(conn, session.as_ref())?;
             let consent = consent_for(conn, session.as_ref(), &request.client_id)?;
             Ok(Ok(Loaded {
                 request: Some(request),
                 session,
                 consent,
+                factors,
             }))
         })
         .await
@@ -251,17 +284,16 @@ impl Store {
                     request: None,
                     session: None,
                     consent: None,
+                    factors: None,
                 });
             };
-            let session = match &session {
-                Some(lookup) => live_session(conn, lookup)?,
-                None => None,
-            };
+            let (session, factors) = live_session_with_factors(conn, session.as_ref())?;
             let consent = consent_for(conn, session.as_ref(), &row.client_id)?;
             Ok(Loaded {
                 request: Some(request_of(row)),
                 session,
                 consent,
+                factors,
             })
         })
         .await
@@ -272,13 +304,15 @@ impl Store {
         self.run(move |conn| live_session(conn, &lookup)).await
     }
 
-    /// Records the CSRF token of a page about to be rendered (the old one stops working)
-    /// and, for a consent page, the session that must answer it.
+    /// Records the CSRF token of a page about to be rendered (the old one stops working),
+    /// for a consent or second-factor page the session that must answer it, and the
+    /// WebAuthn ceremony the page starts (None: any earlier one ends).
     pub async fn set_request_csrf(
         &self,
         request_id: &str,
         csrf_digest: Vec<u8>,
         bind: Option<Session>,
+        ceremony: Option<String>,
     ) -> Result<(), StoreError> {
         let id = request_id.to_owned();
         self.run(move |conn| {
@@ -286,6 +320,7 @@ impl Store {
                 if let Some(s) = &bind {
                     rows::bind_request(conn, &id, &s.user_id, &s.sid)?;
                 }
+                rows::set_ceremony(conn, &id, ceremony.as_deref())?;
                 rows::set_csrf(conn, &id, &csrf_digest)
             })
         })
@@ -315,7 +350,7 @@ impl Store {
         new: NewSession,
         request_id: &str,
         client_id: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<(Option<String>, UserFactors), StoreError> {
         let (id, client_id) = (request_id.to_owned(), client_id.to_owned());
         self.run(move |conn| {
             let row = SessionRow {
@@ -334,10 +369,34 @@ impl Store {
                 rows::mark_login(conn, &id, &row.user_id, &row.sid)?;
                 // The login form's token is spent: replaying the form does nothing.
                 rows::set_csrf(conn, &id, &[])?;
-                rows::find_consent(conn, &row.user_id, &client_id)
+                let consent = rows::find_consent(conn, &row.user_id, &client_id)?;
+                let user = users::find_by_id(conn, &row.user_id)?.ok_or(StoreError::NotFound)?;
+                let factors = user_factors(conn, &row.user_id, user.row.username, user.roles)?;
+                Ok((consent, factors))
             })
         })
         .await
+    }
+
+    /// A session that proved a second factor: its methods become `amr`, and its cookie
+    /// changes to the one whose digest is `new_digest` (its `sid` and `auth_time` stay),
+    /// recorded with `event`. False when the session is gone.
+    pub async fn upgrade_session(
+        &self,
+        old_digest: Vec<u8>,
+        new_digest: Vec<u8>,
+        amr: Vec<String>,
+        now: i64,
+        event: AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let amr = amr_text(&amr)?;
+        let done = self
+            .run_audited(Change::Other, now, None, move |conn| {
+                Ok(rows::upgrade_session(conn, &old_digest, &new_digest, &amr)?
+                    .then_some(((), event)))
+            })
+            .await?;
+        Ok(done.is_some())
     }
 
     /// Deletes a pending request; true if this call did (so only one caller finishes it).
@@ -371,6 +430,7 @@ impl Store {
             consumed_at: None,
             grant_id: None,
             resources: request.resources.clone(),
+            acr: Some(code.acr),
         };
         let id = request.id.clone();
         self.run(move |conn| {

@@ -180,6 +180,8 @@ pub struct AuthorizationCode {
     pub consumed: bool,
     /// RFC 8707 resources the authorization request was granted.
     pub resources: Vec<String>,
+    /// The `acr` its ID token states (None for codes issued before it was recorded).
+    pub acr: Option<String>,
 }
 
 /// The user a code was issued for, with what an ID token may say about them.
@@ -226,6 +228,7 @@ fn redemption(
             expires_at: code.expires_at,
             consumed: code.consumed_at.is_some(),
             resources,
+            acr: code.acr,
         },
         user: CodeUser {
             id: user.id,
@@ -408,6 +411,7 @@ mod tests {
             consumed_at: None,
             grant_id: None,
             resources: "[]".into(),
+            acr: None,
         }
     }
 

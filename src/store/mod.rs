@@ -7,6 +7,7 @@ pub mod browser;
 pub mod clients;
 pub mod coalesce;
 pub mod conn;
+pub mod factors;
 pub mod grants;
 pub mod migrate;
 pub mod models;

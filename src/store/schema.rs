@@ -163,6 +163,8 @@ diesel::table! {
         id_token_hint_subject -> Nullable<Text>,
         login_session_id -> Nullable<Text>,
         client_key -> Nullable<Text>,
+        acr_values -> Nullable<Text>,
+        ceremony -> Nullable<Text>,
     }
 }
 
@@ -177,6 +179,7 @@ diesel::table! {
         last_seen_at -> BigInt,
         idle_expires_at -> BigInt,
         absolute_expires_at -> BigInt,
+        ceremony -> Nullable<Text>,
     }
 }
 
@@ -198,6 +201,7 @@ diesel::table! {
         consumed_at -> Nullable<BigInt>,
         grant_id -> Nullable<Text>,
         resources -> Text,
+        acr -> Nullable<Text>,
     }
 }
 
@@ -253,5 +257,35 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     revoked_tokens,
     revocation_epoch,
-    replica_leases
+    replica_leases,
+    user_factors,
+    recovery_codes
 );
+
+diesel::table! {
+    user_factors (id) {
+        id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        name -> Text,
+        secret_sealed -> Nullable<Binary>,
+        credential -> Nullable<Text>,
+        credential_id -> Nullable<Binary>,
+        confirmed -> Bool,
+        last_step -> Nullable<BigInt>,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, digest) {
+        user_id -> Text,
+        digest -> Binary,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(user_factors -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));

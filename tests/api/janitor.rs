@@ -90,6 +90,7 @@ async fn fill(app: &TestApp) {
                         id_token_hint_subject: None,
                         login_session_id: None,
                         client_key: None,
+                        acr_values: None,
                     },
                 )?;
                 rows::insert_session(
@@ -125,6 +126,7 @@ async fn fill(app: &TestApp) {
                         consumed_at: None,
                         grant_id: None,
                         resources: "[]".into(),
+                        acr: None,
                     },
                 )?;
             }

@@ -509,7 +509,8 @@ async fn discovery_documents_advertise_only_what_works() {
                 "scopes_supported": ["openid", "profile", "email", "offline_access"],
                 "claims_supported": [
                     "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
-                    "sid", "amr", "name", "preferred_username", "email", "email_verified"
+                    "sid", "amr",
+                    "acr", "name", "preferred_username", "email", "email_verified"
                 ],
                 "response_types_supported": ["code"],
                 "response_modes_supported": ["query"],
@@ -529,6 +530,7 @@ async fn discovery_documents_advertise_only_what_works() {
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "subject_types_supported": ["public"],
                 "prompt_values_supported": ["none", "login", "consent", "select_account"],
+                "acr_values_supported": ["urn:portcullis:acr:1fa", "urn:portcullis:acr:mfa", "phr"],
                 "authorization_response_iss_parameter_supported": true,
                 "claims_parameter_supported": false,
                 "request_parameter_supported": false,

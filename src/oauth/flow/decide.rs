@@ -4,6 +4,7 @@
 
 use super::pending::PendingRequest;
 use crate::oauth::error::OAuthError;
+use crate::oauth::mfa::level::Level;
 use crate::oauth::scope::Scope;
 use crate::store::browser::Session;
 
@@ -13,9 +14,51 @@ use crate::store::browser::Session;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
     Login,
+    /// The session's user must prove a second factor (TOTP, recovery code or passkey).
+    SecondFactor,
+    /// The user must have a second factor and has none: enrol one now.
+    Enrol,
     /// `prompt=select_account`: who is signed in, continue as them or sign in as another.
     SelectAccount,
     Consent,
+}
+
+/// What the session's user can prove beyond a password, and whether policy demands a
+/// second factor of them for this request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Assurance {
+    /// A confirmed TOTP authenticator.
+    pub totp: bool,
+    pub passkey: bool,
+    /// The client's `require_mfa`, or one of the user's roles is in `mfa.required_roles`.
+    pub required: bool,
+}
+
+impl Assurance {
+    /// The most the user can reach with the factors they have.
+    pub fn achievable(&self) -> Level {
+        if self.passkey {
+            Level::PhishingResistant
+        } else if self.totp {
+            Level::MultiFactor
+        } else {
+            Level::OneFactor
+        }
+    }
+
+    /// The level this request needs: a second factor whenever the user has one (a user
+    /// with a factor is always asked for it) or policy requires one; what `acr_values`
+    /// asks, as far as the user's factors reach (the request is voluntary, and the ID
+    /// token's `acr` says truthfully what was reached).
+    pub fn target(&self, requested: Option<Level>) -> Level {
+        let policy = if self.totp || self.passkey || self.required {
+            Level::MultiFactor
+        } else {
+            Level::OneFactor
+        };
+        let asked = requested.map_or(Level::OneFactor, |r| r.min(self.achievable()));
+        policy.max(asked)
+    }
 }
 
 /// What the user has agreed to for the request's client, and what the client is.
@@ -56,17 +99,22 @@ fn login_required(why: &str) -> Next {
 ///    `prompt=login` and `max_age`; any other
 ///    session must be younger than `max_age` *now* (this runs again when a form is posted)
 ///    and `prompt=login` refuses it.
-/// 4. `prompt=select_account`: the account page until the user chose this session (or
+/// 4. The session's factors must reach what the request needs (`Assurance::target`):
+///    the second-factor page when the user's factors can, the enrolment page when the user
+///    must have a factor and has none; `login_required` and `interaction_required` with
+///    `prompt=none`.
+/// 5. `prompt=select_account`: the account page until the user chose this session (or
 ///    signed in for the request).
-/// 5. Consent, unless just given for this request: `prompt=consent` always asks; a
+/// 6. Consent, unless just given for this request: `prompt=consent` always asks; a
 ///    non-first-party client asks unless remembered consent covers the scope; and a public
 ///    non-first-party client, whose identity nothing assures, asks unless the user
 ///    interacted (signed in) for this very request.
-/// 6. Issue. Whatever would be asked is `prompt=none`'s error instead.
+/// 7. Issue. Whatever would be asked is `prompt=none`'s error instead.
 pub fn decide(
     request: &PendingRequest,
     session: Option<&Session>,
     consent: &ConsentState,
+    assurance: &Assurance,
     now: i64,
 ) -> Next {
     let prompts = &request.prompts;
@@ -102,6 +150,18 @@ pub fn decide(
             Next::Ask(Screen::Login)
         };
     }
+    let have = Level::of_amr(&session.amr);
+    let want = assurance.target(request.acr_minimum);
+    if have < want {
+        return match (prompts.none(), want <= assurance.achievable()) {
+            (true, true) => login_required("a second factor is needed"),
+            (true, false) => Next::Refuse(OAuthError::InteractionRequired(
+                "the user must enrol a second factor".into(),
+            )),
+            (false, true) => Next::Ask(Screen::SecondFactor),
+            (false, false) => Next::Ask(Screen::Enrol),
+        };
+    }
     if prompts.select_account() && !bound {
         return Next::Ask(Screen::SelectAccount);
     }
@@ -133,6 +193,11 @@ mod tests {
     use crate::store::browser::StoredRequest;
 
     const NOW: i64 = 1_800_000_000;
+    const NO_FACTORS: Assurance = Assurance {
+        totp: false,
+        passkey: false,
+        required: false,
+    };
     /// The request began 30 seconds ago.
     const CREATED: i64 = NOW - 30;
     const SID: &str = "sid-1";
@@ -178,6 +243,7 @@ mod tests {
             id_token_hint_subject: hint.map(str::to_owned),
             login_session_id: (tie == Tie::LoggedIn).then(|| SID.to_owned()),
             resources: "[]".into(),
+            acr_values: None,
         };
         PendingRequest::parse(stored).unwrap()
     }
@@ -256,7 +322,7 @@ mod tests {
                                         let s = age.map(session);
                                         let mut c = consent(first_party, public, g);
                                         c.answered = answered;
-                                        let got = decide(&req, s.as_ref(), &c, NOW);
+                                        let got = decide(&req, s.as_ref(), &c, &NO_FACTORS, NOW);
                                         let want = expected(prompts, age, max_age, tie, hint, &c);
                                         let same = match (&got, &want) {
                                             (Next::Refuse(a), Next::Refuse(b)) => {
@@ -296,9 +362,10 @@ mod tests {
             if none {
                 match screen {
                     Screen::Consent => consent_required(),
-                    Screen::Login | Screen::SelectAccount => {
+                    Screen::Login | Screen::SelectAccount | Screen::SecondFactor => {
                         Next::Refuse(OAuthError::LoginRequired("".into()))
                     }
+                    Screen::Enrol => Next::Refuse(OAuthError::InteractionRequired("".into())),
                 }
             } else {
                 Next::Ask(screen)
@@ -340,13 +407,14 @@ mod tests {
     fn no_session_asks_for_login_or_tells_a_silent_client() {
         let c = consent(true, false, None);
         assert_eq!(
-            decide(&request(&[], None, Tie::Loose), None, &c, NOW),
+            decide(&request(&[], None, Tie::Loose), None, &c, &NO_FACTORS, NOW),
             Next::Ask(Screen::Login)
         );
         assert!(is_login_required(&decide(
             &request(&[Prompt::None], None, Tie::Loose),
             None,
             &c,
+            &NO_FACTORS,
             NOW
         )));
     }
@@ -359,6 +427,7 @@ mod tests {
                 &request(&[Prompt::Login], None, Tie::Loose),
                 Some(&session(5)),
                 &c,
+                &NO_FACTORS,
                 NOW
             ),
             Next::Ask(Screen::Login)
@@ -368,6 +437,7 @@ mod tests {
                 &request(&[Prompt::Login], None, Tie::LoggedIn),
                 Some(&session(5)),
                 &c,
+                &NO_FACTORS,
                 NOW
             ),
             Next::Issue
@@ -378,6 +448,7 @@ mod tests {
                 &request(&[Prompt::Login], None, Tie::Answering),
                 Some(&session(31)),
                 &c,
+                &NO_FACTORS,
                 NOW
             ),
             Next::Ask(Screen::Login)
@@ -388,9 +459,12 @@ mod tests {
     fn max_age_is_inclusive_and_measured_now_unless_signed_in_for_the_request() {
         let c = consent(true, false, None);
         let req = request(&[], Some(60), Tie::Loose);
-        assert_eq!(decide(&req, Some(&session(60)), &c, NOW), Next::Issue);
         assert_eq!(
-            decide(&req, Some(&session(61)), &c, NOW),
+            decide(&req, Some(&session(60)), &c, &NO_FACTORS, NOW),
+            Next::Issue
+        );
+        assert_eq!(
+            decide(&req, Some(&session(61)), &c, &NO_FACTORS, NOW),
             Next::Ask(Screen::Login)
         );
         // The consent page was shown to a 50-second-old session; posted 20 seconds later
@@ -399,16 +473,19 @@ mod tests {
         let mut answered = consent(false, false, None);
         answered.answered = true;
         assert_eq!(
-            decide(&bound, Some(&session(50)), &answered, NOW),
+            decide(&bound, Some(&session(50)), &answered, &NO_FACTORS, NOW),
             Next::Issue
         );
         assert_eq!(
-            decide(&bound, Some(&session(70)), &answered, NOW),
+            decide(&bound, Some(&session(70)), &answered, &NO_FACTORS, NOW),
             Next::Ask(Screen::Login)
         );
         // max_age=0 is met by the login made for this very request.
         let zero = request(&[], Some(0), Tie::LoggedIn);
-        assert_eq!(decide(&zero, Some(&session(20)), &c, NOW), Next::Issue);
+        assert_eq!(
+            decide(&zero, Some(&session(20)), &c, &NO_FACTORS, NOW),
+            Next::Issue
+        );
     }
 
     #[test]
@@ -421,6 +498,7 @@ mod tests {
                 &request(&[Prompt::Login], None, Tie::LoggedIn),
                 Some(&other),
                 &c,
+                &NO_FACTORS,
                 NOW
             ),
             Next::Ask(Screen::Login)
@@ -432,7 +510,7 @@ mod tests {
         let c = consent(true, false, None);
         let bob = hinted(&[], None, Tie::Loose, Some("bob-id"));
         assert_eq!(
-            decide(&bob, Some(&session(5)), &c, NOW),
+            decide(&bob, Some(&session(5)), &c, &NO_FACTORS, NOW),
             Next::Ask(Screen::Login)
         );
         let silent = hinted(&[Prompt::None], None, Tie::Loose, Some("bob-id"));
@@ -440,6 +518,7 @@ mod tests {
             &silent,
             Some(&session(5)),
             &c,
+            &NO_FACTORS,
             NOW
         )));
         // Signed in for the request, but as alice: the client gets an error, not alice.
@@ -448,10 +527,14 @@ mod tests {
             &signed_in,
             Some(&session(5)),
             &c,
+            &NO_FACTORS,
             NOW
         )));
         let alice = hinted(&[Prompt::None], None, Tie::Loose, Some(ALICE));
-        assert_eq!(decide(&alice, Some(&session(5)), &c, NOW), Next::Issue);
+        assert_eq!(
+            decide(&alice, Some(&session(5)), &c, &NO_FACTORS, NOW),
+            Next::Issue
+        );
     }
 
     #[test]
@@ -462,6 +545,7 @@ mod tests {
                 &request(&[Prompt::SelectAccount], None, Tie::Loose),
                 Some(&session(99)),
                 &c,
+                &NO_FACTORS,
                 NOW
             ),
             Next::Ask(Screen::SelectAccount)
@@ -471,6 +555,7 @@ mod tests {
                 &request(&[Prompt::SelectAccount], None, Tie::Answering),
                 Some(&session(99)),
                 &c,
+                &NO_FACTORS,
                 NOW
             ),
             Next::Issue
@@ -480,6 +565,7 @@ mod tests {
                 &request(&[Prompt::SelectAccount], None, Tie::Loose),
                 None,
                 &c,
+                &NO_FACTORS,
                 NOW
             ),
             Next::Ask(Screen::Login)
@@ -497,7 +583,13 @@ mod tests {
             (Some("email openid offline_access"), Next::Issue),
         ] {
             assert_eq!(
-                decide(&req, Some(&s), &consent(false, false, granted), NOW),
+                decide(
+                    &req,
+                    Some(&s),
+                    &consent(false, false, granted),
+                    &NO_FACTORS,
+                    NOW
+                ),
                 next,
                 "{granted:?}"
             );
@@ -508,6 +600,7 @@ mod tests {
                 &silent,
                 Some(&s),
                 &consent(false, false, Some("openid")),
+                &NO_FACTORS,
                 NOW
             ),
             consent_required()
@@ -523,7 +616,10 @@ mod tests {
             consent(true, false, None),
             consent(true, true, None),
         ] {
-            assert_eq!(decide(&req, Some(&s), &c, NOW), Next::Ask(Screen::Consent));
+            assert_eq!(
+                decide(&req, Some(&s), &c, &NO_FACTORS, NOW),
+                Next::Ask(Screen::Consent)
+            );
         }
     }
 
@@ -532,7 +628,13 @@ mod tests {
         let s = session(99);
         let remembered = consent(false, true, Some("openid email"));
         assert_eq!(
-            decide(&request(&[], None, Tie::Loose), Some(&s), &remembered, NOW),
+            decide(
+                &request(&[], None, Tie::Loose),
+                Some(&s),
+                &remembered,
+                &NO_FACTORS,
+                NOW
+            ),
             Next::Ask(Screen::Consent)
         );
         assert_eq!(
@@ -540,6 +642,7 @@ mod tests {
                 &request(&[Prompt::None], None, Tie::Loose),
                 Some(&s),
                 &remembered,
+                &NO_FACTORS,
                 NOW
             ),
             consent_required()
@@ -550,6 +653,7 @@ mod tests {
                 &request(&[], None, Tie::LoggedIn),
                 Some(&session(5)),
                 &remembered,
+                &NO_FACTORS,
                 NOW
             ),
             Next::Issue
@@ -560,9 +664,157 @@ mod tests {
                 &request(&[Prompt::None], None, Tie::Loose),
                 Some(&s),
                 &first_party,
+                &NO_FACTORS,
                 NOW
             ),
             Next::Issue
+        );
+    }
+
+    fn with_amr(age: i64, amr: &[&str]) -> Session {
+        let mut s = session(age);
+        s.amr = amr.iter().map(|m| (*m).to_owned()).collect();
+        s
+    }
+
+    fn acr(prompts: &[Prompt], acr_values: Option<&str>) -> PendingRequest {
+        let mut req = request(prompts, None, Tie::Loose);
+        req.acr_minimum = crate::oauth::mfa::level::requested_minimum(acr_values);
+        req
+    }
+
+    const TOTP: Assurance = Assurance {
+        totp: true,
+        passkey: false,
+        required: false,
+    };
+    const PASSKEY: Assurance = Assurance {
+        totp: true,
+        passkey: true,
+        required: false,
+    };
+    const REQUIRED: Assurance = Assurance {
+        totp: false,
+        passkey: false,
+        required: true,
+    };
+
+    #[test]
+    fn a_user_with_a_factor_is_always_asked_for_it() {
+        let c = consent(true, false, None);
+        let pwd = with_amr(5, &["pwd"]);
+        for a in [TOTP, PASSKEY] {
+            assert_eq!(
+                decide(&acr(&[], None), Some(&pwd), &c, &a, NOW),
+                Next::Ask(Screen::SecondFactor)
+            );
+            assert!(is_login_required(&decide(
+                &acr(&[Prompt::None], None),
+                Some(&pwd),
+                &c,
+                &a,
+                NOW
+            )));
+        }
+        let otp = with_amr(5, &["pwd", "otp", "mfa"]);
+        assert_eq!(
+            decide(&acr(&[], None), Some(&otp), &c, &TOTP, NOW),
+            Next::Issue
+        );
+        // A passkey user who proved a code has a second factor: enough unless asked for more.
+        assert_eq!(
+            decide(&acr(&[], None), Some(&otp), &c, &PASSKEY, NOW),
+            Next::Issue
+        );
+    }
+
+    #[test]
+    fn policy_leads_a_user_without_factors_to_enrol() {
+        let c = consent(true, false, None);
+        let pwd = with_amr(5, &["pwd"]);
+        assert_eq!(
+            decide(&acr(&[], None), Some(&pwd), &c, &REQUIRED, NOW),
+            Next::Ask(Screen::Enrol)
+        );
+        assert!(matches!(
+            decide(&acr(&[Prompt::None], None), Some(&pwd), &c, &REQUIRED, NOW),
+            Next::Refuse(OAuthError::InteractionRequired(_))
+        ));
+        let mut both = REQUIRED;
+        both.totp = true;
+        assert_eq!(
+            decide(&acr(&[], None), Some(&pwd), &c, &both, NOW),
+            Next::Ask(Screen::SecondFactor)
+        );
+    }
+
+    #[test]
+    fn acr_values_step_up_as_far_as_the_factors_reach() {
+        let c = consent(true, false, None);
+        let pwd = with_amr(5, &["pwd"]);
+        let otp = with_amr(5, &["pwd", "otp", "mfa"]);
+        let key = with_amr(5, &["hwk", "user", "mfa"]);
+        // Asking for a passkey of a TOTP user who showed a code: they have none, so the
+        // code is as far as they reach (acr says so in the ID token).
+        assert_eq!(
+            decide(&acr(&[], Some("phr")), Some(&otp), &c, &TOTP, NOW),
+            Next::Issue
+        );
+        // A passkey user who showed only a code steps up to the passkey.
+        assert_eq!(
+            decide(&acr(&[], Some("phr")), Some(&otp), &c, &PASSKEY, NOW),
+            Next::Ask(Screen::SecondFactor)
+        );
+        assert!(is_login_required(&decide(
+            &acr(&[Prompt::None], Some("phr")),
+            Some(&otp),
+            &c,
+            &PASSKEY,
+            NOW
+        )));
+        assert_eq!(
+            decide(&acr(&[], Some("phr")), Some(&key), &c, &PASSKEY, NOW),
+            Next::Issue
+        );
+        // One factor asked for and none held: nothing to step up to.
+        assert_eq!(
+            decide(
+                &acr(&[], Some("urn:portcullis:acr:1fa")),
+                Some(&pwd),
+                &c,
+                &NO_FACTORS,
+                NOW
+            ),
+            Next::Issue
+        );
+        // Any of the listed values satisfies: the weakest one counts.
+        assert_eq!(
+            decide(
+                &acr(&[], Some("phr urn:portcullis:acr:mfa")),
+                Some(&otp),
+                &c,
+                &PASSKEY,
+                NOW
+            ),
+            Next::Issue
+        );
+    }
+
+    #[test]
+    fn the_second_factor_comes_after_freshness() {
+        let c = consent(true, false, None);
+        let mut req = acr(&[], None);
+        req.max_age = Some(60);
+        // Too old: the password first, however many factors the session proved.
+        assert_eq!(
+            decide(
+                &req,
+                Some(&with_amr(61, &["pwd", "otp", "mfa"])),
+                &c,
+                &TOTP,
+                NOW
+            ),
+            Next::Ask(Screen::Login)
         );
     }
 }

@@ -23,3 +23,11 @@ impl From<StoreError> for BrowserError {
         Self::Unavailable(store_error(err))
     }
 }
+
+/// A protocol step's failure inside a page (sealing a secret, a factor's storage): the
+/// page says the service cannot take it now; the cause was logged where it happened.
+impl From<OAuthError> for BrowserError {
+    fn from(err: OAuthError) -> Self {
+        Self::Unavailable(err)
+    }
+}

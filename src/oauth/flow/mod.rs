@@ -30,12 +30,15 @@ use super::form::FormMap;
 use super::id_token_hint;
 use super::login::{self, LoginFailure};
 use super::logout::{self, LogoutRequest};
-use crate::audit::{AuditActor, AuditEvent};
+use super::mfa::level;
+use super::mfa::{passkeys, totp, verify};
+use crate::audit::{self, AuditActor, AuditEvent};
 use crate::crypto::tokens::{Secret, bound_to_browser, matches_bound};
 use crate::store::browser::{
     ConsentGiven, Loaded, NewCode, NewSession, PendingBounds, Session, SessionLookup, StoredRequest,
 };
-pub use decide::{ConsentState, Next, Screen, decide};
+use crate::store::factors::UserFactors;
+pub use decide::{Assurance, ConsentState, Next, Screen, decide};
 pub use error::BrowserError;
 pub use pending::{PendingRequest, Prompts};
 
@@ -67,12 +70,28 @@ pub struct Cookies<'a> {
 #[derive(Debug)]
 pub enum Step {
     /// Render this page now.
-    Show(Page),
+    Show(Box<Page>),
     /// Send the browser (303) to the page for `screen` at its own URL, where a GET shows
     /// it: a reload then does not resubmit a form or revalidate the request.
     Visit { screen: Screen, request_id: String },
     /// A 303 to the client (with a code or an error).
     Redirect(String),
+    /// Something the user must read before going on (new recovery codes, shown once; a
+    /// recovery code just spent), with a link back to the request.
+    Notice {
+        request_id: String,
+        codes: Vec<Zeroizing<String>>,
+        /// Recovery codes left, after one was used.
+        codes_left: Option<u32>,
+    },
+}
+
+/// How the second-factor page may be answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FactorChoices {
+    pub totp: bool,
+    pub recovery: bool,
+    pub passkey: bool,
 }
 
 /// A page of the flow, with a CSRF token minted for it.
@@ -92,6 +111,14 @@ pub struct Page {
     pub resources: Vec<String>,
     /// A message to show above the form (the generic login failure).
     pub error: Option<&'static str>,
+    /// The second-factor page's choices.
+    pub factors: FactorChoices,
+    /// The options of the WebAuthn ceremony the page starts (JSON for
+    /// `navigator.credentials.get`): a passkey-only sign-in on the login page, the user's
+    /// passkeys on the second-factor page.
+    pub passkey_options: Option<String>,
+    /// The TOTP enrolment the enrolment page shows.
+    pub enrolment: Option<totp::Enrolment>,
 }
 
 /// The login form, as posted.
@@ -243,13 +270,14 @@ async fn perform(
     ctx: &Ctx<'_>,
     client: &RegisteredClient,
     request: PendingRequest,
-    session: Option<Session>,
+    (session, factors): (Option<Session>, Option<&UserFactors>),
     consent: &ConsentState,
     given: Option<ConsentGiven>,
     browser: Option<&str>,
     ask: Ask,
 ) -> Result<Step, BrowserError> {
-    match decide(&request, session.as_ref(), consent, ctx.now) {
+    let assurance = assurance(ctx, client, factors);
+    match decide(&request, session.as_ref(), consent, &assurance, ctx.now) {
         Next::Issue => match session {
             Some(session) => issue_code(ctx, &request, &session, given).await,
             // `decide` issues only with a session; refuse rather than trust that here.
@@ -264,7 +292,8 @@ async fn perform(
                 // The consent page must be answered by this session, and a session
                 // shown it counts for this request from now on (as a login made for
                 // it does), even if the page is opened a little later.
-                if let (Screen::Consent, Some(s)) = (screen, &session)
+                if let (Screen::Consent | Screen::SecondFactor | Screen::Enrol, Some(s)) =
+                    (screen, &session)
                     && request.session_id.as_deref() != Some(s.sid.as_str())
                 {
                     ctx.store.bind_request(&request.id, s).await?;
@@ -275,19 +304,43 @@ async fn perform(
                 })
             }
             Ask::Render(error) => {
-                render(ctx, client, request, session, screen, browser, error).await
+                render(
+                    ctx,
+                    client,
+                    request,
+                    (session, factors),
+                    screen,
+                    browser,
+                    error,
+                )
+                .await
             }
         },
     }
 }
 
-/// Mints the page's CSRF token, bound to the browser it is rendered for; the consent page
-/// is bound to the session that sees it, since the same session must answer it.
+/// What the session's user can prove and what policy asks of them, for `decide`.
+fn assurance(ctx: &Ctx<'_>, client: &RegisteredClient, factors: Option<&UserFactors>) -> Assurance {
+    Assurance {
+        totp: factors.is_some_and(|f| f.totp),
+        // Passkeys count only where the server can check them.
+        passkey: factors.is_some_and(|f| f.passkeys > 0) && ctx.mfa.passkeys_enabled(),
+        required: super::mfa::required_by_policy(
+            ctx,
+            client,
+            factors.map_or(&[][..], |f| f.roles.as_slice()),
+        ),
+    }
+}
+
+/// Mints the page's CSRF token, bound to the browser it is rendered for, and starts the
+/// WebAuthn ceremony the page offers; the consent, second-factor and enrolment pages are
+/// bound to the session that sees them, since the same session must answer them.
 async fn render(
     ctx: &Ctx<'_>,
     client: &RegisteredClient,
     request: PendingRequest,
-    session: Option<Session>,
+    (session, factors): (Option<Session>, Option<&UserFactors>),
     screen: Screen,
     browser: Option<&str>,
     error: Option<&'static str>,
@@ -299,26 +352,73 @@ async fn render(
             .enabled_profile(&s.user_id)
             .await?
             .map(|p| p.username),
-        (Screen::SelectAccount | Screen::Login | Screen::Consent, _) => None,
+        (
+            Screen::SelectAccount
+            | Screen::Login
+            | Screen::Consent
+            | Screen::SecondFactor
+            | Screen::Enrol,
+            _,
+        ) => None,
     };
     let bind = match screen {
-        Screen::Consent => {
-            session.filter(|s| request.session_id.as_deref() != Some(s.sid.as_str()))
-        }
+        Screen::Consent | Screen::SecondFactor | Screen::Enrol => session
+            .clone()
+            .filter(|s| request.session_id.as_deref() != Some(s.sid.as_str())),
         Screen::Login | Screen::SelectAccount => None,
+    };
+    let mut choices = FactorChoices::default();
+    let mut enrolment = None;
+    let started = match (screen, &session) {
+        (Screen::Login, _) => passkeys::start_discoverable(ctx).ok(),
+        (Screen::SecondFactor, Some(s)) => {
+            let assurance = assurance(ctx, client, factors);
+            // A request for phishing resistance is answered by a passkey only.
+            let passkey_only = assurance.achievable() == level::Level::PhishingResistant
+                && assurance.target(request.acr_minimum) == level::Level::PhishingResistant;
+            choices.totp = assurance.totp && !passkey_only;
+            choices.recovery = !passkey_only && factors.is_some_and(|f| f.recovery_codes > 0);
+            if assurance.passkey {
+                match passkeys::start_for_user(ctx, &s.user_id).await {
+                    Ok(started) => started,
+                    Err(passkeys::PasskeyError::Other(e)) => return Err(e.into()),
+                    Err(_) => None,
+                }
+            } else {
+                None
+            }
+        }
+        (Screen::Enrol, Some(s)) => {
+            let account = factors.map_or("", |f| f.username.as_str());
+            enrolment = totp::enrolment(ctx, &s.user_id, account).await?;
+            None
+        }
+        (Screen::SecondFactor | Screen::Enrol | Screen::SelectAccount | Screen::Consent, _) => None,
+    };
+    choices.passkey = started.is_some() && screen == Screen::SecondFactor;
+    let (passkey_options, ceremony) = match started {
+        Some(passkeys::Started { options, state }) => (Some(options), Some(state)),
+        None => (None, None),
     };
     let csrf = Secret::generate("");
     ctx.store
-        .set_request_csrf(&request.id, bound_to_browser(browser, csrf.expose()), bind)
+        .set_request_csrf(
+            &request.id,
+            bound_to_browser(browser, csrf.expose()),
+            bind,
+            ceremony,
+        )
         .await?;
     let (scopes, resources) = match screen {
         Screen::Consent => (
             request.scope.iter().map(str::to_owned).collect(),
             resources::from_stored(&request.stored.resources).unwrap_or_default(),
         ),
-        Screen::Login | Screen::SelectAccount => (Vec::new(), Vec::new()),
+        Screen::Login | Screen::SelectAccount | Screen::SecondFactor | Screen::Enrol => {
+            (Vec::new(), Vec::new())
+        }
     };
-    Ok(Step::Show(Page {
+    Ok(Step::Show(Box::new(Page {
         screen,
         request_id: request.id,
         csrf,
@@ -328,7 +428,10 @@ async fn render(
         scopes,
         resources,
         error,
-    }))
+        factors: choices,
+        passkey_options,
+        enrolment,
+    })))
 }
 
 /// Finishes the request: exactly one finisher takes it, so a double-submitted form cannot
@@ -350,6 +453,11 @@ async fn issue_code(
                 auth_time: session.auth_time,
                 sid: session.sid.clone(),
                 amr: session.amr.clone(),
+                acr: level::acr_claim(
+                    level::Level::of_amr(&session.amr),
+                    request.stored.acr_values.as_deref(),
+                )
+                .to_owned(),
                 now: ctx.now,
                 expires_at: ctx.now + CODE_LIFETIME,
             },
@@ -433,6 +541,7 @@ pub async fn begin(
         resources: resources::to_stored(&request.resources),
         id_token_hint_subject: hint_subject,
         login_session_id: None,
+        acr_values: request.acr_values,
     };
     let bounds = PendingBounds {
         per_address: ctx.config.authorize.max_pending_per_address,
@@ -451,6 +560,7 @@ pub async fn begin(
         request: _,
         session,
         consent,
+        factors,
     } = match begun {
         Ok(loaded) => loaded,
         // The redirect_uri is validated: the client hears it, with its state, and may
@@ -482,7 +592,7 @@ pub async fn begin(
         ctx,
         &client,
         pending,
-        session,
+        (session, factors.as_ref()),
         &consent,
         None,
         cookies.browser,
@@ -510,7 +620,7 @@ pub async fn show(
         ctx,
         &client,
         request,
-        loaded.session,
+        (loaded.session, loaded.factors.as_ref()),
         &consent,
         None,
         cookies.browser,
@@ -558,7 +668,7 @@ pub async fn submit_login(
                 ctx,
                 &client,
                 request,
-                None,
+                (None, None),
                 &consent,
                 None,
                 cookies.browser,
@@ -580,7 +690,7 @@ pub async fn submit_login(
         auth_time: ctx.now,
         amr: vec!["pwd".to_owned()],
     };
-    let consent = ctx
+    let (consent, factors) = ctx
         .store
         .create_session(
             NewSession {
@@ -602,7 +712,7 @@ pub async fn submit_login(
         ctx,
         &client,
         request,
-        Some(session),
+        (Some(session), Some(&factors)),
         &consent,
         None,
         cookies.browser,
@@ -647,7 +757,7 @@ pub async fn submit_select_account(
     ))?;
     // The page's token is spent with the choice, and the choice is this session.
     ctx.store
-        .set_request_csrf(&request.id, Vec::new(), Some(session.clone()))
+        .set_request_csrf(&request.id, Vec::new(), Some(session.clone()), None)
         .await?;
     request.session_id = Some(session.sid.clone());
     let consent = consent_state(&client, loaded.consent.as_deref());
@@ -655,7 +765,7 @@ pub async fn submit_select_account(
         ctx,
         &client,
         request,
-        Some(session),
+        (Some(session), loaded.factors.as_ref()),
         &consent,
         None,
         cookies.browser,
@@ -700,13 +810,386 @@ pub async fn submit_consent(
         ctx,
         &client,
         request,
-        Some(session),
+        (Some(session), loaded.factors.as_ref()),
         &consent,
         Some(given),
         cookies.browser,
         Ask::Visit,
     )
     .await
+}
+
+/// How the second-factor form was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorMethod {
+    Totp,
+    Recovery,
+    Passkey,
+}
+
+/// The second-factor form (or the enrolment form: a TOTP code), as posted.
+pub struct FactorForm {
+    pub request_id: String,
+    pub csrf_token: Option<String>,
+    pub method: FactorMethod,
+    pub code: Zeroizing<String>,
+    /// The passkey's answer, JSON from `navigator.credentials.get`.
+    pub credential: Option<String>,
+}
+
+impl FactorForm {
+    pub fn parse(form: &FormMap) -> Result<Self, BrowserError> {
+        let method = match form.get("method") {
+            Some("totp") | None => FactorMethod::Totp,
+            Some("recovery") => FactorMethod::Recovery,
+            Some("passkey") => FactorMethod::Passkey,
+            Some(_) => return Err(BrowserError::Page("Choose how to verify.")),
+        };
+        Ok(Self {
+            request_id: form
+                .get("request_id")
+                .ok_or(BrowserError::Page(MISSING_REQUEST))?
+                .to_owned(),
+            csrf_token: form.get("csrf_token").map(str::to_owned),
+            method,
+            code: Zeroizing::new(form.get("code").unwrap_or("").to_owned()),
+            credential: form.get("credential").map(str::to_owned),
+        })
+    }
+}
+
+const FACTOR_FAILED: &str = "That did not work. Check the code and try again.";
+const PASSKEY_FAILED: &str = "That passkey could not be used. Try again, or use another way.";
+const ENROL_FAILED: &str =
+    "That code did not match. Check the time on your device and enter the current code.";
+
+/// A session that proved more: its new cookie (the old one stops working), and where the
+/// browser goes next.
+#[derive(Debug)]
+pub struct Upgraded {
+    pub cookie: Secret,
+    pub step: Step,
+}
+
+/// Gives the session the methods it now has, under a new cookie.
+async fn upgrade(
+    ctx: &Ctx<'_>,
+    cookie: Option<&str>,
+    session: &mut Session,
+    amr: Vec<String>,
+) -> Result<Secret, BrowserError> {
+    let old = cookie.ok_or(BrowserError::Page(SESSION_ENDED))?;
+    let fresh = Secret::generate(SESSION_PREFIX);
+    let event = AuditEvent::new("login.second_factor")
+        .by(AuditActor::user(&session.user_id))
+        .subject(session.user_id.clone())
+        .details(serde_json::json!({
+            "sid": session.sid,
+            "amr": amr,
+            "ip": ctx.client_ip.map(|ip| ip.to_string()),
+        }));
+    let upgraded = ctx
+        .store
+        .upgrade_session(
+            Secret::from_presented(old).digest().to_vec(),
+            fresh.digest().to_vec(),
+            amr.clone(),
+            ctx.now,
+            event,
+        )
+        .await?;
+    if !upgraded {
+        return Err(BrowserError::Page(SESSION_ENDED));
+    }
+    session.amr = amr;
+    Ok(fresh)
+}
+
+const SESSION_ENDED: &str = "Your session ended. Go back to the application and start again.";
+
+/// POST /login/factor: a TOTP code, a recovery code or a passkey from the session that
+/// gave its password (or must step up). A failure shows the page again; a success gives the
+/// session the factor and decides again.
+pub async fn submit_factor(
+    ctx: &Ctx<'_>,
+    form: FactorForm,
+    cookies: Cookies<'_>,
+    device_cookie: Option<&str>,
+) -> Result<Result<Upgraded, Step>, BrowserError> {
+    let loaded = ctx
+        .store
+        .load_request(&form.request_id, lookup(ctx, cookies.session))
+        .await?;
+    let request = waiting(ctx, loaded.request)?;
+    let client = live_client(ctx, &request.client_id).await?;
+    check_csrf(&request, form.csrf_token.as_deref(), cookies.browser)?;
+    let mut session = answering_session(&request, loaded.session)?;
+    let factors = loaded.factors.unwrap_or_default();
+    let consent = consent_state(&client, loaded.consent.as_deref());
+    let (added, failed) = match form.method {
+        FactorMethod::Totp | FactorMethod::Recovery => {
+            let code = match form.method {
+                FactorMethod::Recovery => verify::Code::Recovery(&form.code),
+                FactorMethod::Totp | FactorMethod::Passkey => verify::Code::Totp(&form.code),
+            };
+            let ok = verify::code(
+                ctx,
+                &factors.username,
+                &session.user_id,
+                code,
+                device_cookie,
+            )
+            .await
+            .map_err(|e| match e {
+                login::LoginFailure::Unavailable(e) => BrowserError::Unavailable(e),
+                login::LoginFailure::Rejected => BrowserError::Page(FACTOR_FAILED),
+            })?;
+            (ok.then_some(level::OTP), FACTOR_FAILED)
+        }
+        FactorMethod::Passkey => {
+            let state = ctx.store.take_request_ceremony(&request.id).await?;
+            let answer = form.credential.as_deref().unwrap_or("");
+            match passkeys::finish_for_user(ctx, &session.user_id, answer, state).await {
+                Ok(asserted) => {
+                    super::mfa::count(ctx, "passkey", "success");
+                    audit::record(
+                        ctx.store,
+                        ctx.now,
+                        AuditEvent::new("factor.used")
+                            .by(AuditActor::user(&session.user_id))
+                            .subject(session.user_id.clone())
+                            .details(serde_json::json!({
+                                "factor": "passkey",
+                                "factor_id": asserted.factor_id,
+                            })),
+                    )
+                    .await?;
+                    (Some(asserted.kind), PASSKEY_FAILED)
+                }
+                Err(passkeys::PasskeyError::Other(e)) => return Err(e.into()),
+                Err(_) => {
+                    super::mfa::count(ctx, "passkey", "failure");
+                    (None, PASSKEY_FAILED)
+                }
+            }
+        }
+    };
+    let Some(added) = added else {
+        let again = perform(
+            ctx,
+            &client,
+            request,
+            (Some(session), Some(&factors)),
+            &consent,
+            None,
+            cookies.browser,
+            Ask::Render(Some(failed)),
+        )
+        .await?;
+        return Ok(Err(again));
+    };
+    let amr = level::with_second_factor(&session.amr, added);
+    let cookie = upgrade(ctx, cookies.session, &mut session, amr).await?;
+    if form.method == FactorMethod::Recovery {
+        // The user is told, on a page of its own, that a code is gone and how many are left.
+        let left = factors.recovery_codes.saturating_sub(1);
+        return Ok(Ok(Upgraded {
+            cookie,
+            step: Step::Notice {
+                request_id: request.id,
+                codes: Vec::new(),
+                codes_left: Some(left),
+            },
+        }));
+    }
+    let step = perform(
+        ctx,
+        &client,
+        request,
+        (Some(session), Some(&factors)),
+        &consent,
+        None,
+        cookies.browser,
+        Ask::Visit,
+    )
+    .await?;
+    Ok(Ok(Upgraded { cookie, step }))
+}
+
+/// POST /login/enrol: the first code of the authenticator the enrolment page showed. It
+/// confirms the enrolment, counts as the session's second factor, and the new recovery
+/// codes are shown once.
+pub async fn submit_enrol(
+    ctx: &Ctx<'_>,
+    form: FactorForm,
+    cookies: Cookies<'_>,
+    device_cookie: Option<&str>,
+) -> Result<Result<Upgraded, Step>, BrowserError> {
+    let loaded = ctx
+        .store
+        .load_request(&form.request_id, lookup(ctx, cookies.session))
+        .await?;
+    let request = waiting(ctx, loaded.request)?;
+    let client = live_client(ctx, &request.client_id).await?;
+    check_csrf(&request, form.csrf_token.as_deref(), cookies.browser)?;
+    let mut session = answering_session(&request, loaded.session)?;
+    let factors = loaded.factors.unwrap_or_default();
+    let confirmed = verify::confirm_totp(
+        ctx,
+        &factors.username,
+        &session.user_id,
+        &form.code,
+        device_cookie,
+    )
+    .await
+    .map_err(|e| match e {
+        login::LoginFailure::Unavailable(e) => BrowserError::Unavailable(e),
+        login::LoginFailure::Rejected => BrowserError::Page(ENROL_FAILED),
+    })?;
+    let Some(codes) = confirmed else {
+        let consent = consent_state(&client, loaded.consent.as_deref());
+        let again = perform(
+            ctx,
+            &client,
+            request,
+            (Some(session), Some(&factors)),
+            &consent,
+            None,
+            cookies.browser,
+            Ask::Render(Some(ENROL_FAILED)),
+        )
+        .await?;
+        return Ok(Err(again));
+    };
+    let amr = level::with_second_factor(&session.amr, level::OTP);
+    let cookie = upgrade(ctx, cookies.session, &mut session, amr).await?;
+    Ok(Ok(Upgraded {
+        cookie,
+        step: Step::Notice {
+            request_id: request.id,
+            codes,
+            codes_left: None,
+        },
+    }))
+}
+
+/// The passkey sign-in form, as posted by the login page's script.
+pub struct PasskeyForm {
+    pub request_id: String,
+    pub csrf_token: Option<String>,
+    pub credential: String,
+}
+
+impl PasskeyForm {
+    pub fn parse(form: &FormMap) -> Result<Self, BrowserError> {
+        Ok(Self {
+            request_id: form
+                .get("request_id")
+                .ok_or(BrowserError::Page(MISSING_REQUEST))?
+                .to_owned(),
+            csrf_token: form.get("csrf_token").map(str::to_owned),
+            credential: form.get("credential").unwrap_or("").to_owned(),
+        })
+    }
+}
+
+/// POST /login/passkey: a sign-in with a passkey alone, answering the ceremony the login
+/// page started for this request (taken, so it answers once). User verification is
+/// required, so the passkey stands for two factors; the session starts at the
+/// phishing-resistant level.
+pub async fn submit_passkey(
+    ctx: &Ctx<'_>,
+    form: PasskeyForm,
+    cookies: Cookies<'_>,
+) -> Result<Result<SignedIn, Step>, BrowserError> {
+    let loaded = ctx.store.load_request(&form.request_id, None).await?;
+    let request = waiting(ctx, loaded.request)?;
+    let client = live_client(ctx, &request.client_id).await?;
+    check_csrf(&request, form.csrf_token.as_deref(), cookies.browser)?;
+    let state = ctx.store.take_request_ceremony(&request.id).await?;
+    let asserted = match passkeys::finish_discoverable(ctx, &form.credential, state).await {
+        Ok(a) => Some(a),
+        Err(passkeys::PasskeyError::Other(e)) => return Err(e.into()),
+        Err(_) => None,
+    };
+    let user = match &asserted {
+        Some(a) => ctx.accounts.enabled_profile(&a.user_id).await?,
+        None => None,
+    };
+    let (Some(asserted), Some(user)) = (asserted, user) else {
+        super::mfa::count(ctx, "passkey", "failure");
+        let consent = consent_state(&client, None);
+        let again = perform(
+            ctx,
+            &client,
+            request,
+            (None, None),
+            &consent,
+            None,
+            cookies.browser,
+            Ask::Render(Some(PASSKEY_FAILED)),
+        )
+        .await?;
+        return Ok(Err(again));
+    };
+    super::mfa::count(ctx, "passkey", "success");
+    audit::record(
+        ctx.store,
+        ctx.now,
+        AuditEvent::new("login.success")
+            .by(AuditActor::client(&client.client_id))
+            .subject(user.id.clone())
+            .details(serde_json::json!({
+                "username": user.username,
+                "client_id": client.client_id,
+                "via": "passkey",
+                "factor_id": asserted.factor_id,
+                "ip": ctx.client_ip.map(|ip| ip.to_string()),
+                "outcome": "success",
+            })),
+    )
+    .await?;
+    let cookie = Secret::generate(SESSION_PREFIX);
+    let session = Session {
+        sid: uuid::Uuid::now_v7().simple().to_string(),
+        user_id: user.id,
+        auth_time: ctx.now,
+        amr: level::passkey_alone(asserted.kind),
+    };
+    let (consent, factors) = ctx
+        .store
+        .create_session(
+            NewSession {
+                id_digest: cookie.digest().to_vec(),
+                session: session.clone(),
+                now: ctx.now,
+                idle_expires_at: ctx.now + ctx.config.sessions.idle,
+                absolute_expires_at: ctx.now + ctx.config.sessions.absolute,
+            },
+            &request.id,
+            &client.client_id,
+        )
+        .await?;
+    let mut request = request;
+    request.session_id = Some(session.sid.clone());
+    request.login_session_id = Some(session.sid.clone());
+    let consent = consent_state(&client, consent.as_deref());
+    let step = perform(
+        ctx,
+        &client,
+        request,
+        (Some(session), Some(&factors)),
+        &consent,
+        None,
+        cookies.browser,
+        Ask::Visit,
+    )
+    .await?;
+    Ok(Ok(SignedIn {
+        cookie,
+        step,
+        device: None,
+    }))
 }
 
 /// What /logout does next.

@@ -71,6 +71,8 @@ pub struct PendingRequest {
     pub login_session_id: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The weakest assurance level the client's `acr_values` accept (None: not asked).
+    pub acr_minimum: Option<crate::oauth::mfa::level::Level>,
     /// The request as stored, for finishing it (the code repeats its fields).
     pub stored: StoredRequest,
 }
@@ -94,6 +96,7 @@ impl PendingRequest {
             login_session_id: stored.login_session_id.clone(),
             created_at: stored.created_at,
             expires_at: stored.expires_at,
+            acr_minimum: crate::oauth::mfa::level::requested_minimum(stored.acr_values.as_deref()),
             stored,
         })
     }

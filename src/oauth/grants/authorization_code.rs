@@ -128,6 +128,7 @@ pub async fn exchange(
                 access_token: &issued.response.access_token,
                 sid: row.sid,
                 amr: row.amr,
+                acr: row.acr,
                 lifetime: ctx.config.tokens.id_token_lifetime,
                 now: ctx.now,
             },

@@ -49,6 +49,25 @@ pub async fn exchange(
         }
         Err(LoginFailure::Unavailable(err)) => return Err(err),
     };
+    // A user who must use a second factor never gets tokens from a password alone: this
+    // grant has no way to carry one (SECURITY.md, Second factors). Said only after the
+    // password was right, so it tells a guesser nothing.
+    let factors = ctx
+        .store
+        .user_factors(&user.id)
+        .await
+        .map_err(store_error)?
+        .unwrap_or_default();
+    if factors.any() || crate::oauth::mfa::required_by_policy(ctx, client, &user.roles) {
+        ctx.metrics
+            .second_factor
+            .with_label_values(&["password_grant", "refused"])
+            .inc();
+        return Err(OAuthError::invalid_grant(
+            "this user must sign in with a second factor, which the password grant cannot \
+             carry; use the authorization code flow",
+        ));
+    }
     let issued = issue_for_user(
         ctx, client, &user.id, user.roles, &scope, ctx.now, resources,
     )?;

@@ -32,6 +32,9 @@ pub struct IdTokenClaims {
     pub sid: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The assurance level reached (`oauth::mfa::level`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +77,7 @@ pub struct IdTokenRequest<'a> {
     pub access_token: &'a str,
     pub sid: Option<String>,
     pub amr: Vec<String>,
+    pub acr: Option<String>,
     pub lifetime: i64,
     pub now: i64,
 }
@@ -92,6 +96,7 @@ pub fn issue(keys: &KeyStore, req: IdTokenRequest<'_>) -> Result<String, OAuthEr
         azp: req.client_id.to_owned(),
         sid: req.sid,
         amr: req.amr,
+        acr: req.acr,
         name,
         preferred_username,
         email,

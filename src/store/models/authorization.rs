@@ -30,6 +30,8 @@ pub struct AuthorizationRequestRow {
     /// The network the request came from (the rate limits' counting key), for
     /// `authorize.max_pending_per_address`; None when the server saw no address.
     pub client_key: Option<String>,
+    /// `acr_values` as requested (known values only, space-separated).
+    pub acr_values: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -66,6 +68,8 @@ pub struct AuthorizationCodeRow {
     pub grant_id: Option<String>,
     /// RFC 8707 resources the request was granted, a JSON list.
     pub resources: String,
+    /// The `acr` its ID token states.
+    pub acr: Option<String>,
 }
 
 pub fn insert_request(
@@ -447,4 +451,86 @@ pub fn revoke_grant_of_code(
         .first::<Option<String>>(conn)
         .optional()?
         .flatten())
+}
+
+pub fn set_ceremony(
+    conn: &mut DbConnection,
+    id: &str,
+    ceremony: Option<&str>,
+) -> Result<(), StoreError> {
+    diesel::update(authorization_requests::table.find(id))
+        .set(authorization_requests::ceremony.eq(ceremony))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Reads and clears the request's ceremony (call inside a transaction).
+pub fn take_ceremony(conn: &mut DbConnection, id: &str) -> Result<Option<String>, StoreError> {
+    let found: Option<Option<String>> = authorization_requests::table
+        .find(id)
+        .select(authorization_requests::ceremony)
+        .first(conn)
+        .optional()?;
+    let ceremony = found.flatten();
+    if ceremony.is_some() {
+        set_ceremony(conn, id, None)?;
+    }
+    Ok(ceremony)
+}
+
+pub fn set_session_ceremony(
+    conn: &mut DbConnection,
+    digest: &[u8],
+    ceremony: Option<&str>,
+) -> Result<(), StoreError> {
+    diesel::update(sessions::table.find(digest))
+        .set(sessions::ceremony.eq(ceremony))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Reads and clears the session's ceremony (call inside a transaction).
+pub fn take_session_ceremony(
+    conn: &mut DbConnection,
+    digest: &[u8],
+) -> Result<Option<String>, StoreError> {
+    let found: Option<Option<String>> = sessions::table
+        .find(digest)
+        .select(sessions::ceremony)
+        .first(conn)
+        .optional()?;
+    let ceremony = found.flatten();
+    if ceremony.is_some() {
+        set_session_ceremony(conn, digest, None)?;
+    }
+    Ok(ceremony)
+}
+
+/// A session that proved more (a second factor): its methods grow and its cookie changes
+/// (a new id for a new privilege, OWASP), keeping its `sid` and `auth_time`. False when
+/// the session is gone.
+pub fn upgrade_session(
+    conn: &mut DbConnection,
+    old_digest: &[u8],
+    new_digest: &[u8],
+    amr: &str,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(sessions::table.find(old_digest))
+        .set((sessions::id_digest.eq(new_digest), sessions::amr.eq(amr)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Deletes the user's other sessions (a password change keeps the one that made it).
+pub fn delete_other_sessions(
+    conn: &mut DbConnection,
+    user_id: &str,
+    keep_sid: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::sid.ne(keep_sid)),
+    )
+    .execute(conn)?)
 }
