@@ -9,6 +9,7 @@
     clippy::wildcard_enum_match_arm
 )]
 
+mod account;
 mod admin;
 mod audit;
 mod audit_volume;
@@ -35,6 +36,7 @@ mod layers;
 mod logout_rp;
 mod migrations;
 mod outage;
+mod passkeys;
 mod pending_bounds;
 mod rate_limits;
 mod resource_server;
