@@ -21,6 +21,10 @@ pub const BUCKETS: &[(&str, &str)] = &[
     // does: it shares that bucket.
     ("/account", "authorize"),
     ("/login", "login"),
+    // The steps after the password share its bucket: they are the same sign-in.
+    ("/login/factor", "login"),
+    ("/login/enrol", "login"),
+    ("/login/passkey", "login"),
     ("/consent", "consent"),
     ("/select_account", "select_account"),
     ("/logout", "logout"),

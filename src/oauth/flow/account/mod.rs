@@ -94,6 +94,9 @@ pub(super) fn client(ctx: &Ctx<'_>) -> RegisteredClient {
         refresh_token_lifetime: None,
         disabled: false,
         instance: "built-in".to_owned(),
+        // Policy by role (`mfa.required_roles`) still applies; demanding a factor of
+        // everyone here would leave users without one no page to enrol it on.
+        require_mfa: false,
     }
 }
 
