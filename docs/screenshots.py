@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Render Portcullis's login, consent and logout pages in headless Chromium and save PNGs
-under docs/screenshots/.
+"""Render Portcullis's login, consent, logout and account pages in headless Chromium and save
+PNGs under docs/screenshots/.
 
     python3 docs/screenshots.py                  # uses target/release/portcullis
     python3 docs/screenshots.py --bin target/debug/portcullis --out /tmp/shots
@@ -38,6 +38,18 @@ Screenshots (viewport only, not full page):
     logout-desktop.png       after GET /logout with a session
     login-dark-desktop.png   consent-dark-desktop.png   prefers-color-scheme: dark
 
+The account pages (a second server whose issuer is `http://localhost:PORT`, since a
+WebAuthn relying party cannot be an IP address): signed in through /account, the profile,
+the password page, the security page before and after an authenticator app is set up (the
+script computes the TOTP code from the key the page shows), the enrolment page with its QR
+code, the recovery codes shown once, and a passkey registered with Chromium's virtual
+authenticator (DevTools WebAuthn domain) through the page's own script. Full-page shots at
+375 CSS pixels wide, the narrowest common phone, and the security page on the desktop:
+
+    account-phone.png  account-password-phone.png  account-security-phone.png
+    account-totp-phone.png  account-codes-phone.png  account-security-enrolled-phone.png
+    account-security-desktop.png
+
 Phone shots use a 390x844 CSS-pixel viewport at device scale factor 1 (`--phone-scale 3`
 gives real iPhone-sized pixels, at nine times the file size).
 """
@@ -45,6 +57,8 @@ gives real iPhone-sized pixels, at nine times the file size).
 import argparse
 import base64
 import hashlib
+import hmac
+import struct
 import http.client
 import json
 import os
@@ -74,6 +88,7 @@ REDIRECT_URI = "https://app.example.com/callback"
 USERNAME = "alice"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+NARROW = {"width": 375, "height": 812}
 
 
 def log(msg):
@@ -87,8 +102,9 @@ def free_port():
 
 
 class Server:
-    def __init__(self, binary):
+    def __init__(self, binary, host="127.0.0.1"):
         self.bin = binary
+        self.host = host
         self.tmp = tempfile.mkdtemp(prefix="portcullis-shots.")
         self.proc = None
 
@@ -103,7 +119,7 @@ class Server:
         port, admin = free_port(), free_port()
         while admin == port:
             admin = free_port()
-        self.issuer = f"http://127.0.0.1:{port}"
+        self.issuer = f"http://{self.host}:{port}"
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": self.tmp,
@@ -161,6 +177,15 @@ class Server:
         return f"{self.issuer}/authorize?{q}"
 
 
+def totp_now(key_base32):
+    """The RFC 6238 code (SHA-1, 6 digits, 30 s) an authenticator app shows now."""
+    key = base64.b32decode(key_base32.replace(" ", "").upper() + "=" * (-len(key_base32) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
+
+
 GENERIC_ERROR = "Incorrect username or password."
 ORIGIN_REFUSED = "The form did not come from this site."
 ORIGIN_NULL = (
@@ -209,6 +234,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     server = Server(args.bin).start()
+    accounts = Server(args.bin, host="localhost").start()
     problems = []
     workaround = {"origin": False}
     try:
@@ -219,7 +245,7 @@ def main():
             def handle_route(route):
                 req = route.request
                 # Never leave loopback: the client's callback is not a real site.
-                if not req.url.startswith(server.issuer):
+                if not req.url.startswith((server.issuer, accounts.issuer)):
                     return route.abort()
                 headers = req.all_headers()
                 if workaround["origin"] and req.method == "POST" and headers.get("origin") == "null":
@@ -227,7 +253,7 @@ def main():
                     # `Referrer-Policy: same-origin`. Chromium ignores an Origin override
                     # in route.continue_(), so Playwright's own client (which shares the
                     # context's cookies) makes the request and the browser gets its answer.
-                    headers["origin"] = server.issuer
+                    headers["origin"] = req.url.split("/", 3)[0] + "//" + req.url.split("/", 3)[2]
                     response = route.fetch(headers=headers, max_redirects=0)
                     return route.fulfill(response=response)
                 return route.continue_()
@@ -246,17 +272,17 @@ def main():
                 page.route("**/*", handle_route)
                 return ctx, page, messages
 
-            def shot(page, messages, name):
+            def shot(page, messages, name, full=False):
                 page.wait_for_load_state("load")
                 info = page.evaluate(CHECK_JS)
                 path = os.path.join(args.out, name)
-                page.screenshot(path=path, full_page=False)
+                page.screenshot(path=path, full_page=full)
                 log(f"{name}: {json.dumps(info)} ({os.path.getsize(path)} bytes)")
                 if info["cssRules"] == 0:
                     problems.append(f"{name}: no stylesheet rules applied")
                 if info["overflowX"] > 0:
                     problems.append(f"{name}: horizontal overflow of {info['overflowX']} px")
-                if info["overflowY"] > 0:
+                if info["overflowY"] > 0 and not full:
                     problems.append(f"{name}: taller than the viewport by {info['overflowY']} px")
                 for m in messages:
                     problems.append(f"{name}: {m}")
@@ -308,9 +334,48 @@ def main():
                 login(page, server.password, msgs)
                 shot(page, msgs, "consent-dark-desktop.png")
                 ctx.close()
+            # The account pages, on the localhost server: signed in through /account.
+            ctx, page, msgs = page_for(NARROW, mobile=True)
+            page.goto(f"{accounts.issuer}/account")
+            assert "/login?" in page.url, page.url
+            login(page, accounts.password, msgs)
+            assert page.url.endswith("/account"), page.url
+            shot(page, msgs, "account-phone.png", full=True)
+            page.click("text=Change your password")
+            shot(page, msgs, "account-password-phone.png", full=True)
+            page.goto(f"{accounts.issuer}/account/security")
+            shot(page, msgs, "account-security-phone.png", full=True)
+            page.click("text=Set up an authenticator app")
+            assert page.locator(".qr svg").count() == 1, "no QR code"
+            shot(page, msgs, "account-totp-phone.png", full=True)
+            page.fill("#code", totp_now(page.inner_text("code.secret")))
+            with page.expect_navigation():
+                page.click("button[type=submit]")
+            assert page.locator("ul.codes li").count() == 10, "no recovery codes"
+            shot(page, msgs, "account-codes-phone.png", full=True)
+            with page.expect_navigation():
+                page.click("a.button")
+            # A passkey, made by Chromium's virtual authenticator through webauthn.js.
+            cdp = ctx.new_cdp_session(page)
+            cdp.send("WebAuthn.enable")
+            cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+                "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+                "hasUserVerification": True, "isUserVerified": True}})
+            page.fill("#passkey-name", "This phone")
+            with page.expect_navigation():
+                page.click("text=Add a passkey")
+            with page.expect_navigation():
+                page.click("#passkey-button")
+            if "This phone" not in page.content():
+                problems.append(f"account: the passkey was not registered ({page.url})")
+            shot(page, msgs, "account-security-enrolled-phone.png", full=True)
+            page.set_viewport_size(DESKTOP)
+            shot(page, msgs, "account-security-desktop.png", full=True)
+            ctx.close()
             browser.close()
     finally:
         server.stop(keep=args.keep)
+        accounts.stop(keep=args.keep)
 
     if problems:
         print("Problems seen:")

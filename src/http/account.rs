@@ -71,6 +71,8 @@ impl From<&Listed> for Row {
 struct SecurityHtml<'a> {
     ui: &'a UiConfig,
     base: &'a str,
+    /// For password managers, beside the password the last factor's form asks for.
+    username: &'a str,
     csrf_token: &'a str,
     notice: Option<&'static str>,
     error: Option<&'a str>,
@@ -338,6 +340,7 @@ async fn security_page(
         SecurityHtml {
             ui: &state.config.ui,
             base: page_base(state),
+            username: &account.profile.username,
             csrf_token: &account.csrf_token(browser),
             notice: if error.is_none() { notice(req) } else { None },
             error,
