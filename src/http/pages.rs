@@ -678,7 +678,11 @@ pub async fn passkey_post(
         browser: browser.as_deref(),
     };
     match flow::submit_passkey(&state.ctx(&req), form, cookies).await {
-        Ok(Ok(SignedIn { cookie, step, .. })) => {
+        Ok(Ok(SignedIn {
+            cookie,
+            step,
+            device,
+        })) => {
             let mut response = render_step(&state, Ok(step));
             if let Err(err) = response.add_cookie(&context::cookie(
                 &state,
@@ -687,6 +691,7 @@ pub async fn passkey_post(
             )) {
                 tracing::error!(error = %err, "cannot set the session cookie");
             }
+            set_device_cookie(&state, &mut response, device);
             response
         }
         Ok(Err(again)) => render_step(&state, Ok(again)),

@@ -1150,6 +1150,8 @@ pub async fn submit_passkey(
         return Ok(Err(again));
     };
     super::mfa::count(ctx, "passkey", "success");
+    // A complete sign-in: the browser is the user's device from now on.
+    let device = ctx.device_keys.issue(&user.username);
     audit::record(
         ctx.store,
         ctx.now,
@@ -1205,7 +1207,7 @@ pub async fn submit_passkey(
     Ok(Ok(SignedIn {
         cookie,
         step,
-        device: None,
+        device,
     }))
 }
 
