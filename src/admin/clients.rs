@@ -37,6 +37,9 @@ pub struct ClientCreate {
     pub first_party: bool,
     /// Default true; only confidential clients may turn it off.
     pub require_pkce: Option<bool>,
+    /// Every user who signs in through this client must use a second factor. Default false.
+    #[serde(default)]
+    pub require_mfa: bool,
     pub access_token_lifetime: Option<i64>,
     pub refresh_token_lifetime: Option<i64>,
     /// RFC 8707 resource URIs (absolute, no fragment) the client may name with `resource`;
@@ -59,6 +62,7 @@ pub struct ClientPatch {
     pub roles: Option<Vec<String>>,
     pub first_party: Option<bool>,
     pub require_pkce: Option<bool>,
+    pub require_mfa: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<i64>)]
     pub access_token_lifetime: Option<Option<i64>>,
@@ -154,6 +158,7 @@ pub async fn create(
                 first_party: body.first_party,
                 token_endpoint_auth_method: body.token_endpoint_auth_method,
                 require_pkce: body.require_pkce,
+                require_mfa: body.require_mfa,
                 access_token_lifetime: body.access_token_lifetime,
                 refresh_token_lifetime: body.refresh_token_lifetime,
                 resources: body.resources,
@@ -197,6 +202,7 @@ pub async fn update(
         first_party: body.first_party,
         token_endpoint_auth_method: body.token_endpoint_auth_method,
         require_pkce: body.require_pkce,
+        require_mfa: body.require_mfa,
         access_token_lifetime: body.access_token_lifetime,
         refresh_token_lifetime: body.refresh_token_lifetime,
         disabled: body.disabled,

@@ -309,6 +309,10 @@ pub enum ClientCommand {
         /// Let a confidential client skip PKCE (never allowed for public clients).
         #[arg(long)]
         no_require_pkce: bool,
+        /// Ask every user who signs in through this client for a second factor
+        /// (`--require-mfa`, `--require-mfa=true|false`; off when not given).
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+        require_mfa: Option<bool>,
         #[arg(long)]
         access_token_lifetime: Option<i64>,
         #[arg(long)]
@@ -342,6 +346,10 @@ pub enum ClientCommand {
         token_endpoint_auth_method: Option<String>,
         #[arg(long)]
         require_pkce: Option<bool>,
+        /// Ask every user who signs in through this client for a second factor
+        /// (`--require-mfa` or `--require-mfa=true`; `--require-mfa=false` turns it off).
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+        require_mfa: Option<bool>,
         #[arg(long)]
         access_token_lifetime: Option<i64>,
         #[arg(long)]

@@ -202,6 +202,59 @@ pub struct AuditConfig {
     pub retention_days: Option<i64>,
 }
 
+/// Who must use a second factor whatever client they sign in through (`mfa.*`); a
+/// client's `require_mfa` asks it of all its users besides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaConfig {
+    /// Role names, each valid and listed once; may be empty.
+    pub required_roles: Vec<String>,
+}
+
+impl MfaConfig {
+    /// `required_roles` checked: every entry a role name as `manage::validate_role` has
+    /// it (a name no user can hold, such as `Admin` or ` admin`, would otherwise ask
+    /// nothing of anyone without a word), none twice.
+    pub fn new(required_roles: Vec<String>) -> Result<Self, String> {
+        for (n, role) in required_roles.iter().enumerate() {
+            if role.trim().is_empty() {
+                return Err(format!("entry #{} is empty", n + 1));
+            }
+            if role.trim() != role {
+                return Err(format!(
+                    "`{role}` has spaces around it; write the role name alone"
+                ));
+            }
+            if !is_role_name(role) {
+                return Err(format!(
+                    "`{role}` is not a role name (a-z, 0-9, _ - : . up to 64)"
+                ));
+            }
+            if required_roles
+                .get(..n)
+                .is_some_and(|before| before.contains(role))
+            {
+                return Err(format!("`{role}` is listed more than once"));
+            }
+        }
+        Ok(Self { required_roles })
+    }
+
+    /// Whether a user with these roles must use a second factor by role.
+    pub fn requires(&self, roles: &[String]) -> bool {
+        roles.iter().any(|role| self.required_roles.contains(role))
+    }
+}
+
+/// The shape of a role name, the rule `manage::validate_role` applies to every role a
+/// user or client is given (`tests/api/client_require_mfa.rs` holds the two together).
+pub fn is_role_name(role: &str) -> bool {
+    !role.is_empty()
+        && role.len() <= 64
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-:.".contains(&b))
+}
+
 #[derive(Debug, Clone)]
 pub struct UiConfig {
     pub product_name: String,
@@ -280,6 +333,7 @@ pub struct Config {
     pub ui: UiConfig,
     pub janitor: JanitorConfig,
     pub audit: AuditConfig,
+    pub mfa: MfaConfig,
 }
 
 impl Config {
@@ -366,6 +420,9 @@ impl Config {
                 "throttled_window_secs": self.audit.throttled_window_secs,
                 "retention_days": self.audit.retention_days.unwrap_or(0),
             },
+            "mfa": {
+                "required_roles": self.mfa.required_roles,
+            },
             "ui": {
                 "product_name": self.ui.product_name,
                 "logo_url": self.ui.logo_url,
@@ -402,5 +459,54 @@ impl Config {
             env: Vec::new(),
             overrides,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles(names: &[&str]) -> Vec<String> {
+        names.iter().map(|r| (*r).to_owned()).collect()
+    }
+
+    #[test]
+    fn requires_any_listed_role() {
+        let mfa = MfaConfig::new(roles(&["admin", "operator"])).unwrap();
+        assert!(mfa.requires(&roles(&["admin"])));
+        assert!(mfa.requires(&roles(&["reader", "operator"])));
+        assert!(!mfa.requires(&roles(&["reader"])));
+        assert!(!mfa.requires(&[]));
+        // Roles are compared whole: a longer name that starts with a listed one is
+        // another role.
+        assert!(!mfa.requires(&roles(&["admins", "admin:audit"])));
+        let nobody = MfaConfig::new(Vec::new()).unwrap();
+        assert!(!nobody.requires(&roles(&["admin"])));
+    }
+
+    #[test]
+    fn required_roles_are_role_names_listed_once() {
+        assert!(MfaConfig::new(roles(&["admin", "ops:read", "a-b_c.d"])).is_ok());
+        let refused = |names: &[&str]| MfaConfig::new(roles(names)).unwrap_err();
+        assert_eq!(refused(&["admin", ""]), "entry #2 is empty");
+        assert_eq!(refused(&["  "]), "entry #1 is empty");
+        assert_eq!(
+            refused(&[" admin"]),
+            "` admin` has spaces around it; write the role name alone"
+        );
+        assert_eq!(
+            refused(&["admin\n"]),
+            "`admin\n` has spaces around it; write the role name alone"
+        );
+        assert_eq!(
+            refused(&["Admin"]),
+            "`Admin` is not a role name (a-z, 0-9, _ - : . up to 64)"
+        );
+        assert!(refused(&["a b"]).contains("not a role name"));
+        assert!(refused(&[&"r".repeat(65)]).contains("not a role name"));
+        assert_eq!(
+            refused(&["admin", "ops", "admin"]),
+            "`admin` is listed more than once"
+        );
     }
 }

@@ -34,6 +34,7 @@ pub struct RawConfig {
     pub ui: RawUi,
     pub janitor: RawJanitor,
     pub audit: RawAudit,
+    pub mfa: RawMfa,
 }
 
 impl Default for RawConfig {
@@ -56,6 +57,7 @@ impl Default for RawConfig {
             ui: RawUi::default(),
             janitor: RawJanitor::default(),
             audit: RawAudit::default(),
+            mfa: RawMfa::default(),
         }
     }
 }
@@ -482,6 +484,28 @@ impl Default for RawAudit {
     }
 }
 
+/// Who must use a second factor whatever client they sign in through (issue 20's policy;
+/// a client's own `require_mfa` is the other half).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMfa {
+    /// A user holding any of these roles is asked for a second factor, and led to enrol
+    /// one when they have none. In the environment a comma- or space-separated list (or
+    /// `[a, b]`); empty asks no one by role.
+    #[serde(deserialize_with = "list_or_string")]
+    pub required_roles: Vec<String>,
+}
+
+impl Default for RawMfa {
+    // Whoever can change users and clients is the account a phished password must not
+    // open on its own.
+    fn default() -> Self {
+        Self {
+            required_roles: vec!["admin".into()],
+        }
+    }
+}
+
 /// Branding of the login, consent and logout pages.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -501,6 +525,15 @@ impl Default for RawUi {
             extra_stylesheet: None,
         }
     }
+}
+
+/// A list as `string_or_list` reads one, for a setting that is always present (an
+/// environment variable set to the empty string is the empty list).
+fn list_or_string<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(string_or_list(deserializer)?.unwrap_or_default())
 }
 
 fn string_or_list<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>

@@ -11,8 +11,8 @@ use super::raw::{RawConfig, RawKeys, RawLogin, RawTokens};
 use super::sources::read_secret_file;
 use super::{
     AuditConfig, Config, ConfigError, DatabaseConfig, Issuer, JanitorConfig, KeysConfig,
-    LoginConfig, PasswordConfig, RSA_KEY_SIZES, RateLimitConfig, SessionsConfig, ThrottlePolicy,
-    TokensConfig, UiConfig,
+    LoginConfig, MfaConfig, PasswordConfig, RSA_KEY_SIZES, RateLimitConfig, SessionsConfig,
+    ThrottlePolicy, TokensConfig, UiConfig,
 };
 use crate::store::{Backend, DatabaseUrl};
 use crate::url_rules::is_loopback_host;
@@ -299,8 +299,12 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         retention_days: (raw.audit.retention_days > 0).then_some(raw.audit.retention_days),
     };
 
+    let mfa = MfaConfig::new(raw.mfa.required_roles)
+        .map_err(|r| invalid(figment, "mfa.required_roles", r))?;
+
     Ok(Config {
         audit,
+        mfa,
         sessions,
         ui,
         janitor,
@@ -738,5 +742,79 @@ mod tests {
         })
         .unwrap();
         assert_eq!(config.database.pool_size, 3);
+    }
+
+    fn load(file: Option<&str>, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file.map(|text| {
+            let path = dir.path().join("portcullis.toml");
+            std::fs::write(&path, text).unwrap();
+            path
+        });
+        Config::load(&Sources {
+            file: path,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Sources::default()
+        })
+    }
+
+    #[test]
+    fn mfa_required_roles_from_each_source() {
+        let roles = |c: Config| c.mfa.required_roles;
+        assert_eq!(roles(load(None, &[]).unwrap()), ["admin"]);
+        assert_eq!(
+            roles(
+                load(
+                    Some("[mfa]\nrequired_roles = [\"admin\", \"operator\"]\n"),
+                    &[]
+                )
+                .unwrap()
+            ),
+            ["admin", "operator"]
+        );
+        assert!(roles(load(Some("[mfa]\nrequired_roles = []\n"), &[]).unwrap()).is_empty());
+        let env = |value| roles(load(None, &[("PORTCULLIS_MFA__REQUIRED_ROLES", value)]).unwrap());
+        assert_eq!(env("operator"), ["operator"]);
+        assert_eq!(env("admin, operator"), ["admin", "operator"]);
+        assert_eq!(env("[admin, operator]"), ["admin", "operator"]);
+        assert!(env("").is_empty());
+        // The environment wins over the file, as for every key.
+        assert_eq!(
+            roles(
+                load(
+                    Some("[mfa]\nrequired_roles = [\"admin\"]\n"),
+                    &[("PORTCULLIS_MFA__REQUIRED_ROLES", "auditor")]
+                )
+                .unwrap()
+            ),
+            ["auditor"]
+        );
+        assert_eq!(
+            load(None, &[]).unwrap().redacted()["mfa"]["required_roles"],
+            serde_json::json!(["admin"])
+        );
+    }
+
+    #[test]
+    fn mfa_required_roles_errors_name_the_setting() {
+        let text = |file: Option<&str>, env: &[(&str, &str)]| match load(file, env) {
+            Ok(_) => panic!("expected a configuration error"),
+            Err(e) => e.to_string(),
+        };
+        let dup = text(
+            None,
+            &[("PORTCULLIS_MFA__REQUIRED_ROLES", "admin,ops,admin")],
+        );
+        assert!(dup.contains("mfa.required_roles"), "{dup}");
+        assert!(dup.contains("PORTCULLIS_MFA__REQUIRED_ROLES"), "{dup}");
+        assert!(dup.contains("`admin` is listed more than once"), "{dup}");
+        let blank = text(Some("[mfa]\nrequired_roles = [\"admin\", \" \"]\n"), &[]);
+        assert!(blank.contains("mfa.required_roles"), "{blank}");
+        assert!(blank.contains("entry #2 is empty"), "{blank}");
+        let unknown = text(Some("[mfa]\nroles = [\"admin\"]\n"), &[]);
+        assert!(unknown.contains("roles"), "{unknown}");
     }
 }

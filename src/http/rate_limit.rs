@@ -18,6 +18,10 @@ use crate::http::state::AppState;
 pub const BUCKETS: &[(&str, &str)] = &[
     ("/authorize", "authorize"),
     ("/login", "login"),
+    // The steps after the password share its bucket: they are the same sign-in.
+    ("/login/factor", "login"),
+    ("/login/enrol", "login"),
+    ("/login/passkey", "login"),
     ("/consent", "consent"),
     ("/select_account", "select_account"),
     ("/logout", "logout"),

@@ -25,6 +25,8 @@ pub struct ClientView {
     pub token_endpoint_auth_method: String,
     pub first_party: bool,
     pub require_pkce: bool,
+    /// Every user signing in through this client must use a second factor.
+    pub require_mfa: bool,
     pub access_token_lifetime: Option<i64>,
     pub refresh_token_lifetime: Option<i64>,
     pub disabled: bool,
@@ -59,6 +61,7 @@ impl TryFrom<ClientRecord> for ClientView {
             token_endpoint_auth_method: r.row.token_endpoint_auth_method,
             first_party: r.row.first_party,
             require_pkce: r.row.require_pkce,
+            require_mfa: r.row.require_mfa,
             access_token_lifetime: r.row.access_token_lifetime,
             refresh_token_lifetime: r.row.refresh_token_lifetime,
             disabled: r.row.disabled,
@@ -82,6 +85,8 @@ pub struct NewClient {
     pub first_party: bool,
     pub token_endpoint_auth_method: Option<String>,
     pub require_pkce: Option<bool>,
+    /// Off unless asked for: a second factor for every user of this client.
+    pub require_mfa: bool,
     pub access_token_lifetime: Option<i64>,
     pub refresh_token_lifetime: Option<i64>,
     pub resources: Vec<String>,
@@ -99,6 +104,7 @@ pub struct ClientUpdate {
     pub first_party: Option<bool>,
     pub token_endpoint_auth_method: Option<String>,
     pub require_pkce: Option<bool>,
+    pub require_mfa: Option<bool>,
     pub access_token_lifetime: Option<Option<i64>>,
     pub refresh_token_lifetime: Option<Option<i64>>,
     pub disabled: Option<bool>,
@@ -324,6 +330,9 @@ pub(super) fn apply_update(
     if let Some(v) = change.require_pkce {
         row.require_pkce = v;
     }
+    if let Some(v) = change.require_mfa {
+        row.require_mfa = v;
+    }
     if let Some(v) = change.access_token_lifetime {
         row.access_token_lifetime = v;
     }
@@ -450,6 +459,7 @@ impl Service {
             updated_at: now,
             instance: rows::new_instance(),
             resources: to_json(&dedup_sorted(new.resources)),
+            require_mfa: new.require_mfa,
         };
         let roles = dedup_sorted(new.roles);
         let view = ClientView::try_from(ClientRecord {

@@ -26,6 +26,7 @@ pub struct StoredClient {
     /// Which registration of `client_id` this is (see `models::clients::ClientRow`).
     pub instance: String,
     pub resources: String,
+    pub require_mfa: bool,
 }
 
 // Never the secret digest.
@@ -59,6 +60,7 @@ impl From<ClientRecord> for StoredClient {
             roles,
             instance: row.instance,
             resources: row.resources,
+            require_mfa: row.require_mfa,
         }
     }
 }

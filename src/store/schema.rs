@@ -42,6 +42,7 @@ diesel::table! {
         updated_at -> BigInt,
         instance -> Text,
         resources -> Text,
+        require_mfa -> Bool,
     }
 }
 

@@ -17,6 +17,7 @@ mod authorize_oidc;
 mod bootstrap;
 mod cli;
 mod client_addresses;
+mod client_require_mfa;
 mod config;
 mod csrf_binding;
 mod current_rights;

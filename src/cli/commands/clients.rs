@@ -33,6 +33,7 @@ fn print_client(c: &ClientView) {
     );
     println!("first_party:                {}", c.first_party);
     println!("require_pkce:               {}", c.require_pkce);
+    println!("require_mfa:                {}", c.require_mfa);
     println!("roles:                      {}", c.roles.join(" "));
     println!("resources:                  {}", c.resources.join(" "));
     println!("disabled:                   {}", c.disabled);
@@ -54,6 +55,7 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
             first_party,
             token_endpoint_auth_method,
             no_require_pkce,
+            require_mfa,
             access_token_lifetime,
             refresh_token_lifetime,
             resources,
@@ -73,6 +75,7 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
                         first_party,
                         token_endpoint_auth_method,
                         require_pkce: no_require_pkce.then_some(false),
+                        require_mfa: require_mfa.unwrap_or(false),
                         access_token_lifetime,
                         refresh_token_lifetime,
                         resources,
@@ -127,6 +130,7 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
             first_party,
             token_endpoint_auth_method,
             require_pkce,
+            require_mfa,
             access_token_lifetime,
             refresh_token_lifetime,
             disable,
@@ -144,6 +148,7 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
                 first_party,
                 token_endpoint_auth_method,
                 require_pkce,
+                require_mfa,
                 access_token_lifetime: access_token_lifetime.map(Some),
                 refresh_token_lifetime: refresh_token_lifetime.map(Some),
                 disabled: if disable {

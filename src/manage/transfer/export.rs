@@ -51,6 +51,7 @@ fn exported_client(
         created_at: view.created_at,
         updated_at: view.updated_at,
         resources: view.resources,
+        require_mfa: view.require_mfa,
         client_secret_digest: digest
             .filter(|_| include_credentials)
             .map(|d| URL_SAFE_NO_PAD.encode(d)),

@@ -80,6 +80,10 @@ pub struct ExportedClient {
     /// "no resources".
     #[serde(default)]
     pub resources: Vec<String>,
+    /// A second factor for every user of the client; absent in files written before it
+    /// existed, which import as "not required", what those clients asked for then.
+    #[serde(default)]
+    pub require_mfa: bool,
     /// base64url SHA-256 of the secret; only with `include_credentials`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_digest: Option<String>,

@@ -154,6 +154,7 @@ fn client_row(
         // (`import_client`).
         instance: client_rows::new_instance(),
         resources: to_json(&dedup_in_order(&c.resources)),
+        require_mfa: c.require_mfa,
     };
     let roles = dedup_sorted(c.roles.clone());
     let view = ClientView::try_from(ClientRecord {

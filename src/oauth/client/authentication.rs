@@ -349,6 +349,7 @@ mod tests {
             refresh_token_lifetime: None,
             disabled: false,
             instance: "i1".into(),
+            require_mfa: false,
         }
     }
 

@@ -181,6 +181,9 @@ pub struct RegisteredClient {
     /// (`client_instance`), so a client deleted and registered again under the same id
     /// does not inherit the old registration's tokens.
     pub instance: String,
+    /// Every user signing in through this client must use a second factor, whatever
+    /// their roles (issue 20's policy; `config.mfa.required_roles` is the other half).
+    pub require_mfa: bool,
 }
 
 impl RegisteredClient {
@@ -269,6 +272,7 @@ mod tests {
             refresh_token_lifetime: None,
             disabled: false,
             instance: "i1".into(),
+            require_mfa: false,
         };
         assert!(client.allows_grant(GrantType::ClientCredentials));
         assert!(!client.allows_grant(GrantType::Password));

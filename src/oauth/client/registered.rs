@@ -66,6 +66,7 @@ impl TryFrom<&StoredClient> for RegisteredClient {
             refresh_token_lifetime: row.refresh_token_lifetime,
             disabled: row.disabled,
             instance: row.instance.clone(),
+            require_mfa: row.require_mfa,
         })
     }
 }
@@ -94,6 +95,7 @@ mod tests {
             roles: vec!["reader".into()],
             instance: "i1".into(),
             resources: "[]".into(),
+            require_mfa: true,
         }
     }
 
@@ -118,6 +120,7 @@ mod tests {
         assert_eq!(client.roles, vec!["reader".to_owned()]);
         assert!(client.first_party);
         assert!(client.require_pkce);
+        assert!(client.require_mfa);
         assert_eq!(client.redirect_uris, vec!["https://app.example.com/cb"]);
         assert!(client.post_logout_redirect_uris.is_empty());
         assert_eq!(client.access_token_lifetime, Some(300));

@@ -31,6 +31,8 @@ pub struct ClientRow {
     pub instance: String,
     /// RFC 8707 resources the client may name, a JSON list.
     pub resources: String,
+    /// Every user signing in through this client must use a second factor.
+    pub require_mfa: bool,
 }
 
 /// A fresh `instance` for a client row about to be created. Compared for equality only,

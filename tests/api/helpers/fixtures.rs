@@ -122,6 +122,12 @@ impl ClientBuilder<'_> {
         self
     }
 
+    /// Every user signing in through this client must use a second factor.
+    pub fn require_mfa(mut self) -> Self {
+        self.new.require_mfa = true;
+        self
+    }
+
     /// `client_secret_basic` (the default) or `client_secret_post`.
     pub fn auth_method(mut self, method: &str) -> Self {
         self.new.token_endpoint_auth_method = Some(method.into());
