@@ -556,15 +556,7 @@ pub async fn login_post(
             )) {
                 tracing::error!(error = %err, "cannot set the session cookie");
             }
-            if let Some(device) = device {
-                let mut c = context::cookie(&state, context::DEVICE, device.to_string());
-                c.set_max_age(actix_web::cookie::time::Duration::seconds(
-                    state.config.login.device_cookie_lifetime,
-                ));
-                if let Err(err) = response.add_cookie(&c) {
-                    tracing::error!(error = %err, "cannot set the device cookie");
-                }
-            }
+            set_device_cookie(&state, &mut response, device);
             response
         }
         Ok(Err(again)) => render_step(&state, Ok(again)),
@@ -580,19 +572,41 @@ pub async fn enrol_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
     show(&req, &state).await
 }
 
+/// Gives a browser that signed in its device cookie (`oauth::login::Source`).
+fn set_device_cookie(
+    state: &AppState,
+    response: &mut HttpResponse,
+    device: Option<zeroize::Zeroizing<String>>,
+) {
+    if let Some(device) = device {
+        let mut c = context::cookie(state, context::DEVICE, device.to_string());
+        c.set_max_age(actix_web::cookie::time::Duration::seconds(
+            state.config.login.device_cookie_lifetime,
+        ));
+        if let Err(err) = response.add_cookie(&c) {
+            tracing::error!(error = %err, "cannot set the device cookie");
+        }
+    }
+}
+
 /// The response to a step that upgraded the session: its new cookie with the next step.
 fn upgraded(
     state: &AppState,
     outcome: Result<Result<Upgraded, Step>, BrowserError>,
 ) -> HttpResponse {
     match outcome {
-        Ok(Ok(Upgraded { cookie, step })) => {
+        Ok(Ok(Upgraded {
+            cookie,
+            step,
+            device,
+        })) => {
             let mut response = render_step(state, Ok(step));
             if let Err(err) =
                 response.add_cookie(&context::cookie(state, SESSION, cookie.expose().to_owned()))
             {
                 tracing::error!(error = %err, "cannot set the session cookie");
             }
+            set_device_cookie(state, &mut response, device);
             response
         }
         Ok(Err(again)) => render_step(state, Ok(again)),
@@ -664,7 +678,11 @@ pub async fn passkey_post(
         browser: browser.as_deref(),
     };
     match flow::submit_passkey(&state.ctx(&req), form, cookies).await {
-        Ok(Ok(SignedIn { cookie, step, .. })) => {
+        Ok(Ok(SignedIn {
+            cookie,
+            step,
+            device,
+        })) => {
             let mut response = render_step(&state, Ok(step));
             if let Err(err) = response.add_cookie(&context::cookie(
                 &state,
@@ -673,6 +691,7 @@ pub async fn passkey_post(
             )) {
                 tracing::error!(error = %err, "cannot set the session cookie");
             }
+            set_device_cookie(&state, &mut response, device);
             response
         }
         Ok(Err(again)) => render_step(&state, Ok(again)),

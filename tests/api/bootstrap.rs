@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cli::{base_command, ok_json};
-use crate::helpers::{PATIENCE, POLL, TestApp, TestClient, TestDb, spawn_app_with};
+use crate::helpers::{PATIENCE, POLL, TestApp, TestClient, TestDb, no_mfa_roles, spawn_app_with};
 
 const FILE_NAME: &str = "bootstrap-admin-password";
 
@@ -125,7 +125,7 @@ async fn generated_bootstrap_password_goes_to_a_private_file_never_to_the_log() 
         "the file is named in the log: {logs}"
     );
 
-    let app = spawn_app_with(Arc::clone(&db), |_| {}).await;
+    let app = spawn_app_with(Arc::clone(&db), no_mfa_roles).await;
     let client = app.confidential_client("web").grants(&["password"]).await;
     assert_eq!(admin_signs_in(&app, &client, password).await, 200);
     assert_eq!(
@@ -169,7 +169,7 @@ async fn supplied_bootstrap_password_file_is_used_and_no_file_is_written() {
     assert!(!stdout.contains("operator chose this one"), "{stdout}");
     assert!(!logs.contains("operator chose this one"), "{logs}");
 
-    let app = spawn_app_with(Arc::clone(&db), |_| {}).await;
+    let app = spawn_app_with(Arc::clone(&db), no_mfa_roles).await;
     let client = app.confidential_client("web").grants(&["password"]).await;
     assert_eq!(
         admin_signs_in(&app, &client, "operator chose this one").await,

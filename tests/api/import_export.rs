@@ -11,7 +11,7 @@ use portcullis::store::schema::{clients, users};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::helpers::{PASSWORD, TestApp, TestDb, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, TestDb, no_mfa_roles, spawn_app_with};
 
 /// Users alice (admin, with a password), bob (disabled) and clients svc (a confidential
 /// service account), spa (public) and web (confidential, authorization code). Returns
@@ -497,7 +497,7 @@ async fn bcrypt_costs_outside_4_to_14_are_refused_on_import() {
     let (dir, _source) = exported_with_credentials().await;
     let d = arg(dir.path());
     let target_db = Arc::new(TestDb::new());
-    let target = spawn_app_with(Arc::clone(&target_db), |_| {}).await;
+    let target = spawn_app_with(Arc::clone(&target_db), no_mfa_roles).await;
     let empty = counts(&target).await;
     let real = bcrypt::hash("imported secret", 4).unwrap();
     assert!(real.starts_with("$2b$04$"));
@@ -559,7 +559,7 @@ async fn a_password_longer_than_72_bytes_never_matches_a_bcrypt_hash() {
     let (dir, _source) = exported_with_credentials().await;
     let d = arg(dir.path());
     let target_db = Arc::new(TestDb::new());
-    let target = spawn_app_with(Arc::clone(&target_db), |_| {}).await;
+    let target = spawn_app_with(Arc::clone(&target_db), no_mfa_roles).await;
     let first_72 = "correct horse battery staple, and then some more words to fill it up!!!!";
     assert_eq!(first_72.len(), 72);
     let hash = bcrypt::hash(first_72, 4).unwrap();

@@ -42,6 +42,7 @@ mod rate_limits;
 mod resource_server;
 mod resources;
 mod round_trips;
+mod second_factor;
 mod sslmode;
 mod throttle_atomic;
 mod token;

@@ -708,6 +708,14 @@ pub async fn submit_login(
     request.session_id = Some(session.sid.clone());
     request.login_session_id = Some(session.sid.clone());
     let consent = consent_state(&client, consent.as_deref());
+    // A device cookie marks a browser that signed in: for a user who must still show a
+    // second factor that is only after it (`submit_factor`), or a stolen password would buy
+    // its holder a trusted device and wrong codes would not count on the username.
+    let device = if assurance(ctx, &client, Some(&factors)).target(None) > level::Level::OneFactor {
+        None
+    } else {
+        device
+    };
     let step = perform(
         ctx,
         &client,
@@ -869,6 +877,8 @@ const ENROL_FAILED: &str =
 pub struct Upgraded {
     pub cookie: Secret,
     pub step: Step,
+    /// The device cookie of a browser that has now signed in fully.
+    pub device: Option<Zeroizing<String>>,
 }
 
 /// Gives the session the methods it now has, under a new cookie.
@@ -990,6 +1000,7 @@ pub async fn submit_factor(
     };
     let amr = level::with_second_factor(&session.amr, added);
     let cookie = upgrade(ctx, cookies.session, &mut session, amr).await?;
+    let device = ctx.device_keys.issue(&factors.username);
     if form.method == FactorMethod::Recovery {
         // The user is told, on a page of its own, that a code is gone and how many are left.
         let left = factors.recovery_codes.saturating_sub(1);
@@ -1000,6 +1011,7 @@ pub async fn submit_factor(
                 codes: Vec::new(),
                 codes_left: Some(left),
             },
+            device,
         }));
     }
     let step = perform(
@@ -1013,7 +1025,11 @@ pub async fn submit_factor(
         Ask::Visit,
     )
     .await?;
-    Ok(Ok(Upgraded { cookie, step }))
+    Ok(Ok(Upgraded {
+        cookie,
+        step,
+        device,
+    }))
 }
 
 /// POST /login/enrol: the first code of the authenticator the enrolment page showed. It
@@ -1070,6 +1086,7 @@ pub async fn submit_enrol(
             codes,
             codes_left: None,
         },
+        device: ctx.device_keys.issue(&factors.username),
     }))
 }
 
@@ -1133,6 +1150,8 @@ pub async fn submit_passkey(
         return Ok(Err(again));
     };
     super::mfa::count(ctx, "passkey", "success");
+    // A complete sign-in: the browser is the user's device from now on.
+    let device = ctx.device_keys.issue(&user.username);
     audit::record(
         ctx.store,
         ctx.now,
@@ -1188,7 +1207,7 @@ pub async fn submit_passkey(
     Ok(Ok(SignedIn {
         cookie,
         step,
-        device: None,
+        device,
     }))
 }
 

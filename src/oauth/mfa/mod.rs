@@ -110,6 +110,5 @@ pub fn required_by_policy(
     client: &crate::oauth::client::RegisteredClient,
     roles: &[String],
 ) -> bool {
-    let _ = (ctx, client, roles);
-    false
+    client.require_mfa || ctx.config.mfa.requires(roles)
 }

@@ -11,7 +11,9 @@ use portcullis::store::models::audit::AuditFilter;
 use serde_json::{Value, json};
 
 use super::{call, cli_json, ok, service_account};
-use crate::helpers::{TestApp, TestClient, TestUser, access_token, spawn_app};
+use crate::helpers::{
+    TestApp, TestClient, TestUser, access_token, spawn_app, spawn_app_without_mfa_roles,
+};
 
 /// What a write route acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -468,7 +470,7 @@ async fn enabled_admins(app: &TestApp) -> usize {
 
 #[tokio::test]
 async fn two_admins_demoting_each_other_over_http_leave_one() {
-    let app = spawn_app().await;
+    let app = spawn_app_without_mfa_roles().await;
     let console = app
         .confidential_client("console")
         .grants(&["password"])

@@ -12,7 +12,9 @@ use portcullis::manage::Actor;
 use serde_json::{Value, json};
 
 use super::{admin_token, call, new_user, ok, send, service_account};
-use crate::helpers::{TestApp, access_token, post_with_basic, spawn_app};
+use crate::helpers::{
+    TestApp, access_token, post_with_basic, spawn_app, spawn_app_without_mfa_roles,
+};
 
 /// The roles matrix of the issue, written out independently of `Role::grants`.
 fn roles_for(permission: Permission) -> &'static [&'static str] {
@@ -218,7 +220,7 @@ async fn every_admin_route_answers_401_403_and_success_by_role() {
 
 #[tokio::test]
 async fn roles_and_revocation_take_effect_at_once() {
-    let app = spawn_app().await;
+    let app = spawn_app_without_mfa_roles().await;
     // A person with the admin role logs in through a console client (password grant).
     let root = app.user("root").roles(&["admin"]).await;
     let admin_id = root.id.clone();

@@ -48,6 +48,18 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Arc::new(TestDb::new()), |_| {}).await
 }
 
+/// No role requires a second factor (`mfa.required_roles = []`): for tests about something
+/// else that sign an admin in with the password grant, which a second factor forbids
+/// (issue 20; the policy itself is tested in `second_factor.rs`).
+pub fn no_mfa_roles(config: &mut portcullis::config::Config) {
+    config.mfa.required_roles = Vec::new();
+}
+
+/// `spawn_app` with `no_mfa_roles`.
+pub async fn spawn_app_without_mfa_roles() -> TestApp {
+    spawn_app_with(Arc::new(TestDb::new()), no_mfa_roles).await
+}
+
 /// Spawns a server on `db` (shared by several apps when the test wants replicas).
 pub async fn spawn_app_with(db: Arc<TestDb>, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let public = TcpListener::bind("127.0.0.1:0").unwrap();
