@@ -151,7 +151,7 @@ pub(super) fn validate_new_user(
 const ADMIN_ROLE: &str = "admin";
 
 /// What a write did to a user, decided on the locked row inside the transaction.
-struct Written<T> {
+pub(super) struct Written<T> {
     value: T,
     /// The user's roles after the change; `None` when the user is gone. The caller must
     /// be allowed to confer them.
@@ -164,7 +164,7 @@ struct Written<T> {
 
 impl<T> Written<T> {
     /// A change that leaves the user in place as `record` says.
-    fn kept(value: T, record: &UserRecord, event: Option<AuditEvent>) -> Self {
+    pub(super) fn kept(value: T, record: &UserRecord, event: Option<AuditEvent>) -> Self {
         Self {
             value,
             roles_after: Some(record.roles.clone()),
@@ -216,7 +216,7 @@ impl Service {
     /// `change` apply itself, refuse when the user would then hold more than the caller
     /// may confer or when the last enabled admin would be gone, and append the audit row.
     /// A refusal rolls everything back; an access refusal is then recorded on its own.
-    async fn write_user<T: Send + 'static>(
+    pub(super) async fn write_user<T: Send + 'static>(
         &self,
         by: Caller,
         key: &str,

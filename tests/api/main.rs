@@ -25,6 +25,7 @@ mod current_rights;
 mod device_cookies;
 mod docs;
 mod exact_redirect;
+mod factor_admin;
 mod health;
 mod helpers;
 mod import_export;
