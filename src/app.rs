@@ -186,6 +186,13 @@ pub fn master_keys(config: &Config) -> Result<Arc<MasterKeys>, StartError> {
     }
 }
 
+/// What second factors need from the configuration: the master keys that seal TOTP
+/// secrets, the issuer (the WebAuthn relying party) and the name apps show. The server and
+/// the CLI (`user enroll-totp`) both build it here, so a secret one seals the other opens.
+pub fn mfa_kit(config: &Config, master: Arc<MasterKeys>) -> crate::oauth::mfa::MfaKit {
+    crate::oauth::mfa::MfaKit::new(master, config.issuer.as_str(), &config.ui.product_name)
+}
+
 pub async fn open_keystore(
     config: &Config,
     store: Store,
@@ -219,11 +226,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
     let master = master_keys(&config)?;
     let device_keys = crate::crypto::device_cookie::DeviceKeys::derive(&master)
         .ok_or_else(|| StartError::MasterKey("cannot derive the device-cookie key".into()))?;
-    let mfa = Arc::new(crate::oauth::mfa::MfaKit::new(
-        master,
-        config.issuer.as_str(),
-        &config.ui.product_name,
-    ));
+    let mfa = Arc::new(mfa_kit(&config, master));
     let client_auth_failures = Arc::new(crate::oauth::client::failures::ClientAuthFailures::new(
         config.rate_limit.client_auth_failures,
     ));

@@ -47,6 +47,8 @@ admin_route_table! {
         Delete "/admin/v1/users/{user}/roles/{role}"        => UsersWrite,   users::remove_role;
         Get    "/admin/v1/users/{user}/sessions"            => UsersRead,    users::sessions;
         Delete "/admin/v1/users/{user}/sessions"            => UsersWrite,   users::revoke_sessions;
+        Get    "/admin/v1/users/{user}/factors"             => UsersRead,    users::factors;
+        Delete "/admin/v1/users/{user}/factors"             => UsersWrite,   users::reset_factors;
 
         Get    "/admin/v1/keys"                             => KeysRead,     keys::list;
         Post   "/admin/v1/keys/rotate"                      => KeysWrite,    keys::rotate;

@@ -91,7 +91,7 @@ macro_rules! admin_route_table {
             paths( $( $($handler)::+ ),* ),
             tags(
                 (name = "clients", description = "OAuth clients (RFC 7591 metadata names)"),
-                (name = "users", description = "Users, roles and sessions"),
+                (name = "users", description = "Users, roles, sessions and second factors"),
                 (name = "keys", description = "Signing keys"),
                 (name = "audit", description = "The tamper-evident audit log"),
             )

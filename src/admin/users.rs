@@ -1,4 +1,5 @@
-//! `/admin/v1/users`: people who log in, their roles and their sessions.
+//! `/admin/v1/users`: people who log in, their roles, their sessions and their second
+//! factors.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,7 @@ use super::double_option;
 use super::error::{AdminError, ErrorBody};
 use super::extract::{Json, OptionalJson, PathParam, Query};
 use crate::http::state::AppState;
+use crate::manage::factors::{FactorsReset, UserFactorsView};
 use crate::manage::users::{NewUser, SessionView, UserUpdate, UserView};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -366,4 +368,44 @@ pub async fn revoke_sessions(
         .revoke_user_sessions(principal.caller(), &user)
         .await?;
     Ok(HttpResponse::Ok().json(SessionsRevoked { revoked }))
+}
+
+#[utoipa::path(
+    get, path = "/admin/v1/users/{user}/factors", tag = "users", operation_id = "list_user_factors",
+    params(("user" = String, Path, description = "User id or username")),
+    responses(
+        (status = 200, description = "The user's second factors, oldest first (never a secret or a passkey credential), and how many recovery codes are left", body = UserFactorsView),
+        (status = 404, description = "No such user", body = ErrorBody),
+    )
+)]
+pub async fn factors(
+    state: web::Data<AppState>,
+    user: PathParam,
+) -> Result<HttpResponse, AdminError> {
+    Ok(HttpResponse::Ok().json(state.service.list_user_factors(&user).await?))
+}
+
+#[utoipa::path(
+    delete, path = "/admin/v1/users/{user}/factors", tag = "users", operation_id = "reset_user_factors",
+    params(("user" = String, Path, description = "User id or username")),
+    responses(
+        (status = 200, description = "Every factor and recovery code of the user removed, and the user signed out everywhere (sessions ended, grants revoked)", body = FactorsReset),
+        (status = 404, description = "No such user", body = ErrorBody),
+    )
+)]
+pub async fn reset_factors(
+    state: web::Data<AppState>,
+    principal: Principal,
+    user: PathParam,
+) -> Result<HttpResponse, AdminError> {
+    let reset = state
+        .service
+        .reset_user_factors(principal.caller(), &user)
+        .await?;
+    state
+        .metrics
+        .second_factor
+        .with_label_values(&["all", "reset"])
+        .inc();
+    Ok(HttpResponse::Ok().json(reset))
 }

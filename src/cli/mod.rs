@@ -262,6 +262,21 @@ pub enum UserCommand {
     RevokeSessions {
         user: String,
     },
+    /// List the user's second factors (authenticator app, passkeys) and how many recovery
+    /// codes are left; never a secret.
+    Factors {
+        user: String,
+    },
+    /// Remove every second factor and recovery code of the user, and sign them out
+    /// everywhere.
+    ResetFactors {
+        user: String,
+    },
+    /// Give the user a confirmed authenticator app (provisioning, tests): prints its
+    /// secret and otpauth:// URI once. Refused when they already have one.
+    EnrollTotp {
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,6 @@
 //! actix only: the route table, thin handlers and response helpers.
 
+pub mod account;
 pub mod bearer;
 pub mod client_ip;
 pub mod context;

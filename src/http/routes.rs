@@ -5,7 +5,7 @@ use actix_web::web;
 
 use actix_web::middleware::from_fn;
 
-use super::{health, introspection, keys, logout, pages, rate_limit, token, userinfo};
+use super::{account, health, introspection, keys, logout, pages, rate_limit, token, userinfo};
 
 /// The public listener. Everything lives under the issuer's path (`issuer_path`, `""` when
 /// the issuer has none), so a reverse proxy can forward exactly that prefix; the one
@@ -47,6 +47,29 @@ fn under_issuer(cfg: &mut web::ServiceConfig) {
         .route("/login/enrol", web::get().to(pages::enrol_get))
         .route("/login/enrol", web::post().to(pages::enrol_post))
         .route("/login/passkey", web::post().to(pages::passkey_post))
+        // The user's own pages (`oauth::flow::account`).
+        .route("/account", web::get().to(account::profile))
+        .route("/account/password", web::get().to(account::password_get))
+        .route("/account/password", web::post().to(account::password_post))
+        .route("/account/security", web::get().to(account::security_get))
+        .route("/account/security/totp", web::get().to(account::totp_get))
+        .route("/account/security/totp", web::post().to(account::totp_post))
+        .route(
+            "/account/security/remove",
+            web::post().to(account::remove_post),
+        )
+        .route(
+            "/account/security/passkeys",
+            web::post().to(account::passkey_post),
+        )
+        .route(
+            "/account/security/passkeys/finish",
+            web::post().to(account::passkey_finish_post),
+        )
+        .route(
+            "/account/security/recovery",
+            web::post().to(account::recovery_post),
+        )
         .route("/select_account", web::get().to(pages::select_account_get))
         .route(
             "/select_account",

@@ -133,6 +133,14 @@ pub(super) fn validate_client_id(id: &str) -> Result<(), ManageError> {
             format!("`{id}` is reserved for an actor that is not a client"),
         ));
     }
+    // The account pages' built-in client must stay out of the table: were it registered,
+    // /authorize and /token would find it (see `oauth::client::ACCOUNT_CLIENT_ID`).
+    if id.eq_ignore_ascii_case(crate::oauth::client::ACCOUNT_CLIENT_ID) {
+        return Err(invalid(
+            "client_id",
+            format!("`{id}` is reserved for the account pages"),
+        ));
+    }
     // Unreserved characters only, so the id survives form and Basic encoding unchanged.
     let ok = !id.is_empty()
         && id.len() <= 128

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod authority;
 pub mod clients;
+pub mod factors;
 pub mod keys;
 pub mod transfer;
 pub mod users;

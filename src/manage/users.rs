@@ -12,7 +12,7 @@ use crate::store::models::users::{self as rows, UserRecord, UserRow};
 use crate::store::{DbConnection, StoreError};
 
 /// The shortest password we accept for a person (NIST SP 800-63B).
-pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MIN_PASSWORD_CHARS: usize = crate::accounts::new_password::MIN_CHARS;
 
 /// A user as shown to operators: never the password hash.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -105,17 +105,11 @@ pub(super) fn validate_name(name: &str) -> Result<(), ManageError> {
     Ok(())
 }
 
+/// The one rule for a new password (`accounts::new_password`), which the account page
+/// applies too.
 pub fn validate_password(password: &str) -> Result<(), ManageError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(invalid(
-            "password",
-            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
-        ));
-    }
-    if password.len() > crate::crypto::password::MAX_PASSWORD_BYTES {
-        return Err(invalid("password", "is too long"));
-    }
-    Ok(())
+    crate::accounts::new_password::check(password)
+        .map_err(|refused| invalid("password", refused.to_string()))
 }
 
 /// What a sign-out everywhere ended, as its audit row shows it.
@@ -157,7 +151,7 @@ pub(super) fn validate_new_user(
 const ADMIN_ROLE: &str = "admin";
 
 /// What a write did to a user, decided on the locked row inside the transaction.
-struct Written<T> {
+pub(super) struct Written<T> {
     value: T,
     /// The user's roles after the change; `None` when the user is gone. The caller must
     /// be allowed to confer them.
@@ -170,7 +164,7 @@ struct Written<T> {
 
 impl<T> Written<T> {
     /// A change that leaves the user in place as `record` says.
-    fn kept(value: T, record: &UserRecord, event: Option<AuditEvent>) -> Self {
+    pub(super) fn kept(value: T, record: &UserRecord, event: Option<AuditEvent>) -> Self {
         Self {
             value,
             roles_after: Some(record.roles.clone()),
@@ -222,7 +216,7 @@ impl Service {
     /// `change` apply itself, refuse when the user would then hold more than the caller
     /// may confer or when the last enabled admin would be gone, and append the audit row.
     /// A refusal rolls everything back; an access refusal is then recorded on its own.
-    async fn write_user<T: Send + 'static>(
+    pub(super) async fn write_user<T: Send + 'static>(
         &self,
         by: Caller,
         key: &str,

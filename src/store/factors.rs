@@ -8,7 +8,7 @@ use diesel::Connection;
 use super::audit::{AuditEvent, Change};
 use super::models::authorization as requests;
 use super::models::factors::{self as rows, FactorRow, PASSKEY, TOTP};
-use super::models::grants::sign_out_everywhere;
+use super::models::grants::{SignedOut, sign_out_everywhere};
 use super::{DbConnection, Store, StoreError};
 
 /// What a factor is.
@@ -128,6 +128,35 @@ pub(crate) fn user_factors(
     })
 }
 
+/// Stores a TOTP authenticator (`Store::begin_totp`) inside the caller's transaction: an
+/// unconfirmed one is replaced; false (nothing stored) when the user already has a
+/// confirmed one. The operator's provisioning (`manage`) calls it with the user locked.
+pub(crate) fn add_totp(conn: &mut DbConnection, factor: &Factor) -> Result<bool, StoreError> {
+    let confirmed = rows::of_user(conn, &factor.user_id)?
+        .iter()
+        .any(|f| f.kind == TOTP && f.confirmed);
+    if confirmed {
+        return Ok(false);
+    }
+    rows::delete_unconfirmed_totp(conn, &factor.user_id)?;
+    rows::insert(conn, &row_of(factor))?;
+    Ok(true)
+}
+
+/// The reset of `Store::reset_factors` inside the caller's transaction (the operator's
+/// reset in `manage`, which judges the caller against the locked user first): every
+/// factor and recovery code goes, and the user is signed out everywhere. Answers how many
+/// factors there were and what the sign-out ended.
+pub(crate) fn reset(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<(usize, SignedOut), StoreError> {
+    let n = rows::delete_all(conn, user_id)?;
+    let signed_out = sign_out_everywhere(conn, user_id, now, "factors_reset")?;
+    Ok((n, signed_out))
+}
+
 impl Store {
     /// Every factor of a user, oldest first (unconfirmed TOTP enrolments included).
     pub async fn factors_of(&self, user_id: &str) -> Result<Vec<Factor>, StoreError> {
@@ -156,20 +185,8 @@ impl Store {
     /// Starts a TOTP enrolment: replaces an unconfirmed one; false (nothing stored) when
     /// the user already has a confirmed authenticator, which must be removed first.
     pub async fn begin_totp(&self, factor: Factor) -> Result<bool, StoreError> {
-        self.run(move |conn| {
-            conn.transaction(|conn| {
-                let confirmed = rows::of_user(conn, &factor.user_id)?
-                    .iter()
-                    .any(|f| f.kind == TOTP && f.confirmed);
-                if confirmed {
-                    return Ok(false);
-                }
-                rows::delete_unconfirmed_totp(conn, &factor.user_id)?;
-                rows::insert(conn, &row_of(&factor))?;
-                Ok(true)
-            })
-        })
-        .await
+        self.run(move |conn| conn.transaction(|conn| add_totp(conn, &factor)))
+            .await
     }
 
     /// Takes a TOTP step for the factor (see `models::factors::take_step`): false for a
@@ -325,8 +342,7 @@ impl Store {
         let user_id = user_id.to_owned();
         let done = self
             .run_audited(Change::Revokes, now, None, move |conn| {
-                let n = rows::delete_all(conn, &user_id)?;
-                sign_out_everywhere(conn, &user_id, now, "factors_reset")?;
+                let (n, _) = reset(conn, &user_id, now)?;
                 Ok(Some((n, event(n))))
             })
             .await?;

@@ -1,6 +1,7 @@
 //! Diesel and nothing else: connections, migrations, the shared schema and the models.
 //! Everything above this module sees `Store` and plain Rust types.
 
+pub mod account;
 pub mod agreement;
 pub mod audit;
 pub mod browser;

@@ -87,8 +87,9 @@ const NARROW: &[(&str, &str, &[&str], &str)] = &[
     (
         "manage",
         "oauth",
-        &["redirect_uri", "scope", "client"],
-        "manage may use oauth's pure rules (redirect URIs, scopes, client metadata names) only",
+        &["redirect_uri", "scope", "client", "mfa"],
+        "manage may use oauth's pure rules (redirect URIs, scopes, client metadata names) and \
+         the second-factor kit that seals a provisioned TOTP secret (mfa) only",
     ),
 ];
 

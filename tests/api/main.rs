@@ -9,6 +9,7 @@
     clippy::wildcard_enum_match_arm
 )]
 
+mod account;
 mod admin;
 mod audit;
 mod audit_volume;
@@ -24,6 +25,7 @@ mod current_rights;
 mod device_cookies;
 mod docs;
 mod exact_redirect;
+mod factor_admin;
 mod health;
 mod helpers;
 mod import_export;
@@ -36,6 +38,7 @@ mod layers;
 mod logout_rp;
 mod migrations;
 mod outage;
+mod passkeys;
 mod pending_bounds;
 mod rate_limits;
 mod resource_server;

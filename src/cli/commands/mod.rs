@@ -73,7 +73,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Migrate => serve::migrate(config, out).await,
         Command::User(cmd) => {
             let service = service(&config).await?;
-            users::run(&service, cmd, out).await
+            users::run(&service, &config, cmd, out).await
         }
         Command::Client(cmd) => {
             let service = service(&config).await?;

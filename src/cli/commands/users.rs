@@ -4,10 +4,30 @@ use serde_json::json;
 
 use super::output::{Output, print_json, to_json};
 use super::{CliError, read_password_line};
+use crate::app;
 use crate::cli::UserCommand;
+use crate::config::Config;
 use crate::manage::Service;
 use crate::manage::authority::Caller;
+use crate::manage::factors::UserFactorsView;
 use crate::manage::users::{NewUser, UserUpdate, UserView};
+
+fn print_factors(view: &UserFactorsView) {
+    println!(
+        "{:<32}  {:<8}  {:<9}  {:>12}  {:>12}  name",
+        "id", "kind", "confirmed", "created_at", "last_used_at"
+    );
+    for f in &view.factors {
+        let used = f
+            .last_used_at
+            .map_or_else(|| "-".to_owned(), |t| t.to_string());
+        println!(
+            "{:<32}  {:<8}  {:<9}  {:>12}  {:>12}  {}",
+            f.id, f.kind, f.confirmed, f.created_at, used, f.name
+        );
+    }
+    println!("recovery codes left: {}", view.recovery_codes_left);
+}
 
 fn print_user(user: &UserView) {
     println!("id:             {}", user.id);
@@ -18,7 +38,12 @@ fn print_user(user: &UserView) {
     println!("roles:          {}", user.roles.join(", "));
 }
 
-pub(super) async fn run(svc: &Service, cmd: UserCommand, out: Output) -> Result<(), CliError> {
+pub(super) async fn run(
+    svc: &Service,
+    config: &Config,
+    cmd: UserCommand,
+    out: Output,
+) -> Result<(), CliError> {
     let actor = Caller::cli();
     let show = |user: &UserView| out.show(user, print_user);
     match cmd {
@@ -162,6 +187,33 @@ pub(super) async fn run(svc: &Service, cmd: UserCommand, out: Output) -> Result<
             out.show(&json!({ "revoked": revoked }), |_| {
                 println!("revoked {revoked} session(s) of {user}");
             })?;
+        }
+        UserCommand::Factors { user } => {
+            out.show(&svc.list_user_factors(&user).await?, print_factors)?;
+        }
+        UserCommand::ResetFactors { user } => {
+            let reset = svc.reset_user_factors(&actor, &user).await?;
+            out.show(&reset, |r| {
+                println!(
+                    "removed {} factor(s) and the recovery codes of {user}; revoked {} session(s)",
+                    r.factors_removed, r.sessions_revoked
+                );
+            })?;
+        }
+        UserCommand::EnrollTotp { user } => {
+            // Built only here: the master keys seal the secret as the server would.
+            let kit = app::mfa_kit(config, app::master_keys(config)?);
+            let made = svc.enroll_user_totp(&actor, &user, &kit).await?;
+            if out.is_json() {
+                print_json(&json!({
+                    "secret": made.secret.as_str(),
+                    "otpauth_uri": made.otpauth_uri.as_str(),
+                }))?;
+            } else {
+                println!("authenticator app enrolled for {user} (shown once):");
+                println!("secret:         {}", made.secret.as_str());
+                println!("otpauth_uri:    {}", made.otpauth_uri.as_str());
+            }
         }
     }
     Ok(())

@@ -33,6 +33,14 @@ pub fn client_subject(client_id: &str) -> String {
     format!("{CLIENT_SUBJECT_PREFIX}{client_id}")
 }
 
+/// The built-in client of the user's own account pages (`oauth::flow::account`): the
+/// account pages sign their user in through the same pending requests, pages and steps as
+/// any client, under this id. It is never a row of the clients table (registration refuses
+/// the id), so `/authorize` and `/token`, which look clients up there, know no such
+/// client; only the flow's own lookup (`flow::live_client`) answers it, and a request of
+/// it never ends in a code.
+pub const ACCOUNT_CLIENT_ID: &str = "portcullis-account";
+
 /// The grant types Portcullis implements, by their RFC 6749 names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GrantType {

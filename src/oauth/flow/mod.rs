@@ -16,6 +16,7 @@
 //! ([`crate::crypto::tokens::bound_to_browser`]): the request keeps the token's proof under
 //! that browser's binding cookie, so a token copied into another browser is refused.
 
+pub mod account;
 pub mod decide;
 pub mod error;
 pub mod pending;
@@ -199,6 +200,10 @@ async fn live_client(
     ctx: &Ctx<'_>,
     client_id: &str,
 ) -> Result<std::sync::Arc<RegisteredClient>, BrowserError> {
+    // The account pages' own requests: their client is built in, never looked up.
+    if client_id == super::client::ACCOUNT_CLIENT_ID {
+        return Ok(std::sync::Arc::new(account::client(ctx)));
+    }
     ctx.clients
         .get(client_id)
         .await?
@@ -442,6 +447,9 @@ async fn issue_code(
     session: &Session,
     consent: Option<ConsentGiven>,
 ) -> Result<Step, BrowserError> {
+    if request.client_id == super::client::ACCOUNT_CLIENT_ID {
+        return account::finish(ctx, request).await;
+    }
     let code = Secret::generate(CODE_PREFIX);
     let taken = ctx
         .store
@@ -1150,6 +1158,8 @@ pub async fn submit_passkey(
         return Ok(Err(again));
     };
     super::mfa::count(ctx, "passkey", "success");
+    // A complete sign-in: the browser is the user's device from now on.
+    let device = ctx.device_keys.issue(&user.username);
     audit::record(
         ctx.store,
         ctx.now,
@@ -1205,7 +1215,7 @@ pub async fn submit_passkey(
     Ok(Ok(SignedIn {
         cookie,
         step,
-        device: None,
+        device,
     }))
 }
 

@@ -109,6 +109,35 @@ pub async fn enrolment(
     Ok(Some(enrolment_of(ctx.mfa, id, &secret, account)))
 }
 
+/// A confirmed authenticator made from a fresh secret, for an operator who provisions it
+/// (`portcullis user enroll-totp`): the factor to store and what to hand over, once. The
+/// secret is sealed with the kit's master keys exactly as an enrolment on the pages is, so
+/// the server opens what the CLI sealed. Confirmed at once: no first code proves the app
+/// has it, which is the operator's to arrange; the first code the user signs in with is
+/// then taken like any other.
+pub fn provisioned(
+    kit: &MfaKit,
+    user_id: &str,
+    account: &str,
+    now: i64,
+) -> Result<(Factor, Enrolment), OAuthError> {
+    let secret = TotpSecret::generate().map_err(|_| OAuthError::ServerError)?;
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let factor = Factor {
+        id: id.clone(),
+        user_id: user_id.to_owned(),
+        kind: FactorKind::Totp,
+        name: NAME.to_owned(),
+        confirmed: true,
+        created_at: now,
+        last_used_at: None,
+        secret_sealed: Some(seal(kit, &id, &secret)?),
+        credential: None,
+        credential_id: None,
+    };
+    Ok((factor, enrolment_of(kit, id, &secret, account)))
+}
+
 /// What checking a code found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Checked {
@@ -184,4 +213,50 @@ pub async fn check(
     } else {
         Checked::Replayed
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::crypto::key_material::{MasterKey, MasterKeys};
+
+    fn kit(master: MasterKey) -> MfaKit {
+        MfaKit::new(
+            Arc::new(MasterKeys::from(master)),
+            "http://localhost:8080",
+            "Portcullis",
+        )
+    }
+
+    #[test]
+    fn a_provisioned_authenticator_opens_with_the_same_master_keys_only() {
+        let b64 = MasterKey::generate().unwrap().to_base64();
+        let sealing = kit(MasterKey::from_base64(&b64).unwrap());
+        let (factor, handed) = provisioned(&sealing, "u1", "alice", 1_800_000_000).unwrap();
+        assert!(factor.confirmed && factor.kind == FactorKind::Totp);
+        assert_eq!(factor.id, handed.factor_id);
+        assert!(
+            handed.uri.contains(handed.secret.as_str()),
+            "{}",
+            handed.uri.as_str()
+        );
+        assert!(handed.uri.contains("alice"));
+
+        // Another process with the same master key (the server, after the CLI) opens it
+        // to the secret that was handed over.
+        let server = kit(MasterKey::from_base64(&b64).unwrap());
+        let opened = open(&server, &factor).unwrap();
+        assert_eq!(opened.to_base32().as_str(), handed.secret.as_str());
+
+        let stranger = kit(MasterKey::generate().unwrap());
+        assert!(open(&stranger, &factor).is_err());
+        // Sealed to its own row: copied onto another factor id it does not open.
+        let moved = Factor {
+            id: "other".into(),
+            ..factor
+        };
+        assert!(open(&server, &moved).is_err());
+    }
 }

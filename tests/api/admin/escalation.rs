@@ -45,7 +45,9 @@ fn acts(route: &AdminRoute) -> Option<Acts> {
             | "/admin/v1/users/{user}/password",
         )
         | (Method::Put | Method::Delete, "/admin/v1/users/{user}/roles/{role}")
-        | (Method::Delete, "/admin/v1/users/{user}/sessions") => Some(Acts::User),
+        | (Method::Delete, "/admin/v1/users/{user}/sessions" | "/admin/v1/users/{user}/factors") => {
+            Some(Acts::User)
+        }
         (Method::Post, "/admin/v1/keys/rotate" | "/admin/v1/keys/rewrap")
         | (Method::Post, "/admin/v1/keys/{kid}/retire") => Some(Acts::Keys),
         (Method::Post | Method::Put | Method::Patch | Method::Delete, _) => None,

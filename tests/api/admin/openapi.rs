@@ -63,6 +63,7 @@ async fn openapi_document_covers_every_route() {
     let expected = [
         "DELETE /admin/v1/clients/{client_id}",
         "DELETE /admin/v1/users/{user}",
+        "DELETE /admin/v1/users/{user}/factors",
         "DELETE /admin/v1/users/{user}/roles/{role}",
         "DELETE /admin/v1/users/{user}/sessions",
         "GET /admin/v1/audit",
@@ -72,6 +73,7 @@ async fn openapi_document_covers_every_route() {
         "GET /admin/v1/keys",
         "GET /admin/v1/users",
         "GET /admin/v1/users/{user}",
+        "GET /admin/v1/users/{user}/factors",
         "GET /admin/v1/users/{user}/sessions",
         "PATCH /admin/v1/clients/{client_id}",
         "PATCH /admin/v1/users/{user}",
@@ -171,6 +173,11 @@ fn cli_and_api_offer_the_same_capabilities() {
             "user revoke-sessions",
             "DELETE /admin/v1/users/{user}/sessions",
         ),
+        ("user factors", "GET /admin/v1/users/{user}/factors"),
+        (
+            "user reset-factors",
+            "DELETE /admin/v1/users/{user}/factors",
+        ),
         ("keys list", "GET /admin/v1/keys"),
         ("keys rotate", "POST /admin/v1/keys/rotate"),
         ("keys retire", "POST /admin/v1/keys/{kid}/retire"),
@@ -178,7 +185,8 @@ fn cli_and_api_offer_the_same_capabilities() {
         ("audit query", "GET /admin/v1/audit"),
         ("audit verify", "GET /admin/v1/audit/verify"),
     ];
-    // Operating the process or its files, not managing objects: CLI only by design.
+    // Operating the process or its files, not managing objects (or handing out a
+    // secret made on the host): CLI only by design.
     let cli_only = [
         "serve",
         "migrate",
@@ -186,6 +194,9 @@ fn cli_and_api_offer_the_same_capabilities() {
         "config check",
         "export",
         "import",
+        // Prints a new TOTP secret: provisioning on the server host, like the master keys
+        // it seals with; an API route would send the secret over the network.
+        "user enroll-totp",
     ];
     let mut leaves = Vec::new();
     fn walk(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {

@@ -125,6 +125,13 @@ async fn fixture(app: &TestApp, route: &AdminRoute) -> (String, Option<Value>) {
             ),
             None,
         ),
+        (Method::Get | Method::Delete, "/admin/v1/users/{user}/factors") => (
+            format!(
+                "/admin/v1/users/{}/factors",
+                new_user(app, &name, &["staff"]).await
+            ),
+            None,
+        ),
         (Method::Post, "/admin/v1/keys/{kid}/retire") => {
             let outcome = app.state.keys.rotate(app.clock.now(), false).await.unwrap();
             (format!("/admin/v1/keys/{}/retire", outcome.next_kid), None)
