@@ -30,7 +30,6 @@ show up there) or failed request, text contrast against its background (WCAG 2 A
 """
 
 import argparse
-import json
 import os
 import re
 import sys
