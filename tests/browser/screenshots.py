@@ -7,17 +7,19 @@ static/portcullis.css (both are compiled into the binary: build first).
     python3 tests/browser/screenshots.py --out /tmp/shots --bin target/release/portcullis
 
 It starts a throw-away server exactly as tests/browser/passkey_signin.py does (fresh
-SQLite data, issuer http://localhost:PORT, loopback only), creates with the CLI a user
-`alice`, two users with the role `admin` (`ada` for the desktop shots, `grace` for the
-phone ones; `mfa.required_roles` defaults to ["admin"], so they are led to enrol a second
-factor), and a client `demo` ("Example App", openid profile email, not first-party, so
-the consent page shows). Then, in a fresh browser profile per scenario, as a person would:
+SQLite data, issuer http://localhost:PORT, loopback only), creates with the CLI the users
+`alice`, `pat` and `sam`, two users with the role `admin` (`ada`, `grace`;
+`mfa.required_roles` defaults to ["admin"], so they are led to enrol a second factor), and
+a client `demo` ("Example App", openid profile email, not first-party, so the consent page
+shows). Then, in a fresh browser profile per scenario, once per width, as a person would:
 
-- alice: /authorize -> login (desktop: a wrong password first) -> consent -> /logout;
-- ada / grace: /authorize -> login -> TOTP enrolment (the code is computed here from the
-  key the page shows, RFC 6238) -> recovery codes -> /account -> /account/security, where
-  a passkey is added with the DevTools virtual authenticator; then in a new profile the
-  password again -> the second-factor page (authenticator code, recovery code, passkey).
+- alice: /authorize -> login (desktop: a wrong password first) -> consent (desktop: -> /logout);
+- ada (desktop) / grace (phone): /authorize -> login -> TOTP enrolment (the code is
+  computed here from the key the page shows, RFC 6238) -> recovery codes;
+- pat (desktop) / sam (phone): /account -> login -> profile, password page, security page,
+  setting up an authenticator app, adding a passkey with the DevTools virtual
+  authenticator -> the security page with both; then in a new profile /authorize -> the
+  password -> the second-factor page.
 
 Every page is shot at a desktop width (1280x800) and a phone width (375x812), full page,
 device scale factor 1 (`--phone-scale 3` for real phone pixels, at nine times the size),
@@ -26,7 +28,8 @@ and the login and consent pages once more with `prefers-color-scheme: dark`.
 Checks printed for every page (exit status 1 if any finds something; the PNGs are written
 anyway): the stylesheet applied, no horizontal overflow, no console error (CSP violations
 show up there) or failed request, text contrast against its background (WCAG 2 AA: 4.5:1,
-3:1 for large text), and a visible focus indicator on everything Tab reaches.
+3:1 for large text), a focus outline of 3:1 against its surroundings on everything Tab
+reaches, and Chromium's console hints about the page's forms ([DOM] notes).
 """
 
 import argparse
@@ -45,6 +48,8 @@ CLIENT_ID = "demo"
 ALICE = ("alice", "correct horse battery staple")
 ADMINS = {"desktop": ("ada", "Ada Lovelace"), "phone": ("grace", "Grace Hopper")}
 ADMIN_PASSWORD = "an admin's long passphrase"
+USERS = {"desktop": ("pat", "Pat Example"), "phone": ("sam", "Sam Example")}
+PASSWORD = "a user's long passphrase"
 GENERIC_ERROR = "Incorrect username or password."
 
 # Colour arithmetic for the checks below (WCAG 2 relative luminance and contrast ratio).
@@ -163,9 +168,10 @@ class Shooter:
                 self.problems.append(f"{name}: focus outline of {stop['what']} has "
                                      f"{stop['ratio']}:1 against its surroundings (needs 3:1; "
                                      f"{stop['style']})")
-        for m in tab.messages:
+        for m in tab.messages + list(dict.fromkeys(tab.notes)):
             self.problems.append(f"{name}: {m}")
         tab.messages.clear()
+        tab.notes.clear()
 
     @staticmethod
     def walk_focus(tab, limit=25):
@@ -226,40 +232,72 @@ def alice_pages(browser, server, shooter, kind, viewport, scale, mobile, scheme=
     tab.close()
 
 
-def admin_pages(browser, server, shooter, kind, viewport, scale, mobile):
+def admin_enrolment(browser, server, shooter, kind, viewport, scale, mobile):
+    """An admin (a role in `mfa.required_roles`) with no factor signs in: TOTP enrolment,
+    then the recovery codes."""
     username = ADMINS[kind][0]
-    used_steps = set()
     tab = h.Tab(browser, server, viewport=viewport, scale=scale, mobile=mobile)
-    tab.add_authenticator()
     url, *_ = server.authorize(CLIENT_ID)
     tab.goto(url)
     tab.sign_in_password(username, ADMIN_PASSWORD)
     expect_path(tab, "/login/enrol", f"{username} (role admin, no factor) after the password")
     shooter.shot(tab, f"enrol-{kind}.png")
-    tab.page.fill("#code", enrol_code(tab, used_steps))
+    tab.page.fill("#code", enrol_code(tab, set()))
     tab.submit("form[action$='/login/enrol'] button[type=submit]")
     if tab.page.locator("ul.codes li").count() != 10:
         raise AssertionError(f"expected ten recovery codes at {tab.page.url}")
     shooter.shot(tab, f"recovery-codes-{kind}.png")
+    tab.close()
 
+
+def account_pages(browser, server, shooter, kind, viewport, scale, mobile):
+    """A user without a policy role signs in at /account, sets up an authenticator app and a
+    passkey there; then, in a new profile, the password leads to the second-factor page."""
+    username = USERS[kind][0]
+    used_steps = set()
+    tab = h.Tab(browser, server, viewport=viewport, scale=scale, mobile=mobile)
+    tab.without_conditional_mediation()
+    tab.add_authenticator()
     tab.goto(f"{server.issuer}/account")
-    expect_path(tab, "/account", "/account with the session from the enrolment")
+    expect_path(tab, "/login", "/account without a session")
+    tab.sign_in_password(username, PASSWORD)
+    expect_path(tab, "/account", f"{username} after the password")
     shooter.shot(tab, f"account-{kind}.png")
+    tab.goto(f"{server.issuer}/account/password")
+    shooter.shot(tab, f"account-password-{kind}.png")
     tab.goto(f"{server.issuer}/account/security")
+    shooter.shot(tab, f"account-security-{kind}.png")
+
+    tab.goto(f"{server.issuer}/account/security/totp")
+    shooter.shot(tab, f"account-totp-{kind}.png")
+    secret = tab.page.inner_text("code.secret").strip()
+    tab.page.fill("#code", enrol_code(tab, used_steps))
+    tab.submit("form[action$='/account/security/totp'] button[type=submit]")
+    if tab.past_recovery_codes() != 10:
+        raise AssertionError("the first factor did not come with ten recovery codes")
+    if tab.path() == "/login/factor":
+        # The session proved a password only, and the user now has a factor: a code from
+        # the next time step (the enrolment's own step is used).
+        h.log(TAG, "asked for the new factor right after setting it up")
+        tab.page.fill("#code", h.fresh_totp(secret, used_steps))
+        tab.submit("form[action$='/login/factor'] button[type=submit]")
+    expect_path(tab, "/account/security", "after setting up the app")
+
     tab.page.fill("#passkey-name", "This laptop" if kind == "desktop" else "This phone")
     tab.submit("form[action$='/account/security/passkeys'] button[type=submit]")
     tab.page.wait_for_selector("form[data-webauthn=create] #passkey-button", state="visible")
     shooter.shot(tab, f"account-passkey-{kind}.png")
     tab.submit("#passkey-button")
     expect_path(tab, "/account/security", "after adding the passkey")
-    shooter.shot(tab, f"account-security-{kind}.png")
+    shooter.shot(tab, f"account-security-enrolled-{kind}.png")
     tab.close()
 
     # A new profile: the password, then the second factor is asked for.
     tab = h.Tab(browser, server, viewport=viewport, scale=scale, mobile=mobile)
+    tab.without_conditional_mediation()
     url, *_ = server.authorize(CLIENT_ID)
     tab.goto(url)
-    tab.sign_in_password(username, ADMIN_PASSWORD)
+    tab.sign_in_password(username, PASSWORD)
     expect_path(tab, "/login/factor", f"{username} after the password")
     shooter.shot(tab, f"second-factor-{kind}.png")
     tab.close()
@@ -294,6 +332,8 @@ def main():
         for username, name in ADMINS.values():
             server.create_user(username, ADMIN_PASSWORD, roles=["admin"],
                                email=f"{username}@example.com", name=name)
+        for username, name in USERS.values():
+            server.create_user(username, PASSWORD, email=f"{username}@example.com", name=name)
         server.create_client(CLIENT_ID, "Example App")
         server.serve()
         with sync_playwright() as pw:
@@ -302,7 +342,8 @@ def main():
             views = [("desktop", DESKTOP, 1, False), ("phone", PHONE, args.phone_scale, True)]
             for kind, viewport, scale, mobile in views:
                 alice_pages(browser, server, shooter, kind, viewport, scale, mobile)
-                admin_pages(browser, server, shooter, kind, viewport, scale, mobile)
+                admin_enrolment(browser, server, shooter, kind, viewport, scale, mobile)
+                account_pages(browser, server, shooter, kind, viewport, scale, mobile)
             if not args.no_dark:
                 alice_pages(browser, server, shooter, "desktop", DESKTOP, 1, False, scheme="dark")
             browser.close()
