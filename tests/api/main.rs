@@ -38,6 +38,7 @@ mod layers;
 mod logout_rp;
 mod migrations;
 mod outage;
+mod outbound;
 mod passkeys;
 mod pending_bounds;
 mod rate_limits;
