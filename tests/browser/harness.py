@@ -381,11 +381,13 @@ def launch(pw, chromium):
 
 class Tab:
     """A fresh browser profile (context) with one page. Requests to anything but the
-    issuer and the client's callback are aborted and reported (the pages ask for nothing
-    else)."""
+    issuer, the client's callback and the origins in `also` (a test's own app) are aborted
+    and reported (the pages ask for nothing else)."""
 
-    def __init__(self, browser, server, viewport=None, scale=1, mobile=False, scheme="light"):
+    def __init__(self, browser, server, viewport=None, scale=1, mobile=False, scheme="light",
+                 also=()):
         self.server = server
+        self.allowed = (server.issuer + "/", server.callback.uri, *(o + "/" for o in also))
         self.context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800},
                                            device_scale_factor=scale, is_mobile=mobile,
                                            has_touch=mobile, color_scheme=scheme, locale="en-US")
@@ -409,7 +411,7 @@ class Tab:
 
     def _route(self, route):
         url = route.request.url
-        for allowed in (self.server.issuer + "/", self.server.callback.uri):
+        for allowed in self.allowed:
             if url.startswith(allowed):
                 return route.continue_()
         self.messages.append(f"blocked a request off the server: {url}")
