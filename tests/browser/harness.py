@@ -381,13 +381,11 @@ def launch(pw, chromium):
 
 class Tab:
     """A fresh browser profile (context) with one page. Requests to anything but the
-    issuer, the client's callback and the origins in `also` (a test's own app) are aborted
-    and reported (the pages ask for nothing else)."""
+    issuer and the client's callback are aborted and reported (the pages ask for nothing
+    else)."""
 
-    def __init__(self, browser, server, viewport=None, scale=1, mobile=False, scheme="light",
-                 also=()):
+    def __init__(self, browser, server, viewport=None, scale=1, mobile=False, scheme="light"):
         self.server = server
-        self.allowed = (server.issuer + "/", server.callback.uri, *(o + "/" for o in also))
         self.context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800},
                                            device_scale_factor=scale, is_mobile=mobile,
                                            has_touch=mobile, color_scheme=scheme, locale="en-US")
@@ -411,7 +409,7 @@ class Tab:
 
     def _route(self, route):
         url = route.request.url
-        for allowed in self.allowed:
+        for allowed in (self.server.issuer + "/", self.server.callback.uri):
             if url.startswith(allowed):
                 return route.continue_()
         self.messages.append(f"blocked a request off the server: {url}")
