@@ -672,6 +672,10 @@ pub async fn submit_login(
         Ok(user) => user,
         Err(LoginFailure::Rejected) => {
             let consent = consent_state(&client, None);
+            // The form comes back with the name as typed: only the password was wrong (or
+            // the attempt throttled), and the page says the same for every reason.
+            let mut request = request;
+            request.login_hint = Some(form.username.clone());
             let again = perform(
                 ctx,
                 &client,
