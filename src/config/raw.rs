@@ -35,6 +35,7 @@ pub struct RawConfig {
     pub janitor: RawJanitor,
     pub audit: RawAudit,
     pub mfa: RawMfa,
+    pub cors: RawCors,
 }
 
 impl Default for RawConfig {
@@ -58,6 +59,7 @@ impl Default for RawConfig {
             janitor: RawJanitor::default(),
             audit: RawAudit::default(),
             mfa: RawMfa::default(),
+            cors: RawCors::default(),
         }
     }
 }
@@ -504,6 +506,19 @@ impl Default for RawMfa {
             required_roles: vec!["admin".into()],
         }
     }
+}
+
+/// Cross-origin requests from browser apps (issue 21; `http::cors`). The origins of every
+/// enabled client's redirect URIs are allowed without being listed here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCors {
+    /// Further origins (`https://app.example.com`) whose pages may call the token,
+    /// userinfo, revocation and registration endpoints: an app that signs in through a
+    /// client registered under another origin, say. In the environment a comma- or
+    /// space-separated list.
+    #[serde(deserialize_with = "list_or_string")]
+    pub allowed_origins: Vec<String>,
 }
 
 /// Branding of the login, consent and logout pages.

@@ -10,9 +10,9 @@ use super::master_key::{MasterKey, MasterKeySource, MasterKeys};
 use super::raw::{RawConfig, RawKeys, RawLogin, RawTokens};
 use super::sources::read_secret_file;
 use super::{
-    AuditConfig, Config, ConfigError, DatabaseConfig, Issuer, JanitorConfig, KeysConfig,
-    LoginConfig, MfaConfig, PasswordConfig, RSA_KEY_SIZES, RateLimitConfig, SessionsConfig,
-    ThrottlePolicy, TokensConfig, UiConfig,
+    AuditConfig, Config, ConfigError, CorsConfig, DatabaseConfig, Issuer, JanitorConfig,
+    KeysConfig, LoginConfig, MfaConfig, PasswordConfig, RSA_KEY_SIZES, RateLimitConfig,
+    SessionsConfig, ThrottlePolicy, TokensConfig, UiConfig,
 };
 use crate::store::{Backend, DatabaseUrl};
 use crate::url_rules::is_loopback_host;
@@ -301,10 +301,13 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
 
     let mfa = MfaConfig::new(raw.mfa.required_roles)
         .map_err(|r| invalid(figment, "mfa.required_roles", r))?;
+    let cors = CorsConfig::new(raw.cors.allowed_origins)
+        .map_err(|r| invalid(figment, "cors.allowed_origins", r))?;
 
     Ok(Config {
         audit,
         mfa,
+        cors,
         sessions,
         ui,
         janitor,
@@ -816,5 +819,50 @@ mod tests {
         assert!(blank.contains("entry #2 is empty"), "{blank}");
         let unknown = text(Some("[mfa]\nroles = [\"admin\"]\n"), &[]);
         assert!(unknown.contains("roles"), "{unknown}");
+    }
+
+    #[test]
+    fn cors_allowed_origins_from_each_source() {
+        let origins = |c: Config| c.cors.allowed_origins;
+        assert!(origins(load(None, &[]).unwrap()).is_empty());
+        assert_eq!(
+            origins(
+                load(
+                    Some("[cors]\nallowed_origins = [\"https://app.example.com\"]\n"),
+                    &[]
+                )
+                .unwrap()
+            ),
+            ["https://app.example.com"]
+        );
+        assert_eq!(
+            origins(
+                load(
+                    None,
+                    &[(
+                        "PORTCULLIS_CORS__ALLOWED_ORIGINS",
+                        "https://a.example, http://localhost:3000"
+                    )]
+                )
+                .unwrap()
+            ),
+            ["https://a.example", "http://localhost:3000"]
+        );
+        assert_eq!(
+            load(
+                Some("[cors]\nallowed_origins = [\"https://a.example\"]\n"),
+                &[]
+            )
+            .unwrap()
+            .redacted()["cors"]["allowed_origins"],
+            serde_json::json!(["https://a.example"])
+        );
+        let err = match load(None, &[("PORTCULLIS_CORS__ALLOWED_ORIGINS", "*")]) {
+            Ok(_) => panic!("a wildcard was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("cors.allowed_origins"), "{err}");
+        assert!(err.contains("PORTCULLIS_CORS__ALLOWED_ORIGINS"), "{err}");
+        assert!(err.contains("`*` is not allowed"), "{err}");
     }
 }

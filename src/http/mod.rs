@@ -4,6 +4,7 @@ pub mod account;
 pub mod bearer;
 pub mod client_ip;
 pub mod context;
+pub mod cors;
 pub mod errors;
 pub mod form_post;
 pub mod health;

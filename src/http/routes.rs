@@ -5,7 +5,9 @@ use actix_web::web;
 
 use actix_web::middleware::from_fn;
 
-use super::{account, health, introspection, keys, logout, pages, rate_limit, token, userinfo};
+use super::{
+    account, cors, health, introspection, keys, logout, pages, rate_limit, token, userinfo,
+};
 
 /// The public listener. Everything lives under the issuer's path (`issuer_path`, `""` when
 /// the issuer has none), so a reverse proxy can forward exactly that prefix; the one
@@ -13,17 +15,24 @@ use super::{account, health, introspection, keys, logout, pages, rate_limit, tok
 /// (RFC 8414 §3.1).
 pub fn public(cfg: &mut web::ServiceConfig, issuer_path: &str) {
     // Every public request passes one rate limit middleware, which picks its bucket by path
-    // (`rate_limit::BUCKETS`): a route added here is limited without further wiring.
+    // (`rate_limit::BUCKETS`): a route added here is limited without further wiring. Around
+    // it, CORS (`cors::RULES`, the one table of what other origins may read): the headers
+    // go on every answer, the limit's included, and a preflight is answered only once the
+    // limit has counted it. The last `wrap` is the outermost.
     cfg.service(
         web::resource(format!(
             "/.well-known/oauth-authorization-server{issuer_path}"
         ))
+        .wrap(from_fn(cors::answer_preflight))
         .wrap(from_fn(rate_limit::limit_by_endpoint))
+        .wrap(from_fn(cors::cross_origin))
         .route(web::get().to(keys::discovery)),
     )
     .service(
         web::scope(issuer_path)
+            .wrap(from_fn(cors::answer_preflight))
             .wrap(from_fn(rate_limit::limit_by_endpoint))
+            .wrap(from_fn(cors::cross_origin))
             .configure(under_issuer),
     );
 }

@@ -398,6 +398,7 @@ impl Service {
                 Ok((written.value, Some(event)))
             })
             .await;
+        self.store.note_client_change();
         match done {
             Ok(value) => Ok(value),
             Err(err) => {
@@ -489,12 +490,15 @@ impl Service {
             .by(by.actor().clone())
             .subject(view.client_id.clone())
             .details(serde_json::json!({ "after": view }));
-        self.store
+        let inserted = self
+            .store
             .run_recorded(Change::Other, now, Some(event.clone()), move |conn| {
                 rows::insert(conn, &row, &roles).map_err(store_error_for_client)?;
                 Ok::<_, ManageError>(((), Some(event)))
             })
-            .await?;
+            .await;
+        self.store.note_client_change();
+        inserted?;
         Ok(CreatedClient {
             client: view,
             client_secret: secret,

@@ -20,6 +20,7 @@ mod cli;
 mod client_addresses;
 mod client_require_mfa;
 mod config;
+mod cors;
 mod csrf_binding;
 mod current_rights;
 mod device_cookies;

@@ -382,9 +382,13 @@ def launch(pw, chromium):
 class Tab:
     """A fresh browser profile (context) with one page. Requests to anything but the
     issuer and the client's callback are aborted and reported (the pages ask for nothing
-    else)."""
+    else). With `intercept=False` nothing is routed: while Playwright intercepts requests
+    it answers every CORS preflight itself, permissively, so the server's own answer is
+    never seen; a test of CORS turns interception off, and Chromium's resolver rules still
+    keep every request on loopback."""
 
-    def __init__(self, browser, server, viewport=None, scale=1, mobile=False, scheme="light"):
+    def __init__(self, browser, server, viewport=None, scale=1, mobile=False, scheme="light",
+                 intercept=True):
         self.server = server
         self.context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800},
                                            device_scale_factor=scale, is_mobile=mobile,
@@ -400,7 +404,8 @@ class Tab:
         self.page.on("pageerror", lambda e: self.messages.append(f"page error: {e}"))
         self.page.on("requestfailed", lambda r: self.messages.append(
             f"request failed: {r.url} ({r.failure})"))
-        self.context.route("**/*", self._route)
+        if intercept:
+            self.context.route("**/*", self._route)
         self.cdp = None
 
     def _console(self, message):

@@ -8,6 +8,7 @@ pub mod authentication;
 pub mod cache;
 pub mod caller;
 pub mod failures;
+pub mod origins;
 pub mod registered;
 pub mod resources;
 

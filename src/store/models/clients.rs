@@ -165,6 +165,14 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientRecord>, StoreError> {
         .collect()
 }
 
+/// One column of the enabled clients, no roles: the origin cache reloads it whole.
+pub fn enabled_redirect_uris(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
+    Ok(clients::table
+        .filter(clients::disabled.eq(false))
+        .select(clients::redirect_uris)
+        .load(conn)?)
+}
+
 pub fn set_secret_digest(
     conn: &mut DbConnection,
     client_id: &str,
