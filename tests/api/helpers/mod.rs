@@ -16,6 +16,7 @@ mod app;
 mod browser;
 mod db;
 mod fixtures;
+mod registration;
 mod rp;
 mod wait;
 
@@ -23,5 +24,6 @@ pub use app::*;
 pub use browser::*;
 pub use db::*;
 pub use fixtures::*;
+pub use registration::*;
 pub use rp::*;
 pub use wait::*;
