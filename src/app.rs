@@ -216,6 +216,11 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
         store.clone(),
         config.tokens.client_cache,
     ));
+    let origins = Arc::new(crate::oauth::client::origins::AllowedOrigins::new(
+        config.cors.clone(),
+        store.clone(),
+        config.tokens.client_cache,
+    ));
     let rate_limits = Arc::new(crate::http::ip_limiter::EndpointLimiters::new(
         &config.rate_limit,
     ));
@@ -235,6 +240,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
         mfa,
         client_auth_failures,
         clients,
+        origins,
         standings,
         rate_limits,
         forwarding_warned: Default::default(),

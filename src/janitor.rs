@@ -159,6 +159,10 @@ async fn idle_clients(
             break;
         }
     }
+    if deleted > 0 {
+        // What is cached of clients (the browser origins) is read again.
+        store.note_client_change();
+    }
     report.purged.push(("clients", deleted));
     Ok(())
 }

@@ -3,9 +3,11 @@
 //! API) need to know about a person, kept below both so that neither imports the other.
 //!
 //! - `username`: the one normal form a name is compared in;
+//! - `new_password`: the rule a chosen password must meet;
 //! - `Accounts::authenticate`: verify a username and password;
 //! - `Profile`: the profile claims of a user, as tokens and `/userinfo` state them.
 
+pub mod new_password;
 pub mod username;
 
 use zeroize::Zeroizing;
@@ -127,6 +129,12 @@ impl Accounts {
             }
         }
         Ok(Some(record))
+    }
+
+    /// A new argon2id hash for a password the user chose (checked first with
+    /// `new_password::check`), in the bounded pool.
+    pub async fn hash_password(&self, password: Zeroizing<String>) -> Result<String, AccountError> {
+        Ok(self.passwords.hash(password).await?)
     }
 
     /// The profile of an enabled user; `None` for an unknown or disabled one.

@@ -247,6 +247,75 @@ impl MfaConfig {
     }
 }
 
+/// Origins allowed to call the endpoints a browser app calls besides those of the
+/// clients' redirect URIs (`cors.*`; the rule is `http::cors`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsConfig {
+    /// Each an origin exactly as a browser sends it in `Origin`, listed once.
+    pub allowed_origins: Vec<String>,
+}
+
+impl CorsConfig {
+    /// Every entry checked: an `https` origin, or `http` on a loopback host, written as
+    /// browsers serialise it (so a byte comparison with `Origin` is the whole check); no
+    /// wildcard, no `null`, nothing twice.
+    pub fn new(allowed_origins: Vec<String>) -> Result<Self, String> {
+        for (n, entry) in allowed_origins.iter().enumerate() {
+            check_origin(entry).map_err(|why| format!("entry #{}: {why}", n + 1))?;
+            if allowed_origins
+                .get(..n)
+                .is_some_and(|before| before.contains(entry))
+            {
+                return Err(format!("`{entry}` is listed more than once"));
+            }
+        }
+        Ok(Self { allowed_origins })
+    }
+
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|o| o == origin)
+    }
+}
+
+fn check_origin(entry: &str) -> Result<(), String> {
+    const EXAMPLE: &str = "an origin such as `https://app.example.com`";
+    match entry {
+        "*" => {
+            return Err(format!(
+                "`*` is not allowed: list each app's origin ({EXAMPLE}); the origins of the \
+                 clients' redirect URIs need no entry"
+            ));
+        }
+        "null" => {
+            return Err(format!(
+                "`null` is the origin of sandboxed and local pages, which anyone can make: \
+                 write {EXAMPLE}"
+            ));
+        }
+        _ => {}
+    }
+    let url = url::Url::parse(entry).map_err(|_| format!("`{entry}` is not {EXAMPLE}"))?;
+    let origin = crate::url_rules::web_origin(entry)
+        .ok_or_else(|| format!("`{entry}` is not {EXAMPLE} (http or https, with a host)"))?;
+    if url.scheme() == "http"
+        && !url
+            .host()
+            .is_some_and(|host| crate::url_rules::is_loopback_host(&host))
+    {
+        return Err(format!(
+            "`{entry}` uses plain http off loopback: use https (http is for loopback \
+             development origins only)"
+        ));
+    }
+    if origin != entry {
+        return Err(format!(
+            "write `{entry}` as `{origin}`: scheme, host and port only, as browsers send it \
+             (lower case, no default port, no path or trailing slash)"
+        ));
+    }
+    Ok(())
+}
+
 /// The shape of a role name, the rule `manage::validate_role` applies to every role a
 /// user or client is given (`tests/api/client_require_mfa.rs` holds the two together).
 pub fn is_role_name(role: &str) -> bool {
@@ -389,6 +458,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub mfa: MfaConfig,
     pub registration: RegistrationConfig,
+    pub cors: CorsConfig,
 }
 
 impl Config {
@@ -485,6 +555,9 @@ impl Config {
                 "idle_days": self.registration.idle_secs / 86_400,
                 "max_clients": self.registration.max_clients,
             },
+            "cors": {
+                "allowed_origins": self.cors.allowed_origins,
+            },
             "ui": {
                 "product_name": self.ui.product_name,
                 "logo_url": self.ui.logo_url,
@@ -569,6 +642,67 @@ mod tests {
         assert_eq!(
             refused(&["admin", "ops", "admin"]),
             "`admin` is listed more than once"
+        );
+    }
+
+    fn origins(entries: &[&str]) -> Result<CorsConfig, String> {
+        CorsConfig::new(entries.iter().map(|e| (*e).to_owned()).collect())
+    }
+
+    #[test]
+    fn allowed_origins_are_origins_as_browsers_send_them() {
+        let ok = origins(&[
+            "https://app.example.com",
+            "https://app.example.com:8443",
+            "http://localhost:3000",
+            "http://127.0.0.1:5173",
+            "http://[::1]:8080",
+        ])
+        .unwrap();
+        assert!(ok.allows("https://app.example.com"));
+        assert!(ok.allows("http://localhost:3000"));
+        // Compared whole: another port, scheme or host is another origin.
+        assert!(!ok.allows("https://app.example.com:443"));
+        assert!(!ok.allows("http://app.example.com"));
+        assert!(!ok.allows("https://app.example.com.evil.example"));
+        assert!(!ok.allows("http://localhost:3001"));
+        assert!(origins(&[]).unwrap().allowed_origins.is_empty());
+
+        let refused = |entry: &str| origins(&["https://ok.example", entry]).unwrap_err();
+        for (entry, says) in [
+            ("*", "`*` is not allowed"),
+            ("null", "`null` is the origin of sandboxed"),
+            ("app.example.com", "is not an origin such as"),
+            ("ftp://app.example.com", "http or https"),
+            ("com.example.app:/cb", "http or https"),
+            ("http://app.example.com", "plain http off loopback"),
+            (
+                "https://app.example.com/",
+                "write `https://app.example.com/` as `https://app.example.com`",
+            ),
+            (
+                "https://app.example.com/spa",
+                "as `https://app.example.com`",
+            ),
+            ("https://App.Example.com", "as `https://app.example.com`"),
+            (
+                "https://app.example.com:443",
+                "as `https://app.example.com`",
+            ),
+            (
+                "https://user@app.example.com",
+                "as `https://app.example.com`",
+            ),
+            ("https://app.example.com?x", "as `https://app.example.com`"),
+            (" https://app.example.com", "as `https://app.example.com`"),
+        ] {
+            let err = refused(entry);
+            assert!(err.starts_with("entry #2: "), "{entry}: {err}");
+            assert!(err.contains(says), "{entry}: {err}");
+        }
+        assert_eq!(
+            origins(&["https://a.example", "https://a.example"]).unwrap_err(),
+            "`https://a.example` is listed more than once"
         );
     }
 }

@@ -36,6 +36,7 @@ pub struct RawConfig {
     pub audit: RawAudit,
     pub mfa: RawMfa,
     pub registration: RawRegistration,
+    pub cors: RawCors,
 }
 
 impl Default for RawConfig {
@@ -60,6 +61,7 @@ impl Default for RawConfig {
             audit: RawAudit::default(),
             mfa: RawMfa::default(),
             registration: RawRegistration::default(),
+            cors: RawCors::default(),
         }
     }
 }
@@ -571,6 +573,19 @@ impl Default for RawRegistration {
             max_clients: 10_000,
         }
     }
+}
+
+/// Cross-origin requests from browser apps (issue 21; `http::cors`). The origins of every
+/// enabled client's redirect URIs are allowed without being listed here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCors {
+    /// Further origins (`https://app.example.com`) whose pages may call the token,
+    /// userinfo, revocation and registration endpoints: an app that signs in through a
+    /// client registered under another origin, say. In the environment a comma- or
+    /// space-separated list.
+    #[serde(deserialize_with = "list_or_string")]
+    pub allowed_origins: Vec<String>,
 }
 
 /// Branding of the login, consent and logout pages.

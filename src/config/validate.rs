@@ -10,9 +10,9 @@ use super::master_key::{MasterKey, MasterKeySource, MasterKeys};
 use super::raw::{RawConfig, RawKeys, RawLogin, RawRegistration, RawTokens};
 use super::sources::read_secret_file;
 use super::{
-    AuditConfig, Config, ConfigError, DatabaseConfig, Issuer, JanitorConfig, KeysConfig,
-    LoginConfig, MfaConfig, PasswordConfig, RSA_KEY_SIZES, RateLimitConfig, RegistrationConfig,
-    ResourcePattern, SessionsConfig, ThrottlePolicy, TokensConfig, UiConfig,
+    AuditConfig, Config, ConfigError, CorsConfig, DatabaseConfig, Issuer, JanitorConfig,
+    KeysConfig, LoginConfig, MfaConfig, PasswordConfig, RSA_KEY_SIZES, RateLimitConfig,
+    RegistrationConfig, ResourcePattern, SessionsConfig, ThrottlePolicy, TokensConfig, UiConfig,
 };
 use crate::store::{Backend, DatabaseUrl};
 use crate::url_rules::is_loopback_host;
@@ -301,6 +301,8 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
 
     let mfa = MfaConfig::new(raw.mfa.required_roles)
         .map_err(|r| invalid(figment, "mfa.required_roles", r))?;
+    let cors = CorsConfig::new(raw.cors.allowed_origins)
+        .map_err(|r| invalid(figment, "cors.allowed_origins", r))?;
 
     let registration = validate_registration(figment, raw.registration)?;
 
@@ -308,6 +310,7 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         audit,
         mfa,
         registration,
+        cors,
         sessions,
         ui,
         janitor,
@@ -958,5 +961,50 @@ mod tests {
             &[("PORTCULLIS_REGISTRATION__ALLOWED_SCOPES", "openid,openid")],
         );
         assert!(dup.contains("listed more than once"), "{dup}");
+    }
+
+    #[test]
+    fn cors_allowed_origins_from_each_source() {
+        let origins = |c: Config| c.cors.allowed_origins;
+        assert!(origins(load(None, &[]).unwrap()).is_empty());
+        assert_eq!(
+            origins(
+                load(
+                    Some("[cors]\nallowed_origins = [\"https://app.example.com\"]\n"),
+                    &[]
+                )
+                .unwrap()
+            ),
+            ["https://app.example.com"]
+        );
+        assert_eq!(
+            origins(
+                load(
+                    None,
+                    &[(
+                        "PORTCULLIS_CORS__ALLOWED_ORIGINS",
+                        "https://a.example, http://localhost:3000"
+                    )]
+                )
+                .unwrap()
+            ),
+            ["https://a.example", "http://localhost:3000"]
+        );
+        assert_eq!(
+            load(
+                Some("[cors]\nallowed_origins = [\"https://a.example\"]\n"),
+                &[]
+            )
+            .unwrap()
+            .redacted()["cors"]["allowed_origins"],
+            serde_json::json!(["https://a.example"])
+        );
+        let err = match load(None, &[("PORTCULLIS_CORS__ALLOWED_ORIGINS", "*")]) {
+            Ok(_) => panic!("a wildcard was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("cors.allowed_origins"), "{err}");
+        assert!(err.contains("PORTCULLIS_CORS__ALLOWED_ORIGINS"), "{err}");
+        assert!(err.contains("`*` is not allowed"), "{err}");
     }
 }

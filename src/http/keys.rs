@@ -1,5 +1,5 @@
 //! `/jwks.json` and the discovery documents: pre-serialised bytes, cacheable, with an
-//! ETag so caches can revalidate cheaply.
+//! ETag so caches can revalidate cheaply. Readable from any origin: `super::cors` says so.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -26,7 +26,6 @@ pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .content_type("application/jwk-set+json")
         .insert_header((header::ETAG, set.etag()))
         .insert_header((header::CACHE_CONTROL, cache))
-        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .body(actix_web::web::Bytes::copy_from_slice(set.jwks()))
 }
 
@@ -41,6 +40,5 @@ pub async fn discovery(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         .content_type("application/json")
         .insert_header((header::ETAG, doc.etag.as_str()))
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .body(doc.body.clone())
 }

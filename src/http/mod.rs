@@ -1,8 +1,10 @@
 //! actix only: the route table, thin handlers and response helpers.
 
+pub mod account;
 pub mod bearer;
 pub mod client_ip;
 pub mod context;
+pub mod cors;
 pub mod errors;
 pub mod form_post;
 pub mod health;

@@ -60,12 +60,12 @@ struct EnrolHtml<'a> {
 
 #[derive(Template)]
 #[template(path = "notice.html")]
-struct NoticeHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
-    codes: Vec<&'a str>,
-    codes_left: Option<u32>,
-    continue_to: String,
+pub(crate) struct NoticeHtml<'a> {
+    pub ui: &'a UiConfig,
+    pub base: &'a str,
+    pub codes: Vec<&'a str>,
+    pub codes_left: Option<u32>,
+    pub continue_to: String,
 }
 
 #[derive(Template)]
@@ -132,7 +132,7 @@ pub async fn webauthn_script() -> HttpResponse {
 
 /// WebAuthn options for a `<script type="application/json">` block: `<` is escaped so no
 /// value inside (a username, the product name) can end the block.
-fn script_json(json: &str) -> String {
+pub(crate) fn script_json(json: &str) -> String {
     json.replace('<', "\\u003c")
 }
 
@@ -174,8 +174,11 @@ fn csp(ui: &UiConfig) -> String {
             .map(|o| format!(" {o}"))
             .unwrap_or_default()
     };
+    // No `form-action`: browsers apply it to the redirects that follow a form post too
+    // (CSP3; Chromium enforces it), and the login, second-factor, consent and logout forms
+    // end in a 303 to the client's redirect URI on another origin, which `'self'` blocked.
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'{}; img-src 'self' data:{}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        "default-src 'none'; script-src 'self'; style-src 'self'{}; img-src 'self' data:{}; frame-ancestors 'none'; base-uri 'none'",
         extra(&ui.extra_stylesheet),
         extra(&ui.logo_url)
     )
@@ -192,7 +195,11 @@ fn secured(builder: &mut actix_web::HttpResponseBuilder, ui: &UiConfig) {
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
 }
 
-fn html(state: &AppState, status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
+pub(crate) fn html(
+    state: &AppState,
+    status: StatusCode,
+    body: Result<String, askama::Error>,
+) -> HttpResponse {
     let mut b = HttpResponse::build(status);
     secured(&mut b, &state.config.ui);
     match body {
@@ -217,7 +224,7 @@ pub(super) fn error_page(state: &AppState, status: StatusCode, message: &str) ->
     )
 }
 
-fn see_other(state: &AppState, location: &str) -> HttpResponse {
+pub(crate) fn see_other(state: &AppState, location: &str) -> HttpResponse {
     let mut b = HttpResponse::SeeOther();
     secured(&mut b, &state.config.ui);
     b.insert_header((header::LOCATION, location)).finish()
@@ -346,7 +353,7 @@ fn screen_route(screen: Screen) -> &'static str {
     }
 }
 
-fn render_step(state: &AppState, step: Result<Step, BrowserError>) -> HttpResponse {
+pub(crate) fn render_step(state: &AppState, step: Result<Step, BrowserError>) -> HttpResponse {
     match step {
         Ok(Step::Show(page)) => render_page(state, &page),
         Ok(Step::Visit { screen, request_id }) => see_other(

@@ -17,6 +17,9 @@ use crate::http::state::AppState;
 /// known or not, counts under `other`.
 pub const BUCKETS: &[(&str, &str)] = &[
     ("/authorize", "authorize"),
+    // A GET of the account page without a session stores a pending request, as /authorize
+    // does: it shares that bucket.
+    ("/account", "authorize"),
     ("/login", "login"),
     // The steps after the password share its bucket: they are the same sign-in.
     ("/login/factor", "login"),

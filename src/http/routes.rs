@@ -6,7 +6,8 @@ use actix_web::web;
 use actix_web::middleware::from_fn;
 
 use super::{
-    health, introspection, keys, logout, pages, rate_limit, registration, token, userinfo,
+    account, cors, health, introspection, keys, logout, pages, rate_limit, registration, token,
+    userinfo,
 };
 
 /// The public listener. Everything lives under the issuer's path (`issuer_path`, `""` when
@@ -15,17 +16,24 @@ use super::{
 /// (RFC 8414 §3.1).
 pub fn public(cfg: &mut web::ServiceConfig, issuer_path: &str) {
     // Every public request passes one rate limit middleware, which picks its bucket by path
-    // (`rate_limit::BUCKETS`): a route added here is limited without further wiring.
+    // (`rate_limit::BUCKETS`): a route added here is limited without further wiring. Around
+    // it, CORS (`cors::RULES`, the one table of what other origins may read): the headers
+    // go on every answer, the limit's included, and a preflight is answered only once the
+    // limit has counted it. The last `wrap` is the outermost.
     cfg.service(
         web::resource(format!(
             "/.well-known/oauth-authorization-server{issuer_path}"
         ))
+        .wrap(from_fn(cors::answer_preflight))
         .wrap(from_fn(rate_limit::limit_by_endpoint))
+        .wrap(from_fn(cors::cross_origin))
         .route(web::get().to(keys::discovery)),
     )
     .service(
         web::scope(issuer_path)
+            .wrap(from_fn(cors::answer_preflight))
             .wrap(from_fn(rate_limit::limit_by_endpoint))
+            .wrap(from_fn(cors::cross_origin))
             .configure(under_issuer),
     );
 }
@@ -49,6 +57,29 @@ fn under_issuer(cfg: &mut web::ServiceConfig) {
         .route("/login/enrol", web::get().to(pages::enrol_get))
         .route("/login/enrol", web::post().to(pages::enrol_post))
         .route("/login/passkey", web::post().to(pages::passkey_post))
+        // The user's own pages (`oauth::flow::account`).
+        .route("/account", web::get().to(account::profile))
+        .route("/account/password", web::get().to(account::password_get))
+        .route("/account/password", web::post().to(account::password_post))
+        .route("/account/security", web::get().to(account::security_get))
+        .route("/account/security/totp", web::get().to(account::totp_get))
+        .route("/account/security/totp", web::post().to(account::totp_post))
+        .route(
+            "/account/security/remove",
+            web::post().to(account::remove_post),
+        )
+        .route(
+            "/account/security/passkeys",
+            web::post().to(account::passkey_post),
+        )
+        .route(
+            "/account/security/passkeys/finish",
+            web::post().to(account::passkey_finish_post),
+        )
+        .route(
+            "/account/security/recovery",
+            web::post().to(account::recovery_post),
+        )
         .route("/select_account", web::get().to(pages::select_account_get))
         .route(
             "/select_account",

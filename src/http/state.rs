@@ -36,6 +36,8 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     pub discovery: Arc<Document>,
     pub clients: Arc<ClientCache>,
+    /// Origins whose pages may read the token endpoints' answers (`crate::http::cors`).
+    pub origins: Arc<crate::oauth::client::origins::AllowedOrigins>,
     pub standings: Arc<StandingChecks>,
     /// Per-address request buckets by endpoint (`crate::http::rate_limit`).
     pub rate_limits: Arc<EndpointLimiters>,

@@ -158,6 +158,14 @@ pub(super) fn validate_client_id(id: &str) -> Result<(), ManageError> {
             format!("`{id}` is reserved for an actor that is not a client"),
         ));
     }
+    // The account pages' built-in client must stay out of the table: were it registered,
+    // /authorize and /token would find it (see `oauth::client::ACCOUNT_CLIENT_ID`).
+    if id.eq_ignore_ascii_case(crate::oauth::client::ACCOUNT_CLIENT_ID) {
+        return Err(invalid(
+            "client_id",
+            format!("`{id}` is reserved for the account pages"),
+        ));
+    }
     // Unreserved characters only, so the id survives form and Basic encoding unchanged.
     let ok = !id.is_empty()
         && id.len() <= 128
@@ -484,6 +492,7 @@ impl Service {
                 Ok((written.value, Some(event)))
             })
             .await;
+        self.store.note_client_change();
         match done {
             Ok(value) => Ok(value),
             Err(err) => {
@@ -594,7 +603,8 @@ impl Service {
             .subject(view.client_id.clone())
             .details(serde_json::json!({ "after": view }));
         let along = creation.along;
-        self.store
+        let inserted = self
+            .store
             .run_recorded(Change::Other, now, Some(event.clone()), move |conn| {
                 rows::insert(conn, &row, &roles).map_err(store_error_for_client)?;
                 let event = match along {
@@ -612,7 +622,9 @@ impl Service {
                 };
                 Ok::<_, ManageError>(((), Some(event)))
             })
-            .await?;
+            .await;
+        self.store.note_client_change();
+        inserted?;
         Ok(CreatedClient {
             client: view,
             client_secret: secret,

@@ -12,7 +12,7 @@ use crate::store::models::users::{self as rows, UserRecord, UserRow};
 use crate::store::{DbConnection, StoreError};
 
 /// The shortest password we accept for a person (NIST SP 800-63B).
-pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MIN_PASSWORD_CHARS: usize = crate::accounts::new_password::MIN_CHARS;
 
 /// A user as shown to operators: never the password hash.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -105,17 +105,11 @@ pub(super) fn validate_name(name: &str) -> Result<(), ManageError> {
     Ok(())
 }
 
+/// The one rule for a new password (`accounts::new_password`), which the account page
+/// applies too.
 pub fn validate_password(password: &str) -> Result<(), ManageError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(invalid(
-            "password",
-            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
-        ));
-    }
-    if password.len() > crate::crypto::password::MAX_PASSWORD_BYTES {
-        return Err(invalid("password", "is too long"));
-    }
-    Ok(())
+    crate::accounts::new_password::check(password)
+        .map_err(|refused| invalid("password", refused.to_string()))
 }
 
 /// What a sign-out everywhere ended, as its audit row shows it.

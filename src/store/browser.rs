@@ -304,6 +304,22 @@ impl Store {
         self.run(move |conn| live_session(conn, &lookup)).await
     }
 
+    /// A live session with its user's factors and roles, in one round trip: what the
+    /// account pages decide access on. None for no such session, an expired one, or a
+    /// disabled user.
+    pub async fn load_session_with_factors(
+        &self,
+        lookup: SessionLookup,
+    ) -> Result<Option<(Session, UserFactors)>, StoreError> {
+        self.run(move |conn| {
+            Ok(match live_session_with_factors(conn, Some(&lookup))? {
+                (Some(session), Some(factors)) => Some((session, factors)),
+                (Some(_) | None, _) => None,
+            })
+        })
+        .await
+    }
+
     /// Records the CSRF token of a page about to be rendered (the old one stops working),
     /// for a consent or second-factor page the session that must answer it, and the
     /// WebAuthn ceremony the page starts (None: any earlier one ends).

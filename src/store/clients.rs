@@ -93,4 +93,10 @@ impl Store {
             .await
             .map(|_| ())
     }
+
+    /// The `redirect_uris` (each a JSON list) of every enabled client: what the origins
+    /// a browser app may call from are made of (`oauth::client::origins`).
+    pub async fn enabled_redirect_uris(&self) -> Result<Vec<String>, StoreError> {
+        self.run(rows::enabled_redirect_uris).await
+    }
 }

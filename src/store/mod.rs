@@ -1,6 +1,7 @@
 //! Diesel and nothing else: connections, migrations, the shared schema and the models.
 //! Everything above this module sees `Store` and plain Rust types.
 
+pub mod account;
 pub mod agreement;
 pub mod audit;
 pub mod browser;
@@ -87,6 +88,9 @@ pub struct Store {
     round_trips: Arc<AtomicU64>,
     /// The keys that link audit rows (see `audit`): the first links, all verify.
     audit_keys: audit::AuditKeys,
+    /// Bumped after this process writes a client (`note_client_change`), so what a cache
+    /// derived from every client (`oauth::client::origins`) knows is read again.
+    client_changes: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -169,6 +173,7 @@ impl Store {
             })),
             round_trips: Arc::new(AtomicU64::new(0)),
             audit_keys: options.audit_keys.clone(),
+            client_changes: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -191,6 +196,19 @@ impl Store {
     /// compare two readings to tell whether one happened in between.
     pub fn revocation_epoch(&self) -> u64 {
         self.revocations.load(Ordering::SeqCst)
+    }
+
+    /// Changes every time this process has written a client; compare two readings to
+    /// tell whether a write happened in between. Writes by another process (the CLI,
+    /// another replica, SQL by hand) do not show here: caches that read it also expire.
+    pub fn client_generation(&self) -> u64 {
+        self.client_changes.load(Ordering::SeqCst)
+    }
+
+    /// Called by every client write path (`manage`), after the write whether or not it
+    /// committed: a needless re-read costs one query, a missed one a stale answer.
+    pub fn note_client_change(&self) {
+        self.client_changes.fetch_add(1, Ordering::SeqCst);
     }
 
     /// This replica holds a good lease at `now`: it may answer from what it remembers

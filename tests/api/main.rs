@@ -9,6 +9,7 @@
     clippy::wildcard_enum_match_arm
 )]
 
+mod account;
 mod admin;
 mod audit;
 mod audit_volume;
@@ -19,6 +20,7 @@ mod cli;
 mod client_addresses;
 mod client_require_mfa;
 mod config;
+mod cors;
 mod csrf_binding;
 mod current_rights;
 mod device_cookies;
@@ -37,6 +39,7 @@ mod layers;
 mod logout_rp;
 mod migrations;
 mod outage;
+mod passkeys;
 mod pending_bounds;
 mod rate_limits;
 mod registration;

@@ -436,6 +436,7 @@ impl Service {
                     .iter()
                     .any(|c| c.client_secret_digest.is_some()));
 
+        let writes_clients = !clients.is_empty();
         let (now, actor, keys) = (
             self.clock.now(),
             actor.clone(),
@@ -505,14 +506,17 @@ impl Service {
                     Ok((report, stored))
                 }))
             })
-            .await?
-            .map_err(|failure| match failure {
-                ImportFailure::Store(e) => ManageError::Store(e),
-                ImportFailure::Conflict { field, message } => invalid(field, message),
-                ImportFailure::LastAdmin => {
-                    ManageError::Refused("the import would leave no enabled admin")
-                }
-            })?;
+            .await;
+        if writes_clients {
+            self.store.note_client_change();
+        }
+        let outcome = outcome?.map_err(|failure| match failure {
+            ImportFailure::Store(e) => ManageError::Store(e),
+            ImportFailure::Conflict { field, message } => invalid(field, message),
+            ImportFailure::LastAdmin => {
+                ManageError::Refused("the import would leave no enabled admin")
+            }
+        })?;
         let (report, stored) = outcome;
         for (event, row) in &stored {
             audit::log_event(event, row);

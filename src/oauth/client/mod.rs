@@ -8,6 +8,7 @@ pub mod authentication;
 pub mod cache;
 pub mod caller;
 pub mod failures;
+pub mod origins;
 pub mod registered;
 pub mod resources;
 
@@ -32,6 +33,14 @@ pub const CLIENT_SUBJECT_PREFIX: &str = "client:";
 pub fn client_subject(client_id: &str) -> String {
     format!("{CLIENT_SUBJECT_PREFIX}{client_id}")
 }
+
+/// The built-in client of the user's own account pages (`oauth::flow::account`): the
+/// account pages sign their user in through the same pending requests, pages and steps as
+/// any client, under this id. It is never a row of the clients table (registration refuses
+/// the id), so `/authorize` and `/token`, which look clients up there, know no such
+/// client; only the flow's own lookup (`flow::live_client`) answers it, and a request of
+/// it never ends in a code.
+pub const ACCOUNT_CLIENT_ID: &str = "portcullis-account";
 
 /// How a client came to be registered (issue 21): by an operator at the command line
 /// (`cli`) or through the admin API (`api`), by itself at the registration endpoint

@@ -16,6 +16,7 @@
 //! ([`crate::crypto::tokens::bound_to_browser`]): the request keeps the token's proof under
 //! that browser's binding cookie, so a token copied into another browser is refused.
 
+pub mod account;
 pub mod decide;
 pub mod error;
 pub mod pending;
@@ -199,6 +200,10 @@ async fn live_client(
     ctx: &Ctx<'_>,
     client_id: &str,
 ) -> Result<std::sync::Arc<RegisteredClient>, BrowserError> {
+    // The account pages' own requests: their client is built in, never looked up.
+    if client_id == super::client::ACCOUNT_CLIENT_ID {
+        return Ok(std::sync::Arc::new(account::client(ctx)));
+    }
     ctx.clients
         .get(client_id)
         .await?
@@ -442,6 +447,9 @@ async fn issue_code(
     session: &Session,
     consent: Option<ConsentGiven>,
 ) -> Result<Step, BrowserError> {
+    if request.client_id == super::client::ACCOUNT_CLIENT_ID {
+        return account::finish(ctx, request).await;
+    }
     let code = Secret::generate(CODE_PREFIX);
     let taken = ctx
         .store
@@ -664,6 +672,10 @@ pub async fn submit_login(
         Ok(user) => user,
         Err(LoginFailure::Rejected) => {
             let consent = consent_state(&client, None);
+            // The form comes back with the name as typed: only the password was wrong (or
+            // the attempt throttled), and the page says the same for every reason.
+            let mut request = request;
+            request.login_hint = Some(form.username.clone());
             let again = perform(
                 ctx,
                 &client,

@@ -113,9 +113,33 @@ pub async fn start_registration(
             PasskeyError::Other(OAuthError::ServerError)
         })?;
     Ok(Started {
-        options: json(&options)?,
+        options: discoverable(&options)?,
         state: json(&state)?,
     })
+}
+
+/// The registration options as JSON, asking for a discoverable credential.
+///
+/// webauthn-rs's passkey registration sends `residentKey: "discouraged"`, so an
+/// authenticator that can choose (a security key, Chromium's own) makes a credential the
+/// browser cannot discover, and signing in with the passkey alone, which lists no
+/// credentials, then finds none. Nothing in the answer depends on this option, so the
+/// state is unchanged. `requireResidentKey` (WebAuthn Level 1's spelling; browsers read
+/// `residentKey` when it is present) stays as webauthn-rs sets it.
+fn discoverable<T: serde::Serialize>(options: &T) -> Result<String, PasskeyError> {
+    let mut value =
+        serde_json::to_value(options).map_err(|_| PasskeyError::Other(OAuthError::ServerError))?;
+    let selection = value
+        .get_mut("publicKey")
+        .and_then(serde_json::Value::as_object_mut)
+        .map(|pk| {
+            pk.entry("authenticatorSelection")
+                .or_insert_with(|| serde_json::json!({}))
+        })
+        .and_then(serde_json::Value::as_object_mut)
+        .ok_or(PasskeyError::Other(OAuthError::ServerError))?;
+    selection.insert("residentKey".to_owned(), "required".into());
+    json(&value)
 }
 
 /// A name for a new passkey: trimmed, bounded, never empty.
@@ -356,6 +380,27 @@ mod tests {
     fn handles_are_stable_and_distinct() {
         assert_eq!(user_handle("a"), user_handle("a"));
         assert_ne!(user_handle("a"), user_handle("b"));
+    }
+
+    #[test]
+    fn registration_asks_for_a_discoverable_credential() {
+        let origin = url::Url::parse("http://localhost:8080").unwrap();
+        let webauthn = webauthn_rs::WebauthnBuilder::new("localhost", &origin)
+            .unwrap()
+            .build()
+            .unwrap();
+        let (options, _state) = webauthn
+            .start_passkey_registration(user_handle("u"), "pat", "Pat", None)
+            .unwrap();
+        let sent: serde_json::Value =
+            serde_json::from_str(&discoverable(&options).unwrap()).unwrap();
+        let selection = &sent["publicKey"]["authenticatorSelection"];
+        assert_eq!(selection["residentKey"], "required");
+        // User verification stays required, and the rest of the options are untouched.
+        assert_eq!(selection["userVerification"], "required");
+        let mut original = serde_json::to_value(&options).unwrap();
+        original["publicKey"]["authenticatorSelection"]["residentKey"] = "required".into();
+        assert_eq!(sent, original);
     }
 
     #[test]

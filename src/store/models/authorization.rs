@@ -300,6 +300,24 @@ pub fn delete_requests_of_user(
     .execute(conn)?)
 }
 
+/// `delete_requests_of_user`, sparing the requests bound to the session `keep_sid`.
+pub fn delete_other_requests_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    keep_sid: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        authorization_requests::table
+            .filter(authorization_requests::user_id.eq(user_id))
+            .filter(
+                authorization_requests::session_id
+                    .ne(keep_sid)
+                    .or(authorization_requests::session_id.is_null()),
+            ),
+    )
+    .execute(conn)?)
+}
+
 pub fn insert_code(conn: &mut DbConnection, row: &AuthorizationCodeRow) -> Result<(), StoreError> {
     diesel::insert_into(authorization_codes::table)
         .values(row)

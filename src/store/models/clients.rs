@@ -2,7 +2,7 @@ use diesel::prelude::*;
 
 use crate::store::StoreError;
 use crate::store::conn::DbConnection;
-use crate::store::schema::{client_roles, clients};
+use crate::store::schema::{authorization_requests, client_roles, clients};
 
 /// A client as stored. List columns hold JSON arrays of strings.
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
@@ -178,6 +178,14 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientRecord>, StoreError> {
         .collect()
 }
 
+/// One column of the enabled clients, no roles: the origin cache reloads it whole.
+pub fn enabled_redirect_uris(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
+    Ok(clients::table
+        .filter(clients::disabled.eq(false))
+        .select(clients::redirect_uris)
+        .load(conn)?)
+}
+
 pub fn set_secret_digest(
     conn: &mut DbConnection,
     client_id: &str,
@@ -251,6 +259,13 @@ pub fn idle(
 }
 
 pub fn delete(conn: &mut DbConnection, client_id: &str) -> Result<(), StoreError> {
+    // Its pending requests go with it. They no longer cascade (a request of the account
+    // pages' built-in client has no row to reference), and one left behind must not finish
+    // for a client registered later under the same id.
+    diesel::delete(
+        authorization_requests::table.filter(authorization_requests::client_id.eq(client_id)),
+    )
+    .execute(conn)?;
     let n = diesel::delete(clients::table.find(client_id)).execute(conn)?;
     if n == 0 {
         return Err(StoreError::NotFound);

@@ -304,13 +304,39 @@ pub struct SignedOut {
 /// authorization requests their login is bound to. One transaction (a savepoint inside
 /// the caller's), so the change that calls for it and the sign-out commit together.
 ///
-/// Called when a password is set or changed, a user disabled (by hand or by an import),
-/// and when an operator revokes a user's sessions. Resetting a user's second factors
+/// Called when an operator sets a password, a user is disabled (by hand or by an import),
+/// and when an operator revokes a user's sessions (a user who changes their own password
+/// keeps the session they did it from: `sign_out_elsewhere`). Resetting a user's second factors
 /// (issue 20) must call it too. The caller runs it through `Store::run_revoking`, so
 /// remembered standings are dropped.
 pub fn sign_out_everywhere(
     conn: &mut DbConnection,
     user_id: &str,
+    now: i64,
+    reason: &str,
+) -> Result<SignedOut, StoreError> {
+    sign_out(conn, user_id, None, now, reason)
+}
+
+/// `sign_out_everywhere` except for one browser session, the one that asked for the change
+/// (a password changed on the account page): every grant is revoked, so every refresh-token
+/// family ends, and every other session of the user, their codes not yet redeemed and the
+/// requests bound to their other sessions go. The session `keep_sid` stays, and with it
+/// the requests it answers.
+pub fn sign_out_elsewhere(
+    conn: &mut DbConnection,
+    user_id: &str,
+    keep_sid: &str,
+    now: i64,
+    reason: &str,
+) -> Result<SignedOut, StoreError> {
+    sign_out(conn, user_id, Some(keep_sid), now, reason)
+}
+
+fn sign_out(
+    conn: &mut DbConnection,
+    user_id: &str,
+    keep_sid: Option<&str>,
     now: i64,
     reason: &str,
 ) -> Result<SignedOut, StoreError> {
@@ -327,9 +353,17 @@ pub fn sign_out_everywhere(
             grants::revoked_reason.eq(Some(reason)),
         ))
         .execute(conn)?;
-        let sessions = super::authorization::delete_user_sessions(conn, user_id)?;
+        let (sessions, requests) = match keep_sid {
+            None => (
+                super::authorization::delete_user_sessions(conn, user_id)?,
+                super::authorization::delete_requests_of_user(conn, user_id)?,
+            ),
+            Some(keep) => (
+                super::authorization::delete_other_sessions(conn, user_id, keep)?,
+                super::authorization::delete_other_requests_of_user(conn, user_id, keep)?,
+            ),
+        };
         let codes = super::authorization::delete_pending_codes_of_user(conn, user_id)?;
-        let requests = super::authorization::delete_requests_of_user(conn, user_id)?;
         Ok(SignedOut {
             grants,
             sessions,

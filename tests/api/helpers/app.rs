@@ -108,6 +108,23 @@ pub async fn spawn_app_as(issuer: &str) -> TestApp {
     spawn_app_with(Arc::new(TestDb::new()), move |c| c.issuer = issuer).await
 }
 
+/// A server whose issuer is `http://localhost:PORT`, and which the test reaches under that
+/// name too (`public` and `base` say `localhost`; the listener is still 127.0.0.1, which
+/// `localhost` resolves to). Browsers refuse an IP address as a WebAuthn relying-party id,
+/// and so do webauthn-rs and the soft authenticator: passkey tests need a name, and the
+/// origin the authenticator signs must be the issuer's.
+pub async fn spawn_app_on_localhost(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let mut app = spawn_app_with(Arc::new(TestDb::new()), move |c| {
+        let named = c.issuer.as_str().replacen("127.0.0.1", "localhost", 1);
+        c.issuer = Issuer::parse(&named).expect("issuer on localhost");
+        tweak(c);
+    })
+    .await;
+    app.public = app.public.replacen("127.0.0.1", "localhost", 1);
+    app.base = app.base.replacen("127.0.0.1", "localhost", 1);
+    app
+}
+
 impl TestApp {
     /// The URL of `route` (`"/token"`) on this server, under the issuer's path.
     pub fn url(&self, route: &str) -> String {

@@ -1,0 +1,549 @@
+//! The user's own pages: `/account` (profile, sign out), `/account/password` and
+//! `/account/security` (second factors). Thin: extract the cookies and the form, let
+//! `oauth::flow::account` decide and change, render. Every response goes out with the
+//! login pages' headers (`pages::html`, `pages::see_other`); every form is a same-site POST
+//! (`pages::posted_form`) carrying the token `Account::csrf_token` makes; a POST whose
+//! session no longer reaches the pages is sent to the page, whose GET signs in again.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::context::{self, BrowserBinding, SESSION, page_base, page_path, session_value};
+use super::pages::{self, NoticeHtml};
+use crate::config::UiConfig;
+use crate::http::state::AppState;
+use crate::oauth::flow::Cookies;
+use crate::oauth::flow::account::password::{self, Changed, PasswordForm};
+use crate::oauth::flow::account::security::{
+    self, Factors, Listed, Outcome, Registration, RemoveForm,
+};
+use crate::oauth::flow::account::{self, Account, AccountPage, Entry};
+use crate::oauth::form::FormMap;
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountHtml<'a> {
+    ui: &'a UiConfig,
+    base: &'a str,
+    username: &'a str,
+    name: Option<&'a str>,
+    email: Option<&'a str>,
+    notice: Option<&'static str>,
+    logout_token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "account_password.html")]
+struct PasswordHtml<'a> {
+    ui: &'a UiConfig,
+    base: &'a str,
+    username: &'a str,
+    csrf_token: &'a str,
+    error: Option<&'a str>,
+    min_chars: usize,
+}
+
+/// A factor as the security page lists it, its times in words.
+struct Row {
+    id: String,
+    name: String,
+    added: String,
+    last_used: Option<String>,
+    /// The user's only factor: its form asks for the password.
+    last: bool,
+}
+
+impl From<&Listed> for Row {
+    fn from(f: &Listed) -> Self {
+        Self {
+            id: f.id.clone(),
+            name: f.name.clone(),
+            added: day(f.created_at),
+            last_used: f.last_used_at.map(day),
+            last: f.last,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account_security.html")]
+struct SecurityHtml<'a> {
+    ui: &'a UiConfig,
+    base: &'a str,
+    /// For password managers, beside the password the last factor's form asks for.
+    username: &'a str,
+    csrf_token: &'a str,
+    notice: Option<&'static str>,
+    error: Option<&'a str>,
+    /// The confirmed authenticator app (none or one).
+    totp: Vec<Row>,
+    /// An enrolment waiting for its first code.
+    totp_waiting: Option<Row>,
+    passkeys: Vec<Row>,
+    recovery_codes: u32,
+    has_factor: bool,
+    passkeys_available: bool,
+    required: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account_totp.html")]
+struct TotpHtml<'a> {
+    ui: &'a UiConfig,
+    base: &'a str,
+    csrf_token: &'a str,
+    error: Option<&'a str>,
+    secret: Option<&'a str>,
+    qr: String,
+}
+
+#[derive(Template)]
+#[template(path = "account_passkey.html")]
+struct PasskeyHtml<'a> {
+    ui: &'a UiConfig,
+    base: &'a str,
+    csrf_token: &'a str,
+    options: String,
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix time, for the factor list.
+fn day(unix: i64) -> String {
+    // Howard Hinnant's days-to-civil: exact for every date the list can hold.
+    let days = unix.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// What a page says after a change it was sent back to (`?done=`): fixed words per
+/// change, never text from the request.
+fn notice(req: &HttpRequest) -> Option<&'static str> {
+    let form = FormMap::parse(req.query_string().as_bytes()).ok()?;
+    match form.get("done")? {
+        "password" => Some(
+            "Your password was changed. Your other devices were signed out, and applications will ask you to sign in again.",
+        ),
+        "totp" => Some("Your authenticator app is set up."),
+        "passkey" => Some("Your passkey was added. Use it the next time you sign in."),
+        "removed" => Some("The second factor was removed."),
+        _ => None,
+    }
+}
+
+fn cookies<'a>(session: &'a Option<String>, browser: Option<&'a str>) -> Cookies<'a> {
+    Cookies {
+        session: session.as_deref(),
+        browser,
+    }
+}
+
+/// A GET of an account page: its user and this browser's binding, or the response that
+/// signs in first (or the error page).
+async fn entered(
+    req: &HttpRequest,
+    state: &AppState,
+    page: AccountPage,
+) -> Result<(Box<Account>, BrowserBinding), HttpResponse> {
+    let session = session_value(state, req);
+    let browser = BrowserBinding::of(state, req);
+    let outcome = account::enter(
+        &state.ctx(req),
+        page,
+        cookies(&session, Some(browser.value())),
+    )
+    .await;
+    let mut response = match outcome {
+        Ok(Entry::Granted(account)) => return Ok((account, browser)),
+        Ok(Entry::SignIn(step)) => pages::render_step(state, Ok(step)),
+        Err(e) => pages::browser_error(state, e),
+    };
+    browser.set_on(state, &mut response);
+    Err(response)
+}
+
+/// A POST of an account form: its user, the form and this browser's binding; or the
+/// response that refuses it (cross-site, a wrong token) or sends the browser to `page`
+/// (the session no longer reaches the pages).
+async fn posted(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+    page: AccountPage,
+) -> Result<(Box<Account>, FormMap, String), HttpResponse> {
+    let form = pages::posted_form(state, req, body).map_err(|r| *r)?;
+    let session = session_value(state, req);
+    let browser = BrowserBinding::sent(state, req);
+    match account::posted(
+        &state.ctx(req),
+        cookies(&session, browser.as_deref()),
+        form.get("csrf_token"),
+    )
+    .await
+    {
+        Ok(Some(account)) => Ok((Box::new(account), form, browser.unwrap_or_default())),
+        Ok(None) => Err(pages::see_other(state, &page_path(state, page.route()))),
+        Err(e) => Err(pages::browser_error(state, e)),
+    }
+}
+
+fn ok(state: &AppState, body: Result<String, askama::Error>) -> HttpResponse {
+    pages::html(state, StatusCode::OK, body)
+}
+
+/// The page a change sends the browser back to, saying what was done.
+fn done(state: &AppState, page: AccountPage, what: &str) -> HttpResponse {
+    pages::see_other(
+        state,
+        &format!("{}?done={what}", page_path(state, page.route())),
+    )
+}
+
+/// The session's new cookie, when a change gave it a factor.
+fn set_session(
+    state: &AppState,
+    response: &mut HttpResponse,
+    cookie: Option<&crate::crypto::tokens::Secret>,
+) {
+    if let Some(cookie) = cookie
+        && let Err(err) =
+            response.add_cookie(&context::cookie(state, SESSION, cookie.expose().to_owned()))
+    {
+        tracing::error!(error = %err, "cannot set the session cookie");
+    }
+}
+
+/// New recovery codes, shown once, then on to the security page.
+fn codes_page(
+    state: &AppState,
+    codes: &[zeroize::Zeroizing<String>],
+    then: Option<&str>,
+) -> HttpResponse {
+    let security = page_path(state, AccountPage::Security.route());
+    ok(
+        state,
+        NoticeHtml {
+            ui: &state.config.ui,
+            base: page_base(state),
+            codes: codes.iter().map(|c| c.as_str()).collect(),
+            codes_left: None,
+            continue_to: match then {
+                Some(what) => format!("{security}?done={what}"),
+                None => security,
+            },
+        }
+        .render(),
+    )
+}
+
+/// GET /account: the profile, and the way to the other pages.
+pub async fn profile(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (account, browser) = match entered(&req, &state, AccountPage::Profile).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let logout_token = account.logout_token(browser.value());
+    let mut response = ok(
+        &state,
+        AccountHtml {
+            ui: &state.config.ui,
+            base: page_base(&state),
+            username: &account.profile.username,
+            name: account.profile.name.as_deref(),
+            email: account.profile.email.as_deref(),
+            notice: notice(&req),
+            logout_token: &logout_token,
+        }
+        .render(),
+    );
+    browser.set_on(&state, &mut response);
+    response
+}
+
+fn password_page(
+    state: &AppState,
+    account: &Account,
+    browser: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    ok(
+        state,
+        PasswordHtml {
+            ui: &state.config.ui,
+            base: page_base(state),
+            username: &account.profile.username,
+            csrf_token: &account.csrf_token(browser),
+            error,
+            min_chars: crate::accounts::new_password::MIN_CHARS,
+        }
+        .render(),
+    )
+}
+
+/// GET /account/password.
+pub async fn password_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (account, browser) = match entered(&req, &state, AccountPage::Password).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mut response = password_page(&state, &account, browser.value(), None);
+    browser.set_on(&state, &mut response);
+    response
+}
+
+/// POST /account/password.
+pub async fn password_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (account, form, browser) = match posted(&req, &state, &body, AccountPage::Password).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let device = context::cookie_value(&req, &state, context::DEVICE);
+    match password::change(
+        &state.ctx(&req),
+        &account,
+        PasswordForm::parse(&form),
+        device.as_deref(),
+    )
+    .await
+    {
+        Ok(Changed::Done) => done(&state, AccountPage::Profile, "password"),
+        Ok(Changed::Refused(message)) => password_page(&state, &account, &browser, Some(&message)),
+        Err(e) => pages::browser_error(&state, e),
+    }
+}
+
+async fn security_page(
+    req: &HttpRequest,
+    state: &AppState,
+    account: &Account,
+    browser: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let factors: Factors = match security::list(&state.ctx(req), account).await {
+        Ok(f) => f,
+        Err(e) => return pages::browser_error(state, e),
+    };
+    let has_factor = factors.totp.is_some() || !factors.passkeys.is_empty();
+    ok(
+        state,
+        SecurityHtml {
+            ui: &state.config.ui,
+            base: page_base(state),
+            username: &account.profile.username,
+            csrf_token: &account.csrf_token(browser),
+            notice: if error.is_none() { notice(req) } else { None },
+            error,
+            totp: factors.totp.iter().map(Row::from).collect(),
+            totp_waiting: factors.totp_waiting.as_ref().map(Row::from),
+            passkeys: factors.passkeys.iter().map(Row::from).collect(),
+            recovery_codes: factors.recovery_codes,
+            has_factor,
+            passkeys_available: factors.passkeys_available,
+            required: factors.required,
+        }
+        .render(),
+    )
+}
+
+/// GET /account/security.
+pub async fn security_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (account, browser) = match entered(&req, &state, AccountPage::Security).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mut response = security_page(&req, &state, &account, browser.value(), None).await;
+    browser.set_on(&state, &mut response);
+    response
+}
+
+async fn totp_page(
+    req: &HttpRequest,
+    state: &AppState,
+    account: &Account,
+    browser: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let enrolment = match security::totp_enrolment(&state.ctx(req), account).await {
+        Ok(e) => e,
+        Err(e) => return pages::browser_error(state, e),
+    };
+    ok(
+        state,
+        TotpHtml {
+            ui: &state.config.ui,
+            base: page_base(state),
+            csrf_token: &account.csrf_token(browser),
+            error,
+            secret: enrolment.as_ref().map(|e| e.secret.as_str()),
+            qr: enrolment
+                .as_ref()
+                .map(|e| pages::qr_svg(&e.uri))
+                .unwrap_or_default(),
+        }
+        .render(),
+    )
+}
+
+/// GET /account/security/totp: the enrolment of an authenticator app (the one waiting
+/// for its first code, or a new one).
+pub async fn totp_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (account, browser) = match entered(&req, &state, AccountPage::Security).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mut response = totp_page(&req, &state, &account, browser.value(), None).await;
+    browser.set_on(&state, &mut response);
+    response
+}
+
+/// POST /account/security/totp: the first code confirms the enrolment.
+pub async fn totp_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (account, form, browser) = match posted(&req, &state, &body, AccountPage::Security).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let device = context::cookie_value(&req, &state, context::DEVICE);
+    let code = zeroize::Zeroizing::new(form.get("code").unwrap_or("").to_owned());
+    match security::confirm_totp(&state.ctx(&req), &account, &code, device.as_deref()).await {
+        Ok(Outcome::Done { codes, cookie }) => {
+            let mut response = if codes.is_empty() {
+                done(&state, AccountPage::Security, "totp")
+            } else {
+                codes_page(&state, &codes, Some("totp"))
+            };
+            set_session(&state, &mut response, cookie.as_ref());
+            response
+        }
+        Ok(Outcome::Refused(message)) => {
+            totp_page(&req, &state, &account, &browser, Some(message)).await
+        }
+        Err(e) => pages::browser_error(&state, e),
+    }
+}
+
+/// POST /account/security/remove: one factor goes.
+pub async fn remove_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (account, form, browser) = match posted(&req, &state, &body, AccountPage::Security).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let device = context::cookie_value(&req, &state, context::DEVICE);
+    match security::remove(
+        &state.ctx(&req),
+        &account,
+        RemoveForm::parse(&form),
+        device.as_deref(),
+    )
+    .await
+    {
+        Ok(Outcome::Done { .. }) => done(&state, AccountPage::Security, "removed"),
+        Ok(Outcome::Refused(message)) => {
+            security_page(&req, &state, &account, &browser, Some(message)).await
+        }
+        Err(e) => pages::browser_error(&state, e),
+    }
+}
+
+/// POST /account/security/passkeys: the page that asks the browser for a new passkey.
+pub async fn passkey_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (account, form, browser) = match posted(&req, &state, &body, AccountPage::Security).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let name = form.get("name").unwrap_or("");
+    match security::start_passkey(&state.ctx(&req), &account, name).await {
+        Ok(Registration::Started { options }) => ok(
+            &state,
+            PasskeyHtml {
+                ui: &state.config.ui,
+                base: page_base(&state),
+                csrf_token: &account.csrf_token(&browser),
+                options: pages::script_json(&options),
+            }
+            .render(),
+        ),
+        Ok(Registration::Refused(message)) => {
+            security_page(&req, &state, &account, &browser, Some(message)).await
+        }
+        Err(e) => pages::browser_error(&state, e),
+    }
+}
+
+/// POST /account/security/passkeys/finish: the browser's new credential.
+pub async fn passkey_finish_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (account, form, browser) = match posted(&req, &state, &body, AccountPage::Security).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let credential = form.get("credential").unwrap_or("");
+    match security::finish_passkey(&state.ctx(&req), &account, credential).await {
+        Ok(Outcome::Done { codes, .. }) if codes.is_empty() => {
+            done(&state, AccountPage::Security, "passkey")
+        }
+        Ok(Outcome::Done { codes, .. }) => codes_page(&state, &codes, Some("passkey")),
+        Ok(Outcome::Refused(message)) => {
+            security_page(&req, &state, &account, &browser, Some(message)).await
+        }
+        Err(e) => pages::browser_error(&state, e),
+    }
+}
+
+/// POST /account/security/recovery: a new set of recovery codes, shown once.
+pub async fn recovery_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (account, _form, browser) = match posted(&req, &state, &body, AccountPage::Security).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    match security::regenerate_codes(&state.ctx(&req), &account).await {
+        // Shown once; like every page here it is sent `Cache-Control: no-store`.
+        Ok(Outcome::Done { codes, .. }) => codes_page(&state, &codes, None),
+        Ok(Outcome::Refused(message)) => {
+            security_page(&req, &state, &account, &browser, Some(message)).await
+        }
+        Err(e) => pages::browser_error(&state, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::day;
+
+    #[test]
+    fn days_are_civil_dates() {
+        assert_eq!(day(0), "1970-01-01");
+        assert_eq!(day(1_800_000_000), "2027-01-15");
+        assert_eq!(day(951_782_400), "2000-02-29");
+        assert_eq!(day(-1), "1969-12-31");
+    }
+}
