@@ -399,7 +399,9 @@ async fn initial_access_tokens_gate_registration_and_count_their_uses() {
     for left in [1, 0] {
         let (status, body) = app.register(&mcp_metadata(), Some(&token)).await;
         assert_eq!(status, 201, "{body}");
-        assert_eq!(uses_left().await.unwrap(), Some(left));
+        // Spent, the janitor running beside the test may already have deleted it.
+        let now = uses_left().await.unwrap();
+        assert!(now == Some(left) || (left == 0 && now.is_none()), "{now:?}");
     }
     let (status, body) = app.register(&mcp_metadata(), Some(&token)).await;
     assert_eq!(status, 401, "a spent token: {body}");
