@@ -213,7 +213,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
     let keys = Arc::new(open_keystore(&config, store.clone(), clock.now()).await?);
     let metrics = Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?;
     observe_keys(&metrics, &keys, clock.now());
-    let discovery = Document::json(&crate::oauth::discovery::metadata(config.issuer.as_str()))
+    let discovery = Document::json(&crate::oauth::discovery::for_config(&config))
         .map_err(|e| StartError::Metrics(e.to_string()))?;
     let clients = Arc::new(crate::oauth::client::cache::ClientCache::new(
         store.clone(),

@@ -5,9 +5,13 @@
 //! than `audit.retention_days` behind a checkpoint (see `crate::audit`). Replicas take
 //! turns by lease so the work is not repeated, but nothing breaks if two purge at once
 //! (see `store::models::janitor`; a window is written once, a prune is serialised).
+//! Clients that registered themselves and have gone unused for `registration.idle_days`
+//! are deleted too, each with its audit event (`idle_clients`).
 
-use crate::audit::{self, Pruned};
+use crate::audit::{self, AuditActor, AuditEvent, Pruned};
 use crate::config::Config;
+use crate::store::audit::Change;
+use crate::store::models::clients as client_rows;
 use crate::store::models::janitor::Purgeable;
 use crate::store::models::keys as leases;
 use crate::store::{Store, StoreError};
@@ -42,7 +46,8 @@ fn cutoff(config: &Config, table: Purgeable, now: i64) -> i64 {
         Purgeable::AuthorizationRequests
         | Purgeable::Sessions
         | Purgeable::RefreshTokens
-        | Purgeable::RevokedTokens => now,
+        | Purgeable::RevokedTokens
+        | Purgeable::InitialAccessTokens => now,
         Purgeable::AuthorizationCodes => now - CODE_REPLAY_MEMORY_SECS,
         // Judged by the database's clock instead (see `Purgeable::purge`).
         Purgeable::ReplicaLeases => now,
@@ -95,7 +100,71 @@ pub async fn purge(store: &Store, config: &Config, now: i64) -> Result<Report, S
         report.rows.push((table.table(), rows));
     }
     audit_volume(store, config, now, &mut report).await?;
+    idle_clients(store, config, now, &mut report).await?;
     Ok(report)
+}
+
+/// Origins whose clients the janitor deletes when idle: the self-registered ones.
+const IDLE_ORIGINS: [&str; 2] = ["registration", "metadata_document"];
+
+/// Deletes self-registered clients no token was issued to for `registration.idle_days`
+/// (or, never used, registered that long ago), each in a transaction of its own with its
+/// `client.idle_deleted` event. Whether it is still idle is decided again on the locked
+/// row, so a client used (or promoted) meanwhile stays. Its grants and tokens go with it.
+async fn idle_clients(
+    store: &Store,
+    config: &Config,
+    now: i64,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let before = now.saturating_sub(config.registration.idle_secs);
+    let idle_days = config.registration.idle_secs / 86_400;
+    let limit = i64::from(config.janitor.batch_size);
+    let mut deleted = 0;
+    for _ in 0..config.janitor.max_batches {
+        let idle = store
+            .run(move |conn| client_rows::idle(conn, &IDLE_ORIGINS, before, limit))
+            .await?;
+        let found = idle.len();
+        for client_id in idle {
+            let gone = store
+                .run_audited(Change::Revokes, now, None, move |conn| {
+                    let Some(record) = client_rows::lock(conn, &client_id)? else {
+                        return Ok(None);
+                    };
+                    let row = &record.row;
+                    let still_idle = IDLE_ORIGINS.contains(&row.origin.as_str())
+                        && row.last_used_at.unwrap_or(row.created_at) < before;
+                    if !still_idle {
+                        return Ok(None);
+                    }
+                    client_rows::delete(conn, &client_id)?;
+                    let event = AuditEvent::new("client.idle_deleted")
+                        .by(AuditActor::System)
+                        .subject(client_id)
+                        .details(serde_json::json!({
+                            "origin": row.origin,
+                            "created_at": row.created_at,
+                            "last_used_at": row.last_used_at,
+                            "idle_days": idle_days,
+                        }));
+                    Ok(Some(((), event)))
+                })
+                .await?;
+            if gone.is_some() {
+                deleted += 1;
+            }
+        }
+        if i64::try_from(found).unwrap_or(i64::MAX) < limit {
+            break;
+        }
+    }
+    if deleted > 0 {
+        // What is cached of clients (the browser origins) is read again.
+        store.note_client_change();
+    }
+    report.purged.push(("clients", deleted));
+    Ok(())
 }
 
 /// The audit log's share: closed windows of throttled attempts become events (counted as

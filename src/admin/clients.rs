@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use super::auth::Principal;
 use super::double_option;
 use super::error::{AdminError, ErrorBody};
-use super::extract::{Json, PathParam};
+use super::extract::{Json, OptionalJson, PathParam};
 use crate::http::state::AppState;
 use crate::manage::clients::{ClientUpdate, ClientView, NewClient};
+use crate::manage::registration::CreatedRegistrationToken;
 
 /// A new client. A confidential client (any `token_endpoint_auth_method` but `none`)
 /// gets a generated secret, returned once in the response.
@@ -162,6 +163,10 @@ pub async fn create(
                 access_token_lifetime: body.access_token_lifetime,
                 refresh_token_lifetime: body.refresh_token_lifetime,
                 resources: body.resources,
+                origin: None,
+                application_type: None,
+                client_uri: None,
+                logo_uri: None,
             },
         )
         .await?;
@@ -257,4 +262,59 @@ pub async fn rotate_secret(
         client_secret: secret.expose().to_owned(),
         client_secret_expires_at: 0,
     }))
+}
+
+#[utoipa::path(
+    post, path = "/admin/v1/clients/{client_id}/promote", tag = "clients",
+    operation_id = "promote_client",
+    params(("client_id" = String, Path, description = "The client's id")),
+    responses(
+        (status = 200, description = "The client, now an operator's (`origin: api`): the janitor keeps it and its registration access token no longer works", body = ClientView),
+        (status = 404, description = "No such client", body = ErrorBody),
+        (status = 409, description = "Not a self-registered client", body = ErrorBody),
+    )
+)]
+pub async fn promote(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: PathParam,
+) -> Result<HttpResponse, AdminError> {
+    Ok(HttpResponse::Ok().json(
+        state
+            .service
+            .promote_client(principal.caller(), &id)
+            .await?,
+    ))
+}
+
+/// A new initial access token for `registration.mode = "initial_access_token"` (RFC 7591
+/// section 3).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationTokenCreate {
+    /// Registrations it allows (1 to 10000); default 1.
+    pub uses: Option<u32>,
+    /// Seconds it lives (60 to 366 days); default 7 days.
+    pub expires_in: Option<i64>,
+}
+
+#[utoipa::path(
+    post, path = "/admin/v1/registration-tokens", tag = "clients",
+    operation_id = "create_registration_token",
+    request_body = RegistrationTokenCreate,
+    responses(
+        (status = 201, description = "The token, in this response only; its digest is stored", body = CreatedRegistrationToken),
+        (status = 400, description = "`uses` or `expires_in` out of range", body = ErrorBody),
+    )
+)]
+pub async fn create_registration_token(
+    state: web::Data<AppState>,
+    principal: Principal,
+    OptionalJson(body): OptionalJson<RegistrationTokenCreate>,
+) -> Result<HttpResponse, AdminError> {
+    let created = state
+        .service
+        .create_registration_token(principal.caller(), body.uses, body.expires_in)
+        .await?;
+    Ok(no_store(HttpResponse::Created()).json(created))
 }

@@ -134,6 +134,12 @@ impl From<ManageError> for AdminError {
                 Self::Internal
             }
             ManageError::Store(e) => StoreFailure::of(e).into(),
+            // The admin API takes no registration tokens; were one refused, it is no
+            // business of this caller's which.
+            ManageError::Unauthenticated => Self::Denied("invalid token"),
+            ManageError::Full(_) => Self::Unavailable {
+                retry_after_secs: 60,
+            },
         }
     }
 }

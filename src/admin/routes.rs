@@ -34,6 +34,8 @@ admin_route_table! {
         Patch  "/admin/v1/clients/{client_id}"              => ClientsWrite, clients::update;
         Delete "/admin/v1/clients/{client_id}"              => ClientsWrite, clients::delete;
         Post   "/admin/v1/clients/{client_id}/rotate-secret" => ClientsWrite, clients::rotate_secret;
+        Post   "/admin/v1/clients/{client_id}/promote"      => ClientsWrite, clients::promote;
+        Post   "/admin/v1/registration-tokens"              => ClientsWrite, clients::create_registration_token;
 
         Get    "/admin/v1/users"                            => UsersRead,    users::list;
         Post   "/admin/v1/users"                            => UsersWrite,   users::create;

@@ -372,6 +372,29 @@ pub enum ClientCommand {
     RotateSecret {
         client_id: String,
     },
+    /// Make a self-registered client (origin `registration` or `metadata_document`) an
+    /// operator's (origin `cli`): the janitor no longer deletes it when idle, and its
+    /// registration access token stops working.
+    Promote {
+        client_id: String,
+    },
+    /// Initial access tokens, which `registration.mode = "initial_access_token"` requires
+    /// to register a client (RFC 7591).
+    #[command(subcommand)]
+    RegistrationToken(RegistrationTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistrationTokenCommand {
+    /// Make a token (printed once; only its digest is stored).
+    Create {
+        /// Registrations it allows (default 1).
+        #[arg(long)]
+        uses: Option<u32>,
+        /// Seconds it lives (default a week; at most 366 days).
+        #[arg(long)]
+        expires_in: Option<i64>,
+    },
 }
 
 /// Entry point for `main`.

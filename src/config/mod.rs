@@ -9,6 +9,7 @@
 
 pub mod master_key;
 mod raw;
+pub mod resource_pattern;
 mod sources;
 mod validate;
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 pub use master_key::MasterKeySource;
 pub use raw::*;
+pub use resource_pattern::ResourcePattern;
 pub use sources::{Overrides, Sources};
 pub use validate::default_pool_size;
 
@@ -324,6 +326,57 @@ pub fn is_role_name(role: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-:.".contains(&b))
 }
 
+/// Dynamic client registration (`registration.*`), validated: `allowed_scopes` holds
+/// valid scope tokens and never `admin`, `allowed_resources` parsed patterns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationConfig {
+    pub mode: RegistrationMode,
+    pub allowed_scopes: Vec<String>,
+    pub allowed_resources: Vec<ResourcePattern>,
+    /// Seconds a registered client may go without a token before the janitor deletes it.
+    pub idle_secs: i64,
+    pub max_clients: u32,
+}
+
+impl RegistrationConfig {
+    /// Whether the registration endpoint answers at all.
+    pub fn enabled(&self) -> bool {
+        match self.mode {
+            RegistrationMode::Closed => false,
+            RegistrationMode::InitialAccessToken | RegistrationMode::Open => true,
+        }
+    }
+
+    /// Whether a registered client may name the resource `uri` (`resource_pattern`).
+    pub fn allows_resource(&self, uri: &str) -> bool {
+        resource_pattern::any_matches(&self.allowed_resources, uri)
+    }
+
+    /// `allowed_scopes` checked: each a scope token (RFC 6749 section 3.3), listed once,
+    /// and never `admin`, which only an operator confers.
+    pub fn check_scopes(scopes: &[String]) -> Result<(), String> {
+        for (n, scope) in scopes.iter().enumerate() {
+            let token = !scope.is_empty()
+                && scope
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+            if !token {
+                return Err(format!("entry #{} `{scope}` is not a scope token", n + 1));
+            }
+            if scope == "admin" {
+                return Err(
+                    "`admin` is never given to a registered client; create such clients with the CLI or the admin API"
+                        .into(),
+                );
+            }
+            if scopes.get(..n).is_some_and(|before| before.contains(scope)) {
+                return Err(format!("`{scope}` is listed more than once"));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct UiConfig {
     pub product_name: String,
@@ -371,6 +424,7 @@ pub const ENDPOINT_BUCKETS: &[&str] = &[
     "userinfo",
     "introspect",
     "revoke",
+    "register",
     "token",
     "other",
 ];
@@ -403,6 +457,7 @@ pub struct Config {
     pub janitor: JanitorConfig,
     pub audit: AuditConfig,
     pub mfa: MfaConfig,
+    pub registration: RegistrationConfig,
     pub cors: CorsConfig,
 }
 
@@ -492,6 +547,13 @@ impl Config {
             },
             "mfa": {
                 "required_roles": self.mfa.required_roles,
+            },
+            "registration": {
+                "mode": self.registration.mode.as_str(),
+                "allowed_scopes": self.registration.allowed_scopes,
+                "allowed_resources": self.registration.allowed_resources.iter().map(ResourcePattern::as_str).collect::<Vec<_>>(),
+                "idle_days": self.registration.idle_secs / 86_400,
+                "max_clients": self.registration.max_clients,
             },
             "cors": {
                 "allowed_origins": self.cors.allowed_origins,

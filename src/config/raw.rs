@@ -35,6 +35,7 @@ pub struct RawConfig {
     pub janitor: RawJanitor,
     pub audit: RawAudit,
     pub mfa: RawMfa,
+    pub registration: RawRegistration,
     pub cors: RawCors,
 }
 
@@ -59,6 +60,7 @@ impl Default for RawConfig {
             janitor: RawJanitor::default(),
             audit: RawAudit::default(),
             mfa: RawMfa::default(),
+            registration: RawRegistration::default(),
             cors: RawCors::default(),
         }
     }
@@ -381,6 +383,8 @@ pub struct RawEndpointBuckets {
     pub userinfo: RawBucket,
     pub introspect: RawBucket,
     pub revoke: RawBucket,
+    /// Dynamic client registration (`/register` and `/register/{client_id}`).
+    pub register: RawBucket,
     /// Discovery, keys, health, the stylesheet and any path without its own bucket.
     pub other: RawBucket,
 }
@@ -399,6 +403,9 @@ impl Default for RawEndpointBuckets {
             userinfo: b(200, 400),
             introspect: b(500, 1000),
             revoke: b(200, 400),
+            // A client registers once per installation: a handful a minute from one
+            // address is plenty, and each registration is a row.
+            register: b(1, 20),
             other: b(500, 1000),
         }
     }
@@ -504,6 +511,66 @@ impl Default for RawMfa {
     fn default() -> Self {
         Self {
             required_roles: vec!["admin".into()],
+        }
+    }
+}
+
+/// Who may register clients at the registration endpoint (RFC 7591), and what they may
+/// get (`oauth::registration::policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationMode {
+    /// No registration endpoint (the default): clients are made by operators only.
+    Closed,
+    /// Registration needs an initial access token (`client registration-token create`).
+    InitialAccessToken,
+    /// Anyone may register, as MCP clients expect; the policy bounds what they get.
+    Open,
+}
+
+impl RegistrationMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::InitialAccessToken => "initial_access_token",
+            Self::Open => "open",
+        }
+    }
+}
+
+/// Dynamic client registration (issue 21): RFC 7591 and RFC 7592 at `/register`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRegistration {
+    pub mode: RegistrationMode,
+    /// The scopes a registered client may ask for; never `admin`. In the environment a
+    /// comma- or space-separated list.
+    #[serde(deserialize_with = "list_or_string")]
+    pub allowed_scopes: Vec<String>,
+    /// RFC 8707 resources a registered client may name, as patterns
+    /// (`config::ResourcePattern`): exact URIs, or a prefix ending in `/*`. Empty: its
+    /// tokens are for this server only.
+    #[serde(deserialize_with = "list_or_string")]
+    pub allowed_resources: Vec<String>,
+    /// A registered client that has not been issued a token for this many days is deleted
+    /// by the janitor (a client never used: counted from its registration).
+    pub idle_days: i64,
+    /// Registered clients (origin `registration`) the server keeps at most; registration
+    /// answers `temporarily_unavailable` beyond it, so anonymous registrations cannot grow
+    /// the table without bound.
+    pub max_clients: u32,
+}
+
+impl Default for RawRegistration {
+    fn default() -> Self {
+        Self {
+            mode: RegistrationMode::Closed,
+            allowed_scopes: ["openid", "profile", "email", "offline_access"]
+                .map(String::from)
+                .to_vec(),
+            allowed_resources: Vec::new(),
+            idle_days: 30,
+            max_clients: 10_000,
         }
     }
 }

@@ -7,12 +7,12 @@ use std::time::Duration;
 use figment::{Figment, Profile};
 
 use super::master_key::{MasterKey, MasterKeySource, MasterKeys};
-use super::raw::{RawConfig, RawKeys, RawLogin, RawTokens};
+use super::raw::{RawConfig, RawKeys, RawLogin, RawRegistration, RawTokens};
 use super::sources::read_secret_file;
 use super::{
     AuditConfig, Config, ConfigError, CorsConfig, DatabaseConfig, Issuer, JanitorConfig,
     KeysConfig, LoginConfig, MfaConfig, PasswordConfig, RSA_KEY_SIZES, RateLimitConfig,
-    SessionsConfig, ThrottlePolicy, TokensConfig, UiConfig,
+    RegistrationConfig, ResourcePattern, SessionsConfig, ThrottlePolicy, TokensConfig, UiConfig,
 };
 use crate::store::{Backend, DatabaseUrl};
 use crate::url_rules::is_loopback_host;
@@ -304,9 +304,12 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
     let cors = CorsConfig::new(raw.cors.allowed_origins)
         .map_err(|r| invalid(figment, "cors.allowed_origins", r))?;
 
+    let registration = validate_registration(figment, raw.registration)?;
+
     Ok(Config {
         audit,
         mfa,
+        registration,
         cors,
         sessions,
         ui,
@@ -527,6 +530,46 @@ fn validate_tokens(figment: &Figment, raw: &RawTokens) -> Result<TokensConfig, C
     })
 }
 
+fn validate_registration(
+    figment: &Figment,
+    raw: RawRegistration,
+) -> Result<RegistrationConfig, ConfigError> {
+    RegistrationConfig::check_scopes(&raw.allowed_scopes)
+        .map_err(|r| invalid(figment, "registration.allowed_scopes", r))?;
+    let mut allowed_resources = Vec::with_capacity(raw.allowed_resources.len());
+    for (n, written) in raw.allowed_resources.iter().enumerate() {
+        let pattern = ResourcePattern::parse(written).map_err(|r| {
+            invalid(
+                figment,
+                "registration.allowed_resources",
+                format!("entry #{} `{written}` {r}", n + 1),
+            )
+        })?;
+        allowed_resources.push(pattern);
+    }
+    if !(1..=3650).contains(&raw.idle_days) {
+        return Err(invalid(
+            figment,
+            "registration.idle_days",
+            "must be between 1 and 3650",
+        ));
+    }
+    if !(1..=10_000_000).contains(&raw.max_clients) {
+        return Err(invalid(
+            figment,
+            "registration.max_clients",
+            "must be between 1 and 10000000",
+        ));
+    }
+    Ok(RegistrationConfig {
+        mode: raw.mode,
+        allowed_scopes: raw.allowed_scopes,
+        allowed_resources,
+        idle_secs: raw.idle_days * 86_400,
+        max_clients: raw.max_clients,
+    })
+}
+
 fn validate_login(figment: &Figment, raw: &RawLogin) -> Result<LoginConfig, ConfigError> {
     let user = ThrottlePolicy {
         max_failures: raw.max_failures,
@@ -650,6 +693,11 @@ fn endpoint_buckets(
             raw.introspect,
         ),
         ("revoke", "rate_limit.endpoints.revoke.burst", raw.revoke),
+        (
+            "register",
+            "rate_limit.endpoints.register.burst",
+            raw.register,
+        ),
         ("other", "rate_limit.endpoints.other.burst", raw.other),
     ];
     let mut buckets = std::collections::BTreeMap::new();
@@ -819,6 +867,100 @@ mod tests {
         assert!(blank.contains("entry #2 is empty"), "{blank}");
         let unknown = text(Some("[mfa]\nroles = [\"admin\"]\n"), &[]);
         assert!(unknown.contains("roles"), "{unknown}");
+    }
+
+    #[test]
+    fn registration_settings_from_each_source() {
+        use crate::config::RegistrationMode;
+        let defaults = load(None, &[]).unwrap().registration;
+        assert_eq!(defaults.mode, RegistrationMode::Closed);
+        assert!(!defaults.enabled());
+        assert_eq!(
+            defaults.allowed_scopes,
+            ["openid", "profile", "email", "offline_access"]
+        );
+        assert!(defaults.allowed_resources.is_empty());
+        assert_eq!(defaults.idle_secs, 30 * 86_400);
+        assert_eq!(defaults.max_clients, 10_000);
+
+        let file = load(
+            Some(
+                "[registration]\nmode = \"open\"\nallowed_scopes = [\"openid\", \"mcp:tools\"]\n\
+                 allowed_resources = [\"https://mcp.example.com/*\", \"https://api.example.com/v1\"]\n\
+                 idle_days = 7\nmax_clients = 50\n",
+            ),
+            &[],
+        )
+        .unwrap()
+        .registration;
+        assert_eq!(file.mode, RegistrationMode::Open);
+        assert!(file.enabled());
+        assert_eq!(file.allowed_scopes, ["openid", "mcp:tools"]);
+        assert!(file.allows_resource("https://mcp.example.com/mcp"));
+        assert!(file.allows_resource("https://api.example.com/v1"));
+        assert!(!file.allows_resource("https://api.example.com/v2"));
+        assert_eq!(file.idle_secs, 7 * 86_400);
+        assert_eq!(file.max_clients, 50);
+
+        let env = load(
+            None,
+            &[
+                ("PORTCULLIS_REGISTRATION__MODE", "initial_access_token"),
+                ("PORTCULLIS_REGISTRATION__ALLOWED_SCOPES", "openid, profile"),
+                (
+                    "PORTCULLIS_REGISTRATION__ALLOWED_RESOURCES",
+                    "https://mcp.example.com/*",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(env.registration.mode, RegistrationMode::InitialAccessToken);
+        assert_eq!(env.registration.allowed_scopes, ["openid", "profile"]);
+        assert!(
+            env.registration
+                .allows_resource("https://mcp.example.com/x")
+        );
+        let shown = env.redacted();
+        assert_eq!(shown["registration"]["mode"], "initial_access_token");
+        assert_eq!(
+            shown["registration"]["allowed_resources"],
+            serde_json::json!(["https://mcp.example.com/*"])
+        );
+    }
+
+    #[test]
+    fn registration_errors_name_the_setting() {
+        let text = |file: Option<&str>, env: &[(&str, &str)]| match load(file, env) {
+            Ok(_) => panic!("expected a configuration error"),
+            Err(e) => e.to_string(),
+        };
+        let admin = text(
+            None,
+            &[("PORTCULLIS_REGISTRATION__ALLOWED_SCOPES", "openid,admin")],
+        );
+        assert!(admin.contains("registration.allowed_scopes"), "{admin}");
+        assert!(admin.contains("`admin` is never given"), "{admin}");
+        let pattern = text(
+            Some("[registration]\nallowed_resources = [\"https://*.example.com/\"]\n"),
+            &[],
+        );
+        assert!(
+            pattern.contains("registration.allowed_resources"),
+            "{pattern}"
+        );
+        assert!(pattern.contains("entry #1"), "{pattern}");
+        let mode = text(None, &[("PORTCULLIS_REGISTRATION__MODE", "anonymous")]);
+        assert!(
+            mode.contains("mode") || mode.contains("anonymous"),
+            "{mode}"
+        );
+        let idle = text(None, &[("PORTCULLIS_REGISTRATION__IDLE_DAYS", "0")]);
+        assert!(idle.contains("registration.idle_days"), "{idle}");
+        let dup = text(
+            None,
+            &[("PORTCULLIS_REGISTRATION__ALLOWED_SCOPES", "openid,openid")],
+        );
+        assert!(dup.contains("listed more than once"), "{dup}");
     }
 
     #[test]

@@ -95,7 +95,10 @@ impl ResponseError for BearerError {
             | OAuthError::ConsentRequired(_)
             | OAuthError::InteractionRequired(_)
             | OAuthError::RequestNotSupported(_)
-            | OAuthError::RequestUriNotSupported(_) => error.error_response(),
+            | OAuthError::RequestUriNotSupported(_)
+            | OAuthError::InvalidRedirectUri(_)
+            | OAuthError::InvalidClientMetadata(_)
+            | OAuthError::InvalidSoftwareStatement(_) => error.error_response(),
         }
     }
 }

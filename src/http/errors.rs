@@ -95,7 +95,10 @@ impl ResponseError for OAuthError {
             | OAuthError::ConsentRequired(_)
             | OAuthError::InteractionRequired(_)
             | OAuthError::RequestNotSupported(_)
-            | OAuthError::RequestUriNotSupported(_) => respond_json(builder(self), self),
+            | OAuthError::RequestUriNotSupported(_)
+            | OAuthError::InvalidRedirectUri(_)
+            | OAuthError::InvalidClientMetadata(_)
+            | OAuthError::InvalidSoftwareStatement(_) => respond_json(builder(self), self),
         }
     }
 }
@@ -239,6 +242,21 @@ pub(super) mod tests {
                 OAuthError::InvalidGrant(d("")),
                 400,
                 r#"{"error":"invalid_grant"}"#,
+            ),
+            (
+                OAuthError::InvalidRedirectUri(d("redirect_uris: use https")),
+                400,
+                r#"{"error":"invalid_redirect_uri","error_description":"redirect_uris: use https"}"#,
+            ),
+            (
+                OAuthError::InvalidClientMetadata(d("scope: admin is not allowed")),
+                400,
+                r#"{"error":"invalid_client_metadata","error_description":"scope: admin is not allowed"}"#,
+            ),
+            (
+                OAuthError::InvalidSoftwareStatement(d("no")),
+                400,
+                r#"{"error":"invalid_software_statement","error_description":"no"}"#,
             ),
         ];
         for (error, status, body) in cases {

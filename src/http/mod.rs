@@ -16,6 +16,7 @@ pub mod keys;
 pub mod logout;
 pub mod pages;
 pub mod rate_limit;
+pub mod registration;
 pub mod routes;
 pub mod state;
 pub mod token;

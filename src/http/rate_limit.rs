@@ -31,8 +31,13 @@ pub const BUCKETS: &[(&str, &str)] = &[
     ("/userinfo", "userinfo"),
     ("/introspect", "introspect"),
     ("/revoke", "revoke"),
+    ("/register", "register"),
     ("/token", "token"),
 ];
+
+/// Paths below these prefixes count under the prefix's bucket: RFC 7592's
+/// `/register/{client_id}` shares the registration endpoint's.
+const PREFIX_BUCKETS: &[(&str, &str)] = &[("/register/", "register")];
 
 /// Pages a person sees in a browser: refused with the error page, not JSON.
 const BROWSER_BUCKETS: &[&str] = &["authorize", "login", "consent", "select_account", "logout"];
@@ -42,6 +47,7 @@ pub fn bucket_for(path: &str) -> &'static str {
     BUCKETS
         .iter()
         .find(|(p, _)| *p == path)
+        .or_else(|| PREFIX_BUCKETS.iter().find(|(p, _)| path.starts_with(p)))
         .map_or("other", |(_, bucket)| bucket)
 }
 

@@ -6,7 +6,8 @@ use actix_web::web;
 use actix_web::middleware::from_fn;
 
 use super::{
-    account, cors, health, introspection, keys, logout, pages, rate_limit, token, userinfo,
+    account, cors, health, introspection, keys, logout, pages, rate_limit, registration, token,
+    userinfo,
 };
 
 /// The public listener. Everything lives under the issuer's path (`issuer_path`, `""` when
@@ -95,7 +96,16 @@ fn under_issuer(cfg: &mut web::ServiceConfig) {
         .route("/static/portcullis.css", web::get().to(pages::stylesheet))
         .route("/static/webauthn.js", web::get().to(pages::webauthn_script))
         // A resource, so another method answers 405 rather than 404.
-        .service(web::resource("/token").route(web::post().to(token::token)));
+        .service(web::resource("/token").route(web::post().to(token::token)))
+        // Dynamic client registration (RFC 7591) and the client configuration endpoint
+        // (RFC 7592): 404 while `registration.mode` is `closed`.
+        .service(web::resource("/register").route(web::post().to(registration::register)))
+        .service(
+            web::resource("/register/{client_id}")
+                .route(web::get().to(registration::read))
+                .route(web::put().to(registration::update))
+                .route(web::delete().to(registration::delete)),
+        );
 }
 
 /// The admin listener's own endpoints; the admin API is wired next to them by

@@ -38,6 +38,11 @@ pub enum Caller {
         actor: Actor,
         authority: Arc<dyn Authority>,
     },
+    /// A client registering itself or managing its own registration (RFC 7591, RFC 7592),
+    /// after the registration policy bounded what it asks for. Checked again here, on
+    /// the locked row: it confers and acts on nothing that holds a role or the `admin`
+    /// scope.
+    Registrant(Actor),
 }
 
 /// An authority that allows nothing: what an actor without stated rights gets.
@@ -66,9 +71,16 @@ impl Caller {
         Self::Principal { actor, authority }
     }
 
+    /// The client `client_id` acting on its own registration.
+    pub fn registrant(client_id: &str) -> Self {
+        Self::Registrant(Actor::client(client_id))
+    }
+
     pub fn actor(&self) -> &Actor {
         match self {
-            Self::Everything(actor) | Self::Principal { actor, .. } => actor,
+            Self::Everything(actor) | Self::Principal { actor, .. } | Self::Registrant(actor) => {
+                actor
+            }
         }
     }
 
@@ -76,6 +88,7 @@ impl Caller {
         match self {
             Self::Everything(_) => true,
             Self::Principal { authority, .. } => authority.may_confer(to),
+            Self::Registrant(_) => holds_nothing_privileged(to),
         }
     }
 
@@ -83,8 +96,28 @@ impl Caller {
         match self {
             Self::Everything(_) => true,
             Self::Principal { authority, .. } => authority.may_act_on(target),
+            Self::Registrant(_) => holds_nothing_privileged(target),
         }
     }
+}
+
+impl Caller {
+    /// Whom a client this caller creates belongs to, unless it says otherwise: the CLI's
+    /// (and the server's own) are `cli`, an admin principal's `api`, a registrant's
+    /// `registration`.
+    pub fn origin(&self) -> crate::oauth::client::ClientOrigin {
+        use crate::oauth::client::ClientOrigin;
+        match self {
+            Self::Everything(_) => ClientOrigin::Cli,
+            Self::Principal { .. } => ClientOrigin::Api,
+            Self::Registrant(_) => ClientOrigin::Registration,
+        }
+    }
+}
+
+/// What a self-registered client may hold: no role, and not the `admin` scope.
+fn holds_nothing_privileged(holding: &Holding) -> bool {
+    holding.roles.is_empty() && !holding.scopes.iter().any(|s| s == "admin")
 }
 
 /// The CLI and the server pass their `Actor` as it is. Any other actor passed without
@@ -125,6 +158,30 @@ mod tests {
         ] {
             assert!(!caller.may_confer(&Holding::default()));
             assert!(!caller.may_act_on(&Holding::default()));
+        }
+    }
+
+    #[test]
+    fn a_registrant_never_confers_or_touches_a_role_or_the_admin_scope() {
+        let registrant = Caller::registrant("c1");
+        assert_eq!(registrant.actor(), &Actor::client("c1"));
+        let plain = Holding {
+            roles: vec![],
+            scopes: vec!["openid".into()],
+        };
+        assert!(registrant.may_confer(&plain) && registrant.may_act_on(&plain));
+        for privileged in [
+            Holding {
+                roles: vec!["introspector".into()],
+                scopes: vec![],
+            },
+            Holding {
+                roles: vec![],
+                scopes: vec!["openid".into(), "admin".into()],
+            },
+        ] {
+            assert!(!registrant.may_confer(&privileged));
+            assert!(!registrant.may_act_on(&privileged));
         }
     }
 }

@@ -5,7 +5,7 @@ use super::{ManageError, Service, dedup_sorted, invalid, validate_role};
 use crate::audit::AuditEvent;
 use crate::crypto::tokens::{CLIENT_SECRET_PREFIX, Secret};
 use crate::oauth::client::resources as client_resources;
-use crate::oauth::client::{AUTH_METHODS, GRANT_TYPES};
+use crate::oauth::client::{AUTH_METHODS, ClientOrigin, GRANT_TYPES};
 use crate::oauth::{redirect_uri, scope};
 use crate::store::audit::Change;
 use crate::store::models::clients::{self as rows, ClientRecord, ClientRow};
@@ -35,6 +35,19 @@ pub struct ClientView {
     pub resources: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Who registered it: `cli`, `api` (operators), `registration` (RFC 7591) or
+    /// `metadata_document`. The janitor deletes clients of the last two once unused for
+    /// `registration.idle_days`; promoting one makes it an operator's.
+    pub origin: String,
+    /// When a token was last issued to it (to the hour); `None`: never.
+    pub last_used_at: Option<i64>,
+    /// OIDC `application_type` (`web`, `native`) of a self-registered client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
 }
 
 pub(super) fn json_list(raw: &str) -> Result<Vec<String>, ManageError> {
@@ -68,6 +81,11 @@ impl TryFrom<ClientRecord> for ClientView {
             roles: r.roles,
             created_at: r.row.created_at,
             updated_at: r.row.updated_at,
+            origin: r.row.origin,
+            last_used_at: r.row.last_used_at,
+            application_type: r.row.application_type,
+            client_uri: r.row.client_uri,
+            logo_uri: r.row.logo_uri,
         })
     }
 }
@@ -90,6 +108,13 @@ pub struct NewClient {
     pub access_token_lifetime: Option<i64>,
     pub refresh_token_lifetime: Option<i64>,
     pub resources: Vec<String>,
+    /// Who registers it; `None`: the caller's kind (`cli` for the CLI, `api` for the
+    /// admin API).
+    pub origin: Option<ClientOrigin>,
+    /// Metadata of self-registered clients (`manage::registration`).
+    pub application_type: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
 }
 
 /// Fields to change; `None` leaves a field as it is, lists are replaced whole.
@@ -277,18 +302,72 @@ pub(super) fn validate_row(row: &ClientRow, view: &ClientView) -> Result<(), Man
     for role in &view.roles {
         validate_role(role)?;
     }
+    validate_origin(row, view)
+}
+
+/// What a client's origin demands: a self-registered client holds no role, never the
+/// `admin` scope, always asks for consent and uses PKCE, whoever writes it (an operator
+/// who wants more promotes it first); its metadata URLs are https.
+fn validate_origin(row: &ClientRow, view: &ClientView) -> Result<(), ManageError> {
+    let origin = ClientOrigin::parse(&row.origin).ok_or_else(|| {
+        invalid(
+            "origin",
+            "must be one of cli, api, registration, metadata_document",
+        )
+    })?;
+    if origin.is_dynamic() {
+        if !view.roles.is_empty() {
+            return Err(invalid(
+                "roles",
+                "a self-registered client holds no roles; promote it first",
+            ));
+        }
+        if view.scope.split(' ').any(|s| s == "admin") {
+            return Err(invalid(
+                "scope",
+                "a self-registered client never holds the admin scope; promote it first",
+            ));
+        }
+        if row.first_party {
+            return Err(invalid(
+                "first_party",
+                "a self-registered client always asks for consent; promote it first",
+            ));
+        }
+        if !row.require_pkce {
+            return Err(invalid(
+                "require_pkce",
+                "a self-registered client always uses PKCE",
+            ));
+        }
+    }
+    if let Some(kind) = &row.application_type
+        && kind != "web"
+        && kind != "native"
+    {
+        return Err(invalid("application_type", "must be web or native"));
+    }
+    for (field, value) in [("client_uri", &row.client_uri), ("logo_uri", &row.logo_uri)] {
+        if let Some(uri) = value {
+            let https = uri.len() <= 2048
+                && url::Url::parse(uri).is_ok_and(|u| u.scheme() == "https" && u.has_host());
+            if !https {
+                return Err(invalid(field, "must be an https URL"));
+            }
+        }
+    }
     Ok(())
 }
 
 /// What a client holds: its roles and the scopes it may be granted.
-fn holding(record: &ClientRecord) -> Result<Holding, ManageError> {
+pub(super) fn holding(record: &ClientRecord) -> Result<Holding, ManageError> {
     Ok(Holding {
         roles: record.roles.clone(),
         scopes: json_list(&record.row.scopes)?,
     })
 }
 
-fn store_error_for_client(err: StoreError) -> ManageError {
+pub(super) fn store_error_for_client(err: StoreError) -> ManageError {
     match err {
         StoreError::Conflict => ManageError::Conflict(super::CLIENT_ID_TAKEN),
         StoreError::NotFound => ManageError::NotFound("client"),
@@ -298,13 +377,28 @@ fn store_error_for_client(err: StoreError) -> ManageError {
     }
 }
 
+/// Work done in the transaction that inserts a new client, after the insert: it may
+/// refuse (rolling the insert back) or return details for the audit event.
+pub(super) type Along = Box<
+    dyn FnOnce(&mut DbConnection, i64) -> Result<serde_json::Value, ManageError> + Send + 'static,
+>;
+
+/// What a self-registration adds to `create_client` (`create_client_with`).
+#[derive(Default)]
+pub(super) struct Creation {
+    pub registration_token_digest: Option<[u8; 32]>,
+    /// The audit event's type; `client.created` when `None`.
+    pub event_type: Option<&'static str>,
+    pub along: Option<Along>,
+}
+
 /// What a write did to a client, decided on the locked row inside the transaction.
-struct Written<T> {
-    value: T,
+pub(super) struct Written<T> {
+    pub value: T,
     /// What the client holds after the change (`None`: it is gone); the caller must be
     /// allowed to confer it.
-    after: Option<Holding>,
-    event: AuditEvent,
+    pub after: Option<Holding>,
+    pub event: AuditEvent,
 }
 
 /// `change` applied to the client `record`, checked as a whole (`validate_row`).
@@ -367,7 +461,7 @@ impl Service {
     /// itself, refuse when the client would then hold more than the caller may confer,
     /// and append the audit row. A refusal rolls everything back; an access refusal is
     /// then recorded on its own.
-    async fn write_client<T: Send + 'static>(
+    pub(super) async fn write_client<T: Send + 'static>(
         &self,
         by: Caller,
         client_id: &str,
@@ -413,7 +507,19 @@ impl Service {
         by: impl Into<Caller>,
         new: NewClient,
     ) -> Result<CreatedClient, ManageError> {
-        let by = by.into();
+        self.create_client_with(by.into(), new, Creation::default())
+            .await
+    }
+
+    /// `create_client` with what a self-registration adds: the digest of its
+    /// registration access token, its own audit event, and work that must commit with
+    /// the new row or not at all (`Creation::along`).
+    pub(super) async fn create_client_with(
+        &self,
+        by: Caller,
+        new: NewClient,
+        creation: Creation,
+    ) -> Result<CreatedClient, ManageError> {
         let client_id = match new.client_id {
             Some(id) => {
                 validate_client_id(&id)?;
@@ -449,6 +555,7 @@ impl Service {
         });
         let secret = confidential.then(|| Secret::generate(CLIENT_SECRET_PREFIX));
         let now = self.clock.now();
+        let origin = new.origin.unwrap_or_else(|| by.origin());
         let row = ClientRow {
             client_id,
             name: new.name.trim().to_owned(),
@@ -469,6 +576,12 @@ impl Service {
             instance: rows::new_instance(),
             resources: to_json(&dedup_sorted(new.resources)),
             require_mfa: new.require_mfa,
+            origin: origin.as_str().to_owned(),
+            last_used_at: None,
+            registration_token_digest: creation.registration_token_digest.map(|d| d.to_vec()),
+            application_type: new.application_type,
+            client_uri: new.client_uri,
+            logo_uri: new.logo_uri,
         };
         let roles = dedup_sorted(new.roles);
         let view = ClientView::try_from(ClientRecord {
@@ -476,24 +589,37 @@ impl Service {
             roles: roles.clone(),
         })?;
         validate_row(&row, &view)?;
+        let event_type = creation.event_type.unwrap_or("client.created");
         if !by.may_confer(&Holding {
             roles: roles.clone(),
             scopes: scopes.clone(),
         }) {
             let err = ManageError::Denied(super::CONFERS_MORE);
             let subject = Some(view.client_id.as_str());
-            return self
-                .denied(by.actor(), "client.created", subject, err)
-                .await;
+            return self.denied(by.actor(), event_type, subject, err).await;
         }
-        let event = AuditEvent::new("client.created")
+        let event = AuditEvent::new(event_type)
             .by(by.actor().clone())
             .subject(view.client_id.clone())
             .details(serde_json::json!({ "after": view }));
+        let along = creation.along;
         let inserted = self
             .store
             .run_recorded(Change::Other, now, Some(event.clone()), move |conn| {
                 rows::insert(conn, &row, &roles).map_err(store_error_for_client)?;
+                let event = match along {
+                    Some(along) => {
+                        let more = along(conn, now)?;
+                        let mut details = event.details.clone();
+                        if let (Some(into), serde_json::Value::Object(more)) =
+                            (details.as_object_mut(), more)
+                        {
+                            into.extend(more);
+                        }
+                        event.details(details)
+                    }
+                    None => event,
+                };
                 Ok::<_, ManageError>(((), Some(event)))
             })
             .await;

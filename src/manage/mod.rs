@@ -6,6 +6,7 @@ pub mod authority;
 pub mod clients;
 pub mod factors;
 pub mod keys;
+pub mod registration;
 pub mod transfer;
 pub mod users;
 
@@ -35,6 +36,13 @@ pub enum ManageError {
     Password(#[from] PasswordError),
     #[error(transparent)]
     Store(StoreError),
+    /// A presented credential (an initial or a registration access token) is unknown,
+    /// spent, expired, or not this client's: nothing was read or written.
+    #[error("the presented token is not valid")]
+    Unauthenticated,
+    /// A bound on stored rows is reached (`registration.max_clients`): retry later.
+    #[error("too many {0}; retry later")]
+    Full(&'static str),
 }
 
 /// What a `Conflict` says, kept next to the field it is about so callers (the admin API)
@@ -55,7 +63,9 @@ impl ManageError {
             | Self::Refused(_)
             | Self::Denied(_)
             | Self::Password(_)
-            | Self::Store(_) => None,
+            | Self::Store(_)
+            | Self::Unauthenticated
+            | Self::Full(_) => None,
         }
     }
 }
@@ -84,7 +94,9 @@ impl crate::store::audit::RecordedError for ManageError {
             | Self::Conflict(_)
             | Self::Refused(_)
             | Self::Denied(_)
-            | Self::Password(_)) => Err(other),
+            | Self::Password(_)
+            | Self::Unauthenticated
+            | Self::Full(_)) => Err(other),
         }
     }
 }

@@ -139,6 +139,7 @@ pub fn validate(
     form: &FormMap,
     client: &RegisteredClient,
     redirect_uri: String,
+    registration: &crate::config::RegistrationConfig,
 ) -> Result<AuthorizationRequest, ErrorRedirect> {
     let state = form.get("state").map(str::to_owned);
     let fail = |error: OAuthError| ErrorRedirect {
@@ -186,7 +187,11 @@ pub fn validate(
         None => None,
     };
     let scope = grant_scope(requested.as_ref(), &client.scope).map_err(&fail)?;
-    let resources = resources::grant(&form.all("resource"), &client.resources).map_err(&fail)?;
+    let resources = resources::grant(
+        &form.all("resource"),
+        client.resources_allowed(registration),
+    )
+    .map_err(&fail)?;
 
     let code_challenge = pkce::challenge_from_request(
         form.get("code_challenge"),

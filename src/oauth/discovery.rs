@@ -32,6 +32,21 @@ pub struct ProviderMetadata {
     pub claims_parameter_supported: bool,
     pub request_parameter_supported: bool,
     pub request_uri_parameter_supported: bool,
+    /// RFC 7591 section 3, RFC 8414 section 2: only while registration is open
+    /// (`registration.mode` other than `closed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+}
+
+/// The metadata of the server `config` describes: `metadata`, with what the settings turn
+/// on.
+pub fn for_config(config: &crate::config::Config) -> ProviderMetadata {
+    let issuer = config.issuer.as_str();
+    let mut m = metadata(issuer);
+    if config.registration.enabled() {
+        m.registration_endpoint = Some(format!("{issuer}/register"));
+    }
+    m
 }
 
 pub fn metadata(issuer: &str) -> ProviderMetadata {
@@ -94,6 +109,7 @@ pub fn metadata(issuer: &str) -> ProviderMetadata {
         claims_parameter_supported: false,
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
+        registration_endpoint: None,
     }
 }
 
@@ -105,5 +121,6 @@ mod tests {
     fn endpoints_hang_off_the_issuer() {
         let m = metadata("https://id.example.com/tenant");
         assert_eq!(m.jwks_uri, "https://id.example.com/tenant/jwks.json");
+        assert_eq!(m.registration_endpoint, None);
     }
 }

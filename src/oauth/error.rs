@@ -1,7 +1,7 @@
 //! The error vocabulary of the protocol: one variant per registered error code (docs/architecture.md, convention 2).
 //!
-//! RFC 6749 sections 4.1.2.1 and 5.2, RFC 6750 section 3.1, RFC 7009 section 2.2.1 and
-//! OpenID Connect Core section 3.1.2.6. The mapping to HTTP (status, body, headers) lives in
+//! RFC 6749 sections 4.1.2.1 and 5.2, RFC 6750 section 3.1, RFC 7009 section 2.2.1,
+//! RFC 7591 section 3.2.2 and OpenID Connect Core section 3.1.2.6. The mapping to HTTP (status, body, headers) lives in
 //! `crate::http::errors` and nowhere else.
 
 use std::borrow::Cow;
@@ -128,6 +128,14 @@ pub enum OAuthError {
     RequestNotSupported(Description),
     /// `request_uri_not_supported` (OpenID Connect Core section 3.1.2.6).
     RequestUriNotSupported(Description),
+    /// `invalid_redirect_uri` (RFC 7591 section 3.2.2): a redirection URI a registration
+    /// may not have.
+    InvalidRedirectUri(Description),
+    /// `invalid_client_metadata` (RFC 7591 section 3.2.2): any other metadata value the
+    /// registration policy refuses.
+    InvalidClientMetadata(Description),
+    /// `invalid_software_statement` (RFC 7591 section 3.2.2): this server accepts none.
+    InvalidSoftwareStatement(Description),
 }
 
 impl OAuthError {
@@ -149,6 +157,18 @@ impl OAuthError {
 
     pub fn invalid_scope(description: impl Into<Description>) -> Self {
         Self::InvalidScope(description.into())
+    }
+
+    pub fn invalid_client_metadata(description: impl Into<Description>) -> Self {
+        Self::InvalidClientMetadata(description.into())
+    }
+
+    pub fn invalid_redirect_uri(description: impl Into<Description>) -> Self {
+        Self::InvalidRedirectUri(description.into())
+    }
+
+    pub fn invalid_token(description: impl Into<Description>) -> Self {
+        Self::InvalidToken(description.into())
     }
 
     pub fn unauthorized_client(description: impl Into<Description>) -> Self {
@@ -198,6 +218,9 @@ impl OAuthError {
             Self::InteractionRequired(_) => "interaction_required",
             Self::RequestNotSupported(_) => "request_not_supported",
             Self::RequestUriNotSupported(_) => "request_uri_not_supported",
+            Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            Self::InvalidClientMetadata(_) => "invalid_client_metadata",
+            Self::InvalidSoftwareStatement(_) => "invalid_software_statement",
         }
     }
 
@@ -223,7 +246,10 @@ impl OAuthError {
             | Self::ConsentRequired(description)
             | Self::InteractionRequired(description)
             | Self::RequestNotSupported(description)
-            | Self::RequestUriNotSupported(description) => description.as_str(),
+            | Self::RequestUriNotSupported(description)
+            | Self::InvalidRedirectUri(description)
+            | Self::InvalidClientMetadata(description)
+            | Self::InvalidSoftwareStatement(description) => description.as_str(),
         };
         (!text.is_empty()).then_some(text)
     }
@@ -259,7 +285,10 @@ impl OAuthError {
             | Self::ConsentRequired(_)
             | Self::InteractionRequired(_)
             | Self::RequestNotSupported(_)
-            | Self::RequestUriNotSupported(_) => 400,
+            | Self::RequestUriNotSupported(_)
+            | Self::InvalidRedirectUri(_)
+            | Self::InvalidClientMetadata(_)
+            | Self::InvalidSoftwareStatement(_) => 400,
         }
     }
 }
@@ -316,6 +345,9 @@ mod tests {
             OAuthError::InteractionRequired(d("ir")),
             OAuthError::RequestNotSupported(d("rn")),
             OAuthError::RequestUriNotSupported(d("ru")),
+            OAuthError::InvalidRedirectUri(d("iru")),
+            OAuthError::InvalidClientMetadata(d("icm")),
+            OAuthError::InvalidSoftwareStatement(d("iss")),
         ]
     }
 
@@ -348,6 +380,9 @@ mod tests {
                 ("interaction_required", 400),
                 ("request_not_supported", 400),
                 ("request_uri_not_supported", 400),
+                ("invalid_redirect_uri", 400),
+                ("invalid_client_metadata", 400),
+                ("invalid_software_statement", 400),
             ]
         );
     }

@@ -15,6 +15,7 @@ pub mod logout;
 pub mod mfa;
 pub mod pkce;
 pub mod redirect_uri;
+pub mod registration;
 pub mod revocation;
 pub mod scope;
 pub mod standing;

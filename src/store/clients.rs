@@ -27,6 +27,9 @@ pub struct StoredClient {
     pub instance: String,
     pub resources: String,
     pub require_mfa: bool,
+    /// `cli`, `api`, `registration` or `metadata_document`.
+    pub origin: String,
+    pub last_used_at: Option<i64>,
 }
 
 // Never the secret digest.
@@ -61,6 +64,8 @@ impl From<ClientRecord> for StoredClient {
             instance: row.instance,
             resources: row.resources,
             require_mfa: row.require_mfa,
+            origin: row.origin,
+            last_used_at: row.last_used_at,
         }
     }
 }
@@ -72,6 +77,21 @@ impl Store {
             .run(move |conn| rows::find(conn, &client_id))
             .await?
             .map(StoredClient::from))
+    }
+
+    /// Notes that a token was issued at `now` to this registration of the client, unless
+    /// it was noted after `stale_before` already. Whether a row changed is of no interest
+    /// to the caller.
+    pub async fn note_client_used(
+        &self,
+        client_id: String,
+        instance: String,
+        now: i64,
+        stale_before: i64,
+    ) -> Result<(), StoreError> {
+        self.run(move |conn| rows::touch_last_used(conn, &client_id, &instance, now, stale_before))
+            .await
+            .map(|_| ())
     }
 
     /// The `redirect_uris` (each a JSON list) of every enabled client: what the origins

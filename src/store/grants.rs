@@ -152,6 +152,9 @@ pub struct GrantClient {
     pub instance: String,
     /// The RFC 8707 resources the client may name now.
     pub resources: Vec<String>,
+    /// Who registered it now (`cli`, `api`, `registration`, `metadata_document`): what its
+    /// resources mean depends on it.
+    pub origin: String,
 }
 
 /// A grant's user as a refresh sees it: roles are read fresh on every use.
@@ -363,6 +366,7 @@ impl Store {
                             scopes: client.scopes,
                             instance: client.instance,
                             resources: stored_list(&client.resources, "client resources")?,
+                            origin: client.origin,
                         },
                         user: user.map(|u| GrantUser {
                             disabled: u.disabled,

@@ -43,6 +43,12 @@ diesel::table! {
         instance -> Text,
         resources -> Text,
         require_mfa -> Bool,
+        origin -> Text,
+        last_used_at -> Nullable<BigInt>,
+        registration_token_digest -> Nullable<Binary>,
+        application_type -> Nullable<Text>,
+        client_uri -> Nullable<Text>,
+        logo_uri -> Nullable<Text>,
     }
 }
 
@@ -259,8 +265,19 @@ diesel::allow_tables_to_appear_in_same_query!(
     revocation_epoch,
     replica_leases,
     user_factors,
-    recovery_codes
+    recovery_codes,
+    initial_access_tokens
 );
+
+diesel::table! {
+    initial_access_tokens (id) {
+        id -> Text,
+        digest -> Binary,
+        uses_left -> BigInt,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+    }
+}
 
 diesel::table! {
     user_factors (id) {

@@ -92,9 +92,10 @@ const NARROW: &[(&str, &str, &[&str], &str)] = &[
     (
         "manage",
         "oauth",
-        &["redirect_uri", "scope", "client", "mfa"],
-        "manage may use oauth's pure rules (redirect URIs, scopes, client metadata names) and \
-         the second-factor kit that seals a provisioned TOTP secret (mfa) only",
+        &["redirect_uri", "scope", "client", "mfa", "registration"],
+        "manage may use oauth's pure rules (redirect URIs, scopes, client metadata names, the \
+         registration policy's checked `Registration`) and the second-factor kit that seals \
+         a provisioned TOTP secret (mfa) only",
     ),
 ];
 

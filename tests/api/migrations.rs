@@ -4,8 +4,8 @@ use diesel::prelude::*;
 use portcullis::store::migrate;
 use portcullis::store::schema::{
     audit_events, audit_throttled, authorization_codes, authorization_requests, client_roles,
-    clients, consents, grants, leases, login_failures, refresh_tokens, sessions, signing_keys,
-    user_roles, users,
+    clients, consents, grants, initial_access_tokens, leases, login_failures, refresh_tokens,
+    sessions, signing_keys, user_roles, users,
 };
 use portcullis::store::{DatabaseUrl, DbConnection, StoreError};
 
@@ -115,6 +115,15 @@ fn query_every_table(conn: &mut DbConnection) -> Result<(), StoreError> {
             consents::updated_at,
         ))
         .load::<(String, String, String, i64, i64)>(conn)?;
+    initial_access_tokens::table
+        .select((
+            initial_access_tokens::id,
+            initial_access_tokens::digest,
+            initial_access_tokens::uses_left,
+            initial_access_tokens::expires_at,
+            initial_access_tokens::created_at,
+        ))
+        .load::<(String, Vec<u8>, i64, i64, i64)>(conn)?;
     Ok(())
 }
 

@@ -234,6 +234,12 @@ async fn defaults_give_every_endpoint_a_generous_bucket() {
             continue;
         }
         let b = limits.endpoints[name];
+        if *name == "register" {
+            // Deliberately tight: each registration is a row, and a client registers
+            // once per installation.
+            assert!(b.per_second >= 1 && b.burst >= 10, "{name}: {b:?}");
+            continue;
+        }
         assert!(b.per_second >= 50 && b.burst >= 200, "{name}: {b:?}");
     }
     assert_eq!(limits.endpoints.len() + 1, ENDPOINT_BUCKETS.len());

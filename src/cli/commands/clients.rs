@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::CliError;
 use super::output::{Output, print_json, to_json};
-use crate::cli::ClientCommand;
+use crate::cli::{ClientCommand, RegistrationTokenCommand};
 use crate::manage::Service;
 use crate::manage::authority::Caller;
 use crate::manage::clients::{ClientUpdate, ClientView, NewClient};
@@ -37,6 +37,12 @@ fn print_client(c: &ClientView) {
     println!("roles:                      {}", c.roles.join(" "));
     println!("resources:                  {}", c.resources.join(" "));
     println!("disabled:                   {}", c.disabled);
+    println!("origin:                     {}", c.origin);
+    println!(
+        "last_used_at:               {}",
+        c.last_used_at
+            .map_or_else(|| "never".to_owned(), |t| t.to_string())
+    );
 }
 
 pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Result<(), CliError> {
@@ -79,6 +85,10 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
                         access_token_lifetime,
                         refresh_token_lifetime,
                         resources,
+                        origin: None,
+                        application_type: None,
+                        client_uri: None,
+                        logo_uri: None,
                     },
                 )
                 .await?;
@@ -100,12 +110,12 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
             let clients = svc.list_clients().await?;
             out.show(&clients, |clients| {
                 println!(
-                    "{:<36}  {:<24}  {:<12}  grants",
-                    "client_id", "name", "type"
+                    "{:<36}  {:<24}  {:<12}  {:<17}  {:<10}  grants",
+                    "client_id", "name", "type", "origin", "last_used"
                 );
                 for c in clients {
                     println!(
-                        "{:<36}  {:<24}  {:<12}  {}",
+                        "{:<36}  {:<24}  {:<12}  {:<17}  {:<10}  {}",
                         c.client_id,
                         c.client_name,
                         if c.confidential {
@@ -113,6 +123,9 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
                         } else {
                             "public"
                         },
+                        c.origin,
+                        c.last_used_at
+                            .map_or_else(|| "never".to_owned(), |t| t.to_string()),
                         c.grant_types.join(",")
                     );
                 }
@@ -170,6 +183,20 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
             svc.delete_client(&actor, &client_id).await?;
             out.show(&json!({ "deleted": client_id }), |_| {
                 println!("deleted client {client_id}");
+            })?;
+        }
+        ClientCommand::Promote { client_id } => {
+            show(&svc.promote_client(&actor, &client_id).await?)?;
+        }
+        ClientCommand::RegistrationToken(RegistrationTokenCommand::Create { uses, expires_in }) => {
+            let created = svc
+                .create_registration_token(&actor, uses, expires_in)
+                .await?;
+            out.show(&created, |t| {
+                println!("id:         {}", t.id);
+                println!("uses:       {}", t.uses);
+                println!("expires_at: {}", t.expires_at);
+                println!("token:      {}   (shown once)", t.token);
             })?;
         }
         ClientCommand::RotateSecret { client_id } => {

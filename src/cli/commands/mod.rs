@@ -57,7 +57,9 @@ impl From<ManageError> for CliError {
             | ManageError::Refused(_)
             | ManageError::Denied(_)
             | ManageError::Password(_)
-            | ManageError::Store(_)) => Self::Manage(other),
+            | ManageError::Store(_)
+            | ManageError::Unauthenticated
+            | ManageError::Full(_)) => Self::Manage(other),
         }
     }
 }

@@ -32,6 +32,7 @@ fn exported_client(
     include_credentials: bool,
 ) -> Result<ExportedClient, ManageError> {
     let digest = record.row.secret_digest.clone();
+    let registration_digest = record.row.registration_token_digest.clone();
     let view = ClientView::try_from(record)?;
     Ok(ExportedClient {
         client_id: view.client_id,
@@ -55,6 +56,14 @@ fn exported_client(
         client_secret_digest: digest
             .filter(|_| include_credentials)
             .map(|d| URL_SAFE_NO_PAD.encode(d)),
+        registration_token_digest: registration_digest
+            .filter(|_| include_credentials)
+            .map(|d| URL_SAFE_NO_PAD.encode(d)),
+        origin: view.origin,
+        last_used_at: view.last_used_at,
+        application_type: view.application_type,
+        client_uri: view.client_uri,
+        logo_uri: view.logo_uri,
     })
 }
 

@@ -84,9 +84,32 @@ pub struct ExportedClient {
     /// existed, which import as "not required", what those clients asked for then.
     #[serde(default)]
     pub require_mfa: bool,
+    /// Who registered it; absent in files written before issue 21, whose clients were
+    /// all made by operators (`cli`).
+    #[serde(default = "operator_origin")]
+    pub origin: String,
+    /// When a token was last issued to it, so a self-registered client moved to another
+    /// server is not taken for idle there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<i64>,
+    /// Metadata of a self-registered client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
     /// base64url SHA-256 of the secret; only with `include_credentials`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_digest: Option<String>,
+    /// base64url SHA-256 of a self-registered client's registration access token (RFC
+    /// 7592); only with `include_credentials`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_token_digest: Option<String>,
+}
+
+fn operator_origin() -> String {
+    "cli".to_owned()
 }
 
 /// Credentials are not the kind of thing a `{:?}` should print.

@@ -49,7 +49,9 @@ fn user_row(
         | ManageError::Refused(_)
         | ManageError::Denied(_)
         | ManageError::Password(_)
-        | ManageError::Store(_)) => other,
+        | ManageError::Store(_)
+        | ManageError::Unauthenticated
+        | ManageError::Full(_)) => other,
     };
     if u.id.is_empty() || u.id.len() > 128 {
         return Err(invalid(
@@ -109,7 +111,9 @@ fn client_row(
         | ManageError::Refused(_)
         | ManageError::Denied(_)
         | ManageError::Password(_)
-        | ManageError::Store(_)) => other,
+        | ManageError::Store(_)
+        | ManageError::Unauthenticated
+        | ManageError::Full(_)) => other,
     };
     validate_client_id(&c.client_id).map_err(at)?;
     let secret_digest = match (&c.client_secret_digest, include_credentials) {
@@ -129,6 +133,24 @@ fn client_row(
                 })?;
             Some(bytes)
         }
+        (Some(_), false) | (None, _) => None,
+    };
+    let registration_token_digest = match (&c.registration_token_digest, include_credentials) {
+        (Some(digest), true) => Some(
+            URL_SAFE_NO_PAD
+                .decode(digest)
+                .ok()
+                .filter(|b| b.len() == 32)
+                .ok_or_else(|| {
+                    invalid(
+                        "registration_token_digest",
+                        format!(
+                            "client `{}`: must be a base64url SHA-256 digest",
+                            c.client_id
+                        ),
+                    )
+                })?,
+        ),
         (Some(_), false) | (None, _) => None,
     };
     let scopes: Vec<String> = c.scope.split_whitespace().map(str::to_owned).collect();
@@ -155,6 +177,13 @@ fn client_row(
         instance: client_rows::new_instance(),
         resources: to_json(&dedup_in_order(&c.resources)),
         require_mfa: c.require_mfa,
+        origin: c.origin.clone(),
+        // An existing client keeps its own (`import_client`).
+        last_used_at: c.last_used_at,
+        registration_token_digest,
+        application_type: c.application_type.clone(),
+        client_uri: c.client_uri.clone(),
+        logo_uri: c.logo_uri.clone(),
     };
     let roles = dedup_sorted(c.roles.clone());
     let view = ClientView::try_from(ClientRecord {
@@ -282,7 +311,9 @@ fn client_json(row: &ClientRow, roles: &[String]) -> Result<serde_json::Value, S
         | ManageError::Conflict(_)
         | ManageError::Refused(_)
         | ManageError::Denied(_)
-        | ManageError::Password(_)) => {
+        | ManageError::Password(_)
+        | ManageError::Unauthenticated
+        | ManageError::Full(_)) => {
             StoreError::Corrupt(format!("client `{}`: {other}", row.client_id))
         }
     })?;
@@ -303,8 +334,12 @@ fn import_client(
         return Ok(Change::Created(client_json(row, roles)?));
     };
     let mut next = row.clone();
-    // The same registration, updated: its tokens stay its own.
+    // The same registration, updated: its tokens stay its own, and its use is its own.
     next.instance = existing.row.instance.clone();
+    next.last_used_at = existing.row.last_used_at;
+    if !include_credentials || row.registration_token_digest.is_none() {
+        next.registration_token_digest = existing.row.registration_token_digest.clone();
+    }
     if !include_credentials || row.secret_digest.is_none() {
         // Keep the secret in use, unless the client became public.
         next.secret_digest = existing

@@ -350,6 +350,8 @@ mod tests {
             disabled: false,
             instance: "i1".into(),
             require_mfa: false,
+            origin: crate::oauth::client::ClientOrigin::Cli,
+            last_used_at: None,
         }
     }
 

@@ -64,4 +64,16 @@ impl ClientCache {
         }
         Ok(client)
     }
+
+    /// Records in the cached entry, if there is one, that the client was noted as used at
+    /// `now`, so the entry's remaining seconds do not ask for the same write again.
+    pub fn note_used(&self, client_id: &str, now: i64) {
+        if let Ok(mut entries) = self.entries.write()
+            && let Some((_, Some(client))) = entries.get_mut(client_id)
+        {
+            let mut updated = RegisteredClient::clone(client);
+            updated.last_used_at = Some(now);
+            *client = Arc::new(updated);
+        }
+    }
 }

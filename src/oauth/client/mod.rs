@@ -42,6 +42,62 @@ pub fn client_subject(client_id: &str) -> String {
 /// it never ends in a code.
 pub const ACCOUNT_CLIENT_ID: &str = "portcullis-account";
 
+/// How a client came to be registered (issue 21): by an operator at the command line
+/// (`cli`) or through the admin API (`api`), by itself at the registration endpoint
+/// (`registration`, RFC 7591), or from its client ID metadata document
+/// (`metadata_document`). The last two are *dynamic*: they hold no roles and never the
+/// `admin` scope (`manage::clients` refuses it on every write), may name the resources
+/// `registration.allowed_resources` allows (`resources::AllowList`), and are deleted by
+/// the janitor once unused for `registration.idle_days`. Promoting one makes it an
+/// operator's (`cli` or `api`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientOrigin {
+    Cli,
+    Api,
+    Registration,
+    MetadataDocument,
+}
+
+impl ClientOrigin {
+    pub const ALL: [ClientOrigin; 4] = [
+        ClientOrigin::Cli,
+        ClientOrigin::Api,
+        ClientOrigin::Registration,
+        ClientOrigin::MetadataDocument,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cli => "cli",
+            Self::Api => "api",
+            Self::Registration => "registration",
+            Self::MetadataDocument => "metadata_document",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == value)
+    }
+
+    /// Registered by the client itself rather than by an operator.
+    pub fn is_dynamic(self) -> bool {
+        match self {
+            Self::Cli | Self::Api => false,
+            Self::Registration | Self::MetadataDocument => true,
+        }
+    }
+}
+
+impl fmt::Display for ClientOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How stale a client's `last_used_at` may be before a token issued to it writes it
+/// again: at most one write per client per this many seconds, not one per token.
+pub const LAST_USED_GRANULARITY_SECS: i64 = 3600;
+
 /// The grant types Portcullis implements, by their RFC 6749 names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GrantType {
@@ -193,11 +249,21 @@ pub struct RegisteredClient {
     /// Every user signing in through this client must use a second factor, whatever
     /// their roles (issue 20's policy; `config.mfa.required_roles` is the other half).
     pub require_mfa: bool,
+    /// Who registered it (see `ClientOrigin`).
+    pub origin: ClientOrigin,
+    /// When a token was last issued to it, to `LAST_USED_GRANULARITY_SECS`.
+    pub last_used_at: Option<i64>,
 }
 
 impl RegisteredClient {
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.contains(grant)
+    }
+
+    /// Whether a token issued at `now` should write `last_used_at` again.
+    pub fn last_used_is_stale(&self, now: i64) -> bool {
+        self.last_used_at
+            .is_none_or(|at| at <= now - LAST_USED_GRANULARITY_SECS)
     }
 }
 
@@ -245,6 +311,24 @@ mod tests {
     }
 
     #[test]
+    fn origins_by_name() {
+        for origin in ClientOrigin::ALL {
+            assert_eq!(ClientOrigin::parse(origin.as_str()), Some(origin));
+            assert_eq!(origin.to_string(), origin.as_str());
+        }
+        assert_eq!(ClientOrigin::parse("CLI"), None);
+        assert_eq!(ClientOrigin::parse("metadata-document"), None);
+        let dynamic: Vec<_> = ClientOrigin::ALL
+            .into_iter()
+            .filter(|o| o.is_dynamic())
+            .collect();
+        assert_eq!(
+            dynamic,
+            [ClientOrigin::Registration, ClientOrigin::MetadataDocument]
+        );
+    }
+
+    #[test]
     fn grant_type_set() {
         let set: GrantTypes = [GrantType::RefreshToken, GrantType::Password]
             .into_iter()
@@ -282,6 +366,8 @@ mod tests {
             disabled: false,
             instance: "i1".into(),
             require_mfa: false,
+            origin: ClientOrigin::Cli,
+            last_used_at: None,
         };
         assert!(client.allows_grant(GrantType::ClientCredentials));
         assert!(!client.allows_grant(GrantType::Password));

@@ -5,7 +5,7 @@
 //! `manage::clients` (or by a newer version): it is an error, never a silently narrower
 //! client. Callers log it and answer `server_error`.
 
-use super::{AuthMethod, GrantType, RegisteredClient};
+use super::{AuthMethod, ClientOrigin, GrantType, RegisteredClient};
 use crate::oauth::scope::Scope;
 use crate::store::clients::StoredClient;
 
@@ -45,6 +45,7 @@ impl TryFrom<&StoredClient> for RegisteredClient {
         if !row.confidential && row.secret_digest.is_some() {
             return Err(corrupt("public client has a secret digest"));
         }
+        let origin = ClientOrigin::parse(&row.origin).ok_or_else(|| corrupt("unknown origin"))?;
         Ok(Self {
             client_id: row.client_id.clone(),
             client_name: row.name.clone(),
@@ -67,6 +68,8 @@ impl TryFrom<&StoredClient> for RegisteredClient {
             disabled: row.disabled,
             instance: row.instance.clone(),
             require_mfa: row.require_mfa,
+            origin,
+            last_used_at: row.last_used_at,
         })
     }
 }
@@ -96,6 +99,8 @@ mod tests {
             instance: "i1".into(),
             resources: "[]".into(),
             require_mfa: true,
+            origin: "registration".into(),
+            last_used_at: Some(42),
         }
     }
 
@@ -121,6 +126,8 @@ mod tests {
         assert!(client.first_party);
         assert!(client.require_pkce);
         assert!(client.require_mfa);
+        assert_eq!(client.origin, ClientOrigin::Registration);
+        assert_eq!(client.last_used_at, Some(42));
         assert_eq!(client.redirect_uris, vec!["https://app.example.com/cb"]);
         assert!(client.post_logout_redirect_uris.is_empty());
         assert_eq!(client.access_token_lifetime, Some(300));
@@ -181,6 +188,7 @@ mod tests {
             }),
             "public client has a secret digest"
         );
+        assert_eq!(problem(|r| r.origin = "operator".into()), "unknown origin");
         assert_eq!(
             problem(|r| r.redirect_uris = "nope".into()),
             "redirect_uris is not a JSON list"

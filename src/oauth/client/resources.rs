@@ -3,12 +3,19 @@
 //!
 //! A token minted for a resource server is a bearer credential that server can replay
 //! anywhere it is accepted, so the audience is never the client's free choice: a client
-//! names only resources from its registered allow-list (`resources`, set by an operator),
-//! compared byte for byte like redirect URIs, and anything else is `invalid_target`
-//! (RFC 8707 section 2). Later steps (redeeming a code, refreshing) may keep or narrow
-//! what an earlier step granted, never widen it, and never beyond the allow-list as it is
-//! now, so removing a resource from a client ends its use at the next refresh.
+//! names only resources its [`AllowList`] allows, and anything else is `invalid_target`
+//! (RFC 8707 section 2). For a client an operator registered, that is its `resources`,
+//! compared byte for byte like redirect URIs. For a client that registered itself (RFC
+//! 7591) or came from a metadata document, it is the resources the server lets such
+//! clients name (`registration.allowed_resources`, patterns) and, when the client listed
+//! some at registration, only those: so an MCP client that names its server only at
+//! `/authorize` works, and one that registered a list is held to it. Later steps
+//! (redeeming a code, refreshing) may keep or narrow what an earlier step granted, never
+//! widen it, and never beyond the allow-list as it is now, so removing a resource from a
+//! client (or a pattern from the configuration) ends its use at the next refresh.
 
+use super::ClientOrigin;
+use crate::config::{RegistrationConfig, ResourcePattern};
 use crate::oauth::error::OAuthError;
 
 /// Longest resource URI accepted, at registration and in requests.
@@ -38,10 +45,60 @@ fn invalid_target(description: &'static str) -> OAuthError {
     OAuthError::InvalidTarget(description.into())
 }
 
+/// What a client may name as a resource now.
+#[derive(Debug, Clone, Copy)]
+pub enum AllowList<'a> {
+    /// Set by an operator: these URIs, exactly.
+    Listed(&'a [String]),
+    /// A dynamically registered client: what `patterns` match, and of that only what it
+    /// `listed` at registration when it listed anything.
+    Registered {
+        listed: &'a [String],
+        patterns: &'a [ResourcePattern],
+    },
+}
+
+impl<'a> AllowList<'a> {
+    /// The allow-list of a client of this origin with these `listed` resources, under the
+    /// registration settings in force now.
+    pub fn for_client(
+        origin: ClientOrigin,
+        listed: &'a [String],
+        registration: &'a RegistrationConfig,
+    ) -> Self {
+        if origin.is_dynamic() {
+            Self::Registered {
+                listed,
+                patterns: &registration.allowed_resources,
+            }
+        } else {
+            Self::Listed(listed)
+        }
+    }
+
+    /// Whether `uri` (already checked with `check_uri`) may be named.
+    pub fn allows(&self, uri: &str) -> bool {
+        match self {
+            Self::Listed(listed) => listed.iter().any(|r| r == uri),
+            Self::Registered { listed, patterns } => {
+                crate::config::resource_pattern::any_matches(patterns, uri)
+                    && (listed.is_empty() || listed.iter().any(|r| r == uri))
+            }
+        }
+    }
+}
+
+impl super::RegisteredClient {
+    /// What this client may name as a resource under the registration settings in force.
+    pub fn resources_allowed<'a>(&'a self, registration: &'a RegistrationConfig) -> AllowList<'a> {
+        AllowList::for_client(self.origin, &self.resources, registration)
+    }
+}
+
 /// The resources a request that names `requested` is granted from the client's
-/// allow-list: each must be a valid resource URI listed there exactly. Nothing named,
+/// allow-list: each must be a valid resource URI the allow-list allows. Nothing named,
 /// nothing granted (the token is for this server).
-pub fn grant(requested: &[String], allow_list: &[String]) -> Result<Vec<String>, OAuthError> {
+pub fn grant(requested: &[String], allow_list: AllowList<'_>) -> Result<Vec<String>, OAuthError> {
     if requested.len() > MAX_RESOURCES {
         return Err(invalid_target("too many resource parameters"));
     }
@@ -51,7 +108,7 @@ pub fn grant(requested: &[String], allow_list: &[String]) -> Result<Vec<String>,
                 "resource must be an absolute URI without a fragment (RFC 8707)",
             ));
         }
-        if !allow_list.contains(resource) {
+        if !allow_list.allows(resource) {
             return Err(invalid_target("resource is not registered for this client"));
         }
     }
@@ -67,12 +124,12 @@ pub fn grant(requested: &[String], allow_list: &[String]) -> Result<Vec<String>,
 pub fn narrow(
     requested: &[String],
     held: &[String],
-    allow_list: &[String],
+    allow_list: AllowList<'_>,
 ) -> Result<Vec<String>, OAuthError> {
     if requested.is_empty() {
         let kept: Vec<String> = held
             .iter()
-            .filter(|r| allow_list.contains(r))
+            .filter(|r| allow_list.allows(r))
             .cloned()
             .collect();
         // Falling back to this server as the audience would be a different audience,
@@ -111,6 +168,10 @@ mod tests {
         items.iter().map(|s| (*s).to_owned()).collect()
     }
 
+    fn listed(items: &[String]) -> AllowList<'_> {
+        AllowList::Listed(items)
+    }
+
     #[test]
     fn only_absolute_uris_without_fragment() {
         assert!(check_uri("https://api.example.com/").is_ok());
@@ -133,11 +194,12 @@ mod tests {
     #[test]
     fn grant_takes_only_what_the_allow_list_names_exactly() {
         let allowed = list(&["https://a.example/", "https://b.example/api"]);
-        assert_eq!(grant(&[], &allowed).unwrap(), Vec::<String>::new());
+        let allowed = listed(&allowed);
+        assert_eq!(grant(&[], allowed).unwrap(), Vec::<String>::new());
         assert_eq!(
             grant(
                 &list(&["https://b.example/api", "https://a.example/"]),
-                &allowed
+                allowed
             )
             .unwrap(),
             list(&["https://a.example/", "https://b.example/api"])
@@ -150,40 +212,110 @@ mod tests {
             "https://a.example/#x",
             "nope",
         ] {
-            let err = grant(&list(&[bad]), &allowed).unwrap_err();
+            let err = grant(&list(&[bad]), allowed).unwrap_err();
             assert_eq!(err.code(), "invalid_target", "{bad}");
         }
         let many: Vec<String> = (0..17).map(|i| format!("https://a.example/{i}")).collect();
-        assert_eq!(grant(&many, &many).unwrap_err().code(), "invalid_target");
+        assert_eq!(
+            grant(&many, listed(&many)).unwrap_err().code(),
+            "invalid_target"
+        );
     }
 
     #[test]
     fn narrow_keeps_or_narrows_and_never_widens() {
         let allowed = list(&["https://a.example/", "https://b.example/"]);
+        let allowed = listed(&allowed);
         let held = list(&["https://a.example/", "https://b.example/"]);
-        assert_eq!(narrow(&[], &held, &allowed).unwrap(), held);
+        assert_eq!(narrow(&[], &held, allowed).unwrap(), held);
         assert_eq!(
-            narrow(&list(&["https://b.example/"]), &held, &allowed).unwrap(),
+            narrow(&list(&["https://b.example/"]), &held, allowed).unwrap(),
             list(&["https://b.example/"])
         );
         // Held only one: the other is a widening even though the client may name it.
         let one = list(&["https://a.example/"]);
-        let err = narrow(&list(&["https://b.example/"]), &one, &allowed).unwrap_err();
+        let err = narrow(&list(&["https://b.example/"]), &one, allowed).unwrap_err();
         assert_eq!(err.code(), "invalid_target");
         // A grant for this server only stays so.
-        let err = narrow(&list(&["https://a.example/"]), &[], &allowed).unwrap_err();
+        let err = narrow(&list(&["https://a.example/"]), &[], allowed).unwrap_err();
         assert_eq!(err.code(), "invalid_target");
-        assert!(narrow(&[], &[], &allowed).unwrap().is_empty());
+        assert!(narrow(&[], &[], allowed).unwrap().is_empty());
         // Removed from the allow-list since: dropped, and refused when nothing is left.
         let now_allowed = list(&["https://b.example/"]);
         assert_eq!(
-            narrow(&[], &held, &now_allowed).unwrap(),
+            narrow(&[], &held, listed(&now_allowed)).unwrap(),
             list(&["https://b.example/"])
         );
         assert_eq!(
-            narrow(&[], &one, &now_allowed).unwrap_err().code(),
+            narrow(&[], &one, listed(&now_allowed)).unwrap_err().code(),
             "invalid_target"
         );
+    }
+
+    fn registration(patterns: &[&str]) -> RegistrationConfig {
+        RegistrationConfig {
+            mode: crate::config::RegistrationMode::Open,
+            allowed_scopes: Vec::new(),
+            allowed_resources: patterns
+                .iter()
+                .map(|p| ResourcePattern::parse(p).unwrap())
+                .collect(),
+            idle_secs: 86_400,
+            max_clients: 10,
+        }
+    }
+
+    #[test]
+    fn dynamic_clients_name_what_the_patterns_allow_within_what_they_listed() {
+        let config = registration(&["https://mcp.example.com/*", "https://docs.example/api"]);
+        let none: Vec<String> = Vec::new();
+        let open = AllowList::for_client(ClientOrigin::Registration, &none, &config);
+        for ok in [
+            "https://mcp.example.com/",
+            "https://mcp.example.com/mcp",
+            "https://docs.example/api",
+        ] {
+            assert_eq!(grant(&list(&[ok]), open).unwrap(), list(&[ok]), "{ok}");
+        }
+        for bad in [
+            "https://mcp.example.com",
+            "https://mcp.example.com/../x",
+            "https://docs.example/api/",
+            "https://other.example/",
+        ] {
+            assert_eq!(
+                grant(&list(&[bad]), open).unwrap_err().code(),
+                "invalid_target",
+                "{bad}"
+            );
+        }
+        // What it listed at registration holds it, within the patterns as they are now.
+        let mine = list(&["https://mcp.example.com/mcp"]);
+        let held_to = AllowList::for_client(ClientOrigin::MetadataDocument, &mine, &config);
+        assert!(grant(&mine, held_to).is_ok());
+        assert_eq!(
+            grant(&list(&["https://mcp.example.com/other"]), held_to)
+                .unwrap_err()
+                .code(),
+            "invalid_target"
+        );
+        let narrowed = registration(&["https://docs.example/api"]);
+        let now = AllowList::for_client(ClientOrigin::Registration, &mine, &narrowed);
+        assert_eq!(grant(&mine, now).unwrap_err().code(), "invalid_target");
+        assert_eq!(
+            narrow(&[], &mine, now).unwrap_err().code(),
+            "invalid_target"
+        );
+        // An operator's client is held to its list, whatever the patterns say.
+        let operator = AllowList::for_client(ClientOrigin::Api, &none, &config);
+        assert_eq!(
+            grant(&list(&["https://mcp.example.com/mcp"]), operator)
+                .unwrap_err()
+                .code(),
+            "invalid_target"
+        );
+        let cli = AllowList::for_client(ClientOrigin::Cli, &mine, &narrowed);
+        assert!(grant(&mine, cli).is_ok());
     }
 
     #[test]

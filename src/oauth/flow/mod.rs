@@ -501,7 +501,7 @@ pub async fn begin(
     };
     let redirect_uri = authorize::client_and_redirect(form, client.as_deref())?;
     let client = client.ok_or(BrowserError::Page(UNKNOWN_CLIENT))?;
-    let request = match authorize::validate(form, &client, redirect_uri) {
+    let request = match authorize::validate(form, &client, redirect_uri, &ctx.config.registration) {
         Ok(r) => r,
         Err(e) => {
             return Ok(Step::Redirect(authorize::error_location(

@@ -98,10 +98,11 @@ pub async fn exchange(
     // RFC 8707 section 2.2: the token request may name resources too. A code whose
     // authorization request named some is held to them; one that named none is granted
     // from the client's allow-list here, at redemption.
+    let allowed = client.resources_allowed(&ctx.config.registration);
     let resources = if row.resources.is_empty() {
-        resources::grant(resources, &client.resources)?
+        resources::grant(resources, allowed)?
     } else {
-        resources::narrow(resources, &row.resources, &client.resources)?
+        resources::narrow(resources, &row.resources, allowed)?
     };
     let user = user_view(user);
     // Signed before the code is spent: once it is, a signing failure would leave the

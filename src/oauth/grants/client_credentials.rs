@@ -23,7 +23,10 @@ pub fn exchange(
         ));
     }
     let scope = grant_scope(requested, &client.scope)?;
-    let resources = resources::grant(resources, &client.resources)?;
+    let resources = resources::grant(
+        resources,
+        client.resources_allowed(&ctx.config.registration),
+    )?;
     let subject = client_subject(&client.client_id);
     let issued = issue::access_token(
         ctx,

@@ -32,7 +32,10 @@ pub async fn exchange(
     }
     // Scope first: a bad request costs no password check and no throttling slot.
     let scope = grant_scope(requested, &client.scope)?;
-    let resources = resources::grant(resources, &client.resources)?;
+    let resources = resources::grant(
+        resources,
+        client.resources_allowed(&ctx.config.registration),
+    )?;
     let user = match login::check_password(
         ctx,
         username,

@@ -12,7 +12,8 @@ use super::issue::{self, Subject};
 use super::{TokenResponse, new_refresh_token};
 use crate::audit::{AuditActor, AuditEvent};
 use crate::crypto::tokens::Secret;
-use crate::oauth::client::{RegisteredClient, resources};
+use crate::oauth::client::resources::AllowList;
+use crate::oauth::client::{ClientOrigin, RegisteredClient, resources};
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::{Scope, grant_scope};
@@ -109,7 +110,12 @@ pub async fn exchange(
     let scope = grant_scope(requested, &granted.intersection(&allowed_now))?;
     // The same for resources (RFC 8707 section 2.2): what was granted, within the
     // client's allow-list as the database holds it now.
-    let resources = resources::narrow(resources, &grant.resources, &current.resources)?;
+    let origin = ClientOrigin::parse(&current.origin).ok_or_else(|| {
+        tracing::error!(client_id = %grant.client_id, "stored client origin does not parse");
+        OAuthError::ServerError
+    })?;
+    let allowed = AllowList::for_client(origin, &current.resources, &ctx.config.registration);
+    let resources = resources::narrow(resources, &grant.resources, allowed)?;
 
     let next = new_refresh_token();
     let successor = NewRefreshToken {

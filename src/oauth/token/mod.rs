@@ -69,5 +69,30 @@ pub async fn exchange(
         .tokens_issued
         .with_label_values(&[grant.as_str()])
         .inc();
+    if client.last_used_is_stale(ctx.now) {
+        note_used(ctx, client).await;
+    }
     Ok(response)
+}
+
+/// Writes the client's `last_used_at` (at most once per `LAST_USED_GRANULARITY_SECS`),
+/// which keeps a dynamically registered client from the janitor. The tokens are issued
+/// already: a failure here is logged and costs the client nothing.
+async fn note_used(ctx: &Ctx<'_>, client: &super::client::RegisteredClient) {
+    let stale_before = ctx.now - super::client::LAST_USED_GRANULARITY_SECS;
+    match ctx
+        .store
+        .note_client_used(
+            client.client_id.clone(),
+            client.instance.clone(),
+            ctx.now,
+            stale_before,
+        )
+        .await
+    {
+        Ok(()) => ctx.clients.note_used(&client.client_id, ctx.now),
+        Err(err) => {
+            tracing::warn!(client_id = %client.client_id, error = %err, "could not note the client's last use");
+        }
+    }
 }

@@ -33,6 +33,19 @@ pub struct ClientRow {
     pub resources: String,
     /// Every user signing in through this client must use a second factor.
     pub require_mfa: bool,
+    /// Who registered it: `cli`, `api`, `registration` or `metadata_document`
+    /// (`oauth::client::ClientOrigin`).
+    pub origin: String,
+    /// When a token was last issued to it. Written only by `touch_last_used`: an update
+    /// of the client's settings must not move it back.
+    #[diesel(skip_update)]
+    pub last_used_at: Option<i64>,
+    /// SHA-256 of its RFC 7592 registration access token (dynamic clients only).
+    pub registration_token_digest: Option<Vec<u8>>,
+    /// OIDC Dynamic Registration `application_type` (`web`, `native`); dynamic clients only.
+    pub application_type: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
 }
 
 /// A fresh `instance` for a client row about to be created. Compared for equality only,
@@ -189,6 +202,60 @@ pub fn set_secret_digest(
         return Err(StoreError::NotFound);
     }
     Ok(())
+}
+
+/// Notes that a token was issued to the client at `now`, unless its `last_used_at` is
+/// already later than `stale_before` (so a busy client writes once per period, not once
+/// per token). Only the registration `instance` names is touched: a client deleted and
+/// registered again meanwhile is another client.
+pub fn touch_last_used(
+    conn: &mut DbConnection,
+    client_id: &str,
+    instance: &str,
+    now: i64,
+    stale_before: i64,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        clients::table
+            .filter(clients::client_id.eq(client_id))
+            .filter(clients::instance.eq(instance))
+            .filter(
+                clients::last_used_at
+                    .is_null()
+                    .or(clients::last_used_at.le(stale_before)),
+            ),
+    )
+    .set(clients::last_used_at.eq(now))
+    .execute(conn)?)
+}
+
+/// How many clients of this origin there are.
+pub fn count_origin(conn: &mut DbConnection, origin: &str) -> Result<i64, StoreError> {
+    Ok(clients::table
+        .filter(clients::origin.eq(origin))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Up to `limit` clients of the given origins unused since before `before`: issued no
+/// token since then, or never issued one and registered before then.
+pub fn idle(
+    conn: &mut DbConnection,
+    origins: &[&str],
+    before: i64,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    Ok(clients::table
+        .filter(clients::origin.eq_any(origins))
+        .filter(
+            clients::last_used_at.lt(before).or(clients::last_used_at
+                .is_null()
+                .and(clients::created_at.lt(before))),
+        )
+        .select(clients::client_id)
+        .order(clients::client_id.asc())
+        .limit(limit)
+        .load(conn)?)
 }
 
 pub fn delete(conn: &mut DbConnection, client_id: &str) -> Result<(), StoreError> {

@@ -80,6 +80,7 @@ pub struct GrantClient {
     pub instance: String,
     /// The JSON list of RFC 8707 resources the client may name now.
     pub resources: String,
+    pub origin: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +92,7 @@ pub struct GrantUser {
 type RefreshRow = (
     RefreshTokenRow,
     GrantRow,
-    (bool, String, String, String),
+    (bool, String, String, String, String),
     Option<bool>,
     Option<String>,
 );
@@ -117,6 +118,7 @@ pub fn find_refresh_token_for_use(
                 clients::scopes,
                 clients::instance,
                 clients::resources,
+                clients::origin,
             ),
             users::disabled.nullable(),
             user_roles::role.nullable(),
@@ -126,7 +128,7 @@ pub fn find_refresh_token_for_use(
     let Some((
         token,
         grant,
-        (client_disabled, scopes, instance, client_resources),
+        (client_disabled, scopes, instance, client_resources, origin),
         disabled,
         first_role,
     )) = rows.next()
@@ -150,6 +152,7 @@ pub fn find_refresh_token_for_use(
             scopes,
             instance,
             resources: client_resources,
+            origin,
         },
         user,
     }))

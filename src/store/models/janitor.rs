@@ -9,8 +9,8 @@ use diesel::prelude::*;
 use crate::store::StoreError;
 use crate::store::conn::DbConnection;
 use crate::store::schema::{
-    authorization_codes, authorization_requests, grants, login_failures, refresh_tokens,
-    replica_leases, revoked_tokens, sessions,
+    authorization_codes, authorization_requests, grants, initial_access_tokens, login_failures,
+    refresh_tokens, replica_leases, revoked_tokens, sessions,
 };
 
 /// The tables the janitor keeps bounded, by name (the metric label).
@@ -24,10 +24,11 @@ pub enum Purgeable {
     RevokedTokens,
     LoginFailures,
     ReplicaLeases,
+    InitialAccessTokens,
 }
 
 impl Purgeable {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::AuthorizationRequests,
         Self::AuthorizationCodes,
         Self::Sessions,
@@ -37,6 +38,7 @@ impl Purgeable {
         Self::RevokedTokens,
         Self::LoginFailures,
         Self::ReplicaLeases,
+        Self::InitialAccessTokens,
     ];
 
     pub fn table(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Purgeable {
             Self::RevokedTokens => "revoked_tokens",
             Self::LoginFailures => "login_failures",
             Self::ReplicaLeases => "replica_leases",
+            Self::InitialAccessTokens => "initial_access_tokens",
         }
     }
 
@@ -122,6 +125,15 @@ impl Purgeable {
                     replica_leases::expires_at_ms.lt(dead)
                 )
             }
+            // Expired, or every use spent: either way it registers nothing more.
+            Self::InitialAccessTokens => purge!(
+                initial_access_tokens,
+                id,
+                String,
+                initial_access_tokens::expires_at
+                    .lt(before)
+                    .or(initial_access_tokens::uses_left.le(0))
+            ),
         };
         Ok(n)
     }
@@ -139,6 +151,7 @@ impl Purgeable {
             Self::RevokedTokens => revoked_tokens::table.count().get_result(conn)?,
             Self::LoginFailures => login_failures::table.count().get_result(conn)?,
             Self::ReplicaLeases => replica_leases::table.count().get_result(conn)?,
+            Self::InitialAccessTokens => initial_access_tokens::table.count().get_result(conn)?,
         };
         Ok(n)
     }

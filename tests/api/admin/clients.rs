@@ -7,13 +7,15 @@ use serde_json::json;
 use super::{Parity, Same, admin_token, assert_parity, cli_fails, cli_json, ok, step};
 use crate::helpers::spawn_app;
 
-/// What differs between two clients made the same way at different times.
+/// What differs between two clients made the same way at different times, or through
+/// the API and the CLI (`origin`: `api`, `cli`).
 const CLIENT_FIELDS: &[&str] = &[
     "client_id",
     "created_at",
     "updated_at",
     "client_secret",
     "client_secret_expires_at",
+    "origin",
 ];
 
 /// Each step is done to `api-client` through the API and to `cli-client` through the CLI.

@@ -26,6 +26,10 @@ enum Acts {
     User,
     /// Signing keys: they hold no rights, so only the route's permission decides.
     Keys,
+    /// Initial access tokens: they confer none of the caller's rights (what they let
+    /// register is bounded by the registration policy, never a role or `admin`), so only
+    /// the route's permission decides.
+    RegistrationTokens,
 }
 
 /// Every write route, by what it acts on; `None` for a write route the walk does not know
@@ -35,7 +39,11 @@ fn acts(route: &AdminRoute) -> Option<Acts> {
         (Method::Get, _) => None,
         (Method::Post, "/admin/v1/clients") => Some(Acts::NewClient),
         (Method::Patch | Method::Delete, "/admin/v1/clients/{client_id}")
-        | (Method::Post, "/admin/v1/clients/{client_id}/rotate-secret") => Some(Acts::Client),
+        | (
+            Method::Post,
+            "/admin/v1/clients/{client_id}/rotate-secret" | "/admin/v1/clients/{client_id}/promote",
+        ) => Some(Acts::Client),
+        (Method::Post, "/admin/v1/registration-tokens") => Some(Acts::RegistrationTokens),
         (Method::Post, "/admin/v1/users") => Some(Acts::NewUser),
         (Method::Patch | Method::Delete, "/admin/v1/users/{user}")
         | (
@@ -182,6 +190,12 @@ async fn attempts(app: &TestApp, route: &AdminRoute) -> Vec<Attempt> {
                 });
             }
         }
+        Some(Acts::RegistrationTokens) => out.push(Attempt {
+            what: "make an initial access token".into(),
+            path: route.path.to_owned(),
+            body: Some(json!({ "uses": 1 })),
+            secret_kept: None,
+        }),
         Some(Acts::Keys) => {
             let kid = app
                 .state
@@ -250,7 +264,9 @@ async fn no_role_acts_on_or_confers_more_than_it_holds() {
         for (role, caller_id, token) in &callers {
             // Keys hold no rights: a role with the permission cannot find a key that
             // holds more than it (the RBAC walk shows that it succeeds).
-            if acts(route) == Some(Acts::Keys) && *role == "operator" {
+            if matches!(acts(route), Some(Acts::Keys | Acts::RegistrationTokens))
+                && *role == "operator"
+            {
                 continue;
             }
             for attempt in attempts(&app, route).await {

@@ -78,10 +78,12 @@ async fn openapi_document_covers_every_route() {
         "PATCH /admin/v1/clients/{client_id}",
         "PATCH /admin/v1/users/{user}",
         "POST /admin/v1/clients",
+        "POST /admin/v1/clients/{client_id}/promote",
         "POST /admin/v1/clients/{client_id}/rotate-secret",
         "POST /admin/v1/keys/rewrap",
         "POST /admin/v1/keys/rotate",
         "POST /admin/v1/keys/{kid}/retire",
+        "POST /admin/v1/registration-tokens",
         "POST /admin/v1/users",
         "POST /admin/v1/users/{user}/disable",
         "POST /admin/v1/users/{user}/enable",
@@ -154,6 +156,14 @@ fn cli_and_api_offer_the_same_capabilities() {
         (
             "client rotate-secret",
             "POST /admin/v1/clients/{client_id}/rotate-secret",
+        ),
+        (
+            "client promote",
+            "POST /admin/v1/clients/{client_id}/promote",
+        ),
+        (
+            "client registration-token create",
+            "POST /admin/v1/registration-tokens",
         ),
         ("user create", "POST /admin/v1/users"),
         ("user list", "GET /admin/v1/users"),

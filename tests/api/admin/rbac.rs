@@ -71,6 +71,22 @@ async fn fixture(app: &TestApp, route: &AdminRoute) -> (String, Option<Value>) {
             format!("/admin/v1/clients/{}/rotate-secret", new_client(app).await),
             None,
         ),
+        (Method::Post, "/admin/v1/clients/{client_id}/promote") => {
+            let registered = app
+                .confidential_client("unused")
+                .with(|c| {
+                    c.client_id = None;
+                    c.origin = Some(portcullis::oauth::client::ClientOrigin::Registration);
+                })
+                .grants(&["client_credentials"])
+                .scope("api")
+                .await
+                .id;
+            (format!("/admin/v1/clients/{registered}/promote"), None)
+        }
+        (Method::Post, "/admin/v1/registration-tokens") => {
+            (route.path.to_owned(), Some(json!({ "uses": 1 })))
+        }
         (Method::Post, "/admin/v1/users") => (
             route.path.to_owned(),
             Some(json!({ "username": format!("new-{n}") })),

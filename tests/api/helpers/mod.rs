@@ -18,6 +18,7 @@ mod browser;
 mod db;
 pub mod document_server;
 mod fixtures;
+mod registration;
 mod rp;
 mod wait;
 
@@ -25,5 +26,6 @@ pub use app::*;
 pub use browser::*;
 pub use db::*;
 pub use fixtures::*;
+pub use registration::*;
 pub use rp::*;
 pub use wait::*;

@@ -97,6 +97,9 @@ pub(super) fn client(ctx: &Ctx<'_>) -> RegisteredClient {
         // Policy by role (`mfa.required_roles`) still applies; demanding a factor of
         // everyone here would leave users without one no page to enrol it on.
         require_mfa: false,
+        // Built in, so the server's own: never a self-registered client.
+        origin: crate::oauth::client::ClientOrigin::Cli,
+        last_used_at: None,
     }
 }
 
