@@ -128,6 +128,18 @@ def requests_seen(server, method, path):
                 for m in [re.search(r" status=(\d+)", line)] if m]
 
 
+def requests_settled(server, method, path, at_least, timeout=5.0):
+    """`requests_seen` once the log holds at least `at_least` such answers (or the time is
+    up): the server writes its access-log line after the answer has left, so a page that
+    has its answer can be ahead of the log by a few milliseconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = requests_seen(server, method, path)
+        if len(seen) >= at_least or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.05)
+
+
 def notes(tab):
     """What the browser said on the way. Refused cross-origin reads show up as console
     errors and failed requests: some are the point of a check, so they are printed, not
@@ -187,7 +199,7 @@ def sign_in(server, app, browser):
         after = steps.get("userinfoAfterRevoke", {})
         expect(after.get("status") == 401 and "invalid_token" in (after.get("wwwAuthenticate") or ""),
                "/userinfo with the revoked token did not show a readable 401", after)
-        preflights = requests_seen(server, "OPTIONS", "/userinfo")
+        preflights = requests_settled(server, "OPTIONS", "/userinfo", 1)
         expect(preflights and set(preflights) == {204},
                "the browser's preflights for /userinfo were not answered 204 by the server",
                preflights)
@@ -216,7 +228,8 @@ def probe(server, stranger, browser):
         for name in ("token", "userinfo"):
             expect("networkError" in steps.get(name, {}),
                    f"{name}'s answer reached a page of an unregistered origin", steps.get(name))
-        refused = requests_seen(server, "OPTIONS", "/userinfo")[len(preflights_before):]
+        refused = requests_settled(server, "OPTIONS", "/userinfo",
+                                   len(preflights_before) + 1)[len(preflights_before):]
         expect(refused == [403], "the server did not refuse the stranger's preflight", refused)
         expect(requests_seen(server, "GET", "/userinfo") == userinfo_before,
                "the browser sent /userinfo after a refused preflight", "")
