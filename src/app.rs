@@ -45,6 +45,8 @@ pub enum StartError {
     Keys(#[from] KeyError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("outbound TLS: {0}")]
+    Tls(#[from] rustls::Error),
 }
 
 /// Stops a running application the same way SIGTERM does.
@@ -238,7 +240,27 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
     let client_auth_failures = Arc::new(crate::oauth::client::failures::ClientAuthFailures::new(
         config.rate_limit.client_auth_failures,
     ));
+    let settings = config.registration.metadata_documents;
+    if settings.enabled && settings.allow_private {
+        tracing::warn!(
+            "registration.metadata_documents_allow_private is on: anyone can make this server \
+             fetch over plain http from its own machine and network (loopback, private and \
+             link-local addresses). It is for development only; never enable it where others \
+             can reach the server"
+        );
+    }
+    let documents = Arc::new(
+        crate::oauth::registration::metadata_clients::MetadataClients::new(
+            settings,
+            Arc::new(crate::outbound::SystemResolver),
+            Arc::new(crate::manage::metadata_documents::DocumentWriter {
+                service: service.clone(),
+                max_clients: config.registration.max_clients,
+            }),
+        )?,
+    );
     Ok(AppState {
+        documents,
         device_keys: Arc::new(device_keys),
         mfa,
         client_auth_failures,

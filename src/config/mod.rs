@@ -336,6 +336,39 @@ pub struct RegistrationConfig {
     /// Seconds a registered client may go without a token before the janitor deletes it.
     pub idle_secs: i64,
     pub max_clients: u32,
+    pub metadata_documents: MetadataDocumentsConfig,
+}
+
+/// Client ID metadata documents (`registration.metadata_documents*`), validated: the
+/// cache bounds in order, the development setting only on a loopback issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetadataDocumentsConfig {
+    pub enabled: bool,
+    /// Development only: http, and addresses of one host (`outbound::Policy`).
+    pub allow_private: bool,
+    /// Bounds on how long a fetched document is used (seconds).
+    pub min_cache_secs: i64,
+    pub max_cache_secs: i64,
+}
+
+impl Default for MetadataDocumentsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            allow_private: false,
+            min_cache_secs: 300,
+            max_cache_secs: 86_400,
+        }
+    }
+}
+
+impl MetadataDocumentsConfig {
+    /// How long a document is used: what its response said (`fresh_for`, seconds; `None`:
+    /// nothing), within the bounds. Saying nothing, or `no-store`, gets the minimum.
+    pub fn cache_secs(&self, fresh_for: Option<u64>) -> i64 {
+        let said = fresh_for.map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
+        said.clamp(self.min_cache_secs, self.max_cache_secs)
+    }
 }
 
 impl RegistrationConfig {
@@ -554,6 +587,10 @@ impl Config {
                 "allowed_resources": self.registration.allowed_resources.iter().map(ResourcePattern::as_str).collect::<Vec<_>>(),
                 "idle_days": self.registration.idle_secs / 86_400,
                 "max_clients": self.registration.max_clients,
+                "metadata_documents": self.registration.metadata_documents.enabled,
+                "metadata_documents_allow_private": self.registration.metadata_documents.allow_private,
+                "metadata_document_min_cache_secs": self.registration.metadata_documents.min_cache_secs,
+                "metadata_document_max_cache_secs": self.registration.metadata_documents.max_cache_secs,
             },
             "cors": {
                 "allowed_origins": self.cors.allowed_origins,

@@ -557,8 +557,22 @@ pub struct RawRegistration {
     pub idle_days: i64,
     /// Registered clients (origin `registration`) the server keeps at most; registration
     /// answers `temporarily_unavailable` beyond it, so anonymous registrations cannot grow
-    /// the table without bound.
+    /// the table without bound. Clients from metadata documents (origin
+    /// `metadata_document`) are counted apart, against the same bound.
     pub max_clients: u32,
+    /// Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document, the
+    /// MCP default): a `client_id` that is an https URL is fetched, through the SSRF guard
+    /// (`src/outbound`), and its JSON checked by the registration policy. Off by default.
+    pub metadata_documents: bool,
+    /// DEVELOPMENT ONLY: also fetch documents over plain http and from loopback, private
+    /// and link-local addresses (the machine the server runs on, its network, cloud
+    /// metadata services). Refused unless the issuer is on a loopback host.
+    pub metadata_documents_allow_private: bool,
+    /// A fetched document is used for its `Cache-Control: max-age`, but at least this many
+    /// seconds (also when it says `no-store`, or nothing) ...
+    pub metadata_document_min_cache_secs: i64,
+    /// ... and at most this many, after which it is fetched again.
+    pub metadata_document_max_cache_secs: i64,
 }
 
 impl Default for RawRegistration {
@@ -571,6 +585,10 @@ impl Default for RawRegistration {
             allowed_resources: Vec::new(),
             idle_days: 30,
             max_clients: 10_000,
+            metadata_documents: false,
+            metadata_documents_allow_private: false,
+            metadata_document_min_cache_secs: 300,
+            metadata_document_max_cache_secs: 86_400,
         }
     }
 }

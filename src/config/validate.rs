@@ -11,8 +11,9 @@ use super::raw::{RawConfig, RawKeys, RawLogin, RawRegistration, RawTokens};
 use super::sources::read_secret_file;
 use super::{
     AuditConfig, Config, ConfigError, CorsConfig, DatabaseConfig, Issuer, JanitorConfig,
-    KeysConfig, LoginConfig, MfaConfig, PasswordConfig, RSA_KEY_SIZES, RateLimitConfig,
-    RegistrationConfig, ResourcePattern, SessionsConfig, ThrottlePolicy, TokensConfig, UiConfig,
+    KeysConfig, LoginConfig, MetadataDocumentsConfig, MfaConfig, PasswordConfig, RSA_KEY_SIZES,
+    RateLimitConfig, RegistrationConfig, ResourcePattern, SessionsConfig, ThrottlePolicy,
+    TokensConfig, UiConfig,
 };
 use crate::store::{Backend, DatabaseUrl};
 use crate::url_rules::is_loopback_host;
@@ -304,7 +305,7 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
     let cors = CorsConfig::new(raw.cors.allowed_origins)
         .map_err(|r| invalid(figment, "cors.allowed_origins", r))?;
 
-    let registration = validate_registration(figment, raw.registration)?;
+    let registration = validate_registration(figment, raw.registration, &issuer)?;
 
     Ok(Config {
         audit,
@@ -533,6 +534,7 @@ fn validate_tokens(figment: &Figment, raw: &RawTokens) -> Result<TokensConfig, C
 fn validate_registration(
     figment: &Figment,
     raw: RawRegistration,
+    issuer: &Issuer,
 ) -> Result<RegistrationConfig, ConfigError> {
     RegistrationConfig::check_scopes(&raw.allowed_scopes)
         .map_err(|r| invalid(figment, "registration.allowed_scopes", r))?;
@@ -561,12 +563,59 @@ fn validate_registration(
             "must be between 1 and 10000000",
         ));
     }
+    let metadata_documents = validate_metadata_documents(figment, &raw, issuer)?;
     Ok(RegistrationConfig {
         mode: raw.mode,
         allowed_scopes: raw.allowed_scopes,
         allowed_resources,
         idle_secs: raw.idle_days * 86_400,
         max_clients: raw.max_clients,
+        metadata_documents,
+    })
+}
+
+fn validate_metadata_documents(
+    figment: &Figment,
+    raw: &RawRegistration,
+    issuer: &Issuer,
+) -> Result<MetadataDocumentsConfig, ConfigError> {
+    let (min, max) = (
+        raw.metadata_document_min_cache_secs,
+        raw.metadata_document_max_cache_secs,
+    );
+    if !(0..=86_400).contains(&min) {
+        return Err(invalid(
+            figment,
+            "registration.metadata_document_min_cache_secs",
+            "must be between 0 and 86400",
+        ));
+    }
+    if !(60..=604_800).contains(&max) || max < min {
+        return Err(invalid(
+            figment,
+            "registration.metadata_document_max_cache_secs",
+            "must be between 60 and 604800, and not below metadata_document_min_cache_secs",
+        ));
+    }
+    // draft-ietf-oauth-client-id-metadata-document, SSRF: fetching from loopback is for a
+    // server that itself runs on loopback, never a deployment others reach.
+    let issuer_on_loopback = url::Url::parse(issuer.as_str())
+        .ok()
+        .and_then(|u| u.host().map(|h| is_loopback_host(&h)))
+        .unwrap_or(false);
+    if raw.metadata_documents_allow_private && !issuer_on_loopback {
+        return Err(invalid(
+            figment,
+            "registration.metadata_documents_allow_private",
+            "lets anyone make this server fetch from its own machine and network; it is \
+             for development, and allowed only when the issuer is on a loopback host",
+        ));
+    }
+    Ok(MetadataDocumentsConfig {
+        enabled: raw.metadata_documents,
+        allow_private: raw.metadata_documents_allow_private,
+        min_cache_secs: min,
+        max_cache_secs: max,
     })
 }
 
@@ -961,6 +1010,96 @@ mod tests {
             &[("PORTCULLIS_REGISTRATION__ALLOWED_SCOPES", "openid,openid")],
         );
         assert!(dup.contains("listed more than once"), "{dup}");
+    }
+
+    #[test]
+    fn metadata_document_settings_from_each_source_and_their_bounds() {
+        let defaults = load(None, &[]).unwrap().registration.metadata_documents;
+        assert_eq!(defaults, MetadataDocumentsConfig::default());
+        assert!(!defaults.enabled && !defaults.allow_private);
+        assert_eq!(
+            (defaults.min_cache_secs, defaults.max_cache_secs),
+            (300, 86_400)
+        );
+        let file = load(
+            Some(
+                "[registration]\nmetadata_documents = true\nmetadata_document_min_cache_secs = 0\n\
+                 metadata_document_max_cache_secs = 600\n",
+            ),
+            &[],
+        )
+        .unwrap();
+        let docs = file.registration.metadata_documents;
+        assert!(docs.enabled && !docs.allow_private);
+        assert_eq!((docs.min_cache_secs, docs.max_cache_secs), (0, 600));
+        assert_eq!(file.redacted()["registration"]["metadata_documents"], true);
+        let env = load(
+            None,
+            &[
+                ("PORTCULLIS_REGISTRATION__METADATA_DOCUMENTS", "true"),
+                (
+                    "PORTCULLIS_REGISTRATION__METADATA_DOCUMENTS_ALLOW_PRIVATE",
+                    "true",
+                ),
+            ],
+        )
+        .unwrap();
+        assert!(env.registration.metadata_documents.allow_private);
+        // Cache bounds: max-age within them, the minimum when the document says nothing.
+        assert_eq!(defaults.cache_secs(None), 300);
+        assert_eq!(defaults.cache_secs(Some(0)), 300);
+        assert_eq!(defaults.cache_secs(Some(3600)), 3600);
+        assert_eq!(defaults.cache_secs(Some(u64::MAX)), 86_400);
+
+        let text = |file: Option<&str>, env: &[(&str, &str)]| match load(file, env) {
+            Ok(_) => panic!("expected a configuration error"),
+            Err(e) => e.to_string(),
+        };
+        // The development setting needs a loopback issuer.
+        let public = text(
+            None,
+            &[
+                ("PORTCULLIS_ISSUER", "https://id.example.com"),
+                (
+                    "PORTCULLIS_KEYS__MASTER_KEYS",
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                ),
+                (
+                    "PORTCULLIS_REGISTRATION__METADATA_DOCUMENTS_ALLOW_PRIVATE",
+                    "true",
+                ),
+            ],
+        );
+        assert!(
+            public.contains("registration.metadata_documents_allow_private"),
+            "{public}"
+        );
+        assert!(public.contains("loopback"), "{public}");
+        let min = text(
+            None,
+            &[(
+                "PORTCULLIS_REGISTRATION__METADATA_DOCUMENT_MIN_CACHE_SECS",
+                "-1",
+            )],
+        );
+        assert!(min.contains("metadata_document_min_cache_secs"), "{min}");
+        let order = text(
+            None,
+            &[
+                (
+                    "PORTCULLIS_REGISTRATION__METADATA_DOCUMENT_MIN_CACHE_SECS",
+                    "900",
+                ),
+                (
+                    "PORTCULLIS_REGISTRATION__METADATA_DOCUMENT_MAX_CACHE_SECS",
+                    "600",
+                ),
+            ],
+        );
+        assert!(
+            order.contains("metadata_document_max_cache_secs"),
+            "{order}"
+        );
     }
 
     #[test]

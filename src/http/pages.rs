@@ -22,6 +22,8 @@ struct LoginHtml<'a> {
     ui: &'a UiConfig,
     base: &'a str,
     client_name: &'a str,
+    /// The host of a metadata document's client (`Page::client_host`).
+    client_host: Option<&'a str>,
     request_id: &'a str,
     csrf_token: &'a str,
     login_hint: &'a str,
@@ -86,6 +88,7 @@ struct ConsentHtml<'a> {
     ui: &'a UiConfig,
     base: &'a str,
     client_name: &'a str,
+    client_host: Option<&'a str>,
     request_id: &'a str,
     csrf_token: &'a str,
     scopes: Vec<String>,
@@ -234,6 +237,7 @@ pub(crate) fn see_other(state: &AppState, location: &str) -> HttpResponse {
 pub(crate) fn browser_error(state: &AppState, err: BrowserError) -> HttpResponse {
     match err {
         BrowserError::Page(message) => error_page(state, StatusCode::BAD_REQUEST, message),
+        BrowserError::Message(message) => error_page(state, StatusCode::BAD_REQUEST, &message),
         BrowserError::Forbidden(message) => error_page(state, StatusCode::FORBIDDEN, message),
         BrowserError::Unavailable(_) => {
             let mut r = error_page(
@@ -281,6 +285,7 @@ fn render_page(state: &AppState, page: &Page) -> HttpResponse {
             ui,
             base: page_base(state),
             client_name: &page.client_name,
+            client_host: page.client_host.as_deref(),
             request_id: &page.request_id,
             csrf_token: page.csrf.expose(),
             login_hint: page.login_hint.as_deref().unwrap_or(""),
@@ -329,6 +334,7 @@ fn render_page(state: &AppState, page: &Page) -> HttpResponse {
             ui,
             base: page_base(state),
             client_name: &page.client_name,
+            client_host: page.client_host.as_deref(),
             request_id: &page.request_id,
             csrf_token: page.csrf.expose(),
             scopes: consent_order(&page.scopes)

@@ -50,6 +50,8 @@ pub struct AppState {
     pub client_auth_failures: Arc<crate::oauth::client::failures::ClientAuthFailures>,
     /// Sealing of TOTP secrets and the WebAuthn relying party (`oauth::mfa`).
     pub mfa: Arc<crate::oauth::mfa::MfaKit>,
+    /// Clients from client ID metadata documents, fetched through the SSRF guard.
+    pub documents: Arc<crate::oauth::registration::metadata_clients::MetadataClients>,
 }
 
 /// Who sent a request, as the configured trusted proxies report it.
@@ -81,6 +83,7 @@ impl AppState {
             device_keys: &self.device_keys,
             client_auth_failures: &self.client_auth_failures,
             mfa: &self.mfa,
+            documents: &self.documents,
         }
     }
 

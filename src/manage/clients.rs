@@ -182,6 +182,23 @@ pub(super) fn validate_client_id(id: &str) -> Result<(), ManageError> {
     }
 }
 
+/// The id of a client from a metadata document: a URL in its normal form, of bounded
+/// length (`oauth::registration::metadata_document`).
+fn validate_document_client_id(id: &str) -> Result<(), ManageError> {
+    use crate::oauth::registration::metadata_document::{MAX_CLIENT_ID_LEN, is_client_id_url};
+    let ok = is_client_id_url(id)
+        && id.len() <= MAX_CLIENT_ID_LEN
+        && url::Url::parse(id).is_ok_and(|u| u.as_str() == id);
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "client_id",
+            "a metadata document's client is named by its URL, in normal form",
+        ))
+    }
+}
+
 /// RFC 8707 resources: the same rule a request's `resource` must meet, so every listed
 /// resource can actually be granted.
 fn validate_resources(resources: &[String]) -> Result<(), ManageError> {
@@ -521,6 +538,12 @@ impl Service {
         creation: Creation,
     ) -> Result<CreatedClient, ManageError> {
         let client_id = match new.client_id {
+            // A client ID metadata document's client is named by its URL, which the
+            // protocol side checked against the draft's rules before fetching it.
+            Some(id) if new.origin == Some(ClientOrigin::MetadataDocument) => {
+                validate_document_client_id(&id)?;
+                id
+            }
             Some(id) => {
                 validate_client_id(&id)?;
                 id

@@ -6,6 +6,7 @@ pub mod authority;
 pub mod clients;
 pub mod factors;
 pub mod keys;
+pub mod metadata_documents;
 pub mod registration;
 pub mod transfer;
 pub mod users;

@@ -126,16 +126,7 @@ impl Service {
                 }
                 None => None,
             };
-            // Counted after the insert, which on SQLite holds the write lock; on Postgres
-            // an advisory lock queues registrations so that none counts past another.
-            if let crate::store::DbConnection::Postgres(pg) = conn {
-                diesel::connection::SimpleConnection::batch_execute(pg, PG_REGISTRATION_LOCK)
-                    .map_err(|e| ManageError::Store(e.into()))?;
-            }
-            let count = rows::count_origin(conn, origin.as_str())?;
-            if count > i64::from(max_clients) {
-                return Err(ManageError::Full("registered clients"));
-            }
+            within_bound(conn, origin, max_clients)?;
             Ok(serde_json::json!({
                 "origin": origin.as_str(),
                 "initial_access_token": token_id,
@@ -377,6 +368,26 @@ impl Service {
             .await?
             .map(|t| t.uses_left))
     }
+}
+
+/// Refuses (`Full`) when, with the client just inserted in this transaction, there are
+/// more than `max_clients` clients of `origin`. Counted after the insert, which on SQLite
+/// holds the write lock; on Postgres an advisory lock queues registrations so that none
+/// counts past another.
+pub(super) fn within_bound(
+    conn: &mut crate::store::DbConnection,
+    origin: ClientOrigin,
+    max_clients: u32,
+) -> Result<(), ManageError> {
+    if let crate::store::DbConnection::Postgres(pg) = conn {
+        diesel::connection::SimpleConnection::batch_execute(pg, PG_REGISTRATION_LOCK)
+            .map_err(|e| ManageError::Store(e.into()))?;
+    }
+    let count = rows::count_origin(conn, origin.as_str())?;
+    if count > i64::from(max_clients) {
+        return Err(ManageError::Full("registered clients"));
+    }
+    Ok(())
 }
 
 /// Names the Postgres advisory lock that queues registrations (any constant shared by

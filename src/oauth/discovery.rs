@@ -36,6 +36,10 @@ pub struct ProviderMetadata {
     /// (`registration.mode` other than `closed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
+    /// draft-ietf-oauth-client-id-metadata-document section 5: only while
+    /// `registration.metadata_documents` is on (MCP clients then prefer it to RFC 7591).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id_metadata_document_supported: Option<bool>,
 }
 
 /// The metadata of the server `config` describes: `metadata`, with what the settings turn
@@ -45,6 +49,9 @@ pub fn for_config(config: &crate::config::Config) -> ProviderMetadata {
     let mut m = metadata(issuer);
     if config.registration.enabled() {
         m.registration_endpoint = Some(format!("{issuer}/register"));
+    }
+    if config.registration.metadata_documents.enabled {
+        m.client_id_metadata_document_supported = Some(true);
     }
     m
 }
@@ -110,6 +117,7 @@ pub fn metadata(issuer: &str) -> ProviderMetadata {
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
         registration_endpoint: None,
+        client_id_metadata_document_supported: None,
     }
 }
 

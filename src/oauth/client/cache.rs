@@ -65,6 +65,18 @@ impl ClientCache {
         Ok(client)
     }
 
+    /// The client as stored now, whatever is cached (and cached from now on): for a caller
+    /// that has just written it.
+    pub async fn reload(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<RegisteredClient>>, StoreError> {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(client_id);
+        }
+        self.get(client_id).await
+    }
+
     /// Records in the cached entry, if there is one, that the client was noted as used at
     /// `now`, so the entry's remaining seconds do not ask for the same write again.
     pub fn note_used(&self, client_id: &str, now: i64) {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::RegisteredClient;
 use super::authentication::{self, presented_credentials};
-use crate::oauth::context::{Ctx, store_error};
+use crate::oauth::context::Ctx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::FormMap;
 
@@ -38,11 +38,10 @@ pub async fn authenticate(
         }
     };
     let presented = presented_credentials(authorization, form).inspect_err(|_| failed())?;
-    let registered = ctx
-        .clients
-        .get(presented.client_id())
-        .await
-        .map_err(store_error)?;
+    // A client from a metadata document is read as stored, its document fetched again
+    // when stale; a URL never stored is not fetched (`registration::metadata_clients`).
+    let registered =
+        crate::oauth::registration::metadata_clients::for_token(ctx, presented.client_id()).await?;
     match authentication::authenticate(&presented, registered.as_deref()) {
         Ok(_) => registered.ok_or(OAuthError::ServerError),
         Err(err) => {

@@ -262,6 +262,7 @@ mod tests {
                 .collect(),
             idle_secs: 86_400,
             max_clients: 10,
+            metadata_documents: Default::default(),
         }
     }
 

@@ -12,6 +12,9 @@ use crate::store::StoreError;
 pub enum BrowserError {
     /// Shown to the user on an error page (400); never redirected.
     Page(&'static str),
+    /// The same, in words made for this request (why a client ID metadata document was
+    /// refused). Escaped like everything a page shows.
+    Message(String),
     /// A form post another site sent (403).
     Forbidden(&'static str),
     /// Storage or hashing cannot take the work now (503).

@@ -102,6 +102,9 @@ pub struct Page {
     pub request_id: String,
     pub csrf: Secret,
     pub client_name: String,
+    /// For a client from a metadata document: the host of its URL, the one thing about it
+    /// a stranger cannot choose, shown before the name it gives itself.
+    pub client_host: Option<String>,
     pub login_hint: Option<String>,
     /// The signed-in user's username, for the account page.
     pub signed_in_as: Option<String>,
@@ -207,7 +210,7 @@ async fn live_client(
     ctx.clients
         .get(client_id)
         .await?
-        .filter(|c| !c.disabled)
+        .filter(|c| !c.disabled && super::registration::metadata_clients::usable(ctx, c))
         .ok_or(BrowserError::Page(UNKNOWN_CLIENT))
 }
 
@@ -428,6 +431,9 @@ async fn render(
         request_id: request.id,
         csrf,
         client_name: client.client_name.clone(),
+        client_host: (client.origin == super::client::ClientOrigin::MetadataDocument)
+            .then(|| super::registration::metadata_document::host_of(&client.client_id))
+            .flatten(),
         login_hint: request.login_hint,
         signed_in_as,
         scopes,
@@ -495,8 +501,10 @@ pub async fn begin(
     form: &FormMap,
     cookies: Cookies<'_>,
 ) -> Result<Step, BrowserError> {
+    // A client ID metadata document's client is fetched here, the first time it is named
+    // and when its document is stale (`registration::metadata_clients`).
     let client = match form.get("client_id") {
-        Some(id) => ctx.clients.get(id).await?,
+        Some(id) => super::registration::metadata_clients::for_authorize(ctx, id).await?,
         None => None,
     };
     let redirect_uri = authorize::client_and_redirect(form, client.as_deref())?;

@@ -496,6 +496,7 @@ mod tests {
                 .collect(),
             idle_secs: 86_400,
             max_clients: 100,
+            metadata_documents: Default::default(),
         }
     }
 

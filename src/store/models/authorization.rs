@@ -395,6 +395,13 @@ pub fn save_consent(
     })
 }
 
+/// Forgets every user's remembered consent to `client_id`: what they agreed to is no
+/// longer what the client is (a metadata document's redirect URIs changed). Each user is
+/// asked again.
+pub fn forget_consents(conn: &mut DbConnection, client_id: &str) -> Result<usize, StoreError> {
+    Ok(diesel::delete(consents::table.filter(consents::client_id.eq(client_id))).execute(conn)?)
+}
+
 /// The columns of a user that a code redemption reads: never the password hash.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = crate::store::schema::users)]
