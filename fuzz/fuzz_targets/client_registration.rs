@@ -20,6 +20,7 @@ fn config() -> RegistrationConfig {
             .collect(),
         idle_secs: 86_400,
         max_clients: 10,
+        metadata_documents: Default::default(),
     }
 }
 
