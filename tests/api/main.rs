@@ -37,6 +37,7 @@ mod janitor;
 mod keys;
 mod layers;
 mod logout_rp;
+mod mcp;
 mod migrations;
 mod outage;
 mod passkeys;
