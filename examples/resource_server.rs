@@ -629,6 +629,9 @@ pub fn serve(listener: TcpListener, rs: ResourceServer) -> std::io::Result<Serve
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
+    // reqwest is built with rustls but no crypto provider of its own (Portcullis keeps to
+    // aws-lc-rs); this makes aws-lc-rs the one the example's HTTP client finds.
+    portcullis::outbound::install_tls_provider();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

@@ -204,6 +204,9 @@ pub async fn open_keystore(
 
 /// Builds the shared state: store (migrated if configured), keys, password pool, services.
 pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
+    // One crypto backend for every rustls user in the process (docs/architecture.md,
+    // "outbound requests").
+    crate::outbound::install_tls_provider();
     let store = open_store(&config, clock.now()).await?;
     let service = management(&config, store.clone(), Arc::clone(&clock))?;
     let accounts = service.accounts();

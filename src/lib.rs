@@ -15,6 +15,7 @@ pub mod janitor;
 pub mod log_batch;
 pub mod manage;
 pub mod oauth;
+pub mod outbound;
 pub mod store;
 pub mod telemetry;
 pub mod url_rules;

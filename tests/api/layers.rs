@@ -48,6 +48,11 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
         "verify a password, normalise a username, the profile claims of a user",
     ),
     (
+        "outbound requests",
+        &["outbound"],
+        "the SSRF guard: fetch a stranger's URL only over https, to checked public addresses",
+    ),
+    (
         "crypto",
         &["crypto"],
         "signing keys and their rotation, JWT, password hashing, token secrets",

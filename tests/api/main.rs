@@ -40,6 +40,7 @@ mod logout_rp;
 mod mcp;
 mod migrations;
 mod outage;
+mod outbound;
 mod passkeys;
 mod pending_bounds;
 mod rate_limits;

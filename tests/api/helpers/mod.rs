@@ -1,7 +1,8 @@
 //! What every test file shares: a database and a server of the test's own (`db`, `app`),
 //! the fixture kit for clients, users, tokens and audit counts (`fixtures`), a browser
 //! for the sign-in pages (`browser`), waiting on a condition instead of sleeping (`wait`),
-//! and `skip_unless` for the few tests one backend cannot run.
+//! `skip_unless` for the few tests one backend cannot run, and a server of documents the
+//! test controls for outbound fetches (`document_server`).
 //!
 //! A new test usually needs only:
 //!
@@ -15,6 +16,7 @@
 mod app;
 mod browser;
 mod db;
+pub mod document_server;
 mod fixtures;
 mod registration;
 mod rp;
