@@ -8,15 +8,22 @@
 //!   (503) whenever Portcullis cannot answer.
 //!
 //! Errors follow RFC 6750: `401` with `WWW-Authenticate: Bearer ... error="invalid_token"`,
-//! `403` with `error="insufficient_scope"`.
+//! `403` with `error="insufficient_scope"`. A token for another audience (another API, or
+//! none: the issuer) is `invalid_token` too: it was never meant for us.
+//!
+//! Clients that know nothing but this API's URL (MCP clients, say) find out where to get
+//! a token from its protected resource metadata (RFC 9728): every challenge carries
+//! `resource_metadata="<url>"`, and that URL (`/.well-known/oauth-protected-resource`,
+//! followed by the resource's path if it has one) names the resource and Portcullis as
+//! its authorization server.
 //!
 //! ```sh
-//! PORTCULLIS_ISSUER=http://127.0.0.1:8080 RS_AUDIENCE=http://127.0.0.1:8090 \
+//! PORTCULLIS_ISSUER=http://127.0.0.1:8080 RS_AUDIENCE=http://127.0.0.1:8090/ \
 //! RS_REQUIRED_SCOPE=api.read RS_CLIENT_ID=orders-api RS_CLIENT_SECRET=pcs_... \
 //!     cargo run --example resource_server
 //! ```
 //!
-//! `RS_BIND` defaults to `127.0.0.1:8090`, `RS_AUDIENCE` to `http://` + `RS_BIND` and
+//! `RS_BIND` defaults to `127.0.0.1:8090`, `RS_AUDIENCE` to `http://` + `RS_BIND` + `/` and
 //! `RS_REQUIRED_SCOPE` to `api.read`. Without `RS_CLIENT_ID`/`RS_CLIENT_SECRET` the
 //! introspection route answers 503.
 //!
@@ -31,7 +38,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::{Context, bail};
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -76,10 +83,13 @@ pub fn system_clock() -> Clock {
 pub struct Settings {
     /// Exactly as Portcullis spells it (`issuer` in its discovery document).
     pub issuer: String,
-    /// This API's identifier. Clients ask for it with `resource=` (RFC 8707) at the token
-    /// endpoint and it comes back as `aud`; without `resource` the `aud` is the issuer,
-    /// and such a token is not meant for us.
+    /// This API's identifier, its public URL (RFC 9728 `resource`). Clients ask for it
+    /// with `resource=` (RFC 8707) and it comes back as `aud`, compared as a string: write
+    /// it exactly as clients will send it (a URL parser writes `https://api.example.com`
+    /// as `https://api.example.com/`). Without `resource` the `aud` is the issuer, and
+    /// such a token is not meant for us.
     pub audience: String,
+    /// Needed by every route; also what the metadata offers as `scopes_supported`.
     pub required_scope: String,
     /// This API's own client at Portcullis, with the `introspector` role.
     pub introspection_client: Option<ClientCredentials>,
@@ -116,7 +126,7 @@ pub enum BearerError {
     Unavailable,
 }
 
-impl ResponseError for BearerError {
+impl BearerError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Missing | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
@@ -126,15 +136,17 @@ impl ResponseError for BearerError {
         }
     }
 
-    fn error_response(&self) -> HttpResponse {
+    /// The answer to the caller. Every challenge names our protected resource metadata
+    /// (RFC 9728 section 5.1), so a client that knows nothing but our URL can find the
+    /// authorization server from the first 401.
+    fn response(&self, resource_metadata: &str) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
+        let mut challenge =
+            format!("Bearer realm=\"{REALM}\", resource_metadata=\"{resource_metadata}\"");
         let (error, description, scope) = match self {
             Self::Missing => {
                 return response
-                    .insert_header((
-                        header::WWW_AUTHENTICATE,
-                        format!("Bearer realm=\"{REALM}\""),
-                    ))
+                    .insert_header((header::WWW_AUTHENTICATE, challenge))
                     .finish();
             }
             Self::Unavailable => {
@@ -151,9 +163,9 @@ impl ResponseError for BearerError {
             ),
         };
         // Descriptions are our own constants: nothing from the token is echoed back.
-        let mut challenge = format!(
-            "Bearer realm=\"{REALM}\", error=\"{error}\", error_description=\"{description}\""
-        );
+        challenge.push_str(&format!(
+            ", error=\"{error}\", error_description=\"{description}\""
+        ));
         if let Some(scope) = scope {
             challenge.push_str(&format!(", scope=\"{scope}\""));
         }
@@ -224,6 +236,9 @@ struct KeyCache {
 
 pub struct ResourceServer {
     settings: Settings,
+    /// Where our RFC 9728 metadata is, as a URL (for challenges) and as our own path.
+    metadata_url: String,
+    metadata_path: String,
     jwks_uri: String,
     introspection_endpoint: String,
     http: reqwest::Client,
@@ -258,6 +273,7 @@ impl ResourceServer {
                 settings.issuer
             );
         }
+        let (metadata_url, metadata_path) = resource_metadata_location(&settings.audience)?;
         let keys = fetch_jwks(&http, &metadata.jwks_uri).await?;
         let introspection_endpoint = metadata
             .introspection_endpoint
@@ -265,6 +281,8 @@ impl ResourceServer {
         let fetched_at = clock();
         Ok(Self {
             settings,
+            metadata_url,
+            metadata_path,
             jwks_uri: metadata.jwks_uri,
             introspection_endpoint,
             http,
@@ -407,6 +425,19 @@ impl ResourceServer {
         }
     }
 
+    /// Our protected resource metadata (RFC 9728 section 2). `resource` is the audience
+    /// byte for byte: MCP clients check it against the URL they called and send it back
+    /// as `resource=`, and Portcullis puts exactly that string in `aud`.
+    pub fn metadata(&self) -> serde_json::Value {
+        json!({
+            "resource": self.settings.audience,
+            "authorization_servers": [self.settings.issuer],
+            "bearer_methods_supported": ["header"],
+            "scopes_supported": [self.settings.required_scope],
+            "resource_name": REALM,
+        })
+    }
+
     /// The key for `kid`, refetching the JWKS first when the cache is old or the `kid`
     /// unknown (the issuer rotated keys), at most once per `JWKS_REFETCH_INTERVAL_SECS`.
     async fn key_for(&self, kid: &str) -> Result<DecodingKey, BearerError> {
@@ -480,6 +511,28 @@ async fn fetch_jwks(
     Ok(keys)
 }
 
+/// Where RFC 9728 section 3.1 puts the metadata of the resource `audience`: the
+/// well-known path between the host and the resource's own path. So
+/// `https://api.example.com/` has `https://api.example.com/.well-known/oauth-protected-resource`
+/// and `https://mcp.example.com/mcp` has
+/// `https://mcp.example.com/.well-known/oauth-protected-resource/mcp`. Returns the URL (for
+/// challenges) and the path (the route we serve it on).
+pub fn resource_metadata_location(audience: &str) -> anyhow::Result<(String, String)> {
+    let url = url::Url::parse(audience).with_context(|| format!("audience {audience:?}"))?;
+    if !url.has_host() || url.query().is_some() || url.fragment().is_some() {
+        bail!("audience {audience:?}: use a URL with a host and no query or fragment");
+    }
+    let path = match url.path() {
+        "/" => String::new(),
+        path => path.to_owned(),
+    };
+    let path = format!("/.well-known/oauth-protected-resource{path}");
+    Ok((
+        format!("{}{path}", url.origin().ascii_serialization()),
+        path,
+    ))
+}
+
 fn form_urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -525,25 +578,41 @@ fn hello(principal: &Principal, via: &str) -> HttpResponse {
     HttpResponse::Ok().json(json!({"hello": principal.sub, "via": via}))
 }
 
-async fn local_hello(
-    req: HttpRequest,
-    rs: web::Data<ResourceServer>,
-) -> Result<HttpResponse, BearerError> {
-    let principal = rs.validate_locally(bearer_token(&req)?).await?;
-    Ok(hello(&principal, "local"))
+async fn local_hello(req: HttpRequest, rs: web::Data<ResourceServer>) -> HttpResponse {
+    let checked = match bearer_token(&req) {
+        Ok(token) => rs.validate_locally(token).await,
+        Err(err) => Err(err),
+    };
+    match checked {
+        Ok(principal) => hello(&principal, "local"),
+        Err(err) => err.response(&rs.metadata_url),
+    }
 }
 
-async fn introspected_hello(
-    req: HttpRequest,
-    rs: web::Data<ResourceServer>,
-) -> Result<HttpResponse, BearerError> {
-    let principal = rs.introspect(bearer_token(&req)?).await?;
-    Ok(hello(&principal, "introspection"))
+async fn introspected_hello(req: HttpRequest, rs: web::Data<ResourceServer>) -> HttpResponse {
+    let checked = match bearer_token(&req) {
+        Ok(token) => rs.introspect(token).await,
+        Err(err) => Err(err),
+    };
+    match checked {
+        Ok(principal) => hello(&principal, "introspection"),
+        Err(err) => err.response(&rs.metadata_url),
+    }
+}
+
+/// RFC 9728 metadata is public and read by browser-based clients too, hence `*`.
+async fn resource_metadata(rs: web::Data<ResourceServer>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .insert_header((header::CACHE_CONTROL, "max-age=3600"))
+        .json(rs.metadata())
 }
 
 /// The API's routes, for mounting in any actix-web `App`.
 pub fn configure(cfg: &mut web::ServiceConfig, rs: web::Data<ResourceServer>) {
+    let metadata_path = rs.metadata_path.clone();
     cfg.app_data(rs)
+        .route(&metadata_path, web::get().to(resource_metadata))
         .route("/local/hello", web::get().to(local_hello))
         .route("/introspected/hello", web::get().to(introspected_hello));
 }
@@ -583,7 +652,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let settings = Settings {
         issuer,
-        audience: env("RS_AUDIENCE").unwrap_or_else(|| format!("http://{bind}")),
+        audience: env("RS_AUDIENCE").unwrap_or_else(|| format!("http://{bind}/")),
         required_scope: env("RS_REQUIRED_SCOPE").unwrap_or_else(|| "api.read".into()),
         introspection_client,
     };

@@ -11,12 +11,15 @@ use crate::helpers::{T0, TestApp, TestDb, spawn_app, spawn_app_with};
 
 #[allow(dead_code)] // `main` and the wall clock are for `cargo run --example`
 #[path = "../../examples/resource_server.rs"]
-mod example;
+pub mod example;
 
 use example::{ClientCredentials, ResourceServer, Settings, serve};
 
 /// The API's identifier: what callers pass as `resource` and find in `aud`.
 const AUDIENCE: &str = "https://api.example.com";
+
+/// Where the API's RFC 9728 metadata is: every challenge names it.
+const METADATA: &str = "https://api.example.com/.well-known/oauth-protected-resource";
 
 /// Another API the callers may also ask tokens for.
 const OTHER_API: &str = "https://other.example.com";
@@ -97,7 +100,7 @@ fn invalid_token(description: &str) -> (u16, Option<String>, Value) {
     (
         401,
         Some(format!(
-            r#"Bearer realm="example-api", error="invalid_token", error_description="{description}""#
+            r#"Bearer realm="example-api", resource_metadata="{METADATA}", error="invalid_token", error_description="{description}""#
         )),
         json!({"error": "invalid_token", "error_description": description}),
     )
@@ -136,7 +139,9 @@ async fn resource_server_validates_access_tokens_locally() {
     // No bearer credentials: a bare challenge, no error code (RFC 6750 section 3.1).
     let bare = (
         401,
-        Some(r#"Bearer realm="example-api""#.to_owned()),
+        Some(format!(
+            r#"Bearer realm="example-api", resource_metadata="{METADATA}""#
+        )),
         Value::Null,
     );
     assert_eq!(get(hello.clone(), None).await, bare);
@@ -166,10 +171,9 @@ async fn resource_server_validates_access_tokens_locally() {
         get(hello.clone(), Some(&format!("Bearer {write_only}"))).await,
         (
             403,
-            Some(
-                r#"Bearer realm="example-api", error="insufficient_scope", error_description="the token lacks the scope this resource needs", scope="api.read""#
-                    .to_owned()
-            ),
+            Some(format!(
+                r#"Bearer realm="example-api", resource_metadata="{METADATA}", error="insufficient_scope", error_description="the token lacks the scope this resource needs", scope="api.read""#
+            )),
             json!({"error": "insufficient_scope", "error_description": "the token lacks the scope this resource needs"})
         )
     );
@@ -339,4 +343,57 @@ async fn resource_server_introspects_and_sees_revocation() {
             .0,
         503
     );
+}
+
+/// RFC 9728: the metadata sits at the well-known path followed by the resource's own path,
+/// names the resource exactly as configured and Portcullis as its authorization server.
+#[tokio::test]
+async fn resource_server_publishes_protected_resource_metadata() {
+    use example::resource_metadata_location;
+    assert_eq!(
+        resource_metadata_location("https://api.example.com").unwrap(),
+        (
+            METADATA.to_owned(),
+            "/.well-known/oauth-protected-resource".to_owned()
+        )
+    );
+    assert_eq!(
+        resource_metadata_location("https://mcp.example.com:8443/mcp/v1").unwrap(),
+        (
+            "https://mcp.example.com:8443/.well-known/oauth-protected-resource/mcp/v1".to_owned(),
+            "/.well-known/oauth-protected-resource/mcp/v1".to_owned()
+        )
+    );
+    for bad in [
+        "not a url",
+        "https://api.example.com/?x=1",
+        "https://api.example.com/#f",
+    ] {
+        assert!(resource_metadata_location(bad).is_err(), "{bad}");
+    }
+
+    let app = spawn_app().await;
+    let rs = start_rs(&app, None).await;
+    let r = reqwest::get(format!("{rs}/.well-known/oauth-protected-resource"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({
+            "resource": AUDIENCE,
+            "authorization_servers": [app.public],
+            "bearer_methods_supported": ["header"],
+            "scopes_supported": ["api.read"],
+            "resource_name": "example-api",
+        })
+    );
+    // Only the resource's own location: nothing at a path it does not have.
+    let r = reqwest::get(format!(
+        "{rs}/.well-known/oauth-protected-resource/local/hello"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 404);
 }
