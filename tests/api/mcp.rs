@@ -29,6 +29,13 @@ const SCOPE: &str = "mcp:tools";
 /// example serving `resource` (`http://127.0.0.1:PORT/local/hello`, a resource with a
 /// path like an MCP server's `/mcp`). Returns the app and the resource's URL.
 async fn portcullis_and_resource() -> (TestApp, String) {
+    portcullis_and_resource_with(|_| {}).await
+}
+
+/// `portcullis_and_resource` with the configuration changed further by `tweak`.
+async fn portcullis_and_resource_with(
+    tweak: impl FnOnce(&mut portcullis::config::Config),
+) -> (TestApp, String) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let pattern = format!("{origin}/*");
@@ -38,6 +45,7 @@ async fn portcullis_and_resource() -> (TestApp, String) {
         c.registration.allowed_scopes = ["openid", "offline_access", SCOPE]
             .map(str::to_owned)
             .to_vec();
+        tweak(c);
     })
     .await;
     let resource = format!("{origin}/local/hello");
@@ -293,4 +301,60 @@ async fn an_mcp_client_finds_registers_and_calls_from_the_resource_url_alone() {
     let renewed = refreshed["access_token"].as_str().unwrap();
     assert_eq!(claims(renewed)["aud"], resource);
     assert_eq!(call(&resource, Some(renewed)).await.0, 200);
+}
+
+/// The same client, introducing itself with a client ID metadata document instead of
+/// registering (what MCP clients prefer when the server offers it): the document is served
+/// by the test, on loopback, which the development setting lets the server fetch.
+#[tokio::test]
+async fn an_mcp_client_with_a_metadata_document_calls_from_the_resource_url_alone() {
+    use crate::helpers::document_server::{Answer, DocumentServer};
+    let (app, resource) = portcullis_and_resource_with(|c| {
+        c.registration.metadata_documents = portcullis::config::MetadataDocumentsConfig {
+            enabled: true,
+            allow_private: true,
+            ..Default::default()
+        };
+    })
+    .await;
+    let user = app.user("alice").await;
+    let found = discover(&resource).await;
+    // 4. The server offers metadata documents, so the client uses one.
+    let oidc = get_json(&format!(
+        "{}/.well-known/openid-configuration",
+        found.issuer
+    ))
+    .await;
+    assert_eq!(oidc["client_id_metadata_document_supported"], true);
+    let server = DocumentServer::start().await;
+    let client_id = server.url("/oauth/client.json");
+    server.answer(
+        "/oauth/client.json",
+        Answer::json(&json!({
+            "client_id": client_id,
+            "client_name": "Example MCP client",
+            "redirect_uris": [LOOPBACK],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        })),
+    );
+
+    // 5-7. The code flow, the call, the refresh: as for a registered client.
+    let browser = app.browser();
+    let tokens = authorize(&app, &browser, &found, &client_id, &resource, &user).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(claims(access)["aud"], resource);
+    assert_eq!(claims(access)["client_id"], client_id.as_str());
+    assert_eq!(call(&resource, Some(access)).await.0, 200);
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let (status, refreshed) = refresh(&found, &client_id, refresh_token, &resource).await;
+    assert_eq!(status, 200, "{refreshed}");
+    let renewed = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(call(&resource, Some(renewed)).await.0, 200);
+    assert_eq!(
+        server.hits("/oauth/client.json"),
+        1,
+        "fetched once, then cached"
+    );
 }
