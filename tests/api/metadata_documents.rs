@@ -617,3 +617,67 @@ async fn clients_from_documents_are_bounded_and_idle_ones_deleted() {
     let events = audit_details(&app, "client.idle_deleted").await;
     assert_eq!(events[0]["origin"], "metadata_document");
 }
+
+/// Operators find a document's client by its URL in the admin API (percent-encoded in the
+/// path) and may promote it: it is then theirs, used as stored and never fetched again.
+#[tokio::test]
+async fn a_promoted_document_client_is_the_operators_and_never_fetched() {
+    // No client cache, so the promotion is seen at once (it is within 5 s otherwise).
+    let app = spawn_app_with(Arc::new(TestDb::new()), |c| {
+        documents_on(c);
+        c.tokens.client_cache = Duration::ZERO;
+    })
+    .await;
+    let (server, url) = published().await;
+    let (status, _, _) = authorize(&app, &url).await;
+    assert_eq!(status, 303);
+    let admin = app
+        .confidential_client("svc-admin")
+        .grants(&["client_credentials"])
+        .scope("admin")
+        .roles(&["admin"])
+        .await;
+    let bearer = app.cc_token(&admin, Some("admin")).await;
+    let encoded: String = url::form_urlencoded::byte_serialize(url.as_bytes()).collect();
+    let r = app
+        .http
+        .get(format!("{}/admin/v1/clients/{encoded}", app.admin))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let view: Value = r.json().await.unwrap();
+    assert_eq!(view["client_id"], url.as_str());
+    assert_eq!(view["origin"], "metadata_document");
+    let r = app
+        .http
+        .post(format!("{}/admin/v1/clients/{encoded}/promote", app.admin))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["origin"], "api");
+
+    // Its document is gone, and long stale: the operator's client works as stored (held
+    // to its own resources now, of which it has none, so no `resource` here).
+    server.answer(PATH, Answer::status(404));
+    app.clock.advance(2 * 86_400);
+    let r = app
+        .browser()
+        .get(app.authorize_url(&[
+            ("response_type", "code"),
+            ("client_id", &url),
+            ("redirect_uri", CALLBACK),
+            ("scope", "openid"),
+            ("code_challenge", PKCE_CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(location(&r).contains("/login"), "{}", location(&r));
+    assert_eq!(server.hits(PATH), 1);
+}
