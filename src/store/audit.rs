@@ -338,7 +338,10 @@ fn append_with(
             Err(other) => return Err(other),
         }
     }
-    Err(last_err)
+    // Every round lost the race for the head: the chain is too contended to link now.
+    // That is the database being busy, which callers answer with 503 and Retry-After, not
+    // a failure of the request (a CI run under load saw a 500 here).
+    Err(StoreError::Unavailable(Box::new(last_err)))
 }
 
 /// How often an append races for the head before it gives up.

@@ -35,7 +35,7 @@ pub enum StoreError {
     /// A unique constraint said no: the thing already exists.
     #[error("already exists")]
     Conflict,
-    #[error("database error")]
+    #[error("database error: {0}")]
     Query(#[source] DieselError),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -52,6 +52,17 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
             | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
             | DieselError::BrokenTransactionManager => Self::Unavailable(Box::new(err)),
+            // Transient contention (Postgres: a serialization failure, or a deadlock it broke
+            // by aborting us): the same work may succeed at once, so callers answer 503 with
+            // Retry-After, never 500. Postgres reports a deadlock only by its message.
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                Self::Unavailable(Box::new(err))
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if info.message().starts_with("deadlock detected") =>
+            {
+                Self::Unavailable(Box::new(err))
+            }
             other => Self::Query(other),
         }
     }
