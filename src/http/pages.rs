@@ -89,6 +89,8 @@ struct ConsentHtml<'a> {
     base: &'a str,
     client_name: &'a str,
     client_host: Option<&'a str>,
+    /// A self-registered client's redirect host (`Page::self_registered_to`).
+    self_registered_to: Option<&'a str>,
     request_id: &'a str,
     csrf_token: &'a str,
     scopes: Vec<String>,
@@ -335,6 +337,7 @@ fn render_page(state: &AppState, page: &Page) -> HttpResponse {
             base: page_base(state),
             client_name: &page.client_name,
             client_host: page.client_host.as_deref(),
+            self_registered_to: page.self_registered_to.as_deref(),
             request_id: &page.request_id,
             csrf_token: page.csrf.expose(),
             scopes: consent_order(&page.scopes)

@@ -494,3 +494,50 @@ async fn export_and_import_carry_a_registration() {
     assert_eq!(status, 200, "{read}");
     assert_eq!(read["application_type"], "native");
 }
+
+#[tokio::test]
+async fn the_consent_page_says_a_client_registered_itself_and_where_it_leads() {
+    let app = mcp_app().await;
+    let id = client_id(&app.registered(&mcp_metadata()).await);
+    let user = app.user("carol").await;
+    let b = app.browser();
+    let (r, _) = crate::helpers::follow(&app, &b, &authorize_url(&app, &id, &[MCP])).await;
+    let html = r.text().await.unwrap();
+    let r = crate::helpers::submit(
+        &app,
+        &b,
+        "/login",
+        &[
+            ("request_id", crate::helpers::hidden(&html, "request_id")),
+            ("csrf_token", crate::helpers::hidden(&html, "csrf_token")),
+            ("username", user.username.clone()),
+            ("password", user.password.clone()),
+        ],
+    )
+    .await;
+    let (r, url) = crate::helpers::follow(&app, &b, &crate::helpers::location(&r)).await;
+    assert!(url.contains("/consent"), "{url}");
+    let consent = r.text().await.unwrap();
+    assert!(consent.contains("registered itself"), "{consent}");
+    assert!(
+        consent.contains("<strong class=\"client-host\">localhost</strong>"),
+        "the redirect's host, which the registrant could not hide: {consent}"
+    );
+    // An operator's client says nothing of the kind.
+    let web = app
+        .confidential_client("web")
+        .redirect_uris(&[crate::helpers::CALLBACK])
+        .await;
+    let url = app.authorize_url(&[
+        ("response_type", "code"),
+        ("client_id", web.id.as_str()),
+        ("redirect_uri", crate::helpers::CALLBACK),
+        ("scope", "openid"),
+        ("state", "s"),
+        ("code_challenge", PKCE_CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]);
+    let (r, url) = crate::helpers::follow(&app, &b, &url).await;
+    assert!(url.contains("/consent"), "{url}");
+    assert!(!r.text().await.unwrap().contains("registered itself"));
+}

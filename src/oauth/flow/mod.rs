@@ -105,6 +105,9 @@ pub struct Page {
     /// For a client from a metadata document: the host of its URL, the one thing about it
     /// a stranger cannot choose, shown before the name it gives itself.
     pub client_host: Option<String>,
+    /// For a client that registered itself (RFC 7591): the host it sends the browser back
+    /// to, which the consent page shows since nobody checked the name it chose.
+    pub self_registered_to: Option<String>,
     pub login_hint: Option<String>,
     /// The signed-in user's username, for the account page.
     pub signed_in_as: Option<String>,
@@ -433,6 +436,16 @@ async fn render(
         client_name: client.client_name.clone(),
         client_host: (client.origin == super::client::ClientOrigin::MetadataDocument)
             .then(|| super::registration::metadata_document::host_of(&client.client_id))
+            .flatten(),
+        self_registered_to: (client.origin == super::client::ClientOrigin::Registration)
+            .then(|| {
+                url::Url::parse(&request.stored.redirect_uri)
+                    .ok()
+                    .map(|u| match u.host_str() {
+                        Some(host) => host.to_owned(),
+                        None => u.scheme().to_owned(),
+                    })
+            })
             .flatten(),
         login_hint: request.login_hint,
         signed_in_as,
