@@ -34,9 +34,9 @@ pub struct Ctx<'a> {
     /// Failed client authentication per address (`oauth::client::caller`).
     pub client_auth_failures: &'a crate::oauth::client::failures::ClientAuthFailures,
     /// TOTP sealing and the WebAuthn relying party (`oauth::mfa`).
-    pub mfa: &'a crate::oauth::mfa::MfaKit,
+    pub mfa: &'a crate::oauth::mfa::kit::MfaKit,
     /// Clients from client ID metadata documents (`oauth::registration::metadata_clients`).
-    pub documents: &'a crate::oauth::registration::metadata_clients::MetadataClients,
+    pub documents: &'a crate::oauth::registration::document_clients::MetadataClients,
 }
 
 /// Storage failures seen by a protocol endpoint: an outage is 503 (retry), anything else

@@ -16,112 +16,17 @@
 //! server fetch a stranger's URL. A client an operator registered (or promoted) under a
 //! URL is theirs: it is used as it is and never fetched.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::net::IpAddr;
-use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use super::metadata_document::{ClientIdUrl, DocumentError, check_document, is_client_id_url};
-use super::policy::Registration;
-use crate::config::MetadataDocumentsConfig;
 use crate::oauth::client::{ClientOrigin, RegisteredClient};
 use crate::oauth::context::{Ctx, store_error};
 use crate::oauth::error::OAuthError;
 use crate::oauth::flow::error::BrowserError;
-use crate::outbound::{FetchError, Fetcher, Policy, Resolver};
+use crate::outbound::FetchError;
 use crate::store::StoreError;
 
-/// Freshness entries kept at most; beyond, they are dropped wholesale (a dropped entry
-/// costs one fetch).
-const MAX_ENTRIES: usize = 10_000;
-
-/// What writing a document's client may answer.
-pub type Saving<'a> = Pin<Box<dyn Future<Output = Result<(), SaveError>> + Send + 'a>>;
-
-/// Why a document's client was not written.
-#[derive(Debug)]
-pub enum SaveError {
-    /// As many clients from documents as `registration.max_clients` allows.
-    Full,
-    /// The client rules of `manage` refused it (the policy let it through).
-    Refused(String),
-    Store(StoreError),
-}
-
-/// Writes the client a document describes. Implemented by `manage::Service`, which holds
-/// the one write path of clients; protocol code only names what to write.
-pub trait DocumentClients: Send + Sync + 'static {
-    /// Creates the client `registration` describes under `client_id` (origin
-    /// `metadata_document`), or brings the stored one up to date; a client of any other
-    /// origin under that id is left as it is. `from`: the address whose request made the
-    /// server fetch, for the audit log.
-    fn save<'a>(
-        &'a self,
-        client_id: &'a str,
-        registration: &'a Registration,
-        from: Option<IpAddr>,
-    ) -> Saving<'a>;
-}
-
-/// The fetcher, the freshness of stored documents, and the writer of their clients.
-pub struct MetadataClients {
-    settings: MetadataDocumentsConfig,
-    /// `None` when metadata documents are off.
-    fetcher: Option<Fetcher>,
-    clients: Arc<dyn DocumentClients>,
-    /// Client id -> until when (unix seconds) its stored document is fresh.
-    fresh_until: RwLock<HashMap<String, i64>>,
-}
-
-impl std::fmt::Debug for MetadataClients {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetadataClients")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
-}
-
-impl MetadataClients {
-    pub fn new(
-        settings: MetadataDocumentsConfig,
-        resolver: Arc<dyn Resolver>,
-        clients: Arc<dyn DocumentClients>,
-    ) -> Result<Self, rustls::Error> {
-        let fetcher = if settings.enabled {
-            Some(Fetcher::new(Policy::new(settings.allow_private), resolver)?)
-        } else {
-            None
-        };
-        Ok(Self {
-            settings,
-            fetcher,
-            clients,
-            fresh_until: RwLock::new(HashMap::new()),
-        })
-    }
-
-    pub fn enabled(&self) -> bool {
-        self.fetcher.is_some()
-    }
-
-    fn is_fresh(&self, client_id: &str, now: i64) -> bool {
-        self.fresh_until
-            .read()
-            .ok()
-            .and_then(|m| m.get(client_id).copied())
-            .is_some_and(|until| now < until)
-    }
-
-    fn mark_fresh(&self, client_id: &str, until: i64) {
-        if let Ok(mut map) = self.fresh_until.write() {
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
-            }
-            map.insert(client_id.to_owned(), until);
-        }
-    }
-}
+pub use super::document_clients::{DocumentClients, MetadataClients, SaveError, Saving};
 
 /// Why a lookup of a document's client failed.
 enum Failure {

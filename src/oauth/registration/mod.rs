@@ -6,6 +6,7 @@
 //! the clients are written through `manage::registration`, the same write path as every
 //! other client, so every rule of `manage::clients` holds for them too.
 
+pub mod document_clients;
 pub mod metadata_clients;
 pub mod metadata_document;
 pub mod policy;
