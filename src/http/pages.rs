@@ -12,7 +12,7 @@ use crate::config::UiConfig;
 use crate::http::state::AppState;
 use crate::oauth::flow::{
     self, BrowserError, ConsentForm, Cookies, FactorForm, LoginForm, Page, PasskeyForm, Screen,
-    SelectAccountForm, SignedIn, Step, Upgraded,
+    SelectAccountForm, SignedIn, Step,
 };
 use crate::oauth::form::{FormLimits, FormMap};
 
@@ -558,26 +558,10 @@ pub async fn login_post(
         browser: browser.as_deref(),
     };
     let device_cookie = context::cookie_value(&req, &state, context::DEVICE);
-    match flow::submit_login(&state.ctx(&req), form, cookies, device_cookie.as_deref()).await {
-        Ok(Ok(SignedIn {
-            cookie,
-            step,
-            device,
-        })) => {
-            let mut response = render_step(&state, Ok(step));
-            if let Err(err) = response.add_cookie(&context::cookie(
-                &state,
-                SESSION,
-                cookie.expose().to_owned(),
-            )) {
-                tracing::error!(error = %err, "cannot set the session cookie");
-            }
-            set_device_cookie(&state, &mut response, device);
-            response
-        }
-        Ok(Err(again)) => render_step(&state, Ok(again)),
-        Err(e) => browser_error(&state, e),
-    }
+    signed_in(
+        &state,
+        flow::submit_login(&state.ctx(&req), form, cookies, device_cookie.as_deref()).await,
+    )
 }
 
 pub async fn factor_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -605,13 +589,15 @@ fn set_device_cookie(
     }
 }
 
-/// The response to a step that upgraded the session: its new cookie with the next step.
-fn upgraded(
+/// The response to a sign-in, or to a step that upgraded the session: the session's (new)
+/// cookie and, for a complete sign-in, the device cookie, with the next step; or the page
+/// again.
+fn signed_in(
     state: &AppState,
-    outcome: Result<Result<Upgraded, Step>, BrowserError>,
+    outcome: Result<Result<SignedIn, Step>, BrowserError>,
 ) -> HttpResponse {
     match outcome {
-        Ok(Ok(Upgraded {
+        Ok(Ok(SignedIn {
             cookie,
             step,
             device,
@@ -642,7 +628,7 @@ pub async fn factor_post(
     };
     let sent = SentCookies::of(&state, &req);
     let device_cookie = context::cookie_value(&req, &state, context::DEVICE);
-    upgraded(
+    signed_in(
         &state,
         flow::submit_factor(
             &state.ctx(&req),
@@ -666,7 +652,7 @@ pub async fn enrol_post(
     };
     let sent = SentCookies::of(&state, &req);
     let device_cookie = context::cookie_value(&req, &state, context::DEVICE);
-    upgraded(
+    signed_in(
         &state,
         flow::submit_enrol(
             &state.ctx(&req),
@@ -693,26 +679,10 @@ pub async fn passkey_post(
         session: None,
         browser: browser.as_deref(),
     };
-    match flow::submit_passkey(&state.ctx(&req), form, cookies).await {
-        Ok(Ok(SignedIn {
-            cookie,
-            step,
-            device,
-        })) => {
-            let mut response = render_step(&state, Ok(step));
-            if let Err(err) = response.add_cookie(&context::cookie(
-                &state,
-                SESSION,
-                cookie.expose().to_owned(),
-            )) {
-                tracing::error!(error = %err, "cannot set the session cookie");
-            }
-            set_device_cookie(&state, &mut response, device);
-            response
-        }
-        Ok(Err(again)) => render_step(&state, Ok(again)),
-        Err(e) => browser_error(&state, e),
-    }
+    signed_in(
+        &state,
+        flow::submit_passkey(&state.ctx(&req), form, cookies).await,
+    )
 }
 
 pub async fn consent_post(

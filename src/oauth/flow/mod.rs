@@ -658,12 +658,13 @@ pub async fn show(
     .await
 }
 
-/// A successful login: the new session's cookie, and where the browser goes next.
+/// A successful login, or a session that proved more (a second factor): the session's new
+/// cookie (an upgraded session's old one stops working), and where the browser goes next.
 #[derive(Debug)]
 pub struct SignedIn {
     pub cookie: Secret,
     pub step: Step,
-    /// A new device cookie for the user who logged in (`oauth::login::Source`).
+    /// A new device cookie for a browser that has signed in fully (`oauth::login::Source`).
     pub device: Option<zeroize::Zeroizing<String>>,
 }
 
@@ -716,12 +717,48 @@ pub async fn submit_login(
     let device = crate::accounts::username::normalise(&form.username)
         .ok()
         .and_then(|name| ctx.device_keys.issue(&name));
+    let (cookie, step, factors) = start_session(
+        ctx,
+        &client,
+        request,
+        user.id,
+        vec![level::PWD.to_owned()],
+        cookies.browser,
+    )
+    .await?;
+    // A device cookie marks a browser that signed in: for a user who must still show a
+    // second factor that is only after it (`submit_factor`), or a stolen password would buy
+    // its holder a trusted device and wrong codes would not count on the username.
+    let device = if assurance(ctx, &client, Some(&factors)).target(None) > level::Level::OneFactor {
+        None
+    } else {
+        device
+    };
+    Ok(Ok(SignedIn {
+        cookie,
+        step,
+        device,
+    }))
+}
+
+/// A sign-in for this request: a new session (always a new id: no fixation) with the
+/// methods `amr` that made it, bound to the request as the login made for it, and the
+/// request's rules decided again for it. Answers the session's cookie, the next step and
+/// its user's factors.
+async fn start_session(
+    ctx: &Ctx<'_>,
+    client: &RegisteredClient,
+    mut request: PendingRequest,
+    user_id: String,
+    amr: Vec<String>,
+    browser: Option<&str>,
+) -> Result<(Secret, Step, UserFactors), BrowserError> {
     let cookie = Secret::generate(SESSION_PREFIX);
     let session = Session {
         sid: uuid::Uuid::now_v7().simple().to_string(),
-        user_id: user.id,
+        user_id,
         auth_time: ctx.now,
-        amr: vec!["pwd".to_owned()],
+        amr,
     };
     let (consent, factors) = ctx
         .store
@@ -737,34 +774,21 @@ pub async fn submit_login(
             &client.client_id,
         )
         .await?;
-    let mut request = request;
     request.session_id = Some(session.sid.clone());
     request.login_session_id = Some(session.sid.clone());
-    let consent = consent_state(&client, consent.as_deref());
-    // A device cookie marks a browser that signed in: for a user who must still show a
-    // second factor that is only after it (`submit_factor`), or a stolen password would buy
-    // its holder a trusted device and wrong codes would not count on the username.
-    let device = if assurance(ctx, &client, Some(&factors)).target(None) > level::Level::OneFactor {
-        None
-    } else {
-        device
-    };
+    let consent = consent_state(client, consent.as_deref());
     let step = perform(
         ctx,
-        &client,
+        client,
         request,
         (Some(session), Some(&factors)),
         &consent,
         None,
-        cookies.browser,
+        browser,
         Ask::Visit,
     )
     .await?;
-    Ok(Ok(SignedIn {
-        cookie,
-        step,
-        device,
-    }))
+    Ok((cookie, step, factors))
 }
 
 /// The session that must answer a posted page of the request: the browser's, bound to it.
@@ -904,16 +928,6 @@ const PASSKEY_FAILED: &str = "That passkey could not be used. Try again, or use 
 const ENROL_FAILED: &str =
     "That code did not match. Check the time on your device and enter the current code.";
 
-/// A session that proved more: its new cookie (the old one stops working), and where the
-/// browser goes next.
-#[derive(Debug)]
-pub struct Upgraded {
-    pub cookie: Secret,
-    pub step: Step,
-    /// The device cookie of a browser that has now signed in fully.
-    pub device: Option<Zeroizing<String>>,
-}
-
 /// Gives the session the methods it now has, under a new cookie.
 async fn upgrade(
     ctx: &Ctx<'_>,
@@ -958,7 +972,7 @@ pub async fn submit_factor(
     form: FactorForm,
     cookies: Cookies<'_>,
     device_cookie: Option<&str>,
-) -> Result<Result<Upgraded, Step>, BrowserError> {
+) -> Result<Result<SignedIn, Step>, BrowserError> {
     let loaded = ctx
         .store
         .load_request(&form.request_id, lookup(ctx, cookies.session))
@@ -1037,7 +1051,7 @@ pub async fn submit_factor(
     if form.method == FactorMethod::Recovery {
         // The user is told, on a page of its own, that a code is gone and how many are left.
         let left = factors.recovery_codes.saturating_sub(1);
-        return Ok(Ok(Upgraded {
+        return Ok(Ok(SignedIn {
             cookie,
             step: Step::Notice {
                 request_id: request.id,
@@ -1058,7 +1072,7 @@ pub async fn submit_factor(
         Ask::Visit,
     )
     .await?;
-    Ok(Ok(Upgraded {
+    Ok(Ok(SignedIn {
         cookie,
         step,
         device,
@@ -1073,7 +1087,7 @@ pub async fn submit_enrol(
     form: FactorForm,
     cookies: Cookies<'_>,
     device_cookie: Option<&str>,
-) -> Result<Result<Upgraded, Step>, BrowserError> {
+) -> Result<Result<SignedIn, Step>, BrowserError> {
     let loaded = ctx
         .store
         .load_request(&form.request_id, lookup(ctx, cookies.session))
@@ -1112,7 +1126,7 @@ pub async fn submit_enrol(
     };
     let amr = level::with_second_factor(&session.amr, level::OTP);
     let cookie = upgrade(ctx, cookies.session, &mut session, amr).await?;
-    Ok(Ok(Upgraded {
+    Ok(Ok(SignedIn {
         cookie,
         step: Step::Notice {
             request_id: request.id,
@@ -1201,40 +1215,13 @@ pub async fn submit_passkey(
             })),
     )
     .await?;
-    let cookie = Secret::generate(SESSION_PREFIX);
-    let session = Session {
-        sid: uuid::Uuid::now_v7().simple().to_string(),
-        user_id: user.id,
-        auth_time: ctx.now,
-        amr: level::passkey_alone(asserted.kind),
-    };
-    let (consent, factors) = ctx
-        .store
-        .create_session(
-            NewSession {
-                id_digest: cookie.digest().to_vec(),
-                session: session.clone(),
-                now: ctx.now,
-                idle_expires_at: ctx.now + ctx.config.sessions.idle,
-                absolute_expires_at: ctx.now + ctx.config.sessions.absolute,
-            },
-            &request.id,
-            &client.client_id,
-        )
-        .await?;
-    let mut request = request;
-    request.session_id = Some(session.sid.clone());
-    request.login_session_id = Some(session.sid.clone());
-    let consent = consent_state(&client, consent.as_deref());
-    let step = perform(
+    let (cookie, step, _) = start_session(
         ctx,
         &client,
         request,
-        (Some(session), Some(&factors)),
-        &consent,
-        None,
+        user.id,
+        level::passkey_alone(asserted.kind),
         cookies.browser,
-        Ask::Visit,
     )
     .await?;
     Ok(Ok(SignedIn {
