@@ -162,7 +162,12 @@ pub fn management(
     clock: SharedClock,
 ) -> Result<manage::Service, StartError> {
     let passwords = PasswordHasher::new(&config.password).map_err(|_| StartError::Passwords)?;
-    Ok(manage::Service::new(store, passwords, clock))
+    Ok(manage::Service::new(
+        store,
+        passwords,
+        clock,
+        config.password.policy,
+    ))
 }
 
 pub fn key_policy(config: &Config) -> KeyPolicy {
@@ -209,6 +214,9 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
     // One crypto backend for every rustls user in the process (docs/architecture.md,
     // "outbound requests").
     crate::outbound::install_tls_provider();
+    // The common-password list is decompressed once per process; doing it now, beside
+    // the rest of the start, spares the first password change the wait.
+    std::thread::spawn(crate::accounts::common::warm);
     let store = open_store(&config, clock.now()).await?;
     let service = management(&config, store.clone(), Arc::clone(&clock))?;
     let accounts = service.accounts();
@@ -525,6 +533,9 @@ async fn janitor(state: AppState) {
 /// On a database with no user at all, creates `admin` with the `admin` role and `password`,
 /// or a random one returned in `generated_password` so `serve` can hand it over once (it is
 /// never logged).
+/// The first admin's username.
+pub const BOOTSTRAP_ADMIN: &str = "admin";
+
 pub async fn bootstrap_admin(
     service: &manage::Service,
     password: Option<Zeroizing<String>>,
@@ -537,7 +548,7 @@ pub async fn bootstrap_admin(
             &Actor::system(),
             manage::users::NewUser {
                 password,
-                username: "admin".into(),
+                username: BOOTSTRAP_ADMIN.into(),
                 roles: vec!["admin".into()],
                 ..Default::default()
             },

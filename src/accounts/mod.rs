@@ -3,10 +3,14 @@
 //! API) need to know about a person, kept below both so that neither imports the other.
 //!
 //! - `username`: the one normal form a name is compared in;
-//! - `new_password`: the rule a chosen password must meet;
+//! - `device`: a User-Agent summarised for the sessions lists;
+//! - `new_password`: the rule a chosen password must meet (`common`: the bundled list of
+//!   common and breached passwords it refuses);
 //! - `Accounts::authenticate`: verify a username and password;
 //! - `Profile`: the profile claims of a user, as tokens and `/userinfo` state them.
 
+pub mod common;
+pub mod device;
 pub mod new_password;
 pub mod username;
 

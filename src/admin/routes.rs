@@ -49,6 +49,8 @@ admin_route_table! {
         Delete "/admin/v1/users/{user}/roles/{role}"        => UsersWrite,   users::remove_role;
         Get    "/admin/v1/users/{user}/sessions"            => UsersRead,    users::sessions;
         Delete "/admin/v1/users/{user}/sessions"            => UsersWrite,   users::revoke_sessions;
+        Delete "/admin/v1/users/{user}/sessions/{session}"  => UsersWrite,   users::end_session;
+        Get    "/admin/v1/users/{user}/grants"              => UsersRead,    users::grants;
         Get    "/admin/v1/users/{user}/factors"             => UsersRead,    users::factors;
         Delete "/admin/v1/users/{user}/factors"             => UsersWrite,   users::reset_factors;
 

@@ -11,7 +11,7 @@ use super::error::{AdminError, ErrorBody};
 use super::extract::{Json, OptionalJson, PathParam, Query};
 use crate::http::state::AppState;
 use crate::manage::factors::{FactorsReset, UserFactorsView};
-use crate::manage::users::{NewUser, SessionView, UserUpdate, UserView};
+use crate::manage::users::{BrowserSessionView, GrantView, NewUser, UserUpdate, UserView};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -339,7 +339,7 @@ pub async fn remove_role(
     get, path = "/admin/v1/users/{user}/sessions", tag = "users", operation_id = "list_user_sessions",
     params(("user" = String, Path, description = "User id or username")),
     responses(
-        (status = 200, description = "The user's active grants (refresh-token families), newest first", body = Vec<SessionView>),
+        (status = 200, description = "The user's live browser sessions (where they are signed in: device, address, started, last seen), the most recently seen first", body = Vec<BrowserSessionView>),
         (status = 404, description = "No such user", body = ErrorBody),
     )
 )]
@@ -351,10 +351,49 @@ pub async fn sessions(
 }
 
 #[utoipa::path(
+    delete, path = "/admin/v1/users/{user}/sessions/{session}", tag = "users", operation_id = "end_user_session",
+    params(
+        ("user" = String, Path, description = "User id or username"),
+        ("session" = String, Path, description = "The session's id (`id` in the list, the `sid` of its ID tokens)"),
+    ),
+    responses(
+        (status = 204, description = "The session ended, as a logout would end it: its cookie no longer signs anyone in"),
+        (status = 404, description = "No such user, or the user has no such session", body = ErrorBody),
+    )
+)]
+pub async fn end_session(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (user, session) = path.into_inner();
+    state
+        .service
+        .end_user_session(principal.caller(), &user, &session)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    get, path = "/admin/v1/users/{user}/grants", tag = "users", operation_id = "list_user_grants",
+    params(("user" = String, Path, description = "User id or username")),
+    responses(
+        (status = 200, description = "The user's active grants (refresh-token families), newest first", body = Vec<GrantView>),
+        (status = 404, description = "No such user", body = ErrorBody),
+    )
+)]
+pub async fn grants(
+    state: web::Data<AppState>,
+    user: PathParam,
+) -> Result<HttpResponse, AdminError> {
+    Ok(HttpResponse::Ok().json(state.service.list_user_grants(&user).await?))
+}
+
+#[utoipa::path(
     delete, path = "/admin/v1/users/{user}/sessions", tag = "users", operation_id = "revoke_user_sessions",
     params(("user" = String, Path, description = "User id or username")),
     responses(
-        (status = 200, description = "Every grant of the user revoked", body = SessionsRevoked),
+        (status = 200, description = "The user signed out everywhere: every browser session ended and every grant (refresh-token family) revoked", body = SessionsRevoked),
         (status = 404, description = "No such user", body = ErrorBody),
     )
 )]

@@ -254,11 +254,21 @@ pub enum UserCommand {
         #[arg(long)]
         no_name: bool,
     },
-    /// List the user's active sessions (grants: refresh-token families).
+    /// List where the user is signed in: their live browser sessions (device, address,
+    /// started, last seen).
     Sessions {
         user: String,
     },
-    /// Revoke every session (grant) of the user.
+    /// End one browser session of the user (its id from `user sessions`), as logout would.
+    EndSession {
+        user: String,
+        session: String,
+    },
+    /// List the user's active grants (refresh-token families held by applications).
+    Grants {
+        user: String,
+    },
+    /// Sign the user out everywhere: every browser session ended, every grant revoked.
     RevokeSessions {
         user: String,
     },

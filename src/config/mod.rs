@@ -92,6 +92,31 @@ pub struct PasswordConfig {
     pub parallelism: u32,
     pub workers: usize,
     pub queue_limit: usize,
+    /// What a new password must meet (`password.min_length`).
+    pub policy: PasswordPolicy,
+}
+
+/// The shortest password any configuration may allow (OWASP ASVS V6.2.1, NIST SP 800-63B).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// The longest minimum a configuration may ask for: longer would leave no room below the
+/// 64 characters every password must be allowed to reach (ASVS V6.2.9).
+pub const MAX_MIN_PASSWORD_CHARS: usize = 64;
+
+/// What a new password is checked against (`accounts::new_password::check` applies it).
+/// `Copy` and small: passed by value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// `MIN_PASSWORD_CHARS..=MAX_MIN_PASSWORD_CHARS`, checked when the configuration loads.
+    pub min_chars: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_chars: MIN_PASSWORD_CHARS,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -620,6 +645,7 @@ impl Config {
                 "parallelism": self.password.parallelism,
                 "workers": self.password.workers,
                 "queue_limit": self.password.queue_limit,
+                "min_length": self.password.policy.min_chars,
             },
         })
     }

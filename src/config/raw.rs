@@ -159,6 +159,8 @@ pub struct RawPassword {
     pub workers: usize,
     /// Hash jobs allowed to wait; beyond it callers get `Overloaded` (HTTP 503).
     pub queue_limit: usize,
+    /// The shortest new password accepted, in characters (8 to 64; 12 recommended).
+    pub min_length: usize,
 }
 
 impl Default for RawPassword {
@@ -169,6 +171,7 @@ impl Default for RawPassword {
             parallelism: 1,
             workers: 0,
             queue_limit: 64,
+            min_length: super::MIN_PASSWORD_CHARS,
         }
     }
 }

@@ -154,6 +154,16 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
             "must be between 1 and 100000",
         ));
     }
+    let (shortest, longest) = (super::MIN_PASSWORD_CHARS, super::MAX_MIN_PASSWORD_CHARS);
+    if !(shortest..=longest).contains(&p.min_length) {
+        return Err(invalid(
+            figment,
+            "password.min_length",
+            format!(
+                "must be between {shortest} and {longest} characters (OWASP ASVS V6.2.1; 12 recommended)"
+            ),
+        ));
+    }
     let workers = if p.workers == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -341,6 +351,9 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
             parallelism: p.parallelism,
             workers,
             queue_limit: p.queue_limit,
+            policy: super::PasswordPolicy {
+                min_chars: p.min_length,
+            },
         },
     })
 }

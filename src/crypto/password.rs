@@ -439,6 +439,7 @@ mod tests {
             parallelism: 1,
             workers: 1,
             queue_limit: 4,
+            policy: crate::config::PasswordPolicy::default(),
         }
     }
 

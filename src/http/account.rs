@@ -1,5 +1,6 @@
-//! The user's own pages: `/account` (profile, sign out), `/account/password` and
-//! `/account/security` (second factors). Thin: extract the cookies and the form, let
+//! The user's own pages: `/account` (profile, sign out), `/account/password`,
+//! `/account/security` (second factors), `/account/sessions` (where they are signed in)
+//! and `/account/apps` (the applications they let in). Thin: extract the cookies and the form, let
 //! `oauth::flow::account` decide and change, render. Every response goes out with the
 //! login pages' headers (`pages::html`, `pages::see_other`); every form is a same-site POST
 //! (`pages::posted_form`) carrying the token `Account::csrf_token` makes; a POST whose
@@ -18,7 +19,8 @@ use crate::oauth::flow::account::password::{self, Changed, PasswordForm};
 use crate::oauth::flow::account::security::{
     self, Factors, Listed, Outcome, Registration, RemoveForm,
 };
-use crate::oauth::flow::account::{self, Account, AccountPage, Entry};
+use crate::oauth::flow::account::sessions::{self as browser_sessions, Ended};
+use crate::oauth::flow::account::{self, Account, AccountPage, Entry, apps};
 use crate::oauth::form::FormMap;
 
 #[derive(Template)]
@@ -107,6 +109,57 @@ struct PasskeyHtml<'a> {
     options: String,
 }
 
+/// A session as the sessions page lists it, in words.
+struct SessionRow {
+    sid: String,
+    device: String,
+    ip: String,
+    started: String,
+    last_seen: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account_sessions.html")]
+struct SessionsHtml<'a> {
+    ui: &'a UiConfig,
+    base: &'a str,
+    csrf_token: &'a str,
+    notice: Option<&'static str>,
+    sessions: Vec<SessionRow>,
+    /// How many sessions besides this browser's.
+    others: usize,
+}
+
+/// An application as the apps page lists it.
+struct AppRow {
+    client_id: String,
+    name: String,
+    scopes: String,
+    since: String,
+}
+
+#[derive(Template)]
+#[template(path = "account_apps.html")]
+struct AppsHtml<'a> {
+    ui: &'a UiConfig,
+    base: &'a str,
+    csrf_token: &'a str,
+    notice: Option<&'static str>,
+    apps: Vec<AppRow>,
+}
+
+/// `YYYY-MM-DD HH:MM UTC` of a Unix time, for the sessions list.
+fn moment(unix: i64) -> String {
+    let secs = unix.rem_euclid(86_400);
+    format!(
+        "{} {:02}:{:02} UTC",
+        day(unix),
+        secs / 3_600,
+        secs % 3_600 / 60
+    )
+}
+
 /// `YYYY-MM-DD` (UTC) of a Unix time, for the factor list.
 fn day(unix: i64) -> String {
     // Howard Hinnant's days-to-civil: exact for every date the list can hold.
@@ -134,6 +187,12 @@ fn notice(req: &HttpRequest) -> Option<&'static str> {
         "totp" => Some("Your authenticator app is set up."),
         "passkey" => Some("Your passkey was added. Use it the next time you sign in."),
         "removed" => Some("The second factor was removed."),
+        "session" => Some("The session was signed out."),
+        "others" => Some("Every other session was signed out."),
+        "nothing" => Some("Nothing to sign out: that session had already ended."),
+        "revoked" => Some(
+            "The application's access was revoked. It has to ask you again before it can use your account.",
+        ),
         _ => None,
     }
 }
@@ -281,7 +340,7 @@ fn password_page(
             username: &account.profile.username,
             csrf_token: &account.csrf_token(browser),
             error,
-            min_chars: crate::accounts::new_password::MIN_CHARS,
+            min_chars: state.config.password.policy.min_chars,
         }
         .render(),
     )
@@ -535,9 +594,157 @@ pub async fn recovery_post(
     }
 }
 
+async fn sessions_page(
+    req: &HttpRequest,
+    state: &AppState,
+    account: &Account,
+    browser: &str,
+) -> HttpResponse {
+    let listed = match browser_sessions::list(&state.ctx(req), account).await {
+        Ok(l) => l,
+        Err(e) => return pages::browser_error(state, e),
+    };
+    let others = listed.iter().filter(|s| !s.current).count();
+    ok(
+        state,
+        SessionsHtml {
+            ui: &state.config.ui,
+            base: page_base(state),
+            csrf_token: &account.csrf_token(browser),
+            notice: notice(req),
+            sessions: listed
+                .into_iter()
+                .map(|s| SessionRow {
+                    device: s.device.to_string(),
+                    ip: s.ip.unwrap_or_else(|| "unknown".to_owned()),
+                    started: moment(s.created_at),
+                    last_seen: moment(s.last_seen_at),
+                    current: s.current,
+                    sid: s.sid,
+                })
+                .collect(),
+            others,
+        }
+        .render(),
+    )
+}
+
+/// GET /account/sessions.
+pub async fn sessions_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (account, browser) = match entered(&req, &state, AccountPage::Sessions).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mut response = sessions_page(&req, &state, &account, browser.value()).await;
+    browser.set_on(&state, &mut response);
+    response
+}
+
+/// POST /account/sessions/end: one session signs out (this browser's own too, which
+/// then lands on the account page signed out).
+pub async fn session_end_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (account, form, _) = match posted(&req, &state, &body, AccountPage::Sessions).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let sid = form.get("sid").unwrap_or("");
+    match browser_sessions::end(&state.ctx(&req), &account, sid).await {
+        Ok(Ended::Other) => done(&state, AccountPage::Sessions, "session"),
+        Ok(Ended::This) => {
+            let mut response =
+                pages::see_other(&state, &page_path(&state, AccountPage::Profile.route()));
+            pages::clear_cookie(&state, &mut response);
+            response
+        }
+        Ok(Ended::NotFound) => done(&state, AccountPage::Sessions, "nothing"),
+        Err(e) => pages::browser_error(&state, e),
+    }
+}
+
+/// POST /account/sessions/end-others: every session but this browser's signs out.
+pub async fn sessions_end_others_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (account, _form, _) = match posted(&req, &state, &body, AccountPage::Sessions).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    match browser_sessions::end_others(&state.ctx(&req), &account).await {
+        Ok(0) => done(&state, AccountPage::Sessions, "nothing"),
+        Ok(_) => done(&state, AccountPage::Sessions, "others"),
+        Err(e) => pages::browser_error(&state, e),
+    }
+}
+
+async fn apps_page(
+    req: &HttpRequest,
+    state: &AppState,
+    account: &Account,
+    browser: &str,
+) -> HttpResponse {
+    let listed = match apps::list(&state.ctx(req), account).await {
+        Ok(l) => l,
+        Err(e) => return pages::browser_error(state, e),
+    };
+    ok(
+        state,
+        AppsHtml {
+            ui: &state.config.ui,
+            base: page_base(state),
+            csrf_token: &account.csrf_token(browser),
+            notice: notice(req),
+            apps: listed
+                .into_iter()
+                .map(|a| AppRow {
+                    scopes: a.scopes.join(", "),
+                    since: day(a.created_at),
+                    client_id: a.client_id,
+                    name: a.name,
+                })
+                .collect(),
+        }
+        .render(),
+    )
+}
+
+/// GET /account/apps.
+pub async fn apps_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (account, browser) = match entered(&req, &state, AccountPage::Apps).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mut response = apps_page(&req, &state, &account, browser.value()).await;
+    browser.set_on(&state, &mut response);
+    response
+}
+
+/// POST /account/apps/revoke: the application loses its consent and its tokens.
+pub async fn app_revoke_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (account, form, _) = match posted(&req, &state, &body, AccountPage::Apps).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let client_id = form.get("client_id").unwrap_or("");
+    match apps::revoke(&state.ctx(&req), &account, client_id).await {
+        Ok(true) => done(&state, AccountPage::Apps, "revoked"),
+        Ok(false) => done(&state, AccountPage::Apps, "nothing"),
+        Err(e) => pages::browser_error(&state, e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::day;
+    use super::{day, moment};
 
     #[test]
     fn days_are_civil_dates() {
@@ -545,5 +752,6 @@ mod tests {
         assert_eq!(day(1_800_000_000), "2027-01-15");
         assert_eq!(day(951_782_400), "2000-02-29");
         assert_eq!(day(-1), "1969-12-31");
+        assert_eq!(moment(1_800_000_000), "2027-01-15 08:00 UTC");
     }
 }

@@ -62,6 +62,20 @@ fn under_issuer(cfg: &mut web::ServiceConfig) {
         .route("/account/password", web::get().to(account::password_get))
         .route("/account/password", web::post().to(account::password_post))
         .route("/account/security", web::get().to(account::security_get))
+        .route("/account/sessions", web::get().to(account::sessions_get))
+        .route(
+            "/account/sessions/end",
+            web::post().to(account::session_end_post),
+        )
+        .route(
+            "/account/sessions/end-others",
+            web::post().to(account::sessions_end_others_post),
+        )
+        .route("/account/apps", web::get().to(account::apps_get))
+        .route(
+            "/account/apps/revoke",
+            web::post().to(account::app_revoke_post),
+        )
         .route("/account/security/totp", web::get().to(account::totp_get))
         .route("/account/security/totp", web::post().to(account::totp_post))
         .route(

@@ -80,6 +80,16 @@ impl AppState {
             started: std::time::Instant::now(),
             client_ip: client.map(|c| c.ip),
             client_key: client.map(|c| c.key),
+            user_agent: req
+                .headers()
+                .get(actix_web::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|ua| {
+                    // `to_str` passed only visible ASCII: any byte is a char boundary.
+                    ua.get(..crate::oauth::context::USER_AGENT_MAX)
+                        .unwrap_or(ua)
+                        .to_owned()
+                }),
             device_keys: &self.device_keys,
             client_auth_failures: &self.client_auth_failures,
             mfa: &self.mfa,

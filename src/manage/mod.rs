@@ -122,14 +122,22 @@ pub struct Service {
     pub store: Store,
     pub passwords: PasswordHasher,
     pub clock: SharedClock,
+    /// What every password an operator sets must meet (`password.min_length`).
+    pub policy: crate::accounts::new_password::Policy,
 }
 
 impl Service {
-    pub fn new(store: Store, passwords: PasswordHasher, clock: SharedClock) -> Self {
+    pub fn new(
+        store: Store,
+        passwords: PasswordHasher,
+        clock: SharedClock,
+        policy: crate::accounts::new_password::Policy,
+    ) -> Self {
         Self {
             store,
             passwords,
             clock,
+            policy,
         }
     }
 

@@ -11,9 +11,6 @@ use crate::store::models::grants;
 use crate::store::models::users::{self as rows, UserRecord, UserRow};
 use crate::store::{DbConnection, StoreError};
 
-/// The shortest password we accept for a person (NIST SP 800-63B).
-pub const MIN_PASSWORD_CHARS: usize = crate::accounts::new_password::MIN_CHARS;
-
 /// A user as shown to operators: never the password hash.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserView {
@@ -63,16 +60,36 @@ pub struct UserUpdate {
     pub name: Option<Option<String>>,
 }
 
-/// An active grant of a user, shown as a "session" until server-side login sessions
-/// exist: revoking it ends every refresh and access token issued under it.
+/// An active grant of a user (a refresh-token family): revoking it ends every refresh and
+/// access token issued under it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct SessionView {
+pub struct GrantView {
     /// The grant id (the `gid` claim of the tokens issued under it).
     pub id: String,
     pub client_id: String,
     pub scope: String,
     pub auth_time: Option<i64>,
     pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A live browser session of a user: where they are signed in (never its cookie).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct BrowserSessionView {
+    /// The public session id (the `sid` claim of ID tokens issued in it).
+    pub id: String,
+    /// The User-Agent summarised ("Firefox on Linux").
+    pub device: String,
+    /// The User-Agent it signed in with, as sent (at most 512 bytes).
+    pub user_agent: Option<String>,
+    /// The client address it was last used from, as the rate limiter sees it.
+    pub ip: Option<String>,
+    pub auth_time: i64,
+    /// RFC 8176 methods the session proved.
+    pub amr: Vec<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    /// When it ends unless used again.
     pub expires_at: i64,
 }
 
@@ -105,10 +122,14 @@ pub(super) fn validate_name(name: &str) -> Result<(), ManageError> {
     Ok(())
 }
 
-/// The one rule for a new password (`accounts::new_password`), which the account page
-/// applies too.
-pub fn validate_password(password: &str) -> Result<(), ManageError> {
-    crate::accounts::new_password::check(password)
+/// The one rule for a new password (`accounts::new_password`), which the account page,
+/// sign-up and reset apply too; `username` is the account's (normalised) name when known.
+pub fn validate_password(
+    password: &str,
+    username: Option<&str>,
+    policy: crate::accounts::new_password::Policy,
+) -> Result<(), ManageError> {
+    crate::accounts::new_password::check(password, username, policy)
         .map_err(|refused| invalid("password", refused.to_string()))
 }
 
@@ -280,7 +301,7 @@ impl Service {
         }
         let (password, generated) = match new.password {
             Some(p) => {
-                validate_password(&p)?;
+                validate_password(&p, Some(&username), self.policy)?;
                 (p, None)
             }
             None => {
@@ -372,7 +393,9 @@ impl Service {
         key: &str,
         password: Zeroizing<String>,
     ) -> Result<UserView, ManageError> {
-        validate_password(&password)?;
+        // The username is the account's as stored (`find_user` also takes an id).
+        let username = self.find_user(key).await?.row.username;
+        validate_password(&password, Some(&username), self.policy)?;
         // Hashed before the transaction: it is slow, and needs no row.
         let hash = self.passwords.hash(password).await?;
         let now = self.clock.now();
@@ -589,8 +612,65 @@ impl Service {
         .await
     }
 
+    /// The user's live browser sessions, the most recently seen first.
+    pub async fn list_user_sessions(
+        &self,
+        key: &str,
+    ) -> Result<Vec<BrowserSessionView>, ManageError> {
+        let record = self.find_user(key).await?;
+        let found = self
+            .store
+            .user_sessions(&record.row.id, self.clock.now())
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|s| BrowserSessionView {
+                device: crate::accounts::device::describe(s.user_agent.as_deref()).to_string(),
+                id: s.sid,
+                user_agent: s.user_agent,
+                ip: s.ip,
+                auth_time: s.auth_time,
+                amr: s.amr,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                expires_at: s.expires_at,
+            })
+            .collect())
+    }
+
+    /// Ends one browser session of the user, as logout would (its cookie finds nothing
+    /// after), under the same rule as every write to a user; `NotFound("session")` when
+    /// the user has no session of that id.
+    pub async fn end_user_session(
+        &self,
+        by: impl Into<Caller>,
+        key: &str,
+        sid: &str,
+    ) -> Result<(), ManageError> {
+        let sid = sid.to_owned();
+        self.write_user(
+            by.into(),
+            key,
+            Change::Other,
+            "session.ended",
+            move |conn, record| {
+                let ended = crate::store::models::authorization::delete_session_of_user(
+                    conn,
+                    &record.row.id,
+                    &sid,
+                )?
+                .ok_or(ManageError::NotFound("session"))?;
+                let event = AuditEvent::new("session.ended")
+                    .subject(record.row.id.clone())
+                    .details(serde_json::json!({ "sid": ended.sid, "via": "admin" }));
+                Ok(Written::kept((), &record, Some(event)))
+            },
+        )
+        .await
+    }
+
     /// The user's grants that are neither revoked nor expired.
-    pub async fn list_user_sessions(&self, key: &str) -> Result<Vec<SessionView>, ManageError> {
+    pub async fn list_user_grants(&self, key: &str) -> Result<Vec<GrantView>, ManageError> {
         let record = self.find_user(key).await?;
         let now = self.clock.now();
         let found = self
@@ -599,7 +679,7 @@ impl Service {
             .await?;
         Ok(found
             .into_iter()
-            .map(|g| SessionView {
+            .map(|g| GrantView {
                 id: g.id,
                 client_id: g.client_id,
                 scope: g.scope,

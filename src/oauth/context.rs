@@ -29,6 +29,9 @@ pub struct Ctx<'a> {
     /// What throttles count under: the client's IPv6 network (`rate_limit.ipv6_prefix_len`),
     /// or its IPv4 address.
     pub client_key: Option<IpAddr>,
+    /// The request's User-Agent (visible ASCII, at most `USER_AGENT_MAX` bytes), which a
+    /// new browser session keeps for the sessions page.
+    pub user_agent: Option<String>,
     /// Signs and checks device cookies (`oauth::login`).
     pub device_keys: &'a crate::crypto::device_cookie::DeviceKeys,
     /// Failed client authentication per address (`oauth::client::caller`).
@@ -38,6 +41,9 @@ pub struct Ctx<'a> {
     /// Clients from client ID metadata documents (`oauth::registration::metadata_clients`).
     pub documents: &'a crate::oauth::registration::document_clients::MetadataClients,
 }
+
+/// The longest User-Agent kept: real ones are a few hundred bytes; a longer one is cut.
+pub const USER_AGENT_MAX: usize = 512;
 
 /// Storage failures seen by a protocol endpoint: an outage is 503 (retry), anything else
 /// is logged and answered as `server_error` without its cause.

@@ -72,6 +72,10 @@ pub struct NewSession {
     pub now: i64,
     pub idle_expires_at: i64,
     pub absolute_expires_at: i64,
+    /// The browser's User-Agent (bounded by the caller), shown on the sessions page.
+    pub user_agent: Option<String>,
+    /// The client address, as the rate limiter sees it.
+    pub ip: Option<String>,
 }
 
 /// Finding a session by its cookie: live, its user still enabled; its idle expiry moves.
@@ -81,6 +85,9 @@ pub struct SessionLookup {
     pub now: i64,
     /// Seconds of idleness a session survives.
     pub idle: i64,
+    /// The address the session is used from now, stored with its last use (the same
+    /// statement that moves its idle expiry).
+    pub ip: Option<String>,
 }
 
 /// What a browser step needs to decide: the request, the browser's session, and the
@@ -202,6 +209,7 @@ fn live_session_with_roles(
         &lookup.id_digest,
         now,
         (now + lookup.idle).min(row.absolute_expires_at),
+        lookup.ip.as_deref(),
     )?;
     Ok(Some((session_of(row)?, (user.row.username, user.roles))))
 }
@@ -379,6 +387,8 @@ impl Store {
                 last_seen_at: new.now,
                 idle_expires_at: new.idle_expires_at,
                 absolute_expires_at: new.absolute_expires_at,
+                user_agent: new.user_agent.clone(),
+                ip: new.ip.clone(),
             };
             conn.transaction(|conn| {
                 rows::insert_session(conn, &row)?;

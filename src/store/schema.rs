@@ -186,6 +186,8 @@ diesel::table! {
         idle_expires_at -> BigInt,
         absolute_expires_at -> BigInt,
         ceremony -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
     }
 }
 

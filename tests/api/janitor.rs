@@ -105,6 +105,8 @@ async fn fill(app: &TestApp) {
                         last_seen_at: T0,
                         idle_expires_at: T0 + 3600,
                         absolute_expires_at: T0 + 86_400,
+                        user_agent: None,
+                        ip: None,
                     },
                 )?;
                 rows::insert_code(

@@ -10,6 +10,7 @@
 )]
 
 mod account;
+mod account_sessions;
 mod admin;
 mod audit;
 mod audit_volume;
@@ -43,6 +44,7 @@ mod migrations;
 mod outage;
 mod outbound;
 mod passkeys;
+mod password_policy;
 mod pending_bounds;
 mod rate_limits;
 mod registration;

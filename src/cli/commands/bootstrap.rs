@@ -21,7 +21,10 @@ pub(super) const PASSWORD_FILE_NAME: &str = "bootstrap-admin-password";
 /// The operator's password from `bootstrap_admin_password_file`: the file's text less one
 /// trailing newline (what `echo` and most secret stores add), checked by the password
 /// policy. Read at every start so a wrong setting fails loudly, not on the day it matters.
-pub(super) fn read_supplied(path: &Path) -> Result<Zeroizing<String>, CliError> {
+pub(super) fn read_supplied(
+    path: &Path,
+    policy: crate::accounts::new_password::Policy,
+) -> Result<Zeroizing<String>, CliError> {
     let fail = |why: String| {
         CliError::Other(format!(
             "bootstrap_admin_password_file {}: {why}",
@@ -39,7 +42,9 @@ pub(super) fn read_supplied(path: &Path) -> Result<Zeroizing<String>, CliError> 
         return Err(fail("the file is empty".into()));
     }
     // The policy's message names the rule, never the password.
-    validate_password(&text).map_err(|e| fail(e.to_string()))?;
+    // The account it is for is `app::BOOTSTRAP_ADMIN`.
+    validate_password(&text, Some(app::BOOTSTRAP_ADMIN), policy)
+        .map_err(|e| fail(e.to_string()))?;
     Ok(text)
 }
 

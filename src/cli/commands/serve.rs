@@ -76,7 +76,7 @@ async fn serve_logged(mut config: Config, no_migrate: bool, out: Output) -> Resu
     let supplied = config
         .bootstrap_admin_password_file
         .as_deref()
-        .map(bootstrap::read_supplied)
+        .map(|path| bootstrap::read_supplied(path, config.password.policy))
         .transpose()?;
     let app = Application::build(config).await?;
     let state = app.state().clone();

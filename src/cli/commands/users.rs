@@ -171,10 +171,35 @@ pub(super) async fn run(
             let sessions = svc.list_user_sessions(&user).await?;
             out.show(&sessions, |sessions| {
                 println!(
-                    "{:<36}  {:<24}  {:>12}  scope",
-                    "session (grant id)", "client_id", "expires_at"
+                    "{:<32}  {:<28}  {:<39}  {:>12}  {:>12}",
+                    "session", "device", "address", "started", "last_seen"
                 );
                 for s in sessions {
+                    println!(
+                        "{:<32}  {:<28}  {:<39}  {:>12}  {:>12}",
+                        s.id,
+                        s.device,
+                        s.ip.as_deref().unwrap_or("-"),
+                        s.created_at,
+                        s.last_seen_at
+                    );
+                }
+            })?;
+        }
+        UserCommand::EndSession { user, session } => {
+            svc.end_user_session(&actor, &user, &session).await?;
+            out.show(&json!({ "ended": session }), |_| {
+                println!("ended session {session} of {user}");
+            })?;
+        }
+        UserCommand::Grants { user } => {
+            let grants = svc.list_user_grants(&user).await?;
+            out.show(&grants, |grants| {
+                println!(
+                    "{:<36}  {:<24}  {:>12}  scope",
+                    "grant id", "client_id", "expires_at"
+                );
+                for s in grants {
                     println!(
                         "{:<36}  {:<24}  {:>12}  {}",
                         s.id, s.client_id, s.expires_at, s.scope

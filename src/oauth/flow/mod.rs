@@ -199,6 +199,7 @@ fn lookup(ctx: &Ctx<'_>, cookie: Option<&str>) -> Option<SessionLookup> {
         id_digest: Secret::from_presented(c).digest().to_vec(),
         now: ctx.now,
         idle: ctx.config.sessions.idle,
+        ip: ctx.client_ip.map(|ip| ip.to_string()),
     })
 }
 
@@ -769,6 +770,8 @@ async fn start_session(
                 now: ctx.now,
                 idle_expires_at: ctx.now + ctx.config.sessions.idle,
                 absolute_expires_at: ctx.now + ctx.config.sessions.absolute,
+                user_agent: ctx.user_agent.clone(),
+                ip: ctx.client_ip.map(|ip| ip.to_string()),
             },
             &request.id,
             &client.client_id,
@@ -1287,6 +1290,7 @@ pub async fn logout(
             id_digest: Secret::from_presented(cookie).digest().to_vec(),
             now: ctx.now,
             idle: ctx.config.sessions.idle,
+            ip: ctx.client_ip.map(|ip| ip.to_string()),
         })
         .await?
     else {

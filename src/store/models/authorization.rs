@@ -46,6 +46,10 @@ pub struct SessionRow {
     pub last_seen_at: i64,
     pub idle_expires_at: i64,
     pub absolute_expires_at: i64,
+    /// The User-Agent the session signed in with (bounded), for the sessions page.
+    pub user_agent: Option<String>,
+    /// The client address last seen (as the rate limiter sees it).
+    pub ip: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -245,19 +249,62 @@ pub fn find_session(
         .optional()?)
 }
 
+/// Moves a session's idle expiry and records when and from where it was last seen, in the
+/// one statement every use of a session already costs. An unknown address (None) leaves
+/// the one stored.
 pub fn touch_session(
     conn: &mut DbConnection,
     digest: &[u8],
     now: i64,
     idle_expires_at: i64,
+    ip: Option<&str>,
 ) -> Result<(), StoreError> {
-    diesel::update(sessions::table.find(digest))
-        .set((
-            sessions::last_seen_at.eq(now),
-            sessions::idle_expires_at.eq(idle_expires_at),
-        ))
-        .execute(conn)?;
+    let target = sessions::table.find(digest);
+    let seen = (
+        sessions::last_seen_at.eq(now),
+        sessions::idle_expires_at.eq(idle_expires_at),
+    );
+    match ip {
+        Some(ip) => diesel::update(target)
+            .set((seen, sessions::ip.eq(Some(ip))))
+            .execute(conn)?,
+        None => diesel::update(target).set(seen).execute(conn)?,
+    };
     Ok(())
+}
+
+/// The user's sessions still live at `now`, the most recently seen first.
+pub fn live_sessions_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<SessionRow>, StoreError> {
+    Ok(sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::idle_expires_at.gt(now))
+        .filter(sessions::absolute_expires_at.gt(now))
+        .order((sessions::last_seen_at.desc(), sessions::sid.desc()))
+        .select(SessionRow::as_select())
+        .load(conn)?)
+}
+
+/// Deletes the user's session `sid` (not another user's); the row it deleted, if any.
+pub fn delete_session_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    sid: &str,
+) -> Result<Option<SessionRow>, StoreError> {
+    let target = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::sid.eq(sid));
+    let found = target
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?;
+    if found.is_some() {
+        diesel::delete(target).execute(conn)?;
+    }
+    Ok(found)
 }
 
 pub fn delete_session(
@@ -367,6 +414,54 @@ pub fn find_consent(
         .select(consents::scope)
         .first(conn)
         .optional()?)
+}
+
+/// The user's remembered consents with their client's name (None when the client is
+/// gone), as (client_id, name, scope, created_at, updated_at), by client id.
+pub type ConsentListing = (String, Option<String>, String, i64, i64);
+
+pub fn consents_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<ConsentListing>, StoreError> {
+    use crate::store::schema::clients;
+    Ok(consents::table
+        .left_join(clients::table.on(clients::client_id.eq(consents::client_id)))
+        .filter(consents::user_id.eq(user_id))
+        .order(consents::client_id.asc())
+        .select((
+            consents::client_id,
+            clients::name.nullable(),
+            consents::scope,
+            consents::created_at,
+            consents::updated_at,
+        ))
+        .load(conn)?)
+}
+
+/// Forgets what the user consented to for the client; true when there was a consent.
+pub fn delete_consent(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+) -> Result<bool, StoreError> {
+    Ok(diesel::delete(consents::table.find((user_id, client_id))).execute(conn)? > 0)
+}
+
+/// Deletes the user's codes for one client not yet redeemed (see
+/// `delete_pending_codes_of_user`).
+pub fn delete_pending_codes_of_user_for_client(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        authorization_codes::table
+            .filter(authorization_codes::user_id.eq(user_id))
+            .filter(authorization_codes::client_id.eq(client_id))
+            .filter(authorization_codes::consumed_at.is_null()),
+    )
+    .execute(conn)?)
 }
 
 pub fn save_consent(

@@ -373,6 +373,30 @@ fn sign_out(
     })
 }
 
+/// Ends every grant one user holds with one client (the user revoked the app on their
+/// account page): its refresh-token families and the access tokens issued under them.
+/// Returns the ids revoked.
+pub fn end_user_client_grants(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+    now: i64,
+    reason: &str,
+) -> Result<Vec<String>, StoreError> {
+    let target = grants::table
+        .filter(grants::user_id.eq(user_id))
+        .filter(grants::client_id.eq(client_id))
+        .filter(grants::revoked_at.is_null());
+    let ids: Vec<String> = target.select(grants::id).load(conn)?;
+    diesel::update(target)
+        .set((
+            grants::revoked_at.eq(Some(now)),
+            grants::revoked_reason.eq(Some(reason)),
+        ))
+        .execute(conn)?;
+    Ok(ids)
+}
+
 /// Ends every grant of a client (its users' refresh-token families and the access tokens
 /// issued under them), when the client is disabled: enabling it again later does not
 /// bring them back. Returns how many were revoked. Codes and requests need nothing: a

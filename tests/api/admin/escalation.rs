@@ -53,9 +53,12 @@ fn acts(route: &AdminRoute) -> Option<Acts> {
             | "/admin/v1/users/{user}/password",
         )
         | (Method::Put | Method::Delete, "/admin/v1/users/{user}/roles/{role}")
-        | (Method::Delete, "/admin/v1/users/{user}/sessions" | "/admin/v1/users/{user}/factors") => {
-            Some(Acts::User)
-        }
+        | (
+            Method::Delete,
+            "/admin/v1/users/{user}/sessions"
+            | "/admin/v1/users/{user}/sessions/{session}"
+            | "/admin/v1/users/{user}/factors",
+        ) => Some(Acts::User),
         (Method::Post, "/admin/v1/keys/rotate" | "/admin/v1/keys/rewrap")
         | (Method::Post, "/admin/v1/keys/{kid}/retire") => Some(Acts::Keys),
         (Method::Post | Method::Put | Method::Patch | Method::Delete, _) => None,
@@ -166,7 +169,8 @@ async fn attempts(app: &TestApp, route: &AdminRoute) -> Vec<Attempt> {
             let path = route
                 .path
                 .replace("{user}", &admin.id)
-                .replace("{role}", "admin");
+                .replace("{role}", "admin")
+                .replace("{session}", "any-session");
             let body = match route.method {
                 Method::Patch => Some(json!({ "email": "attacker@example.com" })),
                 Method::Post if route.path.ends_with("/password") => {

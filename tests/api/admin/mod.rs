@@ -31,7 +31,7 @@ async fn service_account(app: &TestApp, id: &str, roles: &[&str], scope: &str) -
 }
 
 /// An access token for a new service account with `roles` and the `admin` scope.
-async fn admin_token(app: &TestApp, roles: &[&str]) -> String {
+pub(crate) async fn admin_token(app: &TestApp, roles: &[&str]) -> String {
     let id = format!("svc-{}-{}", roles.join("-"), uuid::Uuid::new_v4().simple());
     let account = service_account(app, &id, roles, "admin api").await;
     app.cc_token(&account, Some("admin")).await
@@ -62,7 +62,7 @@ async fn send(
 }
 
 /// Status and JSON body (Null when there is none).
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -85,6 +85,37 @@ async fn ok(app: &TestApp, token: &str, method: Method, path: &str, body: Option
 /// A user with `roles`; its id.
 async fn new_user(app: &TestApp, name: &str, roles: &[&str]) -> String {
     app.user(name).roles(roles).await.id
+}
+
+/// A browser session of `user_id`, stored as a sign-in would store it; its `sid`.
+async fn browser_session(app: &TestApp, user_id: &str) -> String {
+    use portcullis::clock::Clock;
+    use portcullis::store::browser::{NewSession, Session};
+    let now = app.clock.now();
+    let sid = uuid::Uuid::new_v4().simple().to_string();
+    app.state
+        .store
+        .create_session(
+            NewSession {
+                id_digest: uuid::Uuid::new_v4().as_bytes().to_vec(),
+                session: Session {
+                    sid: sid.clone(),
+                    user_id: user_id.to_owned(),
+                    auth_time: now,
+                    amr: vec!["pwd".into()],
+                },
+                now,
+                idle_expires_at: now + 3600,
+                absolute_expires_at: now + 7200,
+                user_agent: Some("walk".into()),
+                ip: Some("192.0.2.1".into()),
+            },
+            "no-request",
+            "no-client",
+        )
+        .await
+        .unwrap();
+    sid
 }
 
 /// Strips what differs between two objects made the same way at different times.

@@ -66,6 +66,7 @@ async fn openapi_document_covers_every_route() {
         "DELETE /admin/v1/users/{user}/factors",
         "DELETE /admin/v1/users/{user}/roles/{role}",
         "DELETE /admin/v1/users/{user}/sessions",
+        "DELETE /admin/v1/users/{user}/sessions/{session}",
         "GET /admin/v1/audit",
         "GET /admin/v1/audit/verify",
         "GET /admin/v1/clients",
@@ -74,6 +75,7 @@ async fn openapi_document_covers_every_route() {
         "GET /admin/v1/users",
         "GET /admin/v1/users/{user}",
         "GET /admin/v1/users/{user}/factors",
+        "GET /admin/v1/users/{user}/grants",
         "GET /admin/v1/users/{user}/sessions",
         "PATCH /admin/v1/clients/{client_id}",
         "PATCH /admin/v1/users/{user}",
@@ -179,6 +181,11 @@ fn cli_and_api_offer_the_same_capabilities() {
             "DELETE /admin/v1/users/{user}/roles/{role}",
         ),
         ("user sessions", "GET /admin/v1/users/{user}/sessions"),
+        (
+            "user end-session",
+            "DELETE /admin/v1/users/{user}/sessions/{session}",
+        ),
+        ("user grants", "GET /admin/v1/users/{user}/grants"),
         (
             "user revoke-sessions",
             "DELETE /admin/v1/users/{user}/sessions",

@@ -141,6 +141,18 @@ async fn fixture(app: &TestApp, route: &AdminRoute) -> (String, Option<Value>) {
             ),
             None,
         ),
+        (Method::Delete, "/admin/v1/users/{user}/sessions/{session}") => {
+            let user = new_user(app, &name, &["staff"]).await;
+            let sid = super::browser_session(app, &user).await;
+            (format!("/admin/v1/users/{user}/sessions/{sid}"), None)
+        }
+        (Method::Get, "/admin/v1/users/{user}/grants") => (
+            format!(
+                "/admin/v1/users/{}/grants",
+                new_user(app, &name, &["staff"]).await
+            ),
+            None,
+        ),
         (Method::Get | Method::Delete, "/admin/v1/users/{user}/factors") => (
             format!(
                 "/admin/v1/users/{}/factors",
@@ -295,11 +307,11 @@ async fn roles_and_revocation_take_effect_at_once() {
     let (status, _) = call(&app, Method::Get, "/admin/v1/users", &token, None).await;
     assert_eq!(status, 200);
 
-    // The user's sessions are listed and revoked; the token from the revoked grant stops.
+    // The user's grants are listed and revoked; the token from the revoked grant stops.
     let (_, sessions) = call(
         &app,
         Method::Get,
-        "/admin/v1/users/root/sessions",
+        "/admin/v1/users/root/grants",
         &token,
         None,
     )

@@ -142,11 +142,11 @@ async fn api_and_cli_manage_users_the_same_way() {
         &app,
         &token,
         Method::Get,
-        "/admin/v1/users/api-user/sessions",
+        "/admin/v1/users/api-user/grants",
         None,
     )
     .await;
-    let c = cli_json(&app, &["user", "sessions", "cli-user"]).await;
+    let c = cli_json(&app, &["user", "grants", "cli-user"]).await;
     assert_eq!(a.as_array().unwrap().len(), 1);
     assert_eq!(
         comparable(a[0].clone(), &["id"]),
@@ -166,7 +166,7 @@ async fn api_and_cli_manage_users_the_same_way() {
     )
     .await;
     assert_eq!(
-        cli_json(&app, &["user", "sessions", "api-user"]).await,
+        cli_json(&app, &["user", "grants", "api-user"]).await,
         json!([])
     );
 

@@ -1,6 +1,7 @@
-//! The user's own pages (`/account`, `/account/password`, `/account/security`): who may see
-//! them, and the CSRF token of their forms. The changes they make are `password` and
-//! `security`; src/http/account.rs renders them.
+//! The user's own pages (`/account`, `/account/password`, `/account/security`,
+//! `/account/sessions`, `/account/apps`): who may see them, and the CSRF token of their
+//! forms. The changes they make are `password`, `security`, `sessions` and `apps`;
+//! src/http/account.rs renders them.
 //!
 //! **Signing in.** The account pages are a client of this server like any other, with one
 //! difference: it is built in (`client`, id `oauth::client::ACCOUNT_CLIENT_ID`), first
@@ -23,8 +24,10 @@
 //! (`Account::csrf_token`). A token copied to another browser, or kept past the session (a
 //! new cookie after a second factor, a sign-out), proves nothing.
 
+pub mod apps;
 pub mod password;
 pub mod security;
+pub mod sessions;
 
 use subtle::ConstantTimeEq;
 
@@ -49,10 +52,18 @@ pub enum AccountPage {
     Profile,
     Password,
     Security,
+    Sessions,
+    Apps,
 }
 
 impl AccountPage {
-    const ALL: [AccountPage; 3] = [Self::Profile, Self::Password, Self::Security];
+    const ALL: [AccountPage; 5] = [
+        Self::Profile,
+        Self::Password,
+        Self::Security,
+        Self::Sessions,
+        Self::Apps,
+    ];
 
     /// The page's route, relative to the issuer.
     pub fn route(self) -> &'static str {
@@ -60,6 +71,8 @@ impl AccountPage {
             Self::Profile => "/account",
             Self::Password => "/account/password",
             Self::Security => "/account/security",
+            Self::Sessions => "/account/sessions",
+            Self::Apps => "/account/apps",
         }
     }
 

@@ -86,7 +86,11 @@ pub async fn change(
     device_cookie: Option<&str>,
 ) -> Result<Changed, BrowserError> {
     // The new password first: a typo there costs no attempt on the throttle.
-    if let Err(refused) = new_password::check(&form.new) {
+    if let Err(refused) = new_password::check(
+        &form.new,
+        Some(&account.profile.username),
+        ctx.config.password.policy,
+    ) {
         return Ok(Changed::Refused(Cow::Owned(format!(
             "The new password {refused}."
         ))));

@@ -1,0 +1,2 @@
+ALTER TABLE sessions DROP COLUMN ip;
+ALTER TABLE sessions DROP COLUMN user_agent;
