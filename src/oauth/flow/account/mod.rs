@@ -23,8 +23,11 @@
 //! (`Account::csrf_token`). A token copied to another browser, or kept past the session (a
 //! new cookie after a second factor, a sign-out), proves nothing.
 
+pub mod links;
 pub mod password;
+pub mod recovery;
 pub mod security;
+pub mod verification;
 
 use subtle::ConstantTimeEq;
 
@@ -47,17 +50,20 @@ use crate::store::factors::UserFactors;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountPage {
     Profile,
+    /// The name and address form (`/account/profile`).
+    Details,
     Password,
     Security,
 }
 
 impl AccountPage {
-    const ALL: [AccountPage; 3] = [Self::Profile, Self::Password, Self::Security];
+    const ALL: [AccountPage; 4] = [Self::Profile, Self::Details, Self::Password, Self::Security];
 
     /// The page's route, relative to the issuer.
     pub fn route(self) -> &'static str {
         match self {
             Self::Profile => "/account",
+            Self::Details => "/account/profile",
             Self::Password => "/account/password",
             Self::Security => "/account/security",
         }
