@@ -47,7 +47,8 @@ fn cutoff(config: &Config, table: Purgeable, now: i64) -> i64 {
         | Purgeable::Sessions
         | Purgeable::RefreshTokens
         | Purgeable::RevokedTokens
-        | Purgeable::InitialAccessTokens => now,
+        | Purgeable::InitialAccessTokens
+        | Purgeable::AccountTokens => now,
         Purgeable::AuthorizationCodes => now - CODE_REPLAY_MEMORY_SECS,
         // Judged by the database's clock instead (see `Purgeable::purge`).
         Purgeable::ReplicaLeases => now,

@@ -362,6 +362,11 @@ pub struct RegistrationConfig {
     pub idle_secs: i64,
     pub max_clients: u32,
     pub metadata_documents: MetadataDocumentsConfig,
+    /// Self sign-up at `/signup` (issue 22; nothing to do with clients, but registration
+    /// all the same): off by default.
+    pub self_signup: bool,
+    /// Lower-case domains a self sign-up's address must be in; empty: any.
+    pub self_signup_email_domains: Vec<String>,
 }
 
 /// Client ID metadata documents (`registration.metadata_documents*`), validated: the
@@ -403,6 +408,12 @@ impl RegistrationConfig {
             RegistrationMode::Closed => false,
             RegistrationMode::InitialAccessToken | RegistrationMode::Open => true,
         }
+    }
+
+    /// Whether self sign-up accepts an address in `domain` (already lower-case).
+    pub fn signup_domain_allowed(&self, domain: &str) -> bool {
+        self.self_signup_email_domains.is_empty()
+            || self.self_signup_email_domains.iter().any(|d| d == domain)
     }
 
     /// Whether a registered client may name the resource `uri` (`resource_pattern`).
@@ -616,6 +627,8 @@ impl Config {
                 "metadata_documents_allow_private": self.registration.metadata_documents.allow_private,
                 "metadata_document_min_cache_secs": self.registration.metadata_documents.min_cache_secs,
                 "metadata_document_max_cache_secs": self.registration.metadata_documents.max_cache_secs,
+                "self_signup": self.registration.self_signup,
+                "self_signup_email_domains": self.registration.self_signup_email_domains,
             },
             "cors": {
                 "allowed_origins": self.cors.allowed_origins,

@@ -576,6 +576,15 @@ pub struct RawRegistration {
     pub metadata_document_min_cache_secs: i64,
     /// ... and at most this many, after which it is fetched again.
     pub metadata_document_max_cache_secs: i64,
+    /// People may create their own account at `/signup` (issue 22): username, address and
+    /// password; the account exists, and can sign in, once the address is verified by the
+    /// link mailed to it. Off by default (`/signup` is then 404).
+    pub self_signup: bool,
+    /// When not empty, self sign-up accepts only addresses in these domains (exact,
+    /// case-insensitive: `example.com` does not admit `mail.example.com`). In the
+    /// environment a comma- or space-separated list.
+    #[serde(deserialize_with = "list_or_string")]
+    pub self_signup_email_domains: Vec<String>,
 }
 
 impl Default for RawRegistration {
@@ -592,6 +601,8 @@ impl Default for RawRegistration {
             metadata_documents_allow_private: false,
             metadata_document_min_cache_secs: 300,
             metadata_document_max_cache_secs: 86_400,
+            self_signup: false,
+            self_signup_email_domains: Vec::new(),
         }
     }
 }

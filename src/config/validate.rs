@@ -577,6 +577,28 @@ fn validate_registration(
         ));
     }
     let metadata_documents = validate_metadata_documents(figment, &raw, issuer)?;
+    let mut self_signup_email_domains = Vec::with_capacity(raw.self_signup_email_domains.len());
+    for (n, written) in raw.self_signup_email_domains.iter().enumerate() {
+        let domain = written.trim().to_ascii_lowercase();
+        let plain = !domain.is_empty()
+            && domain.len() <= 253
+            && !domain.starts_with(['.', '-'])
+            && !domain.ends_with(['.', '-'])
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+        if !plain {
+            return Err(invalid(
+                figment,
+                "registration.self_signup_email_domains",
+                format!(
+                    "entry #{} `{written}` is not a domain name (letters, digits, dots and hyphens, as `example.com`)",
+                    n + 1
+                ),
+            ));
+        }
+        self_signup_email_domains.push(domain);
+    }
     Ok(RegistrationConfig {
         mode: raw.mode,
         allowed_scopes: raw.allowed_scopes,
@@ -584,6 +606,8 @@ fn validate_registration(
         idle_secs: raw.idle_days * 86_400,
         max_clients: raw.max_clients,
         metadata_documents,
+        self_signup: raw.self_signup,
+        self_signup_email_domains,
     })
 }
 
@@ -929,6 +953,51 @@ mod tests {
         assert!(blank.contains("entry #2 is empty"), "{blank}");
         let unknown = text(Some("[mfa]\nroles = [\"admin\"]\n"), &[]);
         assert!(unknown.contains("roles"), "{unknown}");
+    }
+
+    #[test]
+    fn self_signup_settings_from_each_source() {
+        let defaults = load(None, &[]).unwrap().registration;
+        assert!(!defaults.self_signup, "off by default");
+        assert!(defaults.signup_domain_allowed("anything.example"));
+        let file = load(
+            Some("[registration]\nself_signup = true\nself_signup_email_domains = [\"Example.COM\"]\n"),
+            &[],
+        )
+        .unwrap()
+        .registration;
+        assert!(file.self_signup);
+        assert_eq!(file.self_signup_email_domains, ["example.com"]);
+        assert!(file.signup_domain_allowed("example.com"));
+        assert!(!file.signup_domain_allowed("mail.example.com"));
+        let env = load(
+            None,
+            &[
+                ("PORTCULLIS_REGISTRATION__SELF_SIGNUP", "true"),
+                (
+                    "PORTCULLIS_REGISTRATION__SELF_SIGNUP_EMAIL_DOMAINS",
+                    "a.example, b.example",
+                ),
+            ],
+        )
+        .unwrap()
+        .registration;
+        assert!(env.self_signup);
+        assert_eq!(env.self_signup_email_domains, ["a.example", "b.example"]);
+        let err = load(
+            None,
+            &[(
+                "PORTCULLIS_REGISTRATION__SELF_SIGNUP_EMAIL_DOMAINS",
+                "@example.com",
+            )],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("registration.self_signup_email_domains"),
+            "{err}"
+        );
+        assert!(err.contains("is not a domain name"), "{err}");
     }
 
     #[test]

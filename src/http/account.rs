@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::context::{self, BrowserBinding, SESSION, page_base, page_path, session_value};
+use super::mail_out;
 use super::pages::{self, NoticeHtml};
 use crate::config::UiConfig;
 use crate::http::state::AppState;
@@ -21,6 +22,7 @@ use crate::oauth::flow::account::security::{
 };
 use crate::oauth::flow::account::sessions::{self as browser_sessions, Ended};
 use crate::oauth::flow::account::{self, Account, AccountPage, Entry, apps};
+use crate::oauth::flow::account::verification::{self, ProfileForm, ProfileOutcome};
 use crate::oauth::form::FormMap;
 
 #[derive(Template)]
@@ -33,6 +35,22 @@ struct AccountHtml<'a> {
     email: Option<&'a str>,
     notice: Option<&'static str>,
     logout_token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "account_profile.html")]
+struct ProfileHtml<'a> {
+    ui: &'a UiConfig,
+    base: &'a str,
+    name: &'a str,
+    email: &'a str,
+    /// The current address is not verified (and none waits to replace it).
+    unverified: bool,
+    /// An address asked for and not yet verified (`users.pending_email`).
+    pending_email: Option<&'a str>,
+    notice: Option<&'static str>,
+    error: Option<&'a str>,
+    csrf_token: &'a str,
 }
 
 #[derive(Template)]
@@ -193,6 +211,11 @@ fn notice(req: &HttpRequest) -> Option<&'static str> {
         "revoked" => Some(
             "The application's access was revoked. It has to ask you again before it can use your account.",
         ),
+        "profile" => Some("Your profile was saved."),
+        "email" => Some(
+            "We sent a link to the new email address. Your address changes once you follow it.",
+        ),
+        "resent" => Some("We sent the link again."),
         _ => None,
     }
 }
@@ -324,6 +347,81 @@ pub async fn profile(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     );
     browser.set_on(&state, &mut response);
     response
+}
+
+async fn profile_page(
+    req: &HttpRequest,
+    state: &AppState,
+    account: &Account,
+    browser: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    // As stored now, not as the session loaded it: a change just made shows.
+    let ctx = state.ctx(req);
+    let user_id = &account.session.user_id;
+    let (profile, pending) = match (
+        ctx.accounts.enabled_profile(user_id).await,
+        ctx.store.pending_email(user_id).await,
+    ) {
+        (Ok(Some(profile)), Ok(pending)) => (profile, pending),
+        (Ok(None), _) => {
+            return pages::browser_error(
+                state,
+                crate::oauth::flow::BrowserError::Page("Your account no longer exists."),
+            );
+        }
+        (Err(e), _) | (_, Err(e)) => return pages::browser_error(state, e.into()),
+    };
+    ok(
+        state,
+        ProfileHtml {
+            ui: &state.config.ui,
+            base: page_base(state),
+            name: profile.name.as_deref().unwrap_or(""),
+            email: profile.email.as_deref().unwrap_or(""),
+            unverified: profile.email.is_some() && !profile.email_verified && pending.is_none(),
+            pending_email: pending.as_deref(),
+            notice: if error.is_none() { notice(req) } else { None },
+            error,
+            csrf_token: &account.csrf_token(browser),
+        }
+        .render(),
+    )
+}
+
+/// GET /account/profile: the name and the address, to change.
+pub async fn profile_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (account, browser) = match entered(&req, &state, AccountPage::Details).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mut response = profile_page(&req, &state, &account, browser.value(), None).await;
+    browser.set_on(&state, &mut response);
+    response
+}
+
+/// POST /account/profile: the name, and a new address (in force once its mailed link is
+/// followed), or the link sent again.
+pub async fn profile_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (account, form, browser) = match posted(&req, &state, &body, AccountPage::Details).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let ctx = state.ctx(&req);
+    match verification::update_profile(&ctx, &account, ProfileForm::parse(&form)).await {
+        Ok(ProfileOutcome::Done { notice, mails }) => {
+            mail_out::send(&state, mail_out::locale(&req), mails, ctx.now).await;
+            done(&state, AccountPage::Details, notice)
+        }
+        Ok(ProfileOutcome::Refused(message)) => {
+            profile_page(&req, &state, &account, &browser, Some(&message)).await
+        }
+        Err(e) => pages::browser_error(&state, e),
+    }
 }
 
 fn password_page(

@@ -30,6 +30,8 @@ struct LoginHtml<'a> {
     error: Option<&'a str>,
     /// WebAuthn options for a passkey-only sign-in (JSON, made safe for a script block).
     passkey_options: Option<String>,
+    /// Self sign-up is on: the page links to it.
+    signup: bool,
 }
 
 #[derive(Template)]
@@ -293,6 +295,7 @@ fn render_page(state: &AppState, page: &Page) -> HttpResponse {
             login_hint: page.login_hint.as_deref().unwrap_or(""),
             error: page.error,
             passkey_options: page.passkey_options.as_deref().map(script_json),
+            signup: state.config.registration.self_signup,
         }
         .render(),
         Screen::SecondFactor => SecondFactorHtml {

@@ -25,6 +25,12 @@ pub const BUCKETS: &[(&str, &str)] = &[
     ("/login/factor", "login"),
     ("/login/enrol", "login"),
     ("/login/passkey", "login"),
+    // The pages that stand in for a password (issue 22) are sign-in pages too: they share
+    // its bucket, which also bounds the mails they cause per address.
+    ("/forgot-password", "login"),
+    ("/reset-password", "login"),
+    ("/verify-email", "login"),
+    ("/signup", "login"),
     ("/consent", "consent"),
     ("/select_account", "select_account"),
     ("/logout", "logout"),

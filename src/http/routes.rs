@@ -6,8 +6,8 @@ use actix_web::web;
 use actix_web::middleware::from_fn;
 
 use super::{
-    account, cors, health, introspection, keys, logout, pages, rate_limit, registration, token,
-    userinfo,
+    account, cors, health, introspection, keys, logout, pages, rate_limit, registration,
+    self_service, token, userinfo,
 };
 
 /// The public listener. Everything lives under the issuer's path (`issuer_path`, `""` when
@@ -59,6 +59,8 @@ fn under_issuer(cfg: &mut web::ServiceConfig) {
         .route("/login/passkey", web::post().to(pages::passkey_post))
         // The user's own pages (`oauth::flow::account`).
         .route("/account", web::get().to(account::profile))
+        .route("/account/profile", web::get().to(account::profile_get))
+        .route("/account/profile", web::post().to(account::profile_post))
         .route("/account/password", web::get().to(account::password_get))
         .route("/account/password", web::post().to(account::password_post))
         .route("/account/security", web::get().to(account::security_get))
@@ -94,6 +96,19 @@ fn under_issuer(cfg: &mut web::ServiceConfig) {
             "/account/security/recovery",
             web::post().to(account::recovery_post),
         )
+        // Without an operator (issue 22): a forgotten password, a link that proves an
+        // address (or finishes a sign-up), and self sign-up (404 unless enabled).
+        .route("/forgot-password", web::get().to(self_service::forgot_get))
+        .route(
+            "/forgot-password",
+            web::post().to(self_service::forgot_post),
+        )
+        .route("/reset-password", web::get().to(self_service::reset_get))
+        .route("/reset-password", web::post().to(self_service::reset_post))
+        .route("/verify-email", web::get().to(self_service::verify_get))
+        .route("/verify-email", web::post().to(self_service::verify_post))
+        .route("/signup", web::get().to(self_service::signup_get))
+        .route("/signup", web::post().to(self_service::signup_post))
         .route("/select_account", web::get().to(pages::select_account_get))
         .route(
             "/select_account",

@@ -10,9 +10,11 @@ pub mod coalesce;
 pub mod conn;
 pub mod factors;
 pub mod grants;
+pub mod mail_stub;
 pub mod migrate;
 pub mod models;
 pub mod schema;
+pub mod self_service;
 pub mod standing;
 pub mod threads;
 

@@ -12,6 +12,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        pending_email -> Nullable<Text>,
     }
 }
 
@@ -268,7 +269,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     replica_leases,
     user_factors,
     recovery_codes,
-    initial_access_tokens
+    initial_access_tokens,
+    account_tokens
 );
 
 diesel::table! {
@@ -308,3 +310,19 @@ diesel::table! {
 
 diesel::joinable!(user_factors -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
+
+diesel::table! {
+    account_tokens (digest) {
+        digest -> Binary,
+        purpose -> Text,
+        user_id -> Nullable<Text>,
+        email -> Nullable<Text>,
+        username -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        consumed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(account_tokens -> users (user_id));

@@ -54,6 +54,7 @@ mod resource_server;
 mod resources;
 mod round_trips;
 mod second_factor;
+mod self_service;
 mod sslmode;
 mod throttle_atomic;
 mod token;

@@ -3,9 +3,9 @@ use std::collections::BTreeSet;
 use diesel::prelude::*;
 use portcullis::store::migrate;
 use portcullis::store::schema::{
-    audit_events, audit_throttled, authorization_codes, authorization_requests, client_roles,
-    clients, consents, grants, initial_access_tokens, leases, login_failures, refresh_tokens,
-    sessions, signing_keys, user_roles, users,
+    account_tokens, audit_events, audit_throttled, authorization_codes, authorization_requests,
+    client_roles, clients, consents, grants, initial_access_tokens, leases, login_failures,
+    refresh_tokens, sessions, signing_keys, user_roles, users,
 };
 use portcullis::store::{DatabaseUrl, DbConnection, StoreError};
 
@@ -124,6 +124,32 @@ fn query_every_table(conn: &mut DbConnection) -> Result<(), StoreError> {
             initial_access_tokens::created_at,
         ))
         .load::<(String, Vec<u8>, i64, i64, i64)>(conn)?;
+    account_tokens::table
+        .select((
+            account_tokens::digest,
+            account_tokens::purpose,
+            account_tokens::user_id,
+            account_tokens::email,
+            account_tokens::username,
+            account_tokens::password_hash,
+            account_tokens::created_at,
+            account_tokens::expires_at,
+            account_tokens::consumed_at,
+        ))
+        .load::<(
+            Vec<u8>,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+            i64,
+            Option<i64>,
+        )>(conn)?;
+    users::table
+        .select(users::pending_email)
+        .load::<Option<String>>(conn)?;
     Ok(())
 }
 

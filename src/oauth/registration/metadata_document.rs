@@ -241,6 +241,8 @@ mod tests {
             idle_secs: 86_400,
             max_clients: 10,
             metadata_documents: MetadataDocumentsConfig::default(),
+            self_signup: false,
+            self_signup_email_domains: Vec::new(),
         }
     }
 

@@ -497,6 +497,8 @@ mod tests {
             idle_secs: 86_400,
             max_clients: 100,
             metadata_documents: Default::default(),
+            self_signup: false,
+            self_signup_email_domains: Vec::new(),
         }
     }
 

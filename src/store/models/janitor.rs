@@ -9,8 +9,8 @@ use diesel::prelude::*;
 use crate::store::StoreError;
 use crate::store::conn::DbConnection;
 use crate::store::schema::{
-    authorization_codes, authorization_requests, grants, initial_access_tokens, login_failures,
-    refresh_tokens, replica_leases, revoked_tokens, sessions,
+    account_tokens, authorization_codes, authorization_requests, grants, initial_access_tokens,
+    login_failures, refresh_tokens, replica_leases, revoked_tokens, sessions,
 };
 
 /// The tables the janitor keeps bounded, by name (the metric label).
@@ -25,10 +25,11 @@ pub enum Purgeable {
     LoginFailures,
     ReplicaLeases,
     InitialAccessTokens,
+    AccountTokens,
 }
 
 impl Purgeable {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::AuthorizationRequests,
         Self::AuthorizationCodes,
         Self::Sessions,
@@ -39,6 +40,7 @@ impl Purgeable {
         Self::LoginFailures,
         Self::ReplicaLeases,
         Self::InitialAccessTokens,
+        Self::AccountTokens,
     ];
 
     pub fn table(self) -> &'static str {
@@ -52,6 +54,7 @@ impl Purgeable {
             Self::LoginFailures => "login_failures",
             Self::ReplicaLeases => "replica_leases",
             Self::InitialAccessTokens => "initial_access_tokens",
+            Self::AccountTokens => "account_tokens",
         }
     }
 
@@ -134,6 +137,13 @@ impl Purgeable {
                     .lt(before)
                     .or(initial_access_tokens::uses_left.le(0))
             ),
+            // Spent ones too, once expired: until then a second use finds it spent.
+            Self::AccountTokens => purge!(
+                account_tokens,
+                digest,
+                Vec<u8>,
+                account_tokens::expires_at.lt(before)
+            ),
         };
         Ok(n)
     }
@@ -152,6 +162,7 @@ impl Purgeable {
             Self::LoginFailures => login_failures::table.count().get_result(conn)?,
             Self::ReplicaLeases => replica_leases::table.count().get_result(conn)?,
             Self::InitialAccessTokens => initial_access_tokens::table.count().get_result(conn)?,
+            Self::AccountTokens => account_tokens::table.count().get_result(conn)?,
         };
         Ok(n)
     }

@@ -25,9 +25,12 @@
 //! new cookie after a second factor, a sign-out), proves nothing.
 
 pub mod apps;
+pub mod links;
 pub mod password;
+pub mod recovery;
 pub mod security;
 pub mod sessions;
+pub mod verification;
 
 use subtle::ConstantTimeEq;
 
@@ -50,6 +53,8 @@ use crate::store::factors::UserFactors;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountPage {
     Profile,
+    /// The name and address form (`/account/profile`).
+    Details,
     Password,
     Security,
     Sessions,
@@ -57,8 +62,9 @@ pub enum AccountPage {
 }
 
 impl AccountPage {
-    const ALL: [AccountPage; 5] = [
+    const ALL: [AccountPage; 6] = [
         Self::Profile,
+        Self::Details,
         Self::Password,
         Self::Security,
         Self::Sessions,
@@ -69,6 +75,7 @@ impl AccountPage {
     pub fn route(self) -> &'static str {
         match self {
             Self::Profile => "/account",
+            Self::Details => "/account/profile",
             Self::Password => "/account/password",
             Self::Security => "/account/security",
             Self::Sessions => "/account/sessions",
