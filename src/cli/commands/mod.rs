@@ -6,7 +6,9 @@ mod bootstrap;
 mod clients;
 mod config;
 mod keys;
+mod maintenance;
 mod output;
+mod reference;
 mod serve;
 mod transfer;
 mod users;
@@ -65,6 +67,13 @@ impl From<ManageError> for CliError {
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    // Generated from the clap tree alone: they work with a broken configuration too.
+    if let Command::Completions { shell } = &cli.command {
+        return reference::completions(*shell);
+    }
+    if let Command::Man { dir } = &cli.command {
+        return reference::man(dir.as_deref());
+    }
     let sources = Sources::from_process(cli.config.clone(), cli.overrides.to_overrides());
     let config = Config::load(&sources)?;
     let out = Output::new(cli.json);
@@ -72,7 +81,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve { no_migrate } => serve::serve(config, no_migrate, out).await,
         Command::Healthcheck => serve::healthcheck(&config, out),
         Command::Config(ConfigCommand::Check) => config::check(&config, out),
-        Command::Migrate => serve::migrate(config, out).await,
+        Command::Migrate { command: None } => serve::migrate(config, out).await,
+        Command::Migrate { command: Some(cmd) } => maintenance::migrate(&config, cmd, out),
+        Command::Backup { to, force } => maintenance::backup(&config, &to, force, out),
+        // Answered above, before the configuration was loaded.
+        Command::Completions { .. } | Command::Man { .. } => Ok(()),
         Command::User(cmd) => {
             let service = service(&config).await?;
             users::run(&service, &config, cmd, out).await
