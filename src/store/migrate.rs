@@ -81,3 +81,80 @@ pub fn has_pending(conn: &mut DbConnection) -> Result<bool, HarnessError> {
         DbConnection::Postgres(c) => c.has_pending_migration(POSTGRES),
     }
 }
+
+/// A migration as `migrate status` lists it: the folder name and whether it is applied.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MigrationState {
+    /// The folder name, `2026-11-28-000001_foundation`.
+    pub name: String,
+    /// The version diesel records, `20261128000001`.
+    pub version: String,
+    pub applied: bool,
+}
+
+/// Every migration this binary knows, oldest first, and which are applied. A version the
+/// database records that this binary does not know (written by a newer binary) is listed
+/// too, by version only: a downgrade would run against a schema it was not built for.
+pub fn status(conn: &mut DbConnection) -> Result<Vec<MigrationState>, HarnessError> {
+    fn list<DB: diesel::backend::Backend>(
+        harness: &mut impl MigrationHarness<DB>,
+        source: EmbeddedMigrations,
+    ) -> Result<Vec<MigrationState>, HarnessError> {
+        let applied: Vec<String> = harness
+            .applied_migrations()?
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        let known = diesel::migration::MigrationSource::<DB>::migrations(&source)?;
+        let mut states: Vec<MigrationState> = known
+            .iter()
+            .map(|m| {
+                let version = m.name().version().to_string();
+                MigrationState {
+                    name: m.name().to_string(),
+                    applied: applied.contains(&version),
+                    version,
+                }
+            })
+            .collect();
+        for version in applied {
+            if !states.iter().any(|s| s.version == version) {
+                states.push(MigrationState {
+                    name: format!("{version} (unknown to this binary)"),
+                    version,
+                    applied: true,
+                });
+            }
+        }
+        states.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(states)
+    }
+    match conn {
+        DbConnection::Sqlite(c) => list(c, SQLITE),
+        DbConnection::Postgres(c) => list(c, POSTGRES),
+    }
+}
+
+/// Reverts the newest applied migration with its down.sql; returns its version, `None`
+/// when nothing is applied. On Postgres under the migrations' advisory lock, so it never
+/// runs beside a replica's start.
+pub fn revert_last(conn: &mut DbConnection) -> Result<Option<String>, HarnessError> {
+    fn last<DB: diesel::backend::Backend>(
+        harness: &mut impl MigrationHarness<DB>,
+        source: EmbeddedMigrations,
+    ) -> Result<Option<String>, HarnessError> {
+        if harness.applied_migrations()?.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(harness.revert_last_migration(source)?.to_string()))
+    }
+    match conn {
+        DbConnection::Sqlite(c) => last(c, SQLITE),
+        DbConnection::Postgres(c) => {
+            c.batch_execute(PG_MIGRATION_LOCK)?;
+            let result = last(c, POSTGRES);
+            c.batch_execute(PG_MIGRATION_UNLOCK)?;
+            result
+        }
+    }
+}

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod agreement;
 pub mod audit;
+pub mod backup;
 pub mod browser;
 pub mod clients;
 pub mod coalesce;

@@ -3,14 +3,15 @@
 use super::CliError;
 use super::output::Output;
 use crate::cli::AuditCommand;
+use crate::cli::time::show;
 use crate::manage::Service;
 use crate::store::models::audit::AuditFilter;
 
 pub(super) async fn run(svc: &Service, cmd: AuditCommand, out: Output) -> Result<(), CliError> {
     match cmd {
         AuditCommand::Query {
-            from,
-            to,
+            since,
+            until,
             event_type,
             actor,
             subject,
@@ -18,8 +19,8 @@ pub(super) async fn run(svc: &Service, cmd: AuditCommand, out: Output) -> Result
             limit,
         } => {
             let filter = AuditFilter {
-                from,
-                to,
+                from: since,
+                to: until,
                 event_type,
                 actor,
                 subject,
@@ -27,14 +28,14 @@ pub(super) async fn run(svc: &Service, cmd: AuditCommand, out: Output) -> Result
             let entries = svc.query_audit(filter, offset, limit).await?;
             out.show(&entries, |entries| {
                 println!(
-                    "{:>8}  {:>12}  {:<28}  {:<44}  subject",
+                    "{:>8}  {:<20}  {:<28}  {:<44}  subject",
                     "seq", "occurred_at", "type", "actor"
                 );
                 for e in entries {
                     println!(
-                        "{:>8}  {:>12}  {:<28}  {:<44}  {}",
+                        "{:>8}  {:<20}  {:<28}  {:<44}  {}",
                         e.seq,
-                        e.occurred_at,
+                        show(e.occurred_at),
                         e.event_type,
                         e.actor.as_deref().unwrap_or("-"),
                         e.subject.as_deref().unwrap_or("-")

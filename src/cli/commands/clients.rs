@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::CliError;
 use super::output::{Output, print_json, to_json};
+use crate::cli::time::{show as show_time, show_opt};
 use crate::cli::{ClientCommand, RegistrationTokenCommand};
 use crate::manage::Service;
 use crate::manage::authority::Caller;
@@ -40,8 +41,7 @@ fn print_client(c: &ClientView) {
     println!("origin:                     {}", c.origin);
     println!(
         "last_used_at:               {}",
-        c.last_used_at
-            .map_or_else(|| "never".to_owned(), |t| t.to_string())
+        show_opt(c.last_used_at, "never")
     );
 }
 
@@ -110,12 +110,12 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
             let clients = svc.list_clients().await?;
             out.show(&clients, |clients| {
                 println!(
-                    "{:<36}  {:<24}  {:<12}  {:<17}  {:<10}  grants",
+                    "{:<36}  {:<24}  {:<12}  {:<17}  {:<20}  grants",
                     "client_id", "name", "type", "origin", "last_used"
                 );
                 for c in clients {
                     println!(
-                        "{:<36}  {:<24}  {:<12}  {:<17}  {:<10}  {}",
+                        "{:<36}  {:<24}  {:<12}  {:<17}  {:<20}  {}",
                         c.client_id,
                         c.client_name,
                         if c.confidential {
@@ -124,8 +124,7 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
                             "public"
                         },
                         c.origin,
-                        c.last_used_at
-                            .map_or_else(|| "never".to_owned(), |t| t.to_string()),
+                        show_opt(c.last_used_at, "never"),
                         c.grant_types.join(",")
                     );
                 }
@@ -195,7 +194,7 @@ pub(super) async fn run(svc: &Service, cmd: ClientCommand, out: Output) -> Resul
             out.show(&created, |t| {
                 println!("id:         {}", t.id);
                 println!("uses:       {}", t.uses);
-                println!("expires_at: {}", t.expires_at);
+                println!("expires_at: {}", show_time(t.expires_at));
                 println!("token:      {}   (shown once)", t.token);
             })?;
         }

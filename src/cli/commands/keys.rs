@@ -5,6 +5,7 @@ use serde_json::json;
 use super::CliError;
 use super::output::Output;
 use crate::cli::KeysCommand;
+use crate::cli::time::{show, show_opt};
 use crate::crypto::keystore::{KeyInfo, KeyStore};
 use crate::manage::{Actor, Service};
 
@@ -28,17 +29,17 @@ pub(super) fn generate_master_key(out: Output) -> Result<(), CliError> {
 
 fn print_keys(keys: &[KeyInfo]) {
     println!(
-        "{:<32}  {:<6}  {:<8}  {:>12}  {:>12}  {:>12}",
+        "{:<32}  {:<6}  {:<8}  {:<20}  {:<20}  {:<20}",
         "kid", "alg", "status", "created", "activated", "delete after"
     );
-    let at = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), |t| t.to_string());
+    let at = |t: Option<i64>| show_opt(t, "-");
     for k in keys {
         println!(
-            "{:<32}  {:<6}  {:<8}  {:>12}  {:>12}  {:>12}",
+            "{:<32}  {:<6}  {:<8}  {:<20}  {:<20}  {:<20}",
             k.kid,
             k.alg,
             k.status,
-            k.created_at,
+            show(k.created_at),
             at(k.activated_at),
             at(k.delete_after)
         );
@@ -69,7 +70,7 @@ pub(super) async fn run(
                     println!(
                         "key {} is published and starts signing at {} (in {} s), once JWKS caches have seen it",
                         outcome.next_kid,
-                        outcome.signs_from,
+                        show(outcome.signs_from),
                         outcome.signs_from - now
                     );
                 }

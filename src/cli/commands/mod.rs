@@ -6,7 +6,9 @@ mod bootstrap;
 mod clients;
 mod config;
 mod keys;
+mod maintenance;
 mod output;
+mod reference;
 mod serve;
 mod transfer;
 mod users;
@@ -71,13 +73,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Keys(KeysCommand::GenerateMasterKey) = cli.command {
         return keys::generate_master_key(out);
     }
+    // Generated from the clap tree alone: they work with a broken configuration too.
+    if let Command::Completions { shell } = &cli.command {
+        return reference::completions(*shell);
+    }
+    if let Command::Man { dir } = &cli.command {
+        return reference::man(dir.as_deref());
+    }
     let sources = Sources::from_process(cli.config.clone(), cli.overrides.to_overrides());
     let config = Config::load(&sources)?;
     match cli.command {
         Command::Serve { no_migrate } => serve::serve(config, no_migrate, out).await,
         Command::Healthcheck { live } => serve::healthcheck(&config, live, out),
         Command::Config(ConfigCommand::Check) => config::check(&config, out),
-        Command::Migrate => serve::migrate(config, out).await,
+        Command::Migrate { command: None } => serve::migrate(config, out).await,
+        Command::Migrate { command: Some(cmd) } => maintenance::migrate(&config, cmd, out),
+        Command::Backup { to, force } => maintenance::backup(&config, &to, force, out),
+        // Answered above, before the configuration was loaded.
+        Command::Completions { .. } | Command::Man { .. } => Ok(()),
         Command::User(cmd) => {
             let service = service(&config).await?;
             users::run(&service, &config, cmd, out).await

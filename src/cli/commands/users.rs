@@ -6,6 +6,7 @@ use super::output::{Output, print_json, to_json};
 use super::{CliError, read_password_line};
 use crate::app;
 use crate::cli::UserCommand;
+use crate::cli::time::{show as show_time, show_opt};
 use crate::config::Config;
 use crate::manage::Service;
 use crate::manage::authority::Caller;
@@ -14,16 +15,18 @@ use crate::manage::users::{NewUser, UserUpdate, UserView};
 
 fn print_factors(view: &UserFactorsView) {
     println!(
-        "{:<32}  {:<8}  {:<9}  {:>12}  {:>12}  name",
+        "{:<32}  {:<8}  {:<9}  {:<20}  {:<20}  name",
         "id", "kind", "confirmed", "created_at", "last_used_at"
     );
     for f in &view.factors {
-        let used = f
-            .last_used_at
-            .map_or_else(|| "-".to_owned(), |t| t.to_string());
         println!(
-            "{:<32}  {:<8}  {:<9}  {:>12}  {:>12}  {}",
-            f.id, f.kind, f.confirmed, f.created_at, used, f.name
+            "{:<32}  {:<8}  {:<9}  {:<20}  {:<20}  {}",
+            f.id,
+            f.kind,
+            f.confirmed,
+            show_time(f.created_at),
+            show_opt(f.last_used_at, "-"),
+            f.name
         );
     }
     println!("recovery codes left: {}", view.recovery_codes_left);
@@ -171,17 +174,17 @@ pub(super) async fn run(
             let sessions = svc.list_user_sessions(&user).await?;
             out.show(&sessions, |sessions| {
                 println!(
-                    "{:<32}  {:<28}  {:<39}  {:>12}  {:>12}",
+                    "{:<32}  {:<28}  {:<39}  {:<20}  {:<20}",
                     "session", "device", "address", "started", "last_seen"
                 );
                 for s in sessions {
                     println!(
-                        "{:<32}  {:<28}  {:<39}  {:>12}  {:>12}",
+                        "{:<32}  {:<28}  {:<39}  {:<20}  {:<20}",
                         s.id,
                         s.device,
                         s.ip.as_deref().unwrap_or("-"),
-                        s.created_at,
-                        s.last_seen_at
+                        show_time(s.created_at),
+                        show_time(s.last_seen_at)
                     );
                 }
             })?;
@@ -196,13 +199,16 @@ pub(super) async fn run(
             let grants = svc.list_user_grants(&user).await?;
             out.show(&grants, |grants| {
                 println!(
-                    "{:<36}  {:<24}  {:>12}  scope",
+                    "{:<36}  {:<24}  {:<20}  scope",
                     "grant id", "client_id", "expires_at"
                 );
                 for s in grants {
                     println!(
-                        "{:<36}  {:<24}  {:>12}  {}",
-                        s.id, s.client_id, s.expires_at, s.scope
+                        "{:<36}  {:<24}  {:<20}  {}",
+                        s.id,
+                        s.client_id,
+                        show_time(s.expires_at),
+                        s.scope
                     );
                 }
             })?;

@@ -206,7 +206,12 @@ fn cli_and_api_offer_the_same_capabilities() {
     // secret made on the host): CLI only by design.
     let cli_only = [
         "serve",
-        "migrate",
+        // `migrate` itself has subcommands, so the walk lists its leaves and not it.
+        "migrate status",
+        "migrate revert",
+        "backup",
+        "completions",
+        "man",
         "healthcheck",
         "config check",
         "export",
