@@ -17,7 +17,11 @@ use crate::store::models::keys as leases;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 
-const LEASE: &str = "janitor";
+const LEASE: &str = leases::JANITOR_LEASE;
+
+/// A server's presence (`store::models::keys::note_replica`) lasts this many janitor
+/// intervals, so a tick or two late does not make it look gone.
+pub const REPLICA_TICKS: i64 = 3;
 
 /// A consumed code is kept this long after it expires, so a replay still finds it and
 /// revokes what the first exchange issued.
@@ -237,6 +241,11 @@ pub async fn tick(
     now: i64,
 ) -> Result<Option<Report>, StoreError> {
     let lease_secs = i64::try_from(config.janitor.interval.as_secs()).unwrap_or(60);
+    // Every server says it is here, lease or not (`crate::manage::doctor` counts them).
+    let (h, present_until) = (holder.to_owned(), now + REPLICA_TICKS * lease_secs);
+    store
+        .run(move |conn| leases::note_replica(conn, &h, now, present_until))
+        .await?;
     let (h, until) = (holder.to_owned(), now + lease_secs);
     let leased = store
         .run(move |conn| leases::try_lease(conn, LEASE, &h, now, until))

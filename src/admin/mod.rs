@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clients;
+pub mod doctor;
 pub mod error;
 pub mod extract;
 pub mod guard;

@@ -24,10 +24,13 @@ pub enum Permission {
     KeysRead,
     KeysWrite,
     AuditRead,
+    /// The deployment's safety report (`/admin/v1/doctor`): read-only, like the audit
+    /// log, and for the same readers.
+    DoctorRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 8] = [
         Self::ClientsRead,
         Self::ClientsWrite,
         Self::UsersRead,
@@ -35,6 +38,7 @@ impl Permission {
         Self::KeysRead,
         Self::KeysWrite,
         Self::AuditRead,
+        Self::DoctorRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +50,7 @@ impl Permission {
             Self::KeysRead => "keys:read",
             Self::KeysWrite => "keys:write",
             Self::AuditRead => "audit:read",
+            Self::DoctorRead => "doctor:read",
         }
     }
 
@@ -67,7 +72,7 @@ pub enum Role {
     Admin,
     /// Clients and keys; read users.
     Operator,
-    /// Read-only: lists, audit query and verify.
+    /// Read-only: lists, audit query and verify, the doctor's report.
     Auditor,
 }
 
@@ -101,10 +106,10 @@ impl Role {
                 P::ClientsRead | P::ClientsWrite | P::KeysRead | P::KeysWrite | P::UsersRead => {
                     true
                 }
-                P::UsersWrite | P::AuditRead => false,
+                P::UsersWrite | P::AuditRead | P::DoctorRead => false,
             },
             Self::Auditor => match permission {
-                P::ClientsRead | P::UsersRead | P::KeysRead | P::AuditRead => true,
+                P::ClientsRead | P::UsersRead | P::KeysRead | P::AuditRead | P::DoctorRead => true,
                 P::ClientsWrite | P::UsersWrite | P::KeysWrite => false,
             },
         }

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use utoipa::OpenApi as _;
 
 use super::table::admin_route_table;
-use super::{audit, clients, keys, openapi, users};
+use super::{audit, clients, doctor, keys, openapi, users};
 
 /// The admin API and its OpenAPI document.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -61,5 +61,7 @@ admin_route_table! {
 
         Get    "/admin/v1/audit"                            => AuditRead,    audit::query;
         Get    "/admin/v1/audit/verify"                     => AuditRead,    audit::verify;
+
+        Get    "/admin/v1/doctor"                           => DoctorRead,   doctor::report;
     }
 }

@@ -94,6 +94,7 @@ macro_rules! admin_route_table {
                 (name = "users", description = "Users, roles, sessions and second factors"),
                 (name = "keys", description = "Signing keys"),
                 (name = "audit", description = "The tamper-evident audit log"),
+                (name = "doctor", description = "Whether this deployment keeps the project's security rules"),
             )
         )]
         pub struct $doc;

@@ -1,7 +1,7 @@
 //! The command line: parse, load config, call the library, print. `--json` gives machine
 //! output on every command; errors go to stderr with a non-zero exit status.
 
-mod commands;
+pub(crate) mod commands;
 mod healthcheck;
 pub mod time;
 
@@ -140,6 +140,14 @@ pub enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Check this deployment's configuration and data against Portcullis's security
+    /// rules; exits 2 on any high finding (a deployment gate), 0 otherwise. Findings and
+    /// their fixes: docs/doctor.md.
+    Doctor {
+        /// `text` (a table, the default) or `json` (also chosen by `--json`).
+        #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+        format: DoctorFormat,
+    },
     /// Write clients and users (with roles) as JSON files into a directory. Signing keys
     /// are never exported.
     Export {
@@ -183,6 +191,15 @@ pub enum MigrateCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// How `doctor` prints its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DoctorFormat {
+    /// A table: severity, id, subject, then what was found and the fix.
+    Text,
+    /// The report as the admin API returns it.
+    Json,
 }
 
 fn parse_head(text: &str) -> Result<crate::audit::ChainHead, String> {
@@ -562,6 +579,8 @@ pub fn main() -> ExitCode {
     let json = cli.json;
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // Printed already; the status alone tells a deployment gate to stop.
+        Err(commands::CliError::HighFindings) => ExitCode::from(commands::HIGH_FINDINGS_EXIT),
         Err(err) => {
             if json {
                 eprintln!("{}", serde_json::json!({ "error": err.to_string() }));

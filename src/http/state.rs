@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, web};
@@ -44,6 +44,10 @@ pub struct AppState {
     /// Set once `serve` has warned about forwarding headers from an untrusted peer, so a
     /// misconfigured proxy costs one log line, not one per request.
     pub forwarding_warned: Arc<AtomicBool>,
+    /// Requests since start that carried forwarding headers from a peer that is not a
+    /// trusted proxy: what `crate::manage::doctor` reports (`proxy.forwarded_untrusted`).
+    /// One relaxed add per such request.
+    pub forwarding_ignored: Arc<AtomicU64>,
     /// Signs and checks the login form's device cookies.
     pub device_keys: Arc<crate::crypto::device_cookie::DeviceKeys>,
     /// Failed client authentication per address (`rate_limit.client_auth_failures`).
@@ -104,9 +108,15 @@ impl AppState {
         let has_forwarding =
             headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
         let peer = peer.map(|a| a.ip());
-        if ignored_forwarding(peer, has_forwarding, &self.config.proxy.trusted_proxies)
-            && !self.forwarding_warned.swap(true, Ordering::Relaxed)
-        {
+        let ignored = ignored_forwarding(
+            peer,
+            has_forwarding,
+            &self.config.proxy.trusted_proxies,
+        );
+        if ignored {
+            self.forwarding_ignored.fetch_add(1, Ordering::Relaxed);
+        }
+        if ignored && !self.forwarding_warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 peer = ?peer,
                 "forwarding headers (X-Forwarded-For / Forwarded) from a peer that is not a \

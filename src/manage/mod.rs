@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod authority;
 pub mod clients;
+pub mod doctor;
 pub mod factors;
 pub mod keys;
 pub mod metadata_documents;

@@ -28,6 +28,7 @@ mod csrf_binding;
 mod current_rights;
 mod device_cookies;
 mod docs;
+mod doctor;
 mod exact_redirect;
 mod factor_admin;
 mod front_door;

@@ -5,6 +5,7 @@ mod audit;
 mod bootstrap;
 mod clients;
 mod config;
+mod doctor;
 mod keys;
 mod maintenance;
 mod output;
@@ -41,7 +42,13 @@ pub enum CliError {
     Keys(#[from] KeyError),
     #[error("{0}")]
     Other(String),
+    /// `doctor` found something of high severity (already printed): exit status 2.
+    #[error("high findings")]
+    HighFindings,
 }
+
+/// `doctor`'s exit status when any finding is high: not 1, which any failure gives.
+pub const HIGH_FINDINGS_EXIT: u8 = 2;
 
 impl From<ManageError> for CliError {
     fn from(err: ManageError) -> Self {
@@ -106,6 +113,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let keys = app::open_keystore(&config, store.clone(), now).await?;
             let service = app::management(&config, store, Arc::new(SystemClock))?;
             keys::run(&service, &keys, cmd, now, out).await
+        }
+        Command::Doctor { format } => {
+            let service = service(&config).await?;
+            let json = out.is_json() || format == super::DoctorFormat::Json;
+            doctor::run(&service, &config, json).await
         }
         Command::Audit(cmd) => {
             let service = service(&config).await?;

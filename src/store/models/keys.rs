@@ -8,6 +8,10 @@ pub const PENDING: &str = "pending";
 pub const ACTIVE: &str = "active";
 pub const RETIRED: &str = "retired";
 
+/// The janitor's lease (`crate::janitor::tick`): taken for one interval by the replica
+/// that runs it, so its expiry tells when a janitor last ran.
+pub const JANITOR_LEASE: &str = "janitor";
+
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = signing_keys)]
 pub struct SigningKeyRow {
@@ -161,4 +165,39 @@ pub fn release_lease(conn: &mut DbConnection, name: &str, holder: &str) -> Resul
     )
     .execute(conn)?;
     Ok(())
+}
+
+/// The lease names under which each running server says it is there (`note_replica`).
+const REPLICA_PREFIX: &str = "replica:";
+
+/// Says that the server `holder` runs on this database until `expires_at`, and forgets
+/// servers whose word ran out. Every server calls it on each janitor tick, whether or not
+/// it wins the janitor's own lease, so `live_replicas` counts processes sharing the
+/// database: on SQLite, more than one is a deployment the backend cannot serve (see
+/// `crate::manage::doctor`). One upsert and one bounded delete per tick.
+pub fn note_replica(
+    conn: &mut DbConnection,
+    holder: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    let name = format!("{REPLICA_PREFIX}{holder}");
+    // Nobody else holds our random name: this takes it or renews our own row.
+    try_lease(conn, &name, holder, now, expires_at)?;
+    diesel::delete(
+        leases::table
+            .filter(leases::name.like(format!("{REPLICA_PREFIX}%")))
+            .filter(leases::expires_at.lt(now)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// How many servers said they run on this database and whose word holds at `now`.
+pub fn live_replicas(conn: &mut DbConnection, now: i64) -> Result<i64, StoreError> {
+    Ok(leases::table
+        .filter(leases::name.like(format!("{REPLICA_PREFIX}%")))
+        .filter(leases::expires_at.ge(now))
+        .count()
+        .get_result(conn)?)
 }

@@ -6,6 +6,7 @@ pub mod agreement;
 pub mod audit;
 pub mod authorization;
 pub mod clients;
+pub mod doctor;
 pub mod factors;
 pub mod grants;
 pub mod janitor;

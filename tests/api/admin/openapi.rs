@@ -71,6 +71,7 @@ async fn openapi_document_covers_every_route() {
         "GET /admin/v1/audit/verify",
         "GET /admin/v1/clients",
         "GET /admin/v1/clients/{client_id}",
+        "GET /admin/v1/doctor",
         "GET /admin/v1/keys",
         "GET /admin/v1/users",
         "GET /admin/v1/users/{user}",
@@ -201,6 +202,7 @@ fn cli_and_api_offer_the_same_capabilities() {
         ("keys rewrap", "POST /admin/v1/keys/rewrap"),
         ("audit query", "GET /admin/v1/audit"),
         ("audit verify", "GET /admin/v1/audit/verify"),
+        ("doctor", "GET /admin/v1/doctor"),
     ];
     // Operating the process or its files, not managing objects (or handing out a
     // secret made on the host): CLI only by design.

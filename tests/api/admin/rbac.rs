@@ -26,6 +26,7 @@ fn roles_for(permission: Permission) -> &'static [&'static str] {
         Permission::KeysRead => &["admin", "operator", "auditor"],
         Permission::KeysWrite => &["admin", "operator"],
         Permission::AuditRead => &["admin", "auditor"],
+        Permission::DoctorRead => &["admin", "auditor"],
     }
 }
 
@@ -53,7 +54,8 @@ async fn fixture(app: &TestApp, route: &AdminRoute) -> (String, Option<Value>) {
         | (Method::Post, "/admin/v1/keys/rotate")
         | (Method::Post, "/admin/v1/keys/rewrap")
         | (Method::Get, "/admin/v1/audit")
-        | (Method::Get, "/admin/v1/audit/verify") => (route.path.to_owned(), None),
+        | (Method::Get, "/admin/v1/audit/verify")
+        | (Method::Get, "/admin/v1/doctor") => (route.path.to_owned(), None),
         (Method::Post, "/admin/v1/clients") => (
             route.path.to_owned(),
             Some(
