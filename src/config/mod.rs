@@ -11,6 +11,7 @@ pub mod master_key;
 mod raw;
 pub mod resource_pattern;
 mod sources;
+pub mod telemetry;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ pub use master_key::MasterKeySource;
 pub use raw::*;
 pub use resource_pattern::ResourcePattern;
 pub use sources::{Overrides, Sources};
+pub use telemetry::{OtlpConfig, TelemetryConfig};
 pub use validate::default_pool_size;
 
 use crate::store::DatabaseUrl;
@@ -492,6 +494,7 @@ pub struct Config {
     pub mfa: MfaConfig,
     pub registration: RegistrationConfig,
     pub cors: CorsConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 impl Config {
@@ -594,6 +597,10 @@ impl Config {
             },
             "cors": {
                 "allowed_origins": self.cors.allowed_origins,
+            },
+            "telemetry": match &self.telemetry.otlp {
+                Some(otlp) => otlp.redacted(),
+                None => serde_json::json!({ "otlp_endpoint": null }),
             },
             "ui": {
                 "product_name": self.ui.product_name,

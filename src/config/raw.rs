@@ -37,6 +37,7 @@ pub struct RawConfig {
     pub mfa: RawMfa,
     pub registration: RawRegistration,
     pub cors: RawCors,
+    pub telemetry: super::telemetry::RawTelemetry,
 }
 
 impl Default for RawConfig {
@@ -62,6 +63,7 @@ impl Default for RawConfig {
             mfa: RawMfa::default(),
             registration: RawRegistration::default(),
             cors: RawCors::default(),
+            telemetry: Default::default(),
         }
     }
 }
