@@ -222,7 +222,9 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
     let accounts = service.accounts();
     let keys = Arc::new(open_keystore(&config, store.clone(), clock.now()).await?);
     let metrics = Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?;
-    observe_keys(&metrics, &keys, clock.now());
+    observe_keys(&metrics, &keys);
+    metrics.key_maintenance_succeeded_at.set(clock.now());
+    metrics.adopt(Box::new(service.passwords.durations()));
     let discovery = Document::json(&crate::oauth::discovery::for_config(&config))
         .map_err(|e| StartError::Metrics(e.to_string()))?;
     let clients = Arc::new(crate::oauth::client::cache::ClientCache::new(
@@ -306,7 +308,8 @@ fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, StartEr
 }
 
 /// Records count and latency per matched route (never the raw path: ids in paths would
-/// make unbounded label sets).
+/// make unbounded label sets), writes the access log, and gives every answer, errors
+/// included, the request's `X-Request-Id`: the one it came with if sane, or a new one.
 macro_rules! metered_app {
     ($state:expr, $listener:expr, $routes:expr) => {{
         let metrics = $state.metrics.clone();
@@ -325,33 +328,62 @@ macro_rules! metered_app {
                 let started = Instant::now();
                 let method = req.method().to_string();
                 let metrics = metrics.clone();
-                let span = telemetry::request_span(&req);
+                let request_id = telemetry::request_id::for_request(req.headers());
+                let span = telemetry::request_span(&req, &request_id);
+                let user_agent = telemetry::user_agent(req.headers());
+                let mut client_ip = None;
                 if let Some(state) = req.app_data::<web::Data<AppState>>() {
                     span.in_scope(|| state.note_forwarding(req.peer_addr(), req.headers()));
+                    client_ip = state
+                        .client_address(req.peer_addr(), req.headers())
+                        .map(|c| c.ip);
                 }
                 let response = span.in_scope(|| srv.call(req));
                 response.instrument(span.clone()).map(move |res| {
                     in_flight.done();
                     let _entered = span.enter();
                     let elapsed = started.elapsed();
-                    match &res {
-                        Ok(res) => {
+                    let id = actix_web::http::header::HeaderValue::from_str(&request_id).ok();
+                    let access = |status: u16, route: &str| {
+                        metrics.observe($listener, route, &method, status, elapsed.as_secs_f64());
+                        telemetry::log_response(&telemetry::Access {
+                            status,
+                            route,
+                            elapsed,
+                            client_ip,
+                            user_agent: &user_agent,
+                        });
+                    };
+                    match res {
+                        Ok(mut res) => {
+                            if let Some(id) = id {
+                                res.headers_mut().insert(telemetry::request_id::HEADER, id);
+                            }
                             // Looked up once for the metric and the access log both.
                             let pattern = res.request().match_pattern();
-                            let route = pattern.as_deref().unwrap_or("unmatched");
-                            let status = res.status().as_u16();
-                            metrics.observe(
-                                $listener,
-                                route,
-                                &method,
-                                status,
-                                elapsed.as_secs_f64(),
+                            access(
+                                res.status().as_u16(),
+                                pattern.as_deref().unwrap_or("unmatched"),
                             );
-                            telemetry::log_response(status, route, elapsed);
+                            Ok(res)
                         }
-                        Err(err) => telemetry::log_failure(err),
+                        // An error that escaped a middleware becomes its response only
+                        // later; give it that response now, with the id (as `hsts` does),
+                        // under the route `error`.
+                        Err(err) => {
+                            let mut response = err.error_response();
+                            if let Some(id) = id {
+                                response
+                                    .headers_mut()
+                                    .insert(telemetry::request_id::HEADER, id);
+                            }
+                            access(response.status().as_u16(), "error");
+                            Err(
+                                actix_web::error::InternalError::from_response(err, response)
+                                    .into(),
+                            )
+                        }
                     }
-                    res
                 })
             })
             .wrap(actix_web::middleware::from_fn(
@@ -478,15 +510,15 @@ impl Application {
     }
 }
 
-/// The signing-key gauges: age of the active key, time until the next one signs.
-fn observe_keys(metrics: &Metrics, keys: &KeyStore, now: i64) {
+/// The signing-key gauges: when the active key began to sign, when the next one signs.
+fn observe_keys(metrics: &Metrics, keys: &KeyStore) {
     let set = keys.current();
     let active = set.keys().iter().find(|k| k.status == "active");
     let pending = set.keys().iter().find(|k| k.status == "pending");
     if let Some(active) = active {
         let since = active.activated_at.unwrap_or(active.created_at);
         let next = pending.map_or(since + keys.policy().rotation_period, |p| p.activate_after);
-        metrics.observe_key_times(now - since, next - now);
+        metrics.observe_key_times(since, next);
     }
 }
 
@@ -499,10 +531,14 @@ async fn key_maintenance(state: AppState) {
     loop {
         interval.tick().await;
         let now = state.clock.now();
-        if let Err(err) = state.keys.advance(now).await {
-            tracing::warn!(error = %err, "signing key maintenance failed; retrying next tick");
+        match state.keys.advance(now).await {
+            Ok(()) => state.metrics.key_maintenance_succeeded_at.set(now),
+            Err(err) => {
+                state.metrics.key_maintenance_failures.inc();
+                tracing::warn!(error = %err, "signing key maintenance failed; retrying next tick");
+            }
         }
-        observe_keys(&state.metrics, &state.keys, now);
+        observe_keys(&state.metrics, &state.keys);
         state.rate_limits.forget_idle();
         state
             .client_auth_failures

@@ -23,11 +23,11 @@ use diesel::Connection as _;
 use serde::Serialize;
 
 use crate::encoding::hex;
+use crate::store::audit::append_alone;
 pub use crate::store::audit::{
     AUDIT_KEY_LEN, AuditActor, AuditEvent, AuditKey, AuditKeys, CHAIN_KEYED, append,
     keyed_chain_hash, log_event, unkeyed_chain_hash,
 };
-use crate::store::audit::{append_alone, log_unstored};
 use crate::store::models::audit::{self as rows, ThrottledRow};
 use crate::store::{DbConnection, Store, StoreError};
 
@@ -51,7 +51,7 @@ pub async fn record(store: &Store, now: i64, event: AuditEvent) -> Result<(), St
     };
     match &stored {
         Ok(row) => log_event(&event, row),
-        Err(err) => log_unstored(&event, err),
+        Err(err) => store.note_unstored(&event, err),
     }
     stored.map(|_| ())
 }

@@ -265,6 +265,7 @@ pub async fn tick(
         metrics.table_rows.with_label_values(&[table]).set(*n);
     }
     metrics.janitor_runs.with_label_values(&["purged"]).inc();
+    metrics.janitor_succeeded_at.set(now);
     let total: usize = report.purged.iter().map(|(_, n)| n).sum();
     if total > 0 {
         tracing::info!(purged = total, "janitor purged expired rows");

@@ -12,6 +12,7 @@ pub mod proxy;
 mod raw;
 pub mod resource_pattern;
 mod sources;
+pub mod telemetry;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ pub use proxy::{ProxyConfig, ProxyRange};
 pub use raw::*;
 pub use resource_pattern::ResourcePattern;
 pub use sources::{Overrides, Sources};
+pub use telemetry::{OtlpConfig, TelemetryConfig};
 pub use validate::default_pool_size;
 
 use crate::store::DatabaseUrl;
@@ -533,6 +535,7 @@ pub struct Config {
     /// Deprecated settings in use, each a sentence saying what to write instead; `serve`
     /// logs them as warnings and `config check` shows them.
     pub deprecations: Vec<String>,
+    pub telemetry: TelemetryConfig,
 }
 
 impl Config {
@@ -643,6 +646,10 @@ impl Config {
                 "header": self.proxy.header,
             },
             "deprecations": self.deprecations,
+            "telemetry": match &self.telemetry.otlp {
+                Some(otlp) => otlp.redacted(),
+                None => serde_json::json!({ "otlp_endpoint": null }),
+            },
             "ui": {
                 "product_name": self.ui.product_name,
                 "logo_url": self.ui.logo_url,

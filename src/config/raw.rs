@@ -37,6 +37,7 @@ pub struct RawConfig {
     pub registration: RawRegistration,
     pub cors: RawCors,
     pub proxy: RawProxy,
+    pub telemetry: super::telemetry::RawTelemetry,
 }
 
 impl Default for RawConfig {
@@ -63,6 +64,7 @@ impl Default for RawConfig {
             registration: RawRegistration::default(),
             cors: RawCors::default(),
             proxy: RawProxy::default(),
+            telemetry: Default::default(),
         }
     }
 }

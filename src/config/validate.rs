@@ -12,9 +12,9 @@ use super::raw::{ProxyHeader, RawConfig, RawKeys, RawLogin, RawRegistration, Raw
 use super::sources::read_secret_file;
 use super::{
     AuditConfig, Config, ConfigError, CorsConfig, DatabaseConfig, Issuer, JanitorConfig,
-    KeysConfig, LoginConfig, MetadataDocumentsConfig, MfaConfig, PasswordConfig, RSA_KEY_SIZES,
-    RateLimitConfig, RegistrationConfig, ResourcePattern, SessionsConfig, ThrottlePolicy,
-    TokensConfig, UiConfig,
+    KeysConfig, LoginConfig, MetadataDocumentsConfig, MfaConfig, OtlpConfig, PasswordConfig,
+    RSA_KEY_SIZES, RateLimitConfig, RegistrationConfig, ResourcePattern, SessionsConfig,
+    TelemetryConfig, ThrottlePolicy, TokensConfig, UiConfig,
 };
 use crate::store::{Backend, DatabaseUrl};
 use crate::url_rules::is_loopback_host;
@@ -316,10 +316,12 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         .map_err(|r| invalid(figment, "cors.allowed_origins", r))?;
 
     let registration = validate_registration(figment, raw.registration, &issuer)?;
+    let telemetry = validate_telemetry(figment, &raw.telemetry)?;
 
     Ok(Config {
         proxy,
         deprecations,
+        telemetry,
         audit,
         mfa,
         registration,
@@ -422,6 +424,62 @@ fn validate_proxy(
         },
         deprecations,
     ))
+/// `[telemetry]`: export is on only with an endpoint; its headers come from the setting or
+/// a file (errors never repeat a header's value).
+fn validate_telemetry(
+    figment: &Figment,
+    raw: &super::telemetry::RawTelemetry,
+) -> Result<TelemetryConfig, ConfigError> {
+    use super::telemetry::{check_service_name, parse_headers, traces_url};
+    check_service_name(&raw.service_name)
+        .map_err(|r| invalid(figment, "telemetry.service_name", r))?;
+    if !(0.0..=1.0).contains(&raw.sample_ratio) {
+        return Err(invalid(
+            figment,
+            "telemetry.sample_ratio",
+            "must be between 0 and 1",
+        ));
+    }
+    let headers = match (&raw.otlp_headers, &raw.otlp_headers_file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                figment,
+                "telemetry.otlp_headers_file",
+                "set either telemetry.otlp_headers or telemetry.otlp_headers_file, not both",
+            ));
+        }
+        (Some(text), None) => {
+            parse_headers(text).map_err(|r| invalid(figment, "telemetry.otlp_headers", r))?
+        }
+        (None, Some(path)) => read_secret_file(path)
+            .and_then(|text| parse_headers(&text))
+            .map_err(|r| invalid(figment, "telemetry.otlp_headers_file", r))?,
+        (None, None) => Default::default(),
+    };
+    let Some(endpoint) = raw
+        .otlp_endpoint
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+    else {
+        if !headers.names().is_empty() {
+            return Err(invalid(
+                figment,
+                "telemetry.otlp_endpoint",
+                "headers for a collector are set, but no collector: set telemetry.otlp_endpoint",
+            ));
+        }
+        return Ok(TelemetryConfig { otlp: None });
+    };
+    let traces_url =
+        traces_url(endpoint).map_err(|r| invalid(figment, "telemetry.otlp_endpoint", r))?;
+    Ok(TelemetryConfig {
+        otlp: Some(OtlpConfig {
+            traces_url,
+            headers,
+            service_name: raw.service_name.clone(),
+            sample_ratio: raw.sample_ratio,
+        }),
+    })
 }
 
 /// A list of 32-byte secret keys in base64 (master keys, audit keys), from its setting or

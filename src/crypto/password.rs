@@ -66,6 +66,9 @@ struct Inner {
     workers: usize,
     queue_limit: usize,
     held: Arc<AtomicUsize>,
+    /// Seconds each job took on its worker, by operation (`hash`, `verify`); the server
+    /// registers it as `portcullis_password_hash_duration_seconds`.
+    durations: prometheus::HistogramVec,
 }
 
 /// Cheap to clone; all clones share the pool. Threads end when the last clone drops.
@@ -355,6 +358,20 @@ impl PasswordHasher {
         let rx = Arc::new(Mutex::new(rx));
         let workers = config.workers.max(1);
         let held = Arc::new(AtomicUsize::new(0));
+        let durations = prometheus::HistogramVec::new(
+            prometheus::HistogramOpts::new(
+                "password_hash_duration_seconds",
+                "Time an argon2 (or bcrypt) job took on its worker, by operation (hash, verify)",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["operation"],
+        )
+        .map_err(|_| PasswordError::Hashing)?;
+        for operation in ["hash", "verify"] {
+            durations.with_label_values(&[operation]);
+        }
         for n in 0..workers {
             let (rx, held) = (Arc::clone(&rx), Arc::clone(&held));
             std::thread::Builder::new()
@@ -370,6 +387,7 @@ impl PasswordHasher {
                 workers,
                 queue_limit: config.queue_limit,
                 held,
+                durations,
             }),
         })
     }
@@ -378,7 +396,12 @@ impl PasswordHasher {
         self.inner.workers
     }
 
-    async fn submit<T, F>(&self, work: F) -> Result<T, PasswordError>
+    /// The histogram of job durations (shared: every clone of it sees every job).
+    pub fn durations(&self) -> prometheus::HistogramVec {
+        self.inner.durations.clone()
+    }
+
+    async fn submit<T, F>(&self, operation: &'static str, work: F) -> Result<T, PasswordError>
     where
         T: Send + 'static,
         F: FnOnce(&Inner, &mut Scratch) -> T + Send + 'static,
@@ -386,7 +409,13 @@ impl PasswordHasher {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let inner = Arc::clone(&self.inner);
         let job: Job = Box::new(move |scratch| {
-            let _receiver_gone = tx.send(work(&inner, scratch));
+            let started = std::time::Instant::now();
+            let done = work(&inner, scratch);
+            inner
+                .durations
+                .with_label_values(&[operation])
+                .observe(started.elapsed().as_secs_f64());
+            let _receiver_gone = tx.send(done);
         });
         match self.inner.queue.try_send(job) {
             Ok(()) => {}
@@ -402,8 +431,10 @@ impl PasswordHasher {
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(PasswordError::TooLong);
         }
-        self.submit(move |inner, scratch| hash_now(scratch, &inner.params, password.as_bytes()))
-            .await?
+        self.submit("hash", move |inner, scratch| {
+            hash_now(scratch, &inner.params, password.as_bytes())
+        })
+        .await?
     }
 
     /// Checks `password` against `stored` (None for an unknown user: the dummy hash is
@@ -413,7 +444,7 @@ impl PasswordHasher {
         password: Zeroizing<String>,
         stored: Option<String>,
     ) -> Result<Verdict, PasswordError> {
-        self.submit(move |inner, scratch| {
+        self.submit("verify", move |inner, scratch| {
             verify_now(
                 scratch,
                 &inner.params,
@@ -620,7 +651,7 @@ mod tests {
         let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
         let h = hasher.clone();
         let blocker = tokio::spawn(async move {
-            h.submit(move |_, _| {
+            h.submit("hash", move |_, _| {
                 let _ = started_tx.send(());
                 let _ = release_rx.recv();
             })

@@ -22,9 +22,12 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
             .json(json!({ "status": "unavailable", "reason": reason }))
     };
     if state.shutting_down.load(Ordering::SeqCst) {
+        state.metrics.observe_readiness(false);
         return unavailable("shutting down");
     }
-    match state.store.ready().await {
+    let checked = state.store.ready().await;
+    state.metrics.observe_readiness(checked.is_ok());
+    match checked {
         Ok(()) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(json!({ "status": "ready", "database": state.store.backend() })),
@@ -37,6 +40,15 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    // Read at the scrape: the pool's state is a moment's, and the store keeps its own count
+    // of unstored audit events.
+    let pool = state.store.pool_state();
+    state.metrics.observe_store(&crate::telemetry::StoreGauges {
+        connections: pool.connections,
+        idle: pool.idle,
+        max: pool.max,
+        audit_failures: state.store.audit_failures(),
+    });
     match state.metrics.render() {
         Ok(text) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")

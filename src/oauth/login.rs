@@ -143,7 +143,8 @@ async fn audit(ctx: &Ctx<'_>, event: AuditEvent) -> Result<(), LoginFailure> {
         .map_err(|e| LoginFailure::Unavailable(store_error(e)))
 }
 
-/// `via` names the path for the audit log (`password_grant`, `login_form`).
+/// `via` names the path for the audit log (`password_grant`, `login_form`). Each check is
+/// counted in `portcullis_logins_total` by its result.
 pub async fn check_password(
     ctx: &Ctx<'_>,
     raw_username: &str,
@@ -151,6 +152,31 @@ pub async fn check_password(
     client_id: &str,
     via: &'static str,
     source: Source<'_>,
+) -> Result<Profile, LoginFailure> {
+    // Whatever returns early through `?` is the database failing.
+    let mut result = "error";
+    let checked = check_password_counted(
+        ctx,
+        raw_username,
+        password,
+        client_id,
+        via,
+        source,
+        &mut result,
+    )
+    .await;
+    ctx.metrics.login(result);
+    checked
+}
+
+async fn check_password_counted(
+    ctx: &Ctx<'_>,
+    raw_username: &str,
+    password: Zeroizing<String>,
+    client_id: &str,
+    via: &'static str,
+    source: Source<'_>,
+    result: &mut &'static str,
 ) -> Result<Profile, LoginFailure> {
     // An unnormalisable name cannot exist; it is still throttled per IP below.
     let normalised = username::normalise(raw_username).unwrap_or_else(|_| "-".to_owned());
@@ -195,6 +221,7 @@ pub async fn check_password(
             )
             .await
             .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
+            *result = "throttled";
             return Err(LoginFailure::Rejected);
         }
     };
@@ -211,6 +238,7 @@ pub async fn check_password(
             }
             return Err(match err {
                 AccountError::Password(_) => {
+                    *result = "overloaded";
                     ctx.metrics.password_queue_rejections.inc();
                     LoginFailure::Unavailable(OAuthError::temporarily_unavailable(1))
                 }
@@ -245,9 +273,11 @@ pub async fn check_password(
                 .login_succeeded(back, ctx.now, event)
                 .await
                 .map_err(|e| LoginFailure::Unavailable(store_error(e)))?;
+            *result = "success";
             Ok(user)
         }
         None => {
+            *result = "failure";
             // The failure was counted when the place was taken.
             let locked = keys
                 .iter()

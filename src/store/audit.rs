@@ -495,7 +495,7 @@ impl Store {
             Ok(Err(refused)) => Err(refused),
             Err(err) => {
                 if let Some(meant) = &meant {
-                    log_unstored(meant, &err);
+                    self.note_unstored(meant, &err);
                 }
                 Err(err.into())
             }

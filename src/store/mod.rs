@@ -105,6 +105,8 @@ pub struct Store {
     /// Bumped after this process writes a client (`note_client_change`), so what a cache
     /// derived from every client (`oauth::client::origins`) knows is read again.
     client_changes: Arc<AtomicU64>,
+    /// Audit events meant but not stored (`note_unstored`), for the metric of that name.
+    audit_failures: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -113,6 +115,14 @@ impl std::fmt::Debug for Store {
             .field("backend", &self.backend)
             .finish_non_exhaustive()
     }
+}
+
+/// `Store::pool_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub connections: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -188,6 +198,7 @@ impl Store {
             round_trips: Arc::new(AtomicU64::new(0)),
             audit_keys: options.audit_keys.clone(),
             client_changes: Arc::new(AtomicU64::new(0)),
+            audit_failures: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -198,6 +209,27 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The pool as a gauge sees it: open connections, idle ones, and the bound.
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
+    }
+
+    /// Audit events this store was asked to record and could not, since it was opened.
+    pub fn audit_failures(&self) -> u64 {
+        self.audit_failures.load(Ordering::Relaxed)
+    }
+
+    /// Logs an audit event whose storing failed and counts it.
+    pub fn note_unstored(&self, event: &audit::AuditEvent, err: &StoreError) {
+        self.audit_failures.fetch_add(1, Ordering::Relaxed);
+        audit::log_unstored(event, err);
     }
 
     /// How many units of work (`run` calls, each one connection checkout and usually one

@@ -197,7 +197,7 @@ async fn replicas_take_turns_and_the_metrics_show_the_work() {
     let metrics = eventually("the start-up janitor run in the metrics", async || {
         let metrics = app.get_admin("/metrics").await.text().await.unwrap();
         metrics
-            .contains("portcullis_janitor_runs_total{outcome=\"purged\"}")
+            .contains("portcullis_janitor_runs_total{outcome=\"purged\"} 1")
             .then_some(metrics)
     })
     .await;

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;
 use portcullis::app::Application;
-use portcullis::clock::{Clock, FixedClock};
+use portcullis::clock::FixedClock;
 use portcullis::crypto::jwt::{Expected, JwtError};
 use portcullis::crypto::key_material::{self, MasterKey, MasterKeys};
 use portcullis::crypto::keystore::KeyStore;
@@ -540,23 +540,32 @@ async fn discovery_documents_advertise_only_what_works() {
     }
 }
 
+/// The key gauges are timestamps, so an alert compares them with `time()`.
 #[tokio::test]
 async fn key_metrics_are_exported() {
     let app = spawn_app().await;
     let text = app.get_admin("/metrics").await.text().await.unwrap();
     let policy = app.state.keys.policy();
+    let set = app.state.keys.current();
+    let active = set.keys().iter().find(|k| k.status == "active").unwrap();
+    let since = active.activated_at.unwrap_or(active.created_at);
     assert!(
-        text.contains("portcullis_signing_key_active_age_seconds 0"),
+        text.contains(&format!(
+            "portcullis_signing_key_activated_timestamp_seconds {since}"
+        )),
         "{text}"
     );
     assert!(
         text.contains(&format!(
-            "portcullis_signing_key_next_rotation_seconds {}",
-            policy.rotation_period
+            "portcullis_signing_key_next_rotation_timestamp_seconds {}",
+            since + policy.rotation_period
         )),
         "{text}"
     );
-    let _ = app.clock.now();
+    assert!(
+        text.contains("portcullis_key_maintenance_failures_total 0"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

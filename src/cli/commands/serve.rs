@@ -12,7 +12,6 @@ use crate::cli::healthcheck;
 use crate::clock::{Clock as _, SystemClock};
 use crate::config::{Config, LogFormat};
 use crate::log_batch::LogBatch;
-use crate::telemetry::LogOutput;
 
 pub(super) fn healthcheck(config: &Config, live: bool, out: Output) -> Result<(), CliError> {
     let path = if live {
@@ -60,9 +59,19 @@ pub(super) async fn migrate(mut config: Config, out: Output) -> Result<(), CliEr
 }
 
 pub(super) async fn serve(config: Config, no_migrate: bool, out: Output) -> Result<(), CliError> {
-    crate::telemetry::init_logging(config.log_format, &config.log_level, LogOutput::Batched)
-        .map_err(CliError::Other)?;
+    let traces = crate::telemetry::init_serve_logging(
+        config.log_format,
+        &config.log_level,
+        &config.telemetry,
+    )
+    .map_err(CliError::Other)?;
+    if let Some(otlp) = &config.telemetry.otlp {
+        // The endpoint, never the headers: they carry the collector's key.
+        tracing::info!(endpoint = %otlp.traces_url, "exporting traces over OTLP");
+    }
     let served = serve_logged(config, no_migrate, out).await;
+    // The spans of the last requests, before the process ends.
+    traces.shutdown().await;
     // Before the caller prints an error: the lines that led to it come first.
     LogBatch::flush_stderr();
     served
