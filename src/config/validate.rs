@@ -53,7 +53,11 @@ fn origin(figment: &Figment, key: &str) -> String {
     }
 }
 
-fn invalid(figment: &Figment, key: &'static str, reason: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(
+    figment: &Figment,
+    key: &'static str,
+    reason: impl Into<String>,
+) -> ConfigError {
     ConfigError::Invalid {
         key,
         origin: origin(figment, key),
@@ -306,8 +310,10 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         .map_err(|r| invalid(figment, "cors.allowed_origins", r))?;
 
     let registration = validate_registration(figment, raw.registration, &issuer)?;
+    let email = super::email::validate_email(figment, raw.email)?;
 
     Ok(Config {
+        email,
         audit,
         mfa,
         registration,

@@ -10,6 +10,7 @@ pub mod coalesce;
 pub mod conn;
 pub mod factors;
 pub mod grants;
+pub mod mail;
 pub mod migrate;
 pub mod models;
 pub mod schema;
@@ -24,6 +25,7 @@ use diesel::connection::SimpleConnection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 pub use conn::{Backend, DatabaseUrl, DbConnection};
+pub use mail::{MailStatus, NewMail, OutboxMail};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -102,6 +104,9 @@ pub struct Store {
     /// Bumped after this process writes a client (`note_client_change`), so what a cache
     /// derived from every client (`oauth::client::origins`) knows is read again.
     client_changes: Arc<AtomicU64>,
+    /// Notified by `enqueue_mail`, so this replica's mail worker sends a new message at
+    /// once instead of at its next poll.
+    mail_waiting: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -185,6 +190,7 @@ impl Store {
             round_trips: Arc::new(AtomicU64::new(0)),
             audit_keys: options.audit_keys.clone(),
             client_changes: Arc::new(AtomicU64::new(0)),
+            mail_waiting: Arc::new(tokio::sync::Notify::new()),
         })
     }
 

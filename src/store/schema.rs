@@ -266,7 +266,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     replica_leases,
     user_factors,
     recovery_codes,
-    initial_access_tokens
+    initial_access_tokens,
+    mail_outbox
 );
 
 diesel::table! {
@@ -306,3 +307,21 @@ diesel::table! {
 
 diesel::joinable!(user_factors -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Nullable<Text>,
+        state -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}

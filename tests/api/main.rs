@@ -37,6 +37,7 @@ mod janitor;
 mod keys;
 mod layers;
 mod logout_rp;
+mod mail;
 mod mcp;
 mod metadata_documents;
 mod migrations;

@@ -4,8 +4,8 @@ use diesel::prelude::*;
 use portcullis::store::migrate;
 use portcullis::store::schema::{
     audit_events, audit_throttled, authorization_codes, authorization_requests, client_roles,
-    clients, consents, grants, initial_access_tokens, leases, login_failures, refresh_tokens,
-    sessions, signing_keys, user_roles, users,
+    clients, consents, grants, initial_access_tokens, leases, login_failures, mail_outbox,
+    refresh_tokens, sessions, signing_keys, user_roles, users,
 };
 use portcullis::store::{DatabaseUrl, DbConnection, StoreError};
 
@@ -58,6 +58,7 @@ fn query_every_table(conn: &mut DbConnection) -> Result<(), StoreError> {
     use portcullis::store::models::clients::ClientRow;
     use portcullis::store::models::grants::{GrantRow, RefreshTokenRow};
     use portcullis::store::models::keys::SigningKeyRow;
+    use portcullis::store::models::mail::MailRow;
     use portcullis::store::models::users::UserRow;
     users::table
         .select(UserRow::as_select())
@@ -124,6 +125,9 @@ fn query_every_table(conn: &mut DbConnection) -> Result<(), StoreError> {
             initial_access_tokens::created_at,
         ))
         .load::<(String, Vec<u8>, i64, i64, i64)>(conn)?;
+    mail_outbox::table
+        .select(MailRow::as_select())
+        .load::<MailRow>(conn)?;
     Ok(())
 }
 

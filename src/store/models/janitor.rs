@@ -10,7 +10,7 @@ use crate::store::StoreError;
 use crate::store::conn::DbConnection;
 use crate::store::schema::{
     authorization_codes, authorization_requests, grants, initial_access_tokens, login_failures,
-    refresh_tokens, replica_leases, revoked_tokens, sessions,
+    mail_outbox, refresh_tokens, replica_leases, revoked_tokens, sessions,
 };
 
 /// The tables the janitor keeps bounded, by name (the metric label).
@@ -25,10 +25,12 @@ pub enum Purgeable {
     LoginFailures,
     ReplicaLeases,
     InitialAccessTokens,
+    /// Sent and failed messages (`email.keep_days` after they finished); queued ones stay.
+    MailOutbox,
 }
 
 impl Purgeable {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::AuthorizationRequests,
         Self::AuthorizationCodes,
         Self::Sessions,
@@ -39,6 +41,7 @@ impl Purgeable {
         Self::LoginFailures,
         Self::ReplicaLeases,
         Self::InitialAccessTokens,
+        Self::MailOutbox,
     ];
 
     pub fn table(self) -> &'static str {
@@ -52,6 +55,7 @@ impl Purgeable {
             Self::LoginFailures => "login_failures",
             Self::ReplicaLeases => "replica_leases",
             Self::InitialAccessTokens => "initial_access_tokens",
+            Self::MailOutbox => "mail_outbox",
         }
     }
 
@@ -134,6 +138,10 @@ impl Purgeable {
                     .lt(before)
                     .or(initial_access_tokens::uses_left.le(0))
             ),
+            // `finished_at` is set only when a message is sent or given up.
+            Self::MailOutbox => {
+                purge!(mail_outbox, id, String, mail_outbox::finished_at.lt(before))
+            }
         };
         Ok(n)
     }
@@ -152,6 +160,7 @@ impl Purgeable {
             Self::LoginFailures => login_failures::table.count().get_result(conn)?,
             Self::ReplicaLeases => replica_leases::table.count().get_result(conn)?,
             Self::InitialAccessTokens => initial_access_tokens::table.count().get_result(conn)?,
+            Self::MailOutbox => mail_outbox::table.count().get_result(conn)?,
         };
         Ok(n)
     }
