@@ -56,7 +56,8 @@ pub struct Mailer {
 
 enum Backend {
     Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        // Boxed: the transport is large, the log variant nothing.
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         timeout: Duration,
         server: String,
     },
@@ -85,7 +86,7 @@ impl Mailer {
         let backend = match &config.backend {
             EmailBackend::Log => Backend::Log,
             EmailBackend::Smtp(smtp) => Backend::Smtp {
-                transport: smtp_transport(smtp)?,
+                transport: Box::new(smtp_transport(smtp)?),
                 // The whole exchange; lettre's own timeout bounds each read and write.
                 timeout: smtp.timeout.saturating_mul(2),
                 server: format!("{}:{}", smtp.host, smtp.port),
