@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
-use portcullis::config::ProxyHeader;
+use portcullis::config::{ProxyHeader, ProxyRange};
 use portcullis::http::client_ip::{client_ip, counting_key, ignored_forwarding};
 
 fuzz_target!(|data: &[u8]| {
@@ -20,11 +20,11 @@ fuzz_target!(|data: &[u8]| {
     } else {
         ProxyHeader::Forwarded
     };
-    let trusted: Vec<IpAddr> = vec![
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(Ipv6Addr::LOCALHOST),
-        IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-        "2001:db8::1".parse().unwrap(),
+    let trusted: Vec<ProxyRange> = vec![
+        IpAddr::V4(Ipv4Addr::LOCALHOST).into(),
+        IpAddr::V6(Ipv6Addr::LOCALHOST).into(),
+        "10.0.0.0/8".parse().unwrap(),
+        "2001:db8::/64".parse().unwrap(),
     ];
     let peer = match (flags >> 1) & 3 {
         0 => None,
@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(ip.is_some(), peer.is_some());
     let Some(ip) = ip else { return };
     let peer = peer.unwrap();
-    let peer_trusted = trusted.contains(&peer);
+    let peer_trusted = trusted.iter().any(|r| r.contains(peer));
     if !peer_trusted {
         assert_eq!(ip, peer, "an untrusted peer chose its address");
     }

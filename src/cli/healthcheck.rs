@@ -4,8 +4,13 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
-/// Returns the status code of GET /health/ready on the admin listener.
-pub fn probe(admin: SocketAddr) -> Result<u16, String> {
+/// Readiness: the database answers and is migrated.
+pub const READY: &str = "/health/ready";
+/// Liveness: the process serves requests, whatever the database does.
+pub const LIVE: &str = "/health/live";
+
+/// Returns the status code of GET `path` on the admin listener.
+pub fn probe(admin: SocketAddr, path: &str) -> Result<u16, String> {
     // A wildcard bind address is not something to connect to; use loopback instead.
     let target = if admin.ip().is_unspecified() {
         let ip = match admin.ip() {
@@ -27,7 +32,7 @@ pub fn probe(admin: SocketAddr) -> Result<u16, String> {
         .map_err(|e| e.to_string())?;
     write!(
         stream,
-        "GET /health/ready HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n"
     )
     .map_err(|e| e.to_string())?;
     let mut head = [0u8; 64];

@@ -88,8 +88,14 @@ pub enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
-    /// Exit 0 when the running server's /health/ready answers 200.
-    Healthcheck,
+    /// Exit 0 when the running server's /health/ready answers 200 (with --live:
+    /// /health/live, which does not depend on the database).
+    Healthcheck {
+        /// Probe liveness (`/health/live`) instead of readiness: for container health
+        /// checks, so a database outage does not mark every container unhealthy at once.
+        #[arg(long)]
+        live: bool,
+    },
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -176,6 +182,9 @@ pub enum KeysCommand {
     Retire { kid: String },
     /// Re-encrypt every key under the first configured master key.
     Rewrap,
+    /// Print a fresh random master key (base64 of 32 bytes) for `keys.master_keys_file`
+    /// or `keys.master_keys`. Needs no configuration and no database.
+    GenerateMasterKey,
 }
 
 #[derive(Debug, Subcommand)]

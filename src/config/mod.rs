@@ -9,17 +9,19 @@
 
 mod email;
 pub mod master_key;
+pub mod proxy;
 mod raw;
 pub mod resource_pattern;
 mod sources;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use master_key::MasterKeySource;
+pub use proxy::{ProxyConfig, ProxyRange};
 pub use raw::*;
 pub use resource_pattern::ResourcePattern;
 pub use sources::{Overrides, Sources};
@@ -472,8 +474,6 @@ pub struct UiConfig {
 pub struct RateLimitConfig {
     pub token_per_second: u32,
     pub token_burst: u32,
-    pub trusted_proxies: Vec<IpAddr>,
-    pub proxy_header: ProxyHeader,
     /// 32..=128.
     pub ipv6_prefix_len: u8,
     /// Per-address bucket of every public endpoint but /token, by name
@@ -544,6 +544,11 @@ pub struct Config {
     pub registration: RegistrationConfig,
     pub cors: CorsConfig,
     pub email: EmailConfig,
+    /// The reverse proxies in front of the public listener.
+    pub proxy: ProxyConfig,
+    /// Deprecated settings in use, each a sentence saying what to write instead; `serve`
+    /// logs them as warnings and `config check` shows them.
+    pub deprecations: Vec<String>,
 }
 
 impl Config {
@@ -668,6 +673,11 @@ impl Config {
                     }),
                 },
             },
+            "proxy": {
+                "trusted_proxies": self.proxy.trusted_proxies,
+                "header": self.proxy.header,
+            },
+            "deprecations": self.deprecations,
             "ui": {
                 "product_name": self.ui.product_name,
                 "logo_url": self.ui.logo_url,
@@ -676,8 +686,6 @@ impl Config {
             "rate_limit": {
                 "token_per_second": self.rate_limit.token_per_second,
                 "token_burst": self.rate_limit.token_burst,
-                "trusted_proxies": self.rate_limit.trusted_proxies,
-                "proxy_header": self.rate_limit.proxy_header,
                 "ipv6_prefix_len": self.rate_limit.ipv6_prefix_len,
                 "endpoints": self.rate_limit.endpoints.iter().map(|(name, b)| {
                     (name.to_string(), serde_json::json!({"per_second": b.per_second, "burst": b.burst}))

@@ -1,7 +1,6 @@
 //! The configuration as written: the serde shape every source (defaults, file, environment,
 //! flags) is merged into before validation. Defaults live here, next to the fields.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -38,6 +37,7 @@ pub struct RawConfig {
     pub registration: RawRegistration,
     pub cors: RawCors,
     pub email: RawEmail,
+    pub proxy: RawProxy,
 }
 
 impl Default for RawConfig {
@@ -64,6 +64,7 @@ impl Default for RawConfig {
             registration: RawRegistration::default(),
             cors: RawCors::default(),
             email: RawEmail::default(),
+            proxy: RawProxy::default(),
         }
     }
 }
@@ -350,10 +351,16 @@ pub struct RawRateLimit {
     /// Sustained requests per second per client IP on /token; 0 turns the limit off.
     pub token_per_second: u32,
     pub token_burst: u32,
-    /// Addresses of reverse proxies whose forwarding header is believed.
-    pub trusted_proxies: Vec<IpAddr>,
-    /// The one forwarding header those proxies write; the other is never read.
-    pub proxy_header: ProxyHeader,
+    /// Deprecated: `proxy.trusted_proxies`. Still read (with a warning at start) so an
+    /// existing deployment keeps its client addresses across the upgrade.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "string_or_list"
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Deprecated: `proxy.header`, read like `trusted_proxies` above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_header: Option<ProxyHeader>,
     /// IPv6 clients are counted per network of this many bits (one subscriber gets a /64).
     pub ipv6_prefix_len: u8,
     /// One bucket per public endpoint (every endpoint but /token, which keeps the two
@@ -418,8 +425,8 @@ impl Default for RawRateLimit {
         Self {
             token_per_second: 200,
             token_burst: 400,
-            trusted_proxies: Vec::new(),
-            proxy_header: ProxyHeader::XForwardedFor,
+            trusted_proxies: None,
+            proxy_header: None,
             ipv6_prefix_len: 64,
             endpoints: RawEndpointBuckets::default(),
             // A client with the right secret never fails; one with a stale secret fails a
@@ -431,6 +438,24 @@ impl Default for RawRateLimit {
             },
         }
     }
+}
+
+/// The reverse proxies in front of the public listener (`config::proxy`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawProxy {
+    /// Addresses or CIDR ranges (`10.0.0.0/8`, `2001:db8::/32`) of the proxies whose
+    /// forwarding header is believed. In the environment a comma- or space-separated list
+    /// (or `[a, b]`). Unset here and in the deprecated `rate_limit.trusted_proxies`: none.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "string_or_list"
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// The one forwarding header those proxies write; the other is never read. Unset:
+    /// `x-forwarded-for` (or the deprecated `rate_limit.proxy_header`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<ProxyHeader>,
 }
 
 /// Browser sessions at the login page.

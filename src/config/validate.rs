@@ -7,7 +7,8 @@ use std::time::Duration;
 use figment::{Figment, Profile};
 
 use super::master_key::{MasterKey, MasterKeySource, MasterKeys};
-use super::raw::{RawConfig, RawKeys, RawLogin, RawRegistration, RawTokens};
+use super::proxy::ProxyConfig;
+use super::raw::{ProxyHeader, RawConfig, RawKeys, RawLogin, RawRegistration, RawTokens};
 use super::sources::read_secret_file;
 use super::{
     AuditConfig, Config, ConfigError, CorsConfig, DatabaseConfig, Issuer, JanitorConfig,
@@ -181,11 +182,10 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
             "must be between 32 and 128",
         ));
     }
+    let (proxy, deprecations) = validate_proxy(figment, &raw)?;
     let rate_limit = RateLimitConfig {
         token_per_second: raw.rate_limit.token_per_second,
         token_burst: raw.rate_limit.token_burst,
-        trusted_proxies: raw.rate_limit.trusted_proxies.clone(),
-        proxy_header: raw.rate_limit.proxy_header,
         ipv6_prefix_len: raw.rate_limit.ipv6_prefix_len,
         endpoints: endpoint_buckets(figment, &raw.rate_limit.endpoints)?,
         client_auth_failures: bucket(
@@ -314,6 +314,8 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
 
     Ok(Config {
         email,
+        proxy,
+        deprecations,
         audit,
         mfa,
         registration,
@@ -349,6 +351,70 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
             queue_limit: p.queue_limit,
         },
     })
+}
+
+/// `proxy.*`, or the deprecated `rate_limit.trusted_proxies` / `rate_limit.proxy_header`
+/// with a warning for each (returned, for `serve` to log once logging is up). Both forms
+/// of one setting at once is an error: which one wins would be a guess about which the
+/// operator edited last.
+fn validate_proxy(
+    figment: &Figment,
+    raw: &RawConfig,
+) -> Result<(ProxyConfig, Vec<String>), ConfigError> {
+    let mut deprecations = Vec::new();
+    let entries = match (&raw.proxy.trusted_proxies, &raw.rate_limit.trusted_proxies) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                figment,
+                "rate_limit.trusted_proxies",
+                "is deprecated and proxy.trusted_proxies is set as well: move every entry \
+                 to proxy.trusted_proxies (PORTCULLIS_PROXY__TRUSTED_PROXIES) and remove \
+                 this one",
+            ));
+        }
+        (Some(list), None) => Some((list, "proxy.trusted_proxies")),
+        (None, Some(list)) => {
+            deprecations.push(format!(
+                "rate_limit.trusted_proxies (from {}) is deprecated: rename it to \
+                 proxy.trusted_proxies (PORTCULLIS_PROXY__TRUSTED_PROXIES), which also \
+                 takes CIDR ranges",
+                origin(figment, "rate_limit.trusted_proxies")
+            ));
+            Some((list, "rate_limit.trusted_proxies"))
+        }
+        (None, None) => None,
+    };
+    let trusted_proxies = match entries {
+        Some((list, key)) => ProxyConfig::parse_list(list).map_err(|r| invalid(figment, key, r))?,
+        None => Vec::new(),
+    };
+    let header = match (raw.proxy.header, raw.rate_limit.proxy_header) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                figment,
+                "rate_limit.proxy_header",
+                "is deprecated and proxy.header is set as well: keep proxy.header \
+                 (PORTCULLIS_PROXY__HEADER) and remove this one",
+            ));
+        }
+        (Some(h), None) => h,
+        (None, Some(h)) => {
+            deprecations.push(format!(
+                "rate_limit.proxy_header (from {}) is deprecated: rename it to proxy.header \
+                 (PORTCULLIS_PROXY__HEADER)",
+                origin(figment, "rate_limit.proxy_header")
+            ));
+            h
+        }
+        (None, None) => ProxyHeader::XForwardedFor,
+    };
+    Ok((
+        ProxyConfig {
+            trusted_proxies,
+            header,
+        },
+        deprecations,
+    ))
 }
 
 /// A list of 32-byte secret keys in base64 (master keys, audit keys), from its setting or
@@ -393,6 +459,21 @@ fn secret_keys(
     )))
 }
 
+/// What to do when a public issuer has no master key: exactly which setting to set, and
+/// how to make the key (an operator who followed "set an https issuer" lands here).
+fn missing_master_key(issuer: &Issuer) -> String {
+    format!(
+        "a master key is required because the issuer {issuer} is not on a loopback host (it \
+         encrypts the signing keys stored in the database; the development key file is \
+         only used for loopback issuers). Make one with \
+         `portcullis keys generate-master-key > master_keys` (a secret: keep it out of git \
+         and apart from database backups, mode 0600), then point \
+         PORTCULLIS_KEYS__MASTER_KEYS_FILE (keys.master_keys_file) at that file, e.g. a \
+         mounted secret such as /run/secrets/portcullis_master_keys; or put the key itself \
+         in PORTCULLIS_KEYS__MASTER_KEYS (keys.master_keys)"
+    )
+}
+
 fn validate_keys(
     figment: &Figment,
     raw: &RawKeys,
@@ -421,7 +502,7 @@ fn validate_keys(
                 return Err(invalid(
                     figment,
                     "keys.master_keys",
-                    "required when the issuer is not a loopback address (generate one with `openssl rand -base64 32`)",
+                    missing_master_key(issuer),
                 ));
             }
             MasterKeySource::DevFile(raw.dev_master_key_file.clone())

@@ -5,7 +5,10 @@
 //! The rules (docs/security.md, "Client addresses"):
 //! - A forwarding header is believed only when the direct peer is a trusted proxy; anyone
 //!   else could write any address into it.
-//! - Only the configured header is read (`rate_limit.proxy_header`). A proxy that writes
+//! - Trusted proxies are addresses or CIDR ranges (`proxy.trusted_proxies`,
+//!   `config::ProxyRange`): a cloud load balancer or an ingress controller has an address
+//!   from a range, not a fixed one.
+//! - Only the configured header is read (`proxy.header`). A proxy that writes
 //!   `X-Forwarded-For` passes a client's own `Forwarded` through untouched (and the other
 //!   way round), so reading both, or letting one win over the other, would let the client
 //!   choose its address.
@@ -20,7 +23,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-pub use crate::config::ProxyHeader;
+pub use crate::config::{ProxyHeader, ProxyRange};
 
 /// One hop of a forwarding list: an address, or something that names none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +38,7 @@ pub fn client_ip(
     peer: Option<IpAddr>,
     header: ProxyHeader,
     lines: &[&str],
-    trusted: &[IpAddr],
+    trusted: &[ProxyRange],
 ) -> Option<IpAddr> {
     let peer = canonical(peer?);
     if !is_trusted(peer, trusted) {
@@ -75,7 +78,7 @@ pub fn client_ip(
 
 /// Whether a request from `peer` carries forwarding headers that are ignored because the
 /// peer is not a trusted proxy: what `serve` warns about once.
-pub fn ignored_forwarding(peer: Option<IpAddr>, has_headers: bool, trusted: &[IpAddr]) -> bool {
+pub fn ignored_forwarding(peer: Option<IpAddr>, has_headers: bool, trusted: &[ProxyRange]) -> bool {
     has_headers && peer.is_some_and(|p| !is_trusted(canonical(p), trusted))
 }
 
@@ -100,8 +103,8 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn is_trusted(ip: IpAddr, trusted: &[IpAddr]) -> bool {
-    trusted.iter().any(|t| canonical(*t) == ip)
+fn is_trusted(ip: IpAddr, trusted: &[ProxyRange]) -> bool {
+    trusted.iter().any(|t| t.contains(ip))
 }
 
 /// An address with an optional port: `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`,
@@ -210,8 +213,10 @@ mod tests {
 
     const PROXY: &str = "10.0.0.1";
 
-    fn trusted() -> Vec<IpAddr> {
-        vec![ip("10.0.0.1"), ip("10.0.0.2"), ip("2001:db8:ffff::1")]
+    fn trusted() -> Vec<ProxyRange> {
+        ["10.0.0.1", "10.0.0.2", "2001:db8:ffff::1"]
+            .map(|r| r.parse().unwrap())
+            .to_vec()
     }
 
     #[test]
@@ -354,6 +359,27 @@ mod tests {
             client_ip(None, XForwardedFor, &["1.2.3.4"], &trusted()),
             None
         );
+    }
+
+    #[test]
+    fn ranges_vouch_for_every_address_in_them() {
+        let trusted: Vec<ProxyRange> = ["10.0.0.0/8", "fd00::/8"]
+            .map(|r| r.parse().unwrap())
+            .to_vec();
+        let walk = |peer: &str, xff: &str| {
+            client_ip(Some(ip(peer)), XForwardedFor, &[xff], &trusted).unwrap()
+        };
+        // Any peer in the range is a proxy; hops in the range are passed over.
+        assert_eq!(walk("10.9.8.7", "198.51.100.7"), ip("198.51.100.7"));
+        assert_eq!(
+            walk("10.9.8.7", "6.6.6.6, 198.51.100.7, 10.1.1.1, fd00::5"),
+            ip("198.51.100.7")
+        );
+        assert_eq!(walk("fd12::1", "198.51.100.7"), ip("198.51.100.7"));
+        // A peer just outside is a client, whatever it writes.
+        assert_eq!(walk("11.0.0.1", "198.51.100.7"), ip("11.0.0.1"));
+        assert!(ignored_forwarding(Some(ip("11.0.0.1")), true, &trusted));
+        assert!(!ignored_forwarding(Some(ip("10.0.0.1")), true, &trusted));
     }
 
     #[test]

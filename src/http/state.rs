@@ -94,44 +94,39 @@ impl AppState {
         let has_forwarding =
             headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
         let peer = peer.map(|a| a.ip());
-        if ignored_forwarding(
-            peer,
-            has_forwarding,
-            &self.config.rate_limit.trusted_proxies,
-        ) && !self.forwarding_warned.swap(true, Ordering::Relaxed)
+        if ignored_forwarding(peer, has_forwarding, &self.config.proxy.trusted_proxies)
+            && !self.forwarding_warned.swap(true, Ordering::Relaxed)
         {
             tracing::warn!(
                 peer = ?peer,
                 "forwarding headers (X-Forwarded-For / Forwarded) from a peer that is not a \
-                 trusted proxy are ignored; if it is your reverse proxy, add its address to \
-                 rate_limit.trusted_proxies (PORTCULLIS_RATE_LIMIT__TRUSTED_PROXIES)"
+                 trusted proxy are ignored; if it is your reverse proxy, add its address or \
+                 network to proxy.trusted_proxies (PORTCULLIS_PROXY__TRUSTED_PROXIES)"
             );
         }
     }
 
-    /// The client behind `peer`; `crate::http::client_ip` has the rules.
+    /// The client behind `peer`; `crate::http::client_ip` has the rules. The one place
+    /// the client's address is worked out: rate limits, login throttling, the pending
+    /// request bounds, registration and the audit log (through `ctx`) and the access log
+    /// all take it from here.
     pub fn client_address(
         &self,
         peer: Option<SocketAddr>,
         headers: &HeaderMap,
     ) -> Option<ClientAddress> {
-        let settings = &self.config.rate_limit;
+        let proxy = &self.config.proxy;
         let peer = peer.map(|a| a.ip());
         // Header values that are not visible ASCII name no address; dropping them would
         // shift the list, so they are kept as a hop the parser refuses.
         let lines: Vec<&str> = headers
-            .get_all(settings.proxy_header.name())
+            .get_all(proxy.header.name())
             .map(|v| v.to_str().unwrap_or("\u{0}"))
             .collect();
-        let ip = client_ip(
-            peer,
-            settings.proxy_header,
-            &lines,
-            &settings.trusted_proxies,
-        )?;
+        let ip = client_ip(peer, proxy.header, &lines, &proxy.trusted_proxies)?;
         Some(ClientAddress {
             ip,
-            key: counting_key(ip, settings.ipv6_prefix_len),
+            key: counting_key(ip, self.config.rate_limit.ipv6_prefix_len),
         })
     }
 }

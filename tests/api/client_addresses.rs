@@ -21,8 +21,8 @@ async fn app(trusted: bool, header: ProxyHeader) -> TestApp {
     spawn_app_with(Arc::new(TestDb::new()), |c| {
         c.rate_limit.token_per_second = 1;
         c.rate_limit.token_burst = 1;
-        c.rate_limit.proxy_header = header;
-        c.rate_limit.trusted_proxies = if trusted {
+        c.proxy.header = header;
+        c.proxy.trusted_proxies = if trusted {
             vec![PROXY.parse().unwrap()]
         } else {
             Vec::new()
@@ -112,7 +112,7 @@ async fn the_ipv6_prefix_is_a_setting() {
     let app = spawn_app_with(Arc::new(TestDb::new()), |c| {
         c.rate_limit.token_per_second = 1;
         c.rate_limit.token_burst = 1;
-        c.rate_limit.trusted_proxies = vec![PROXY.parse().unwrap()];
+        c.proxy.trusted_proxies = vec![PROXY.parse().unwrap()];
         c.rate_limit.ipv6_prefix_len = 128;
     })
     .await;
@@ -162,13 +162,13 @@ fn settings_are_validated() {
     let load = crate::helpers::load_config;
     let c = load(&[]).unwrap();
     assert_eq!(c.rate_limit.ipv6_prefix_len, 64);
-    assert_eq!(c.rate_limit.proxy_header, ProxyHeader::XForwardedFor);
+    assert_eq!(c.proxy.header, ProxyHeader::XForwardedFor);
     let c = load(&[
-        ("PORTCULLIS_RATE_LIMIT__PROXY_HEADER", "forwarded"),
+        ("PORTCULLIS_PROXY__HEADER", "forwarded"),
         ("PORTCULLIS_RATE_LIMIT__IPV6_PREFIX_LEN", "56"),
     ])
     .unwrap();
-    assert_eq!(c.rate_limit.proxy_header, ProxyHeader::Forwarded);
+    assert_eq!(c.proxy.header, ProxyHeader::Forwarded);
     assert_eq!(c.rate_limit.ipv6_prefix_len, 56);
     for bad in ["31", "129"] {
         let err = load(&[("PORTCULLIS_RATE_LIMIT__IPV6_PREFIX_LEN", bad)])
@@ -177,11 +177,11 @@ fn settings_are_validated() {
             .to_string();
         assert!(err.contains("rate_limit.ipv6_prefix_len"), "{err}");
     }
-    let err = load(&[("PORTCULLIS_RATE_LIMIT__PROXY_HEADER", "x-real-ip")])
+    let err = load(&[("PORTCULLIS_PROXY__HEADER", "x-real-ip")])
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains("PROXY_HEADER"), "{err}");
+    assert!(err.contains("PORTCULLIS_PROXY__HEADER"), "{err}");
 }
 
 /// `serve` logs one warning, however many requests carry forwarding headers from a peer
@@ -256,7 +256,7 @@ fn serve_warns_once_about_ignored_forwarding_headers() {
         1,
         "one warning: {logs}"
     );
-    assert!(logs.contains("rate_limit.trusted_proxies"), "{logs}");
+    assert!(logs.contains("proxy.trusted_proxies"), "{logs}");
 }
 
 /// Password throttling counts the IPv6 network the proxy reports; the audit log keeps the
@@ -268,7 +268,7 @@ async fn login_throttling_counts_the_network_and_audit_keeps_the_address() {
 
     // The default /token rate limit: the point here is the password throttle.
     let app = spawn_app_with(Arc::new(TestDb::new()), |c| {
-        c.rate_limit.trusted_proxies = vec![PROXY.parse().unwrap()];
+        c.proxy.trusted_proxies = vec![PROXY.parse().unwrap()];
     })
     .await;
     let secret = app

@@ -221,7 +221,7 @@ async fn grant(app: &TestApp, client: &TestClient, address: &str, user: &str, pw
 async fn the_password_grant_counts_per_client() {
     let (app, rp) = app(|c| {
         c.login.ip = SMALL;
-        c.rate_limit.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.proxy.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
     let other = app

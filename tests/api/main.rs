@@ -27,6 +27,7 @@ mod device_cookies;
 mod docs;
 mod exact_redirect;
 mod factor_admin;
+mod front_door;
 mod health;
 mod helpers;
 mod import_export;

@@ -25,7 +25,7 @@ const BURST: usize = 40;
 /// proxy, and `tweak` for the bounds under test.
 async fn app(tweak: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_with(Arc::new(TestDb::new()), |c| {
-        c.rate_limit.trusted_proxies = vec![PROXY.parse().unwrap()];
+        c.proxy.trusted_proxies = vec![PROXY.parse().unwrap()];
         c.rate_limit.token_per_second = 10_000;
         c.rate_limit.token_burst = 10_000;
         for bucket in c.rate_limit.endpoints.values_mut() {

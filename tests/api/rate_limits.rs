@@ -25,7 +25,7 @@ async fn app(tweak: impl FnOnce(&mut portcullis::config::Config)) -> TestApp {
                 burst: 1,
             };
         }
-        c.rate_limit.trusted_proxies = vec![PROXY.parse().unwrap()];
+        c.proxy.trusted_proxies = vec![PROXY.parse().unwrap()];
         tweak(c);
     })
     .await

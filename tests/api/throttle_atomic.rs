@@ -242,7 +242,7 @@ async fn refused_attempts_from_new_addresses_leave_no_throttle_rows() {
     use portcullis::store::schema::login_failures;
 
     let (app, client) = app_and_client(|c| {
-        c.rate_limit.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.proxy.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
     let from = |n: u32| format!("198.51.100.{n}");

@@ -8,6 +8,24 @@ use crate::cli::KeysCommand;
 use crate::crypto::keystore::{KeyInfo, KeyStore};
 use crate::manage::{Actor, Service};
 
+/// `keys generate-master-key`: one fresh key on stdout, alone on its line, so
+/// `portcullis keys generate-master-key > master_keys` makes a file for
+/// `keys.master_keys_file`. Nothing else is printed, and nothing is stored or logged.
+pub(super) fn generate_master_key(out: Output) -> Result<(), CliError> {
+    let key = crate::config::master_key::MasterKey::generate()
+        .map_err(|e| CliError::Other(format!("cannot generate a master key: {e}")))?;
+    let encoded = key.to_base64();
+    if out.is_json() {
+        super::output::print_json(&json!({
+            "master_key": encoded.as_str(),
+            "fingerprint": key.fingerprint(),
+        }))
+    } else {
+        println!("{}", encoded.as_str());
+        Ok(())
+    }
+}
+
 fn print_keys(keys: &[KeyInfo]) {
     println!(
         "{:<32}  {:<6}  {:<8}  {:>12}  {:>12}  {:>12}",
@@ -36,6 +54,8 @@ pub(super) async fn run(
 ) -> Result<(), CliError> {
     let actor = Actor::cli();
     match cmd {
+        // Handled before any configuration is loaded (`commands::run`).
+        KeysCommand::GenerateMasterKey => generate_master_key(out)?,
         KeysCommand::List => {
             let listed = svc.list_keys(keys);
             out.show(&listed, |listed| print_keys(listed))?;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use super::{Cli, Command, ConfigCommand};
+use super::{Cli, Command, ConfigCommand, KeysCommand};
 use crate::app;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Sources};
@@ -65,12 +65,17 @@ impl From<ManageError> for CliError {
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let out = Output::new(cli.json);
+    // Before the configuration is loaded: a deployment without a master key does not
+    // load until it has one, and this is how it gets one.
+    if let Command::Keys(KeysCommand::GenerateMasterKey) = cli.command {
+        return keys::generate_master_key(out);
+    }
     let sources = Sources::from_process(cli.config.clone(), cli.overrides.to_overrides());
     let config = Config::load(&sources)?;
-    let out = Output::new(cli.json);
     match cli.command {
         Command::Serve { no_migrate } => serve::serve(config, no_migrate, out).await,
-        Command::Healthcheck => serve::healthcheck(&config, out),
+        Command::Healthcheck { live } => serve::healthcheck(&config, live, out),
         Command::Config(ConfigCommand::Check) => config::check(&config, out),
         Command::Migrate => serve::migrate(config, out).await,
         Command::User(cmd) => {

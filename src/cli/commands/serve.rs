@@ -14,15 +14,26 @@ use crate::config::{Config, LogFormat};
 use crate::log_batch::LogBatch;
 use crate::telemetry::LogOutput;
 
-pub(super) fn healthcheck(config: &Config, out: Output) -> Result<(), CliError> {
-    let status = healthcheck::probe(config.admin_bind).map_err(CliError::Other)?;
-    out.show(&json!({ "status": status, "ready": status == 200 }), |_| {
-        println!("/health/ready answered {status}");
-    })?;
-    if status == 200 {
-        Ok(())
+pub(super) fn healthcheck(config: &Config, live: bool, out: Output) -> Result<(), CliError> {
+    let path = if live {
+        healthcheck::LIVE
     } else {
-        Err(CliError::Other(format!("not ready (HTTP {status})")))
+        healthcheck::READY
+    };
+    let status = healthcheck::probe(config.admin_bind, path).map_err(CliError::Other)?;
+    let ok = status == 200;
+    let shown = if live {
+        json!({ "status": status, "live": ok })
+    } else {
+        json!({ "status": status, "ready": ok })
+    };
+    out.show(&shown, |_| {
+        println!("{path} answered {status}");
+    })?;
+    match (ok, live) {
+        (true, _) => Ok(()),
+        (false, true) => Err(CliError::Other(format!("not live (HTTP {status})"))),
+        (false, false) => Err(CliError::Other(format!("not ready (HTTP {status})"))),
     }
 }
 
@@ -62,6 +73,9 @@ async fn serve_logged(mut config: Config, no_migrate: bool, out: Output) -> Resu
         config.database.migrate_on_start = false;
     }
     let database = config.database.url.redacted();
+    for deprecation in &config.deprecations {
+        tracing::warn!("{deprecation}");
+    }
     // Once, at start: every connection of the pool would say the same.
     if let Some(hosts) = config.database.url.plain_text_risk() {
         tracing::warn!(

@@ -207,6 +207,9 @@ fn cli_and_api_offer_the_same_capabilities() {
         // Prints a new TOTP secret: provisioning on the server host, like the master keys
         // it seals with; an API route would send the secret over the network.
         "user enroll-totp",
+        // Prints a new master key: it must never exist anywhere but the operator's host
+        // and secret store, and it needs neither configuration nor a database.
+        "keys generate-master-key",
     ];
     let mut leaves = Vec::new();
     fn walk(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
