@@ -47,6 +47,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("outbound TLS: {0}")]
     Tls(#[from] rustls::Error),
+    #[error("email: {0}")]
+    Mail(String),
 }
 
 /// Stops a running application the same way SIGTERM does.
@@ -67,6 +69,8 @@ pub struct Application {
     state: AppState,
     shutdown: ShutdownHandle,
     stop_signals: StopSignals,
+    /// Where the outbox worker sends mail (`email.*`), moved into it by `run_until_stopped`.
+    mailer: crate::outbound::mail::Mailer,
 }
 
 /// SIGTERM and SIGINT, listened for from before the listeners accept: a signal that
@@ -423,6 +427,14 @@ impl Application {
     ) -> Result<Self, StartError> {
         let public_addr = public_listener.local_addr()?;
         let admin_addr = admin_listener.local_addr()?;
+        let mailer =
+            crate::outbound::mail::Mailer::new(&state.config.email).map_err(StartError::Mail)?;
+        if matches!(state.config.email.backend, crate::config::EmailBackend::Log) {
+            tracing::info!(
+                "email.backend is `log`: messages are written to the log, links included, \
+                 and never sent (for development; set email.backend = \"smtp\" to send them)"
+            );
+        }
 
         // Before `run()`: from then on the listeners answer, readiness included.
         let stop_signals = StopSignals::listen();
@@ -456,6 +468,7 @@ impl Application {
             state,
             shutdown: ShutdownHandle(Arc::new(tokio::sync::Notify::new())),
             stop_signals,
+            mailer,
         })
     }
 
@@ -486,6 +499,13 @@ impl Application {
         let stop_signals = self.stop_signals;
         let maintenance = tokio::spawn(key_maintenance(self.state.clone()));
         let janitor = tokio::spawn(janitor(self.state.clone()));
+        let mail = tokio::spawn(crate::mail::run(
+            self.state.store.clone(),
+            self.mailer,
+            self.state.config.email.clone(),
+            self.state.metrics.clone(),
+            Arc::clone(&self.state.clock),
+        ));
         let store = self.state.store.clone();
         let lease_store = store.clone();
         let lease = tokio::spawn(async move { lease_store.keep_lease().await });
@@ -501,6 +521,7 @@ impl Application {
         stopper.abort();
         maintenance.abort();
         janitor.abort();
+        mail.abort();
         lease.abort();
         // Revocations elsewhere stop waiting for this replica now, not when its lease
         // would have run out.

@@ -6,7 +6,8 @@
 //! turns by lease so the work is not repeated, but nothing breaks if two purge at once
 //! (see `store::models::janitor`; a window is written once, a prune is serialised).
 //! Clients that registered themselves and have gone unused for `registration.idle_days`
-//! are deleted too, each with its audit event (`idle_clients`).
+//! are deleted too, each with its audit event (`idle_clients`). Sent and failed mail leaves
+//! the outbox `email.keep_days` after it finished.
 
 use crate::audit::{self, AuditActor, AuditEvent, Pruned};
 use crate::config::Config;
@@ -54,6 +55,8 @@ fn cutoff(config: &Config, table: Purgeable, now: i64) -> i64 {
         | Purgeable::InitialAccessTokens
         | Purgeable::AccountTokens => now,
         Purgeable::AuthorizationCodes => now - CODE_REPLAY_MEMORY_SECS,
+        // Sent and failed messages are kept a while for diagnosis (`email.keep_days`).
+        Purgeable::MailOutbox => now.saturating_sub(config.email.keep_secs),
         // Judged by the database's clock instead (see `Purgeable::purge`).
         Purgeable::ReplicaLeases => now,
         // Tokens are accepted up to `clock_skew` past `exp`, and a missing grant counts as

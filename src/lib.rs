@@ -13,6 +13,7 @@ pub mod encoding;
 pub mod http;
 pub mod janitor;
 pub mod log_batch;
+pub mod mail;
 pub mod manage;
 pub mod oauth;
 pub mod outbound;

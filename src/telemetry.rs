@@ -221,6 +221,13 @@ pub struct Metrics {
     pub readiness_changes: IntCounter,
     /// Whether `/health/ready` has answered yet: its first answer is no change.
     readiness_seen: std::sync::Arc<AtomicBool>,
+    /// Outbound email (`crate::mail`): messages the mail server accepted (or the `log`
+    /// backend wrote), attempts that failed and will be retried, messages given up.
+    pub mail_sent: prometheus::IntCounter,
+    pub mail_retried: prometheus::IntCounter,
+    pub mail_failed: prometheus::IntCounter,
+    /// Messages waiting in the outbox, as of the worker's last look.
+    pub mail_queued: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -336,6 +343,26 @@ impl Metrics {
             &["factor", "outcome"],
         )?;
         registry.register(Box::new(second_factor.clone()))?;
+        let mail_sent = prometheus::IntCounter::new(
+            "mail_sent_total",
+            "Email messages handed to the mail server (or, with the log backend, the log)",
+        )?;
+        let mail_retried = prometheus::IntCounter::new(
+            "mail_retries_total",
+            "Email delivery attempts that failed and will be retried with backoff",
+        )?;
+        let mail_failed = prometheus::IntCounter::new(
+            "mail_failed_total",
+            "Email messages given up (too many attempts, too old, or refused for good)",
+        )?;
+        let mail_queued = IntGauge::new(
+            "mail_queued",
+            "Email messages waiting in the outbox, as of the mail worker's last look",
+        )?;
+        registry.register(Box::new(mail_sent.clone()))?;
+        registry.register(Box::new(mail_retried.clone()))?;
+        registry.register(Box::new(mail_failed.clone()))?;
+        registry.register(Box::new(mail_queued.clone()))?;
         registry.register(Box::new(janitor_purged.clone()))?;
         registry.register(Box::new(table_rows.clone()))?;
         registry.register(Box::new(janitor_runs.clone()))?;
@@ -457,6 +484,10 @@ impl Metrics {
             rate_limited,
             pending_refused,
             second_factor,
+            mail_sent,
+            mail_retried,
+            mail_failed,
+            mail_queued,
         })
     }
 

@@ -7,6 +7,7 @@
 //! `raw` is the shape as written, `sources` merges where it is written, `validate` turns
 //! the raw shape into the typed [`Config`] below, with errors naming the key and its origin.
 
+mod email;
 pub mod master_key;
 pub mod proxy;
 mod raw;
@@ -450,6 +451,56 @@ impl RegistrationConfig {
     }
 }
 
+/// Outbound email (`email.*`), validated: an `smtp` backend has a host, a `From`, and
+/// credentials only over TLS (or to a loopback relay).
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub backend: EmailBackend,
+    /// The `From` mailbox, checked to parse as one.
+    pub from: String,
+    pub poll_interval: Duration,
+    pub max_attempts: u32,
+    /// Seconds after enqueueing at which an unsent message is given up.
+    pub give_up_after: i64,
+    /// Seconds sent and failed messages are kept before the janitor deletes them.
+    pub keep_secs: i64,
+}
+
+#[derive(Debug, Clone)]
+pub enum EmailBackend {
+    Smtp(SmtpConfig),
+    /// DEVELOPMENT: messages are written to the log (the only place a mail's link is ever
+    /// logged).
+    Log,
+}
+
+impl EmailBackend {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Smtp(_) => "smtp",
+            Self::Log => "log",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub credentials: Option<SmtpCredentials>,
+    /// PEM text of further trusted certificates (`email.smtp.ca_file`), and its path.
+    pub extra_roots: Option<(PathBuf, String)>,
+    pub timeout: Duration,
+}
+
+/// SMTP AUTH credentials; the password's `Debug` is redacted (`secrecy`).
+#[derive(Debug, Clone)]
+pub struct SmtpCredentials {
+    pub username: String,
+    pub password: secrecy::SecretString,
+}
+
 #[derive(Debug, Clone)]
 pub struct UiConfig {
     pub product_name: String,
@@ -530,6 +581,7 @@ pub struct Config {
     pub mfa: MfaConfig,
     pub registration: RegistrationConfig,
     pub cors: CorsConfig,
+    pub email: EmailConfig,
     /// The reverse proxies in front of the public listener.
     pub proxy: ProxyConfig,
     /// Deprecated settings in use, each a sentence saying what to write instead; `serve`
@@ -640,6 +692,27 @@ impl Config {
             },
             "cors": {
                 "allowed_origins": self.cors.allowed_origins,
+            },
+            "email": {
+                "backend": self.email.backend.as_str(),
+                "from": self.email.from,
+                "poll_interval_secs": self.email.poll_interval.as_secs(),
+                "max_attempts": self.email.max_attempts,
+                "give_up_after_secs": self.email.give_up_after,
+                "keep_days": self.email.keep_secs / 86_400,
+                "smtp": match &self.email.backend {
+                    EmailBackend::Log => serde_json::Value::Null,
+                    // The password is never shown, only whether there is one.
+                    EmailBackend::Smtp(smtp) => serde_json::json!({
+                        "host": smtp.host,
+                        "port": smtp.port,
+                        "tls": smtp.tls.as_str(),
+                        "username": smtp.credentials.as_ref().map(|c| c.username.clone()),
+                        "password": smtp.credentials.as_ref().map(|_| "<set>"),
+                        "ca_file": smtp.extra_roots.as_ref().map(|(path, _)| path.clone()),
+                        "timeout_secs": smtp.timeout.as_secs(),
+                    }),
+                },
             },
             "proxy": {
                 "trusted_proxies": self.proxy.trusted_proxies,

@@ -36,6 +36,7 @@ pub struct RawConfig {
     pub mfa: RawMfa,
     pub registration: RawRegistration,
     pub cors: RawCors,
+    pub email: RawEmail,
     pub proxy: RawProxy,
     pub telemetry: super::telemetry::RawTelemetry,
 }
@@ -63,6 +64,7 @@ impl Default for RawConfig {
             mfa: RawMfa::default(),
             registration: RawRegistration::default(),
             cors: RawCors::default(),
+            email: RawEmail::default(),
             proxy: RawProxy::default(),
             telemetry: Default::default(),
         }
@@ -645,6 +647,143 @@ pub struct RawCors {
     /// space-separated list.
     #[serde(deserialize_with = "list_or_string")]
     pub allowed_origins: Vec<String>,
+}
+
+/// How outbound email leaves (issue 22; `crate::mail` sends the outbox).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailBackendKind {
+    /// Through an SMTP server (`email.smtp.*`).
+    Smtp,
+    /// DEVELOPMENT: each message, links and all, is written to the log instead of sent.
+    Log,
+}
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (a relay on the same host or network only; no credentials off loopback).
+    None,
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    Starttls,
+    /// TLS from the first byte ("implicit TLS", port 465).
+    Tls,
+}
+
+impl SmtpTls {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Starttls => "starttls",
+            Self::Tls => "tls",
+        }
+    }
+}
+
+/// Outbound email: the outbox worker and where it sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEmail {
+    pub backend: EmailBackendKind,
+    /// The `From` of every message (`Portcullis <id@example.com>` or a bare address).
+    /// Required with the `smtp` backend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub smtp: RawSmtp,
+    /// Seconds between looks at the outbox for due messages and retries (a message
+    /// enqueued on this replica is sent at once).
+    pub poll_interval_secs: u64,
+    /// Attempts per message before it is marked failed.
+    pub max_attempts: u32,
+    /// A message not sent this many seconds after it was enqueued is marked failed.
+    pub give_up_after_secs: i64,
+    /// Sent and failed messages are deleted by the janitor after this many days.
+    pub keep_days: i64,
+}
+
+impl Default for RawEmail {
+    fn default() -> Self {
+        Self {
+            backend: EmailBackendKind::Log,
+            from: None,
+            smtp: RawSmtp::default(),
+            poll_interval_secs: 5,
+            max_attempts: 10,
+            give_up_after_secs: 86_400,
+            keep_days: 7,
+        }
+    }
+}
+
+/// The SMTP server (`email.smtp.*`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSmtp {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Unset: 25 with `tls = "none"`, 587 with `starttls`, 465 with `tls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    pub tls: SmtpTls,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "string_or_number"
+    )]
+    pub username: Option<String>,
+    /// A secret: never printed (`config check` says only whether it is set).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "string_or_number"
+    )]
+    pub password: Option<String>,
+    /// A file holding the password instead (for secrets mounted by an orchestrator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// PEM certificates trusted besides the Mozilla roots (a private CA's relay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Seconds one connection and delivery attempt may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for RawSmtp {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: None,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            password_file: None,
+            ca_file: None,
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// An optional string that the environment may have spelt as a number (a password of
+/// digits in `PORTCULLIS_EMAIL__SMTP__PASSWORD` arrives as one).
+fn string_or_number<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        String(String),
+        Int(i64),
+        Uint(u64),
+        Float(f64),
+        Bool(bool),
+    }
+    Ok(Option::<Text>::deserialize(deserializer)?.map(|t| match t {
+        Text::String(s) => s,
+        Text::Int(n) => n.to_string(),
+        Text::Uint(n) => n.to_string(),
+        Text::Float(n) => n.to_string(),
+        Text::Bool(b) => b.to_string(),
+    }))
 }
 
 /// Branding of the login, consent and logout pages.

@@ -54,7 +54,11 @@ fn origin(figment: &Figment, key: &str) -> String {
     }
 }
 
-fn invalid(figment: &Figment, key: &'static str, reason: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(
+    figment: &Figment,
+    key: &'static str,
+    reason: impl Into<String>,
+) -> ConfigError {
     ConfigError::Invalid {
         key,
         origin: origin(figment, key),
@@ -317,8 +321,10 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
 
     let registration = validate_registration(figment, raw.registration, &issuer)?;
     let telemetry = validate_telemetry(figment, &raw.telemetry)?;
+    let email = super::email::validate_email(figment, raw.email)?;
 
     Ok(Config {
+        email,
         proxy,
         deprecations,
         telemetry,

@@ -9,7 +9,7 @@
 
 use crate::http::state::AppState;
 use crate::oauth::flow::account::links::OutgoingMail;
-use crate::store::mail_stub::NewMail;
+use crate::store::NewMail;
 
 /// The mail templates, embedded: (name, text, html).
 const TEMPLATES: &[(&str, &str, &str)] = &[

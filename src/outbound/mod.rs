@@ -28,6 +28,7 @@
 
 pub mod address;
 pub mod freshness;
+pub mod mail;
 pub mod resolve;
 pub mod target;
 

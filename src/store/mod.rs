@@ -11,7 +11,7 @@ pub mod coalesce;
 pub mod conn;
 pub mod factors;
 pub mod grants;
-pub mod mail_stub;
+pub mod mail;
 pub mod migrate;
 pub mod models;
 pub mod schema;
@@ -27,6 +27,7 @@ use diesel::connection::SimpleConnection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 pub use conn::{Backend, DatabaseUrl, DbConnection};
+pub use mail::{MailStatus, NewMail, OutboxMail};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -107,6 +108,9 @@ pub struct Store {
     client_changes: Arc<AtomicU64>,
     /// Audit events meant but not stored (`note_unstored`), for the metric of that name.
     audit_failures: Arc<AtomicU64>,
+    /// Notified by `enqueue_mail`, so this replica's mail worker sends a new message at
+    /// once instead of at its next poll.
+    mail_waiting: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -199,6 +203,7 @@ impl Store {
             audit_keys: options.audit_keys.clone(),
             client_changes: Arc::new(AtomicU64::new(0)),
             audit_failures: Arc::new(AtomicU64::new(0)),
+            mail_waiting: Arc::new(tokio::sync::Notify::new()),
         })
     }
 

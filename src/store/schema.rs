@@ -270,7 +270,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_factors,
     recovery_codes,
     initial_access_tokens,
-    account_tokens
+    account_tokens,
+    mail_outbox,
 );
 
 diesel::table! {
@@ -326,3 +327,19 @@ diesel::table! {
 }
 
 diesel::joinable!(account_tokens -> users (user_id));
+    mail_outbox (id) {
+        id -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Nullable<Text>,
+        state -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}

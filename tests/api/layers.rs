@@ -34,8 +34,8 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
     ),
     (
         "services",
-        &["manage", "janitor"],
-        "operations shared by the CLI and the admin API; the background purge",
+        &["manage", "janitor", "mail"],
+        "operations shared by the CLI and the admin API; the background purge; the outbox worker",
     ),
     (
         "protocol",
@@ -50,7 +50,7 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
     (
         "outbound requests",
         &["outbound"],
-        "the SSRF guard: fetch a stranger's URL only over https, to checked public addresses",
+        "the SSRF guard: fetch a stranger's URL only over https, to checked public addresses; the mail transport (SMTP or the log)",
     ),
     (
         "crypto",

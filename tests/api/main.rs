@@ -42,6 +42,7 @@ mod janitor;
 mod keys;
 mod layers;
 mod logout_rp;
+mod mail;
 mod mcp;
 mod metadata_documents;
 mod metrics_reference;

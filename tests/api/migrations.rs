@@ -5,6 +5,7 @@ use portcullis::store::migrate;
 use portcullis::store::schema::{
     account_tokens, audit_events, audit_throttled, authorization_codes, authorization_requests,
     client_roles, clients, consents, grants, initial_access_tokens, leases, login_failures,
+    mail_outbox,
     refresh_tokens, sessions, signing_keys, user_roles, users,
 };
 use portcullis::store::{DatabaseUrl, DbConnection, StoreError};
@@ -58,6 +59,7 @@ fn query_every_table(conn: &mut DbConnection) -> Result<(), StoreError> {
     use portcullis::store::models::clients::ClientRow;
     use portcullis::store::models::grants::{GrantRow, RefreshTokenRow};
     use portcullis::store::models::keys::SigningKeyRow;
+    use portcullis::store::models::mail::MailRow;
     use portcullis::store::models::users::UserRow;
     users::table
         .select(UserRow::as_select())
@@ -150,6 +152,9 @@ fn query_every_table(conn: &mut DbConnection) -> Result<(), StoreError> {
     users::table
         .select(users::pending_email)
         .load::<Option<String>>(conn)?;
+    mail_outbox::table
+        .select(MailRow::as_select())
+        .load::<MailRow>(conn)?;
     Ok(())
 }
 

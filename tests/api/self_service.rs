@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::account::{page, post_form, sign_in};
 use crate::helpers::{
-    CALLBACK, TestApp, TestDb, eventually, hidden, location, refresh_token, spawn_app,
+    CALLBACK, SmtpSink, TestApp, TestDb, eventually, hidden, location, refresh_token, spawn_app,
     spawn_app_with, submit, visit,
 };
 
@@ -37,8 +37,8 @@ impl Mail {
 }
 
 /// The mails sent to `to` so far, oldest first.
-fn mails_to(to: &str) -> Vec<Mail> {
-    portcullis::store::mail_stub::sent()
+fn mails_to(sink: &SmtpSink, to: &str) -> Vec<Mail> {
+    sink.received()
         .into_iter()
         .filter(|m| m.to == to)
         .map(|m| Mail {
@@ -48,19 +48,32 @@ fn mails_to(to: &str) -> Vec<Mail> {
         .collect()
 }
 
+/// A server whose mail goes through its outbox to an SMTP sink of this test's own.
+async fn spawn_with_mail(
+    f: impl FnOnce(&mut portcullis::config::Config),
+) -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with(std::sync::Arc::new(TestDb::new()), |c| {
+        sink.configure(c);
+        f(c);
+    })
+    .await;
+    (app, sink)
+}
+
 /// Waits for the `n`th mail (1-based) to `to`.
-async fn nth_mail(to: &str, n: usize) -> Mail {
+async fn nth_mail(sink: &SmtpSink, to: &str, n: usize) -> Mail {
     eventually(&format!("mail #{n} to {to}"), async || {
-        mails_to(to).into_iter().nth(n - 1)
+        mails_to(sink, to).into_iter().nth(n - 1)
     })
     .await
 }
 
 /// Gives any work started after an answer time to finish, then says how many mails `to`
 /// has: for asserting that none came.
-async fn settled_count(to: &str) -> usize {
+async fn settled_count(sink: &SmtpSink, to: &str) -> usize {
     tokio::time::sleep(Duration::from_millis(300)).await;
-    mails_to(to).len()
+    mails_to(sink, to).len()
 }
 
 async fn forgot(app: &TestApp, login: &str) -> (u16, String) {
@@ -191,7 +204,7 @@ fn address(test: &str, who: &str) -> String {
 
 #[tokio::test]
 async fn a_forgotten_password_is_reset_by_mail_and_ends_every_session() {
-    let app = spawn_app().await;
+    let (app, sink) = spawn_with_mail(|_| {}).await;
     let email = address("reset", "alice");
     let alice = app.user("alice").email(&email).await;
     let web = web_client(&app).await;
@@ -208,7 +221,7 @@ async fn a_forgotten_password_is_reset_by_mail_and_ends_every_session() {
     assert_eq!(status, 200);
     assert!(body.contains("If an account matches"), "{body}");
 
-    let mail = nth_mail(&email, 1).await;
+    let mail = nth_mail(&sink, &email, 1).await;
     assert_eq!(mail.subject, "Reset your password");
     let link = mail.link(&app);
     assert!(
@@ -269,7 +282,7 @@ async fn a_forgotten_password_is_reset_by_mail_and_ends_every_session() {
     assert!(location(&r).contains("/login?request_id="));
 
     // The user is told by mail; the event is audited.
-    let notice = nth_mail(&email, 2).await;
+    let notice = nth_mail(&sink, &email, 2).await;
     assert_eq!(notice.subject, "Your password was changed");
     assert_eq!(app.audit_count(Some("user.password_reset")).await, 1);
     assert_eq!(
@@ -299,12 +312,12 @@ async fn a_forgotten_password_is_reset_by_mail_and_ends_every_session() {
 
 #[tokio::test]
 async fn a_reset_link_expires_after_30_minutes_and_the_janitor_purges_it() {
-    let app = spawn_app().await;
+    let (app, sink) = spawn_with_mail(|_| {}).await;
     let email = address("expiry", "bob");
     app.user("bob").email(&email).await;
     // By address as well as by name.
     forgot(&app, &email.to_uppercase()).await;
-    let link = nth_mail(&email, 1).await.link(&app);
+    let link = nth_mail(&sink, &email, 1).await.link(&app);
     app.clock.advance(29 * 60);
     let r = visit(&app, &app.browser(), &Mail::path_of(&app, &link)).await;
     assert_eq!(r.status(), 200, "still live at 29 minutes");
@@ -321,11 +334,11 @@ async fn a_reset_link_expires_after_30_minutes_and_the_janitor_purges_it() {
 
 #[tokio::test]
 async fn of_two_redemptions_of_one_link_one_wins() {
-    let app = spawn_app().await;
+    let (app, sink) = spawn_with_mail(|_| {}).await;
     let email = address("race", "carol");
     let carol = app.user("carol").email(&email).await;
     forgot(&app, "carol").await;
-    let link = nth_mail(&email, 1).await.link(&app);
+    let link = nth_mail(&sink, &email, 1).await.link(&app);
     let token = link.split("token=").nth(1).unwrap().to_owned();
     let post = |password: &'static str| {
         let (app, token) = (&app, token.clone());
@@ -361,7 +374,7 @@ async fn of_two_redemptions_of_one_link_one_wins() {
 
 #[tokio::test]
 async fn forgot_password_answers_the_same_for_known_and_unknown_accounts() {
-    let app = spawn_app().await;
+    let (app, sink) = spawn_with_mail(|_| {}).await;
     let email = address("enum", "dave");
     app.user("dave").email(&email).await;
 
@@ -370,7 +383,7 @@ async fn forgot_password_answers_the_same_for_known_and_unknown_accounts() {
     let unknown_address = forgot(&app, &address("enum", "nobody")).await;
     assert_eq!(known, unknown, "identical status and body");
     assert_eq!(known, unknown_address);
-    assert_eq!(nth_mail(&email, 1).await.subject, "Reset your password");
+    assert_eq!(nth_mail(&sink, &email, 1).await.subject, "Reset your password");
 
     // Timing: medians of interleaved requests. The answer is made before any account is
     // looked up (the lookup, the token and the mail run after it), so the two paths do the
@@ -396,13 +409,13 @@ async fn forgot_password_answers_the_same_for_known_and_unknown_accounts() {
         "medians {k:?} (known) and {u:?} (unknown) differ by {gap:?}"
     );
     // The per-account limit: three mails per window, whatever the number of requests.
-    nth_mail(&email, 3).await;
-    assert_eq!(settled_count(&email).await, 3);
+    nth_mail(&sink, &email, 3).await;
+    assert_eq!(settled_count(&sink, &email).await, 3);
 }
 
 #[tokio::test]
 async fn an_address_is_verified_by_its_link_and_the_claims_follow() {
-    let app = spawn_app().await;
+    let (app, sink) = spawn_with_mail(|_| {}).await;
     let email = address("verify", "erin");
     let erin = app.user("erin").email(&email).await;
     let web = web_client(&app).await;
@@ -421,7 +434,7 @@ async fn an_address_is_verified_by_its_link_and_the_claims_follow() {
     assert!(html.contains("not verified"), "{html}");
     let r = post_form(&app, &b, "/account/profile", &html, &[("action", "resend")]).await;
     assert_eq!(r.status(), 303);
-    let mail = nth_mail(&email, 1).await;
+    let mail = nth_mail(&sink, &email, 1).await;
     assert_eq!(mail.subject, "Confirm your email address");
     let r = follow_verification(&app, &mail.link(&app)).await;
     assert_eq!(r.status(), 200);
@@ -441,7 +454,7 @@ async fn an_address_is_verified_by_its_link_and_the_claims_follow() {
 
 #[tokio::test]
 async fn a_changed_address_takes_effect_once_verified_and_the_old_one_is_told() {
-    let app = spawn_app().await;
+    let (app, sink) = spawn_with_mail(|_| {}).await;
     let (old, new) = (address("change", "old"), address("change", "new"));
     let frank = app.user("frank").email(&old).await;
     let web = web_client(&app).await;
@@ -462,10 +475,10 @@ async fn a_changed_address_takes_effect_once_verified_and_the_old_one_is_told() 
         html.contains(&format!("sent a link to <strong>{new}")),
         "{html}"
     );
-    let told = nth_mail(&old, 1).await;
+    let told = nth_mail(&sink, &old, 1).await;
     assert_eq!(told.subject, "Your email address is being changed");
     assert!(told.text.contains(&new));
-    let link = nth_mail(&new, 1).await.link(&app);
+    let link = nth_mail(&sink, &new, 1).await.link(&app);
 
     // Until verified, the old address is the one in force.
     let (_, tokens) = password_grant(&app, &web, "frank", &frank.password).await;
@@ -473,10 +486,10 @@ async fn a_changed_address_takes_effect_once_verified_and_the_old_one_is_told() 
     assert_eq!(info["email"], old.as_str());
     assert_eq!(info["name"], "Frank Example", "the name changed at once");
     forgot(&app, &old).await;
-    assert_eq!(nth_mail(&old, 2).await.subject, "Reset your password");
+    assert_eq!(nth_mail(&sink, &old, 2).await.subject, "Reset your password");
     forgot(&app, &new).await;
     assert_eq!(
-        settled_count(&new).await,
+        settled_count(&sink, &new).await,
         1,
         "nothing to an unverified address"
     );
@@ -511,7 +524,7 @@ async fn sign_up(app: &TestApp, username: &str, email: &str, password: &str) -> 
 
 #[tokio::test]
 async fn self_sign_up_is_off_by_default() {
-    let app = spawn_app().await;
+    let (app, sink) = spawn_with_mail(|_| {}).await;
     let r = visit(&app, &app.browser(), &app.url("/signup")).await;
     assert_eq!(r.status(), 404);
     let (status, _) = sign_up(&app, "gina", &address("off", "gina"), "a long passphrase").await;
@@ -522,7 +535,7 @@ async fn self_sign_up_is_off_by_default() {
 
 #[tokio::test]
 async fn a_sign_up_can_sign_in_only_once_its_address_is_verified() {
-    let app = spawn_app_with(std::sync::Arc::new(TestDb::new()), signup_on).await;
+    let (app, sink) = spawn_with_mail(signup_on).await;
     let web = web_client(&app).await;
     let email = address("signup", "hana");
     let password = "hana's long passphrase";
@@ -531,7 +544,7 @@ async fn a_sign_up_can_sign_in_only_once_its_address_is_verified() {
     let (status, answer) = sign_up(&app, "Hana", &email, password).await;
     assert_eq!(status, 200);
     assert!(answer.contains("We have sent a link"), "{answer}");
-    let mail = nth_mail(&email, 1).await;
+    let mail = nth_mail(&sink, &email, 1).await;
     assert_eq!(mail.subject, "Finish creating your account");
     let (status, _) = password_grant(&app, &web, "hana", password).await;
     assert_eq!(status, 400, "no account before the address is verified");
@@ -550,18 +563,18 @@ async fn a_sign_up_can_sign_in_only_once_its_address_is_verified() {
     let other = address("signup", "other");
     let (status2, answer2) = sign_up(&app, "hana", &other, "another passphrase").await;
     assert_eq!((status2, &answer2), (status, &answer));
-    assert_eq!(nth_mail(&other, 1).await.subject, "Choose another username");
+    assert_eq!(nth_mail(&sink, &other, 1).await.subject, "Choose another username");
     let (status3, answer3) = sign_up(&app, "hana2", &email, "another passphrase").await;
     assert_eq!((status3, &answer3), (status, &answer));
     assert_eq!(
-        nth_mail(&email, 2).await.subject,
+        nth_mail(&sink, &email, 2).await.subject,
         "You already have an account"
     );
 }
 
 #[tokio::test]
 async fn self_sign_up_keeps_to_the_allowed_email_domains() {
-    let app = spawn_app_with(std::sync::Arc::new(TestDb::new()), |c| {
+    let (app, sink) = spawn_with_mail(|c| {
         signup_on(c);
         c.registration.self_signup_email_domains = vec!["example.com".into()];
     })
@@ -572,12 +585,12 @@ async fn self_sign_up_keeps_to_the_allowed_email_domains() {
         html.contains("cannot be created for addresses of this domain"),
         "{html}"
     );
-    assert_eq!(settled_count("ivan@example.org").await, 0);
+    assert_eq!(settled_count(&sink, "ivan@example.org").await, 0);
     let email = address("domains", "ivan");
     let (status, _) = sign_up(&app, "ivan", &email, "a long passphrase").await;
     assert_eq!(status, 200);
     assert_eq!(
-        nth_mail(&email, 1).await.subject,
+        nth_mail(&sink, &email, 1).await.subject,
         "Finish creating your account"
     );
 }

@@ -10,7 +10,7 @@ use crate::store::StoreError;
 use crate::store::conn::DbConnection;
 use crate::store::schema::{
     account_tokens, authorization_codes, authorization_requests, grants, initial_access_tokens,
-    login_failures, refresh_tokens, replica_leases, revoked_tokens, sessions,
+    login_failures, mail_outbox, refresh_tokens, replica_leases, revoked_tokens, sessions,
 };
 
 /// The tables the janitor keeps bounded, by name (the metric label).
@@ -26,6 +26,8 @@ pub enum Purgeable {
     ReplicaLeases,
     InitialAccessTokens,
     AccountTokens,
+    /// Sent and failed messages (`email.keep_days` after they finished); queued ones stay.
+    MailOutbox,
 }
 
 impl Purgeable {
@@ -41,6 +43,7 @@ impl Purgeable {
         Self::ReplicaLeases,
         Self::InitialAccessTokens,
         Self::AccountTokens,
+        Self::MailOutbox,
     ];
 
     pub fn table(self) -> &'static str {
@@ -55,6 +58,7 @@ impl Purgeable {
             Self::ReplicaLeases => "replica_leases",
             Self::InitialAccessTokens => "initial_access_tokens",
             Self::AccountTokens => "account_tokens",
+            Self::MailOutbox => "mail_outbox",
         }
     }
 
@@ -144,6 +148,10 @@ impl Purgeable {
                 Vec<u8>,
                 account_tokens::expires_at.lt(before)
             ),
+            // `finished_at` is set only when a message is sent or given up.
+            Self::MailOutbox => {
+                purge!(mail_outbox, id, String, mail_outbox::finished_at.lt(before))
+            }
         };
         Ok(n)
     }
@@ -163,6 +171,7 @@ impl Purgeable {
             Self::ReplicaLeases => replica_leases::table.count().get_result(conn)?,
             Self::InitialAccessTokens => initial_access_tokens::table.count().get_result(conn)?,
             Self::AccountTokens => account_tokens::table.count().get_result(conn)?,
+            Self::MailOutbox => mail_outbox::table.count().get_result(conn)?,
         };
         Ok(n)
     }

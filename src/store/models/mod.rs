@@ -11,6 +11,7 @@ pub mod factors;
 pub mod grants;
 pub mod janitor;
 pub mod keys;
+pub mod mail;
 pub mod registration;
 pub mod revocation;
 pub mod throttle;

@@ -2,7 +2,9 @@
 //! the fixture kit for clients, users, tokens and audit counts (`fixtures`), a browser
 //! for the sign-in pages (`browser`), waiting on a condition instead of sleeping (`wait`),
 //! `skip_unless` for the few tests one backend cannot run, and a server of documents the
-//! test controls for outbound fetches (`document_server`).
+//! test controls for outbound fetches (`document_server`), and an SMTP server that records
+//! the mail the server sends (`smtp_sink`: `SmtpSink::start()`, `sink.configure(config)`,
+//! `sink.next_mail().await`; its module documentation has the whole API).
 //!
 //! A new test usually needs only:
 //!
@@ -20,6 +22,7 @@ pub mod document_server;
 mod fixtures;
 mod registration;
 mod rp;
+pub mod smtp_sink;
 mod wait;
 
 pub use app::*;
@@ -28,4 +31,5 @@ pub use db::*;
 pub use fixtures::*;
 pub use registration::*;
 pub use rp::*;
+pub use smtp_sink::{SinkOptions, SmtpSink, configure_smtp_at};
 pub use wait::*;
