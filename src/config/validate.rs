@@ -430,6 +430,8 @@ fn validate_proxy(
         },
         deprecations,
     ))
+}
+
 /// `[telemetry]`: export is on only with an endpoint; its headers come from the setting or
 /// a file (errors never repeat a header's value).
 fn validate_telemetry(

@@ -21,8 +21,8 @@ use crate::oauth::flow::account::security::{
     self, Factors, Listed, Outcome, Registration, RemoveForm,
 };
 use crate::oauth::flow::account::sessions::{self as browser_sessions, Ended};
-use crate::oauth::flow::account::{self, Account, AccountPage, Entry, apps};
 use crate::oauth::flow::account::verification::{self, ProfileForm, ProfileOutcome};
+use crate::oauth::flow::account::{self, Account, AccountPage, Entry, apps};
 use crate::oauth::form::FormMap;
 
 #[derive(Template)]

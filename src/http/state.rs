@@ -108,11 +108,7 @@ impl AppState {
         let has_forwarding =
             headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
         let peer = peer.map(|a| a.ip());
-        let ignored = ignored_forwarding(
-            peer,
-            has_forwarding,
-            &self.config.proxy.trusted_proxies,
-        );
+        let ignored = ignored_forwarding(peer, has_forwarding, &self.config.proxy.trusted_proxies);
         if ignored {
             self.forwarding_ignored.fetch_add(1, Ordering::Relaxed);
         }

@@ -327,6 +327,8 @@ diesel::table! {
 }
 
 diesel::joinable!(account_tokens -> users (user_id));
+
+diesel::table! {
     mail_outbox (id) {
         id -> Text,
         recipient -> Text,

@@ -5,8 +5,7 @@ use portcullis::store::migrate;
 use portcullis::store::schema::{
     account_tokens, audit_events, audit_throttled, authorization_codes, authorization_requests,
     client_roles, clients, consents, grants, initial_access_tokens, leases, login_failures,
-    mail_outbox,
-    refresh_tokens, sessions, signing_keys, user_roles, users,
+    mail_outbox, refresh_tokens, sessions, signing_keys, user_roles, users,
 };
 use portcullis::store::{DatabaseUrl, DbConnection, StoreError};
 

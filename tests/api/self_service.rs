@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::account::{page, post_form, sign_in};
 use crate::helpers::{
-    CALLBACK, SmtpSink, TestApp, TestDb, eventually, hidden, location, refresh_token, spawn_app,
+    CALLBACK, SmtpSink, TestApp, TestDb, eventually, hidden, location, refresh_token,
     spawn_app_with, submit, visit,
 };
 
@@ -49,9 +49,7 @@ fn mails_to(sink: &SmtpSink, to: &str) -> Vec<Mail> {
 }
 
 /// A server whose mail goes through its outbox to an SMTP sink of this test's own.
-async fn spawn_with_mail(
-    f: impl FnOnce(&mut portcullis::config::Config),
-) -> (TestApp, SmtpSink) {
+async fn spawn_with_mail(f: impl FnOnce(&mut portcullis::config::Config)) -> (TestApp, SmtpSink) {
     let sink = SmtpSink::start().await;
     let app = spawn_app_with(std::sync::Arc::new(TestDb::new()), |c| {
         sink.configure(c);
@@ -383,7 +381,10 @@ async fn forgot_password_answers_the_same_for_known_and_unknown_accounts() {
     let unknown_address = forgot(&app, &address("enum", "nobody")).await;
     assert_eq!(known, unknown, "identical status and body");
     assert_eq!(known, unknown_address);
-    assert_eq!(nth_mail(&sink, &email, 1).await.subject, "Reset your password");
+    assert_eq!(
+        nth_mail(&sink, &email, 1).await.subject,
+        "Reset your password"
+    );
 
     // Timing: medians of interleaved requests. The answer is made before any account is
     // looked up (the lookup, the token and the mail run after it), so the two paths do the
@@ -486,7 +487,10 @@ async fn a_changed_address_takes_effect_once_verified_and_the_old_one_is_told() 
     assert_eq!(info["email"], old.as_str());
     assert_eq!(info["name"], "Frank Example", "the name changed at once");
     forgot(&app, &old).await;
-    assert_eq!(nth_mail(&sink, &old, 2).await.subject, "Reset your password");
+    assert_eq!(
+        nth_mail(&sink, &old, 2).await.subject,
+        "Reset your password"
+    );
     forgot(&app, &new).await;
     assert_eq!(
         settled_count(&sink, &new).await,
@@ -524,7 +528,7 @@ async fn sign_up(app: &TestApp, username: &str, email: &str, password: &str) -> 
 
 #[tokio::test]
 async fn self_sign_up_is_off_by_default() {
-    let (app, sink) = spawn_with_mail(|_| {}).await;
+    let (app, _sink) = spawn_with_mail(|_| {}).await;
     let r = visit(&app, &app.browser(), &app.url("/signup")).await;
     assert_eq!(r.status(), 404);
     let (status, _) = sign_up(&app, "gina", &address("off", "gina"), "a long passphrase").await;
@@ -563,7 +567,10 @@ async fn a_sign_up_can_sign_in_only_once_its_address_is_verified() {
     let other = address("signup", "other");
     let (status2, answer2) = sign_up(&app, "hana", &other, "another passphrase").await;
     assert_eq!((status2, &answer2), (status, &answer));
-    assert_eq!(nth_mail(&sink, &other, 1).await.subject, "Choose another username");
+    assert_eq!(
+        nth_mail(&sink, &other, 1).await.subject,
+        "Choose another username"
+    );
     let (status3, answer3) = sign_up(&app, "hana2", &email, "another passphrase").await;
     assert_eq!((status3, &answer3), (status, &answer));
     assert_eq!(

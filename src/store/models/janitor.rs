@@ -31,7 +31,7 @@ pub enum Purgeable {
 }
 
 impl Purgeable {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::AuthorizationRequests,
         Self::AuthorizationCodes,
         Self::Sessions,

@@ -319,7 +319,9 @@ pub async fn check_signup(
             "Accounts cannot be created for addresses of this domain.",
         )));
     }
-    if let Err(refused) = new_password::check(&form.password, Some(&name), ctx.config.password.policy) {
+    if let Err(refused) =
+        new_password::check(&form.password, Some(&name), ctx.config.password.policy)
+    {
         return Ok(Err(Cow::Owned(format!("The password {refused}."))));
     }
     if !bool::from(subtle::ConstantTimeEq::ct_eq(
