@@ -145,6 +145,9 @@ fn spend(
     ))
 }
 
+/// A live token's purpose, user id, email and username, as selected.
+type TokenColumns = (String, Option<String>, Option<String>, Option<String>);
+
 impl Store {
     /// Stores a new account token (its digest).
     pub async fn insert_account_token(&self, token: NewAccountToken) -> Result<(), StoreError> {
@@ -173,19 +176,18 @@ impl Store {
         now: i64,
     ) -> Result<Option<LiveToken>, StoreError> {
         self.run(move |conn| {
-            let found: Option<(String, Option<String>, Option<String>, Option<String>)> =
-                account_tokens::table
-                    .filter(account_tokens::digest.eq(&digest))
-                    .filter(account_tokens::consumed_at.is_null())
-                    .filter(account_tokens::expires_at.gt(now))
-                    .select((
-                        account_tokens::purpose,
-                        account_tokens::user_id,
-                        account_tokens::email,
-                        account_tokens::username,
-                    ))
-                    .first(conn)
-                    .optional()?;
+            let found: Option<TokenColumns> = account_tokens::table
+                .filter(account_tokens::digest.eq(&digest))
+                .filter(account_tokens::consumed_at.is_null())
+                .filter(account_tokens::expires_at.gt(now))
+                .select((
+                    account_tokens::purpose,
+                    account_tokens::user_id,
+                    account_tokens::email,
+                    account_tokens::username,
+                ))
+                .first(conn)
+                .optional()?;
             Ok(found.map(|(purpose, user_id, email, username)| LiveToken {
                 purpose,
                 user_id,
