@@ -23,6 +23,8 @@ fn config() -> RegistrationConfig {
         idle_secs: 86_400,
         max_clients: 10,
         metadata_documents: Default::default(),
+        self_signup: false,
+        self_signup_email_domains: Vec::new(),
     }
 }
 
