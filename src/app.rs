@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use actix_web::HttpMessage as _;
 use actix_web::dev::{Server, Service as _};
 use actix_web::{App, HttpServer, web};
 use futures_util::FutureExt;
@@ -338,9 +339,10 @@ macro_rules! metered_app {
                 let mut client_ip = None;
                 if let Some(state) = req.app_data::<web::Data<AppState>>() {
                     span.in_scope(|| state.note_forwarding(req.peer_addr(), req.headers()));
-                    client_ip = state
-                        .client_address(req.peer_addr(), req.headers())
-                        .map(|c| c.ip);
+                    let client = state.client_address(req.peer_addr(), req.headers());
+                    client_ip = client.map(|c| c.ip);
+                    req.extensions_mut()
+                        .insert(crate::http::state::ResolvedClient(client));
                 }
                 let response = span.in_scope(|| srv.call(req));
                 response.instrument(span.clone()).map(move |res| {

@@ -6,8 +6,7 @@ use std::time::Duration;
 use figment::Figment;
 
 use super::raw::{EmailBackendKind, RawEmail, RawSmtp, SmtpTls};
-use super::sources::read_secret_file;
-use super::validate::invalid;
+use super::sources::{invalid, read_secret_file};
 use super::{ConfigError, EmailBackend, EmailConfig, SmtpConfig, SmtpCredentials};
 use crate::url_rules::is_loopback_host;
 

@@ -205,3 +205,35 @@ pub(super) fn read_secret_file(path: &Path) -> Result<String, String> {
     }
     Ok(trimmed.to_owned())
 }
+
+/// Names where the value of `key` came from, for error messages.
+pub(super) fn origin(figment: &Figment, key: &str) -> String {
+    match figment.find_metadata(key) {
+        Some(meta) => {
+            if let Some(figment::Source::File(path)) = &meta.source {
+                return format!("file {}", path.display());
+            }
+            if meta.name == "environment variable" {
+                let keys: Vec<&str> = key.split('.').collect();
+                return format!(
+                    "environment variable {}",
+                    meta.interpolate(&Profile::Default, &keys)
+                );
+            }
+            meta.name.to_string()
+        }
+        None => "defaults".into(),
+    }
+}
+
+pub(super) fn invalid(
+    figment: &Figment,
+    key: &'static str,
+    reason: impl Into<String>,
+) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        origin: origin(figment, key),
+        reason: reason.into(),
+    }
+}

@@ -4,12 +4,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use figment::{Figment, Profile};
+use figment::Figment;
 
 use super::master_key::{MasterKey, MasterKeySource, MasterKeys};
 use super::proxy::ProxyConfig;
 use super::raw::{ProxyHeader, RawConfig, RawKeys, RawLogin, RawRegistration, RawTokens};
-use super::sources::read_secret_file;
+use super::sources::{invalid, origin, read_secret_file};
 use super::{
     AuditConfig, Config, ConfigError, CorsConfig, DatabaseConfig, Issuer, JanitorConfig,
     KeysConfig, LoginConfig, MetadataDocumentsConfig, MfaConfig, OtlpConfig, PasswordConfig,
@@ -31,38 +31,6 @@ pub fn default_pool_size(backend: Backend) -> u32 {
     match backend {
         Backend::Sqlite => 4,
         Backend::Postgres => 8,
-    }
-}
-
-/// Names where the value of `key` came from, for error messages.
-fn origin(figment: &Figment, key: &str) -> String {
-    match figment.find_metadata(key) {
-        Some(meta) => {
-            if let Some(figment::Source::File(path)) = &meta.source {
-                return format!("file {}", path.display());
-            }
-            if meta.name == "environment variable" {
-                let keys: Vec<&str> = key.split('.').collect();
-                return format!(
-                    "environment variable {}",
-                    meta.interpolate(&Profile::Default, &keys)
-                );
-            }
-            meta.name.to_string()
-        }
-        None => "defaults".into(),
-    }
-}
-
-pub(super) fn invalid(
-    figment: &Figment,
-    key: &'static str,
-    reason: impl Into<String>,
-) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        origin: origin(figment, key),
-        reason: reason.into(),
     }
 }
 

@@ -5,6 +5,7 @@
 //! remembering to. Limits are per replica and in memory; brute force against passwords is
 //! handled separately, in the database, across replicas.
 
+use actix_web::HttpMessage as _;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
@@ -68,7 +69,7 @@ pub async fn limit_by_endpoint(
             .unwrap_or(path);
         let bucket = bucket_for(relative);
         let limiter = state.rate_limits.get(bucket)?;
-        let client = state.client_address(req.peer_addr(), req.headers())?;
+        let client = state.client_of(&req.extensions(), req.peer_addr(), req.headers())?;
         let wait = limiter.check(client.key).err()?;
         state
             .metrics

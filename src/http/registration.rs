@@ -6,6 +6,7 @@
 //! rendered in `http::errors`. With `registration.mode = "closed"` the whole surface is
 //! 404, as if it did not exist.
 
+use actix_web::HttpMessage as _;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 
@@ -155,7 +156,7 @@ pub async fn register(
     policy::check_new(&metadata)?;
     let checked = policy::check(&metadata, settings, registrant)?;
     let from = state
-        .client_address(req.peer_addr(), req.headers())
+        .client_of(&req.extensions(), req.peer_addr(), req.headers())
         .map(|a| a.ip);
     let registered = state
         .service

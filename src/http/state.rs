@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use actix_web::HttpMessage as _;
 use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, web};
 
@@ -67,11 +68,31 @@ pub struct ClientAddress {
     pub key: IpAddr,
 }
 
+/// The client address the request wrapper (`app`) worked out, kept in the request's
+/// extensions so the rate limiter, `ctx` and the access log share one parse of the
+/// forwarding headers (`None` is kept too: no address is an answer as well).
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedClient(pub Option<ClientAddress>);
+
 impl AppState {
+    /// The request's client address: the one the request wrapper kept, else worked out
+    /// now (a request that did not pass the wrapper, as in unit tests).
+    pub fn client_of(
+        &self,
+        extensions: &actix_web::dev::Extensions,
+        peer: Option<SocketAddr>,
+        headers: &HeaderMap,
+    ) -> Option<ClientAddress> {
+        match extensions.get::<ResolvedClient>() {
+            Some(resolved) => resolved.0,
+            None => self.client_address(peer, headers),
+        }
+    }
+
     /// What protocol code needs for one request: `now` read once from the clock, and the
     /// caller's address as the configured trusted proxies report it.
     pub fn ctx(&self, req: &HttpRequest) -> Ctx<'_> {
-        let client = self.client_address(req.peer_addr(), req.headers());
+        let client = self.client_of(&req.extensions(), req.peer_addr(), req.headers());
         Ctx {
             config: &self.config,
             store: &self.store,
