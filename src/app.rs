@@ -50,6 +50,8 @@ pub enum StartError {
     Tls(#[from] rustls::Error),
     #[error("email: {0}")]
     Mail(String),
+    #[error("ui: {0}")]
+    Ui(#[from] crate::ui::UiError),
 }
 
 /// Stops a running application the same way SIGTERM does.
@@ -274,7 +276,9 @@ pub async fn build_state(config: Config, clock: SharedClock) -> Result<AppState,
             }),
         )?,
     );
+    let ui = Arc::new(crate::ui::Ui::load(&config.ui)?);
     Ok(AppState {
+        ui,
         documents,
         device_keys: Arc::new(device_keys),
         mfa,

@@ -19,4 +19,5 @@ pub mod oauth;
 pub mod outbound;
 pub mod store;
 pub mod telemetry;
+pub mod ui;
 pub mod url_rules;

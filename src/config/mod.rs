@@ -506,6 +506,12 @@ pub struct UiConfig {
     pub product_name: String,
     pub logo_url: Option<String>,
     pub extra_stylesheet: Option<String>,
+    /// An operator's templates over the built-in ones (`crate::ui`).
+    pub templates_dir: Option<std::path::PathBuf>,
+    /// An operator's Fluent catalogues over the built-in ones (`crate::ui`).
+    pub locales_dir: Option<std::path::PathBuf>,
+    /// Lower-case BCP 47 tag; it must have a catalogue, built in or the operator's.
+    pub default_locale: String,
 }
 
 #[derive(Debug, Clone)]

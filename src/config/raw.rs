@@ -795,6 +795,15 @@ pub struct RawUi {
     pub logo_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_stylesheet: Option<String>,
+    /// Templates that replace or add to the built-in ones, by the same relative name
+    /// (`login.html`, `mail/password_reset.txt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub templates_dir: Option<String>,
+    /// Fluent catalogues, `<lang>/*.ftl`, that replace built-in messages or add languages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locales_dir: Option<String>,
+    /// The language of a person whose browser asks for none we have.
+    pub default_locale: String,
 }
 
 impl Default for RawUi {
@@ -803,6 +812,9 @@ impl Default for RawUi {
             product_name: "Portcullis".into(),
             logo_url: None,
             extra_stylesheet: None,
+            templates_dir: None,
+            locales_dir: None,
+            default_locale: "en".into(),
         }
     }
 }

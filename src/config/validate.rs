@@ -234,7 +234,21 @@ pub(super) fn validate(figment: &Figment, raw: RawConfig) -> Result<Config, Conf
         product_name: raw.ui.product_name.clone(),
         logo_url: raw.ui.logo_url.clone(),
         extra_stylesheet: raw.ui.extra_stylesheet.clone(),
+        templates_dir: raw.ui.templates_dir.as_ref().map(Into::into),
+        locales_dir: raw.ui.locales_dir.as_ref().map(Into::into),
+        default_locale: raw.ui.default_locale.trim().to_ascii_lowercase(),
     };
+    if ui
+        .default_locale
+        .parse::<unic_langid::LanguageIdentifier>()
+        .is_err()
+    {
+        return Err(invalid(
+            figment,
+            "ui.default_locale",
+            "must be a language tag such as en or de",
+        ));
+    }
     if !(1..=86_400).contains(&raw.janitor.interval_secs) {
         return Err(invalid(
             figment,

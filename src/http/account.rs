@@ -8,12 +8,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use askama::Template;
+use serde::Serialize;
 
-use super::context::{self, BrowserBinding, SESSION, page_base, page_path, session_value};
+use super::context::{self, BrowserBinding, SESSION, page_path, session_value};
 use super::mail_out;
 use super::pages::{self, NoticeHtml};
-use crate::config::UiConfig;
 use crate::http::state::AppState;
 use crate::oauth::flow::Cookies;
 use crate::oauth::flow::account::password::{self, Changed, PasswordForm};
@@ -25,11 +24,8 @@ use crate::oauth::flow::account::verification::{self, ProfileForm, ProfileOutcom
 use crate::oauth::flow::account::{self, Account, AccountPage, Entry, apps};
 use crate::oauth::form::FormMap;
 
-#[derive(Template)]
-#[template(path = "account.html")]
+#[derive(Serialize)]
 struct AccountHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     username: &'a str,
     name: Option<&'a str>,
     email: Option<&'a str>,
@@ -37,11 +33,8 @@ struct AccountHtml<'a> {
     logout_token: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "account_profile.html")]
+#[derive(Serialize)]
 struct ProfileHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     name: &'a str,
     email: &'a str,
     /// The current address is not verified (and none waits to replace it).
@@ -53,11 +46,8 @@ struct ProfileHtml<'a> {
     csrf_token: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "account_password.html")]
+#[derive(Serialize)]
 struct PasswordHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     username: &'a str,
     csrf_token: &'a str,
     error: Option<&'a str>,
@@ -65,6 +55,7 @@ struct PasswordHtml<'a> {
 }
 
 /// A factor as the security page lists it, its times in words.
+#[derive(Serialize)]
 struct Row {
     id: String,
     name: String,
@@ -86,11 +77,8 @@ impl From<&Listed> for Row {
     }
 }
 
-#[derive(Template)]
-#[template(path = "account_security.html")]
+#[derive(Serialize)]
 struct SecurityHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     /// For password managers, beside the password the last factor's form asks for.
     username: &'a str,
     csrf_token: &'a str,
@@ -107,27 +95,22 @@ struct SecurityHtml<'a> {
     required: bool,
 }
 
-#[derive(Template)]
-#[template(path = "account_totp.html")]
+#[derive(Serialize)]
 struct TotpHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     csrf_token: &'a str,
     error: Option<&'a str>,
     secret: Option<&'a str>,
     qr: String,
 }
 
-#[derive(Template)]
-#[template(path = "account_passkey.html")]
+#[derive(Serialize)]
 struct PasskeyHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     csrf_token: &'a str,
     options: String,
 }
 
 /// A session as the sessions page lists it, in words.
+#[derive(Serialize)]
 struct SessionRow {
     sid: String,
     device: String,
@@ -137,11 +120,8 @@ struct SessionRow {
     current: bool,
 }
 
-#[derive(Template)]
-#[template(path = "account_sessions.html")]
+#[derive(Serialize)]
 struct SessionsHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     csrf_token: &'a str,
     notice: Option<&'static str>,
     sessions: Vec<SessionRow>,
@@ -150,6 +130,7 @@ struct SessionsHtml<'a> {
 }
 
 /// An application as the apps page lists it.
+#[derive(Serialize)]
 struct AppRow {
     client_id: String,
     name: String,
@@ -157,11 +138,8 @@ struct AppRow {
     since: String,
 }
 
-#[derive(Template)]
-#[template(path = "account_apps.html")]
+#[derive(Serialize)]
 struct AppsHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     csrf_token: &'a str,
     notice: Option<&'static str>,
     apps: Vec<AppRow>,
@@ -244,8 +222,8 @@ async fn entered(
     .await;
     let mut response = match outcome {
         Ok(Entry::Granted(account)) => return Ok((account, browser)),
-        Ok(Entry::SignIn(step)) => pages::render_step(state, Ok(step)),
-        Err(e) => pages::browser_error(state, e),
+        Ok(Entry::SignIn(step)) => pages::render_step(state, req, Ok(step)),
+        Err(e) => pages::browser_error(state, req, e),
     };
     browser.set_on(state, &mut response);
     Err(response)
@@ -272,12 +250,14 @@ async fn posted(
     {
         Ok(Some(account)) => Ok((Box::new(account), form, browser.unwrap_or_default())),
         Ok(None) => Err(pages::see_other(state, &page_path(state, page.route()))),
-        Err(e) => Err(pages::browser_error(state, e)),
+        Err(e) => Err(pages::browser_error(state, req, e)),
     }
 }
 
-fn ok(state: &AppState, body: Result<String, askama::Error>) -> HttpResponse {
-    pages::html(state, StatusCode::OK, body)
+/// Page `name` in the request's language.
+fn ok<P: Serialize>(state: &AppState, req: &HttpRequest, name: &str, page: &P) -> HttpResponse {
+    let lang = context::lang(state, req, None);
+    pages::page(state, &lang, StatusCode::OK, name, page)
 }
 
 /// The page a change sends the browser back to, saying what was done.
@@ -305,23 +285,23 @@ fn set_session(
 /// New recovery codes, shown once, then on to the security page.
 fn codes_page(
     state: &AppState,
+    req: &HttpRequest,
     codes: &[zeroize::Zeroizing<String>],
     then: Option<&str>,
 ) -> HttpResponse {
     let security = page_path(state, AccountPage::Security.route());
     ok(
         state,
-        NoticeHtml {
-            ui: &state.config.ui,
-            base: page_base(state),
+        req,
+        "notice.html",
+        &NoticeHtml {
             codes: codes.iter().map(|c| c.as_str()).collect(),
             codes_left: None,
             continue_to: match then {
                 Some(what) => format!("{security}?done={what}"),
                 None => security,
             },
-        }
-        .render(),
+        },
     )
 }
 
@@ -334,16 +314,15 @@ pub async fn profile(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     let logout_token = account.logout_token(browser.value());
     let mut response = ok(
         &state,
-        AccountHtml {
-            ui: &state.config.ui,
-            base: page_base(&state),
+        &req,
+        "account.html",
+        &AccountHtml {
             username: &account.profile.username,
             name: account.profile.name.as_deref(),
             email: account.profile.email.as_deref(),
             notice: notice(&req),
             logout_token: &logout_token,
-        }
-        .render(),
+        },
     );
     browser.set_on(&state, &mut response);
     response
@@ -367,16 +346,17 @@ async fn profile_page(
         (Ok(None), _) => {
             return pages::browser_error(
                 state,
+                req,
                 crate::oauth::flow::BrowserError::Page("Your account no longer exists."),
             );
         }
-        (Err(e), _) | (_, Err(e)) => return pages::browser_error(state, e.into()),
+        (Err(e), _) | (_, Err(e)) => return pages::browser_error(state, req, e.into()),
     };
     ok(
         state,
-        ProfileHtml {
-            ui: &state.config.ui,
-            base: page_base(state),
+        req,
+        "account_profile.html",
+        &ProfileHtml {
             name: profile.name.as_deref().unwrap_or(""),
             email: profile.email.as_deref().unwrap_or(""),
             unverified: profile.email.is_some() && !profile.email_verified && pending.is_none(),
@@ -384,8 +364,7 @@ async fn profile_page(
             notice: if error.is_none() { notice(req) } else { None },
             error,
             csrf_token: &account.csrf_token(browser),
-        }
-        .render(),
+        },
     )
 }
 
@@ -414,33 +393,33 @@ pub async fn profile_post(
     let ctx = state.ctx(&req);
     match verification::update_profile(&ctx, &account, ProfileForm::parse(&form)).await {
         Ok(ProfileOutcome::Done { notice, mails }) => {
-            mail_out::send(&state, mail_out::locale(&req), mails, ctx.now).await;
+            mail_out::send(&state, &context::lang(&state, &req, None), mails, ctx.now).await;
             done(&state, AccountPage::Details, notice)
         }
         Ok(ProfileOutcome::Refused(message)) => {
             profile_page(&req, &state, &account, &browser, Some(&message)).await
         }
-        Err(e) => pages::browser_error(&state, e),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
 fn password_page(
     state: &AppState,
+    req: &HttpRequest,
     account: &Account,
     browser: &str,
     error: Option<&str>,
 ) -> HttpResponse {
     ok(
         state,
-        PasswordHtml {
-            ui: &state.config.ui,
-            base: page_base(state),
+        req,
+        "account_password.html",
+        &PasswordHtml {
             username: &account.profile.username,
             csrf_token: &account.csrf_token(browser),
             error,
             min_chars: state.config.password.policy.min_chars,
-        }
-        .render(),
+        },
     )
 }
 
@@ -450,7 +429,7 @@ pub async fn password_get(req: HttpRequest, state: web::Data<AppState>) -> HttpR
         Ok(found) => found,
         Err(response) => return response,
     };
-    let mut response = password_page(&state, &account, browser.value(), None);
+    let mut response = password_page(&state, &req, &account, browser.value(), None);
     browser.set_on(&state, &mut response);
     response
 }
@@ -475,8 +454,10 @@ pub async fn password_post(
     .await
     {
         Ok(Changed::Done) => done(&state, AccountPage::Profile, "password"),
-        Ok(Changed::Refused(message)) => password_page(&state, &account, &browser, Some(&message)),
-        Err(e) => pages::browser_error(&state, e),
+        Ok(Changed::Refused(message)) => {
+            password_page(&state, &req, &account, &browser, Some(&message))
+        }
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
@@ -489,14 +470,14 @@ async fn security_page(
 ) -> HttpResponse {
     let factors: Factors = match security::list(&state.ctx(req), account).await {
         Ok(f) => f,
-        Err(e) => return pages::browser_error(state, e),
+        Err(e) => return pages::browser_error(state, req, e),
     };
     let has_factor = factors.totp.is_some() || !factors.passkeys.is_empty();
     ok(
         state,
-        SecurityHtml {
-            ui: &state.config.ui,
-            base: page_base(state),
+        req,
+        "account_security.html",
+        &SecurityHtml {
             username: &account.profile.username,
             csrf_token: &account.csrf_token(browser),
             notice: if error.is_none() { notice(req) } else { None },
@@ -508,8 +489,7 @@ async fn security_page(
             has_factor,
             passkeys_available: factors.passkeys_available,
             required: factors.required,
-        }
-        .render(),
+        },
     )
 }
 
@@ -533,13 +513,13 @@ async fn totp_page(
 ) -> HttpResponse {
     let enrolment = match security::totp_enrolment(&state.ctx(req), account).await {
         Ok(e) => e,
-        Err(e) => return pages::browser_error(state, e),
+        Err(e) => return pages::browser_error(state, req, e),
     };
     ok(
         state,
-        TotpHtml {
-            ui: &state.config.ui,
-            base: page_base(state),
+        req,
+        "account_totp.html",
+        &TotpHtml {
             csrf_token: &account.csrf_token(browser),
             error,
             secret: enrolment.as_ref().map(|e| e.secret.as_str()),
@@ -547,8 +527,7 @@ async fn totp_page(
                 .as_ref()
                 .map(|e| pages::qr_svg(&e.uri))
                 .unwrap_or_default(),
-        }
-        .render(),
+        },
     )
 }
 
@@ -581,7 +560,7 @@ pub async fn totp_post(
             let mut response = if codes.is_empty() {
                 done(&state, AccountPage::Security, "totp")
             } else {
-                codes_page(&state, &codes, Some("totp"))
+                codes_page(&state, &req, &codes, Some("totp"))
             };
             set_session(&state, &mut response, cookie.as_ref());
             response
@@ -589,7 +568,7 @@ pub async fn totp_post(
         Ok(Outcome::Refused(message)) => {
             totp_page(&req, &state, &account, &browser, Some(message)).await
         }
-        Err(e) => pages::browser_error(&state, e),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
@@ -616,7 +595,7 @@ pub async fn remove_post(
         Ok(Outcome::Refused(message)) => {
             security_page(&req, &state, &account, &browser, Some(message)).await
         }
-        Err(e) => pages::browser_error(&state, e),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
@@ -634,18 +613,17 @@ pub async fn passkey_post(
     match security::start_passkey(&state.ctx(&req), &account, name).await {
         Ok(Registration::Started { options }) => ok(
             &state,
-            PasskeyHtml {
-                ui: &state.config.ui,
-                base: page_base(&state),
+            &req,
+            "account_passkey.html",
+            &PasskeyHtml {
                 csrf_token: &account.csrf_token(&browser),
                 options: pages::script_json(&options),
-            }
-            .render(),
+            },
         ),
         Ok(Registration::Refused(message)) => {
             security_page(&req, &state, &account, &browser, Some(message)).await
         }
-        Err(e) => pages::browser_error(&state, e),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
@@ -664,11 +642,11 @@ pub async fn passkey_finish_post(
         Ok(Outcome::Done { codes, .. }) if codes.is_empty() => {
             done(&state, AccountPage::Security, "passkey")
         }
-        Ok(Outcome::Done { codes, .. }) => codes_page(&state, &codes, Some("passkey")),
+        Ok(Outcome::Done { codes, .. }) => codes_page(&state, &req, &codes, Some("passkey")),
         Ok(Outcome::Refused(message)) => {
             security_page(&req, &state, &account, &browser, Some(message)).await
         }
-        Err(e) => pages::browser_error(&state, e),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
@@ -684,11 +662,11 @@ pub async fn recovery_post(
     };
     match security::regenerate_codes(&state.ctx(&req), &account).await {
         // Shown once; like every page here it is sent `Cache-Control: no-store`.
-        Ok(Outcome::Done { codes, .. }) => codes_page(&state, &codes, None),
+        Ok(Outcome::Done { codes, .. }) => codes_page(&state, &req, &codes, None),
         Ok(Outcome::Refused(message)) => {
             security_page(&req, &state, &account, &browser, Some(message)).await
         }
-        Err(e) => pages::browser_error(&state, e),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
@@ -700,14 +678,14 @@ async fn sessions_page(
 ) -> HttpResponse {
     let listed = match browser_sessions::list(&state.ctx(req), account).await {
         Ok(l) => l,
-        Err(e) => return pages::browser_error(state, e),
+        Err(e) => return pages::browser_error(state, req, e),
     };
     let others = listed.iter().filter(|s| !s.current).count();
     ok(
         state,
-        SessionsHtml {
-            ui: &state.config.ui,
-            base: page_base(state),
+        req,
+        "account_sessions.html",
+        &SessionsHtml {
             csrf_token: &account.csrf_token(browser),
             notice: notice(req),
             sessions: listed
@@ -722,8 +700,7 @@ async fn sessions_page(
                 })
                 .collect(),
             others,
-        }
-        .render(),
+        },
     )
 }
 
@@ -759,7 +736,7 @@ pub async fn session_end_post(
             response
         }
         Ok(Ended::NotFound) => done(&state, AccountPage::Sessions, "nothing"),
-        Err(e) => pages::browser_error(&state, e),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
@@ -776,7 +753,7 @@ pub async fn sessions_end_others_post(
     match browser_sessions::end_others(&state.ctx(&req), &account).await {
         Ok(0) => done(&state, AccountPage::Sessions, "nothing"),
         Ok(_) => done(&state, AccountPage::Sessions, "others"),
-        Err(e) => pages::browser_error(&state, e),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
@@ -788,13 +765,13 @@ async fn apps_page(
 ) -> HttpResponse {
     let listed = match apps::list(&state.ctx(req), account).await {
         Ok(l) => l,
-        Err(e) => return pages::browser_error(state, e),
+        Err(e) => return pages::browser_error(state, req, e),
     };
     ok(
         state,
-        AppsHtml {
-            ui: &state.config.ui,
-            base: page_base(state),
+        req,
+        "account_apps.html",
+        &AppsHtml {
             csrf_token: &account.csrf_token(browser),
             notice: notice(req),
             apps: listed
@@ -806,8 +783,7 @@ async fn apps_page(
                     name: a.name,
                 })
                 .collect(),
-        }
-        .render(),
+        },
     )
 }
 
@@ -836,7 +812,7 @@ pub async fn app_revoke_post(
     match apps::revoke(&state.ctx(&req), &account, client_id).await {
         Ok(true) => done(&state, AccountPage::Apps, "revoked"),
         Ok(false) => done(&state, AccountPage::Apps, "nothing"),
-        Err(e) => pages::browser_error(&state, e),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 

@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use crate::crypto::tokens::{BROWSER_PREFIX, Secret};
 use crate::http::state::AppState;
+use crate::ui::Lang;
 
 /// The session cookie: a random id whose digest names the session.
 pub(crate) const SESSION: &str = "portcullis_session";
@@ -123,4 +124,15 @@ fn plausible(value: &str) -> bool {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     })
+}
+
+/// The language of the page or mail this request gets (`crate::ui::negotiate`):
+/// `ui_locales` when the authorization request carried one, then the browser's
+/// `Accept-Language`, then `ui.default_locale`.
+pub(crate) fn lang(state: &AppState, req: &HttpRequest, ui_locales: Option<&str>) -> Lang {
+    let accept = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    state.ui.language(ui_locales, accept)
 }

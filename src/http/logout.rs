@@ -5,14 +5,14 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::context::{self, BrowserBinding, session_value};
+use super::context::{BrowserBinding, session_value};
 use super::pages::{self, LogoutConfirmHtml};
 use crate::http::state::AppState;
 use crate::oauth::flow::{self, Cookies, LogoutStep};
 use crate::oauth::form::FormMap;
 
 pub async fn logout_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let form = match parse(&state, req.query_string().as_bytes()) {
+    let form = match parse(&state, &req, req.query_string().as_bytes()) {
         Ok(f) => f,
         Err(r) => return *r,
     };
@@ -25,7 +25,7 @@ pub async fn logout_post(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     if !FormMap::parse(&body).is_ok_and(|f| f.contains("csrf_token")) {
-        let form = match parse(&state, &body) {
+        let form = match parse(&state, &req, &body) {
             Ok(f) => f,
             Err(r) => return *r,
         };
@@ -42,15 +42,16 @@ pub async fn logout_post(
         browser: browser.as_deref(),
     };
     match flow::confirm_logout(&state.ctx(&req), &form, cookies).await {
-        Ok(step) => render(&state, step),
-        Err(e) => pages::browser_error(&state, e),
+        Ok(step) => render(&state, &req, step),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
-fn parse(state: &AppState, raw: &[u8]) -> Result<FormMap, Box<HttpResponse>> {
+fn parse(state: &AppState, req: &HttpRequest, raw: &[u8]) -> Result<FormMap, Box<HttpResponse>> {
     FormMap::parse(raw).map_err(|e| {
         Box::new(pages::error_html(
             state,
+            req,
             StatusCode::BAD_REQUEST,
             e.description().unwrap_or("The request is malformed."),
         ))
@@ -66,14 +67,14 @@ async fn ask(req: &HttpRequest, state: &AppState, form: &FormMap) -> HttpRespons
         browser: Some(browser.value()),
     };
     let mut response = match flow::logout(&state.ctx(req), form, cookies).await {
-        Ok(step) => render(state, step),
-        Err(e) => pages::browser_error(state, e),
+        Ok(step) => render(state, req, step),
+        Err(e) => pages::browser_error(state, req, e),
     };
     browser.set_on(state, &mut response);
     response
 }
 
-fn render(state: &AppState, step: LogoutStep) -> HttpResponse {
+fn render(state: &AppState, req: &HttpRequest, step: LogoutStep) -> HttpResponse {
     match step {
         LogoutStep::Confirm {
             request,
@@ -95,9 +96,8 @@ fn render(state: &AppState, step: LogoutStep) -> HttpResponse {
             }
             pages::logout_confirm_page(
                 state,
+                req,
                 LogoutConfirmHtml {
-                    ui: &state.config.ui,
-                    base: context::page_base(state),
                     client_name: request.client_name.as_deref(),
                     csrf_token: &csrf_token,
                     fields,
@@ -107,7 +107,7 @@ fn render(state: &AppState, step: LogoutStep) -> HttpResponse {
         LogoutStep::Done(location) => {
             let mut response = match location {
                 Some(location) => pages::redirect(state, &location),
-                None => pages::logged_out_page(state),
+                None => pages::logged_out_page(state, req),
             };
             pages::clear_cookie(state, &mut response);
             response

@@ -5,7 +5,7 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use askama::Template;
+use serde::Serialize;
 
 use super::context::{self, BrowserBinding, SESSION, page_base, page_path, session_value};
 use crate::config::UiConfig;
@@ -15,12 +15,10 @@ use crate::oauth::flow::{
     SelectAccountForm, SignedIn, Step,
 };
 use crate::oauth::form::{FormLimits, FormMap};
+use crate::ui::Lang;
 
-#[derive(Template)]
-#[template(path = "login.html")]
+#[derive(Serialize)]
 struct LoginHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     client_name: &'a str,
     /// The host of a metadata document's client (`Page::client_host`).
     client_host: Option<&'a str>,
@@ -34,11 +32,8 @@ struct LoginHtml<'a> {
     signup: bool,
 }
 
-#[derive(Template)]
-#[template(path = "second_factor.html")]
+#[derive(Serialize)]
 struct SecondFactorHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     client_name: &'a str,
     request_id: &'a str,
     csrf_token: &'a str,
@@ -48,11 +43,8 @@ struct SecondFactorHtml<'a> {
     passkey_options: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "enrol.html")]
+#[derive(Serialize)]
 struct EnrolHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     client_name: &'a str,
     request_id: &'a str,
     csrf_token: &'a str,
@@ -62,21 +54,15 @@ struct EnrolHtml<'a> {
     qr: String,
 }
 
-#[derive(Template)]
-#[template(path = "notice.html")]
+#[derive(Serialize)]
 pub(crate) struct NoticeHtml<'a> {
-    pub ui: &'a UiConfig,
-    pub base: &'a str,
     pub codes: Vec<&'a str>,
     pub codes_left: Option<u32>,
     pub continue_to: String,
 }
 
-#[derive(Template)]
-#[template(path = "select_account.html")]
+#[derive(Serialize)]
 struct SelectAccountHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     client_name: &'a str,
     request_id: &'a str,
     csrf_token: &'a str,
@@ -84,41 +70,33 @@ struct SelectAccountHtml<'a> {
     login_hint: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "consent.html")]
+#[derive(Serialize)]
 struct ConsentHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     client_name: &'a str,
     client_host: Option<&'a str>,
     /// A self-registered client's redirect host (`Page::self_registered_to`).
     self_registered_to: Option<&'a str>,
     request_id: &'a str,
     csrf_token: &'a str,
-    scopes: Vec<String>,
+    scopes: Vec<ScopeLine<'a>>,
     resources: &'a [String],
 }
 
-#[derive(Template)]
-#[template(path = "error.html")]
+/// A scope on the consent page: a known one in the catalogue's words (`scope-<name>`),
+/// any other by its name.
+#[derive(Serialize)]
+struct ScopeLine<'a> {
+    name: &'a str,
+    known: bool,
+}
+
+#[derive(Serialize)]
 struct ErrorHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     message: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "logout.html")]
-pub(crate) struct LogoutHtml<'a> {
-    pub ui: &'a UiConfig,
-    pub base: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "logout_confirm.html")]
+#[derive(Serialize)]
 pub(crate) struct LogoutConfirmHtml<'a> {
-    pub ui: &'a UiConfig,
-    pub base: &'a str,
     pub client_name: Option<&'a str>,
     pub csrf_token: &'a str,
     /// The checked logout request, posted back with the confirmation.
@@ -205,7 +183,7 @@ fn secured(builder: &mut actix_web::HttpResponseBuilder, ui: &UiConfig) {
 pub(crate) fn html(
     state: &AppState,
     status: StatusCode,
-    body: Result<String, askama::Error>,
+    body: Result<String, impl std::fmt::Display>,
 ) -> HttpResponse {
     let mut b = HttpResponse::build(status);
     secured(&mut b, &state.config.ui);
@@ -218,17 +196,31 @@ pub(crate) fn html(
     }
 }
 
-pub(super) fn error_page(state: &AppState, status: StatusCode, message: &str) -> HttpResponse {
+/// Page `name` in `lang`, from the built-in or the operator's templates (`crate::ui`).
+pub(crate) fn page<P: Serialize>(
+    state: &AppState,
+    lang: &Lang,
+    status: StatusCode,
+    name: &str,
+    page: &P,
+) -> HttpResponse {
     html(
         state,
         status,
-        ErrorHtml {
-            ui: &state.config.ui,
-            base: page_base(state),
-            message,
-        }
-        .render(),
+        state.ui.page(name, lang, page_base(state), page),
     )
+}
+
+/// The error page, in the request's language; `message` is a catalogue's English text or
+/// id (`crate::ui::catalogue`), or words made for this request.
+pub(super) fn error_page(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    message: &str,
+) -> HttpResponse {
+    let lang = context::lang(state, req, None);
+    page(state, &lang, status, "error.html", &ErrorHtml { message })
 }
 
 pub(crate) fn see_other(state: &AppState, location: &str) -> HttpResponse {
@@ -238,17 +230,17 @@ pub(crate) fn see_other(state: &AppState, location: &str) -> HttpResponse {
 }
 
 /// The one place a browser error becomes a page.
-pub(crate) fn browser_error(state: &AppState, err: BrowserError) -> HttpResponse {
+pub(crate) fn browser_error(
+    state: &AppState,
+    req: &HttpRequest,
+    err: BrowserError,
+) -> HttpResponse {
     match err {
-        BrowserError::Page(message) => error_page(state, StatusCode::BAD_REQUEST, message),
-        BrowserError::Message(message) => error_page(state, StatusCode::BAD_REQUEST, &message),
-        BrowserError::Forbidden(message) => error_page(state, StatusCode::FORBIDDEN, message),
+        BrowserError::Page(message) => error_page(state, req, StatusCode::BAD_REQUEST, message),
+        BrowserError::Message(message) => error_page(state, req, StatusCode::BAD_REQUEST, &message),
+        BrowserError::Forbidden(message) => error_page(state, req, StatusCode::FORBIDDEN, message),
         BrowserError::Unavailable(_) => {
-            let mut r = error_page(
-                state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is busy. Please try again in a moment.",
-            );
+            let mut r = error_page(state, req, StatusCode::SERVICE_UNAVAILABLE, "error-busy");
             r.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
             r
@@ -256,14 +248,11 @@ pub(crate) fn browser_error(state: &AppState, err: BrowserError) -> HttpResponse
     }
 }
 
-/// Plain words for the consent page.
-fn describe(scope: &str) -> String {
-    match scope {
-        "openid" => "Sign you in with your account".into(),
-        "profile" => "See your name and username".into(),
-        "email" => "See your email address".into(),
-        "offline_access" => "Keep access while you are away".into(),
-        other => format!("Use \u{201c}{other}\u{201d}"),
+/// The scopes the consent page has words for (`scope-<name>` in the catalogues).
+fn describe(scope: &str) -> ScopeLine<'_> {
+    ScopeLine {
+        name: scope,
+        known: matches!(scope, "openid" | "profile" | "email" | "offline_access"),
     }
 }
 
@@ -282,76 +271,90 @@ fn consent_order(scopes: &[String]) -> Vec<&str> {
     ordered
 }
 
-fn render_page(state: &AppState, page: &Page) -> HttpResponse {
-    let ui = &state.config.ui;
-    let body = match page.screen {
-        Screen::Login => LoginHtml {
-            ui,
-            base: page_base(state),
-            client_name: &page.client_name,
-            client_host: page.client_host.as_deref(),
-            request_id: &page.request_id,
-            csrf_token: page.csrf.expose(),
-            login_hint: page.login_hint.as_deref().unwrap_or(""),
-            error: page.error,
-            passkey_options: page.passkey_options.as_deref().map(script_json),
-            signup: state.config.registration.self_signup,
-        }
-        .render(),
-        Screen::SecondFactor => SecondFactorHtml {
-            ui,
-            base: page_base(state),
-            client_name: &page.client_name,
-            request_id: &page.request_id,
-            csrf_token: page.csrf.expose(),
-            error: page.error,
-            totp: page.factors.totp,
-            recovery: page.factors.recovery,
-            passkey_options: page.passkey_options.as_deref().map(script_json),
-        }
-        .render(),
-        Screen::Enrol => EnrolHtml {
-            ui,
-            base: page_base(state),
-            client_name: &page.client_name,
-            request_id: &page.request_id,
-            csrf_token: page.csrf.expose(),
-            error: page.error,
-            secret: page.enrolment.as_ref().map(|e| e.secret.as_str()),
-            qr: page
-                .enrolment
-                .as_ref()
-                .map(|e| qr_svg(&e.uri))
-                .unwrap_or_default(),
-        }
-        .render(),
-        Screen::SelectAccount => SelectAccountHtml {
-            ui,
-            base: page_base(state),
-            client_name: &page.client_name,
-            request_id: &page.request_id,
-            csrf_token: page.csrf.expose(),
-            signed_in_as: page.signed_in_as.as_deref().unwrap_or(""),
-            login_hint: page.login_hint.as_deref().unwrap_or(""),
-        }
-        .render(),
-        Screen::Consent => ConsentHtml {
-            ui,
-            base: page_base(state),
-            client_name: &page.client_name,
-            client_host: page.client_host.as_deref(),
-            self_registered_to: page.self_registered_to.as_deref(),
-            request_id: &page.request_id,
-            csrf_token: page.csrf.expose(),
-            scopes: consent_order(&page.scopes)
-                .into_iter()
-                .map(describe)
-                .collect(),
-            resources: &page.resources,
-        }
-        .render(),
-    };
-    html(state, StatusCode::OK, body)
+fn render_page(state: &AppState, req: &HttpRequest, page: &Page) -> HttpResponse {
+    let lang = context::lang(state, req, page.ui_locales.as_deref());
+    match page.screen {
+        Screen::Login => self::page(
+            state,
+            &lang,
+            StatusCode::OK,
+            "login.html",
+            &LoginHtml {
+                client_name: &page.client_name,
+                client_host: page.client_host.as_deref(),
+                request_id: &page.request_id,
+                csrf_token: page.csrf.expose(),
+                login_hint: page.login_hint.as_deref().unwrap_or(""),
+                error: page.error,
+                passkey_options: page.passkey_options.as_deref().map(script_json),
+                signup: state.config.registration.self_signup,
+            },
+        ),
+        Screen::SecondFactor => self::page(
+            state,
+            &lang,
+            StatusCode::OK,
+            "second_factor.html",
+            &SecondFactorHtml {
+                client_name: &page.client_name,
+                request_id: &page.request_id,
+                csrf_token: page.csrf.expose(),
+                error: page.error,
+                totp: page.factors.totp,
+                recovery: page.factors.recovery,
+                passkey_options: page.passkey_options.as_deref().map(script_json),
+            },
+        ),
+        Screen::Enrol => self::page(
+            state,
+            &lang,
+            StatusCode::OK,
+            "enrol.html",
+            &EnrolHtml {
+                client_name: &page.client_name,
+                request_id: &page.request_id,
+                csrf_token: page.csrf.expose(),
+                error: page.error,
+                secret: page.enrolment.as_ref().map(|e| e.secret.as_str()),
+                qr: page
+                    .enrolment
+                    .as_ref()
+                    .map(|e| qr_svg(&e.uri))
+                    .unwrap_or_default(),
+            },
+        ),
+        Screen::SelectAccount => self::page(
+            state,
+            &lang,
+            StatusCode::OK,
+            "select_account.html",
+            &SelectAccountHtml {
+                client_name: &page.client_name,
+                request_id: &page.request_id,
+                csrf_token: page.csrf.expose(),
+                signed_in_as: page.signed_in_as.as_deref().unwrap_or(""),
+                login_hint: page.login_hint.as_deref().unwrap_or(""),
+            },
+        ),
+        Screen::Consent => self::page(
+            state,
+            &lang,
+            StatusCode::OK,
+            "consent.html",
+            &ConsentHtml {
+                client_name: &page.client_name,
+                client_host: page.client_host.as_deref(),
+                self_registered_to: page.self_registered_to.as_deref(),
+                request_id: &page.request_id,
+                csrf_token: page.csrf.expose(),
+                scopes: consent_order(&page.scopes)
+                    .into_iter()
+                    .map(describe)
+                    .collect(),
+                resources: &page.resources,
+            },
+        ),
+    }
 }
 
 /// Each screen's own route, where a GET shows it (under the issuer's path).
@@ -365,9 +368,13 @@ fn screen_route(screen: Screen) -> &'static str {
     }
 }
 
-pub(crate) fn render_step(state: &AppState, step: Result<Step, BrowserError>) -> HttpResponse {
+pub(crate) fn render_step(
+    state: &AppState,
+    req: &HttpRequest,
+    step: Result<Step, BrowserError>,
+) -> HttpResponse {
     match step {
-        Ok(Step::Show(page)) => render_page(state, &page),
+        Ok(Step::Show(shown)) => render_page(state, req, &shown),
         Ok(Step::Visit { screen, request_id }) => see_other(
             state,
             &format!(
@@ -380,34 +387,39 @@ pub(crate) fn render_step(state: &AppState, step: Result<Step, BrowserError>) ->
             request_id,
             codes,
             codes_left,
-        }) => html(
+        }) => page(
             state,
+            &context::lang(state, req, None),
             StatusCode::OK,
-            NoticeHtml {
-                ui: &state.config.ui,
-                base: page_base(state),
+            "notice.html",
+            &NoticeHtml {
                 codes: codes.iter().map(|c| c.as_str()).collect(),
                 codes_left,
                 continue_to: format!("{}?request_id={request_id}", page_path(state, "/login")),
-            }
-            .render(),
+            },
         ),
-        Err(e) => browser_error(state, e),
+        Err(e) => browser_error(state, req, e),
     }
 }
 
-fn parse_form(state: &AppState, bytes: &[u8]) -> Result<FormMap, Box<HttpResponse>> {
-    parse_form_with(state, bytes, &FormLimits::default())
+fn parse_form(
+    state: &AppState,
+    req: &HttpRequest,
+    bytes: &[u8],
+) -> Result<FormMap, Box<HttpResponse>> {
+    parse_form_with(state, req, bytes, &FormLimits::default())
 }
 
 fn parse_form_with(
     state: &AppState,
+    req: &HttpRequest,
     bytes: &[u8],
     limits: &FormLimits,
 ) -> Result<FormMap, Box<HttpResponse>> {
     FormMap::parse_with(bytes, limits).map_err(|e| {
         Box::new(error_page(
             state,
+            req,
             StatusCode::BAD_REQUEST,
             e.description().unwrap_or("The request is malformed."),
         ))
@@ -450,7 +462,7 @@ pub async fn authorize_post(
 
 async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> HttpResponse {
     // RFC 8707: an authorization request may name several resources.
-    let form = match parse_form_with(state, raw, &FormLimits::with_resources()) {
+    let form = match parse_form_with(state, req, raw, &FormLimits::with_resources()) {
         Ok(f) => f,
         Err(r) => return *r,
     };
@@ -461,13 +473,17 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: &[u8]) -> HttpRespo
         session: session.as_deref(),
         browser: Some(browser.value()),
     };
-    let mut response = render_step(state, flow::begin(&state.ctx(req), &form, cookies).await);
+    let mut response = render_step(
+        state,
+        req,
+        flow::begin(&state.ctx(req), &form, cookies).await,
+    );
     browser.set_on(state, &mut response);
     response
 }
 
 async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
-    let form = match parse_form(state, req.query_string().as_bytes()) {
+    let form = match parse_form(state, req, req.query_string().as_bytes()) {
         Ok(f) => f,
         Err(r) => return *r,
     };
@@ -479,6 +495,7 @@ async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
     };
     let mut response = render_step(
         state,
+        req,
         flow::show(&state.ctx(req), form.get("request_id"), cookies).await,
     );
     browser.set_on(state, &mut response);
@@ -506,10 +523,11 @@ pub(crate) fn posted_form(
     if !origin_ok(state, req) {
         return Err(Box::new(browser_error(
             state,
+            req,
             BrowserError::Forbidden("The form did not come from this site."),
         )));
     }
-    parse_form(state, body)
+    parse_form(state, req, body)
 }
 
 /// A posted form of the flow, parsed into its step's form; the error page when it is
@@ -521,7 +539,7 @@ fn posted<F>(
     parse: impl FnOnce(&FormMap) -> Result<F, BrowserError>,
 ) -> Result<F, Box<HttpResponse>> {
     let form = posted_form(state, req, body)?;
-    parse(&form).map_err(|e| Box::new(browser_error(state, e)))
+    parse(&form).map_err(|e| Box::new(browser_error(state, req, e)))
 }
 
 /// The session and browser-binding cookies a request sent, for the steps after login.
@@ -563,6 +581,7 @@ pub async fn login_post(
     let device_cookie = context::cookie_value(&req, &state, context::DEVICE);
     signed_in(
         &state,
+        &req,
         flow::submit_login(&state.ctx(&req), form, cookies, device_cookie.as_deref()).await,
     )
 }
@@ -597,6 +616,7 @@ fn set_device_cookie(
 /// again.
 fn signed_in(
     state: &AppState,
+    req: &HttpRequest,
     outcome: Result<Result<SignedIn, Step>, BrowserError>,
 ) -> HttpResponse {
     match outcome {
@@ -605,7 +625,7 @@ fn signed_in(
             step,
             device,
         })) => {
-            let mut response = render_step(state, Ok(step));
+            let mut response = render_step(state, req, Ok(step));
             if let Err(err) =
                 response.add_cookie(&context::cookie(state, SESSION, cookie.expose().to_owned()))
             {
@@ -614,8 +634,8 @@ fn signed_in(
             set_device_cookie(state, &mut response, device);
             response
         }
-        Ok(Err(again)) => render_step(state, Ok(again)),
-        Err(e) => browser_error(state, e),
+        Ok(Err(again)) => render_step(state, req, Ok(again)),
+        Err(e) => browser_error(state, req, e),
     }
 }
 
@@ -633,6 +653,7 @@ pub async fn factor_post(
     let device_cookie = context::cookie_value(&req, &state, context::DEVICE);
     signed_in(
         &state,
+        &req,
         flow::submit_factor(
             &state.ctx(&req),
             form,
@@ -657,6 +678,7 @@ pub async fn enrol_post(
     let device_cookie = context::cookie_value(&req, &state, context::DEVICE);
     signed_in(
         &state,
+        &req,
         flow::submit_enrol(
             &state.ctx(&req),
             form,
@@ -684,6 +706,7 @@ pub async fn passkey_post(
     };
     signed_in(
         &state,
+        &req,
         flow::submit_passkey(&state.ctx(&req), form, cookies).await,
     )
 }
@@ -700,6 +723,7 @@ pub async fn consent_post(
     let sent = SentCookies::of(&state, &req);
     render_step(
         &state,
+        &req,
         flow::submit_consent(&state.ctx(&req), form, sent.cookies()).await,
     )
 }
@@ -716,24 +740,29 @@ pub async fn select_account_post(
     let sent = SentCookies::of(&state, &req);
     render_step(
         &state,
+        &req,
         flow::submit_select_account(&state.ctx(&req), form, sent.cookies()).await,
     )
 }
 
-pub(crate) fn logged_out_page(state: &AppState) -> HttpResponse {
-    html(
-        state,
-        StatusCode::OK,
-        LogoutHtml {
-            ui: &state.config.ui,
-            base: page_base(state),
-        }
-        .render(),
-    )
+pub(crate) fn logged_out_page(state: &AppState, req: &HttpRequest) -> HttpResponse {
+    let lang = context::lang(state, req, None);
+    page(state, &lang, StatusCode::OK, "logout.html", &())
 }
 
-pub(crate) fn logout_confirm_page(state: &AppState, page: LogoutConfirmHtml<'_>) -> HttpResponse {
-    html(state, StatusCode::OK, page.render())
+pub(crate) fn logout_confirm_page(
+    state: &AppState,
+    req: &HttpRequest,
+    confirm: LogoutConfirmHtml<'_>,
+) -> HttpResponse {
+    let lang = context::lang(state, req, None);
+    page(
+        state,
+        &lang,
+        StatusCode::OK,
+        "logout_confirm.html",
+        &confirm,
+    )
 }
 
 pub(crate) fn clear_cookie(state: &AppState, response: &mut HttpResponse) {
@@ -746,6 +775,11 @@ pub(crate) fn redirect(state: &AppState, location: &str) -> HttpResponse {
     see_other(state, location)
 }
 
-pub(crate) fn error_html(state: &AppState, status: StatusCode, message: &str) -> HttpResponse {
-    error_page(state, status, message)
+pub(crate) fn error_html(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    message: &str,
+) -> HttpResponse {
+    error_page(state, req, status, message)
 }

@@ -82,6 +82,7 @@ pub async fn limit_by_endpoint(
         let mut response = if BROWSER_BUCKETS.contains(&bucket) {
             crate::http::pages::error_page(
                 &state,
+                req.request(),
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many requests from your network. Please wait a moment and try again.",
             )

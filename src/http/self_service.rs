@@ -11,13 +11,12 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use askama::Template;
+use serde::Serialize;
 
-use super::context::page_base;
+use super::context::{self, page_base};
 use super::mail_out;
 use super::pages;
 use crate::accounts::new_password::MIN_CHARS;
-use crate::config::UiConfig;
 use crate::http::state::AppState;
 use crate::oauth::flow::BrowserError;
 use crate::oauth::flow::account::links::OutgoingMail;
@@ -26,48 +25,29 @@ use crate::oauth::flow::account::verification::{self, LinkKind, SignupForm};
 use crate::oauth::form::FormMap;
 use crate::store::self_service::Verified;
 
-#[derive(Template)]
-#[template(path = "forgot_password.html")]
-struct ForgotHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "self_service_notice.html")]
+#[derive(Serialize)]
 struct NoticeHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     title: &'a str,
     message: &'a str,
     next: Option<String>,
     next_label: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "reset_password.html")]
+#[derive(Serialize)]
 struct ResetHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     token: &'a str,
     error: Option<&'a str>,
     min_chars: usize,
 }
 
-#[derive(Template)]
-#[template(path = "verify_email.html")]
+#[derive(Serialize)]
 struct VerifyHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     token: &'a str,
     signup: bool,
 }
 
-#[derive(Template)]
-#[template(path = "signup.html")]
+#[derive(Serialize)]
 struct SignupHtml<'a> {
-    ui: &'a UiConfig,
-    base: &'a str,
     error: Option<&'a str>,
     username: &'a str,
     email: &'a str,
@@ -80,27 +60,29 @@ pub const FORGOT_SENT: &str = "If an account matches what you entered and has an
 pub const SIGNUP_SENT: &str = "We have sent a link to the email address you gave. Follow it within 24 hours to finish creating your account.";
 const LINK_INVALID: &str = "This link has expired or was already used. Ask for a new one.";
 
-fn ok(state: &AppState, body: Result<String, askama::Error>) -> HttpResponse {
-    pages::html(state, StatusCode::OK, body)
+/// Page `name` in the request's language.
+fn ok<P: Serialize>(state: &AppState, req: &HttpRequest, name: &str, page: &P) -> HttpResponse {
+    let lang = context::lang(state, req, None);
+    pages::page(state, &lang, StatusCode::OK, name, page)
 }
 
 fn notice(
     state: &AppState,
+    req: &HttpRequest,
     title: &str,
     message: &str,
     next: Option<(&str, &str)>,
 ) -> HttpResponse {
     ok(
         state,
-        NoticeHtml {
-            ui: &state.config.ui,
-            base: page_base(state),
+        req,
+        "self_service_notice.html",
+        &NoticeHtml {
             title,
             message,
             next: next.map(|(route, _)| format!("{}{route}", page_base(state))),
             next_label: next.map_or("", |(_, label)| label),
-        }
-        .render(),
+        },
     )
 }
 
@@ -119,10 +101,10 @@ where
 {
     let (state, req) = (state.clone(), req.clone());
     actix_web::rt::spawn(async move {
-        let locale = mail_out::locale(&req);
+        let lang = context::lang(&state, &req, None);
         let now = state.ctx(&req).now;
         match work(state.clone(), req).await {
-            Ok(mails) => mail_out::send(&state, locale, mails, now).await,
+            Ok(mails) => mail_out::send(&state, &lang, mails, now).await,
             Err(err) => {
                 tracing::warn!(error = ?err, "a self-service request failed after its answer")
             }
@@ -131,15 +113,8 @@ where
 }
 
 /// GET /forgot-password.
-pub async fn forgot_get(state: web::Data<AppState>) -> HttpResponse {
-    ok(
-        &state,
-        ForgotHtml {
-            ui: &state.config.ui,
-            base: page_base(&state),
-        }
-        .render(),
-    )
+pub async fn forgot_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    ok(&state, &req, "forgot_password.html", &())
 }
 
 /// POST /forgot-password: the same answer for every request; the work after it.
@@ -156,34 +131,38 @@ pub async fn forgot_post(
     after_answer(&state, &req, move |state, req| async move {
         recovery::forgot(&state.ctx(&req), &login).await
     });
-    notice(&state, "Check your email", FORGOT_SENT, None)
+    notice(&state, &req, "Check your email", FORGOT_SENT, None)
 }
 
-fn reset_page(state: &AppState, token: &str, error: Option<&str>) -> HttpResponse {
+fn reset_page(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+    error: Option<&str>,
+) -> HttpResponse {
     ok(
         state,
-        ResetHtml {
-            ui: &state.config.ui,
-            base: page_base(state),
+        req,
+        "reset_password.html",
+        &ResetHtml {
             token,
             error,
             min_chars: MIN_CHARS,
-        }
-        .render(),
+        },
     )
 }
 
-fn link_invalid(state: &AppState) -> HttpResponse {
-    pages::error_page(state, StatusCode::BAD_REQUEST, LINK_INVALID)
+fn link_invalid(state: &AppState, req: &HttpRequest) -> HttpResponse {
+    pages::error_page(state, req, StatusCode::BAD_REQUEST, LINK_INVALID)
 }
 
 /// GET /reset-password?token=: the form, while the link is live.
 pub async fn reset_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let token = token_param(&req);
     match recovery::reset_link_live(&state.ctx(&req), token.as_deref()).await {
-        Ok(true) => reset_page(&state, token.as_deref().unwrap_or(""), None),
-        Ok(false) => link_invalid(&state),
-        Err(e) => pages::browser_error(&state, e),
+        Ok(true) => reset_page(&state, &req, token.as_deref().unwrap_or(""), None),
+        Ok(false) => link_invalid(&state, &req),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
@@ -211,17 +190,18 @@ pub async fn reset_post(
     .await;
     match outcome {
         Ok(ResetOutcome::Done(mails)) => {
-            mail_out::send(&state, mail_out::locale(&req), mails, ctx.now).await;
+            mail_out::send(&state, &context::lang(&state, &req, None), mails, ctx.now).await;
             notice(
                 &state,
+                &req,
                 "Your password was changed",
                 "Sign in with your new password. Every device that was signed in has been signed out.",
                 Some(("/account", "Sign in")),
             )
         }
-        Ok(ResetOutcome::Refused(message)) => reset_page(&state, &token, Some(&message)),
-        Ok(ResetOutcome::Invalid) => link_invalid(&state),
-        Err(e) => pages::browser_error(&state, e),
+        Ok(ResetOutcome::Refused(message)) => reset_page(&state, &req, &token, Some(&message)),
+        Ok(ResetOutcome::Invalid) => link_invalid(&state, &req),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
@@ -232,16 +212,15 @@ pub async fn verify_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     match verification::verification_link(&state.ctx(&req), token.as_deref()).await {
         Ok(Some(kind)) => ok(
             &state,
-            VerifyHtml {
-                ui: &state.config.ui,
-                base: page_base(&state),
+            &req,
+            "verify_email.html",
+            &VerifyHtml {
                 token: token.as_deref().unwrap_or(""),
                 signup: kind == LinkKind::SignUp,
-            }
-            .render(),
+            },
         ),
-        Ok(None) => link_invalid(&state),
-        Err(e) => pages::browser_error(&state, e),
+        Ok(None) => link_invalid(&state, &req),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
@@ -259,56 +238,65 @@ pub async fn verify_post(
     match verification::verify(&state.ctx(&req), token).await {
         Ok(Verified::Email { .. }) => notice(
             &state,
+            &req,
             "Your email address is confirmed",
             "Thank you. Applications you sign in to from now on see it as verified.",
             Some(("/account", "Your account")),
         ),
         Ok(Verified::SignedUp { .. }) => notice(
             &state,
+            &req,
             "Your account is ready",
             "Your email address is confirmed. You can sign in now.",
             Some(("/account", "Sign in")),
         ),
         Ok(Verified::UsernameTaken) => pages::error_page(
             &state,
+            &req,
             StatusCode::CONFLICT,
             "Someone took this username while the link was on its way. Please sign up again with another one.",
         ),
-        Ok(Verified::Invalid) => link_invalid(&state),
-        Err(e) => pages::browser_error(&state, e),
+        Ok(Verified::Invalid) => link_invalid(&state, &req),
+        Err(e) => pages::browser_error(&state, &req, e),
     }
 }
 
-fn signup_off(state: &AppState) -> HttpResponse {
-    pages::error_page(state, StatusCode::NOT_FOUND, "There is no such page.")
+fn signup_off(state: &AppState, req: &HttpRequest) -> HttpResponse {
+    pages::error_page(state, req, StatusCode::NOT_FOUND, "There is no such page.")
 }
 
-fn signup_page(state: &AppState, error: Option<&str>, username: &str, email: &str) -> HttpResponse {
-    pages::html(
+fn signup_page(
+    state: &AppState,
+    req: &HttpRequest,
+    error: Option<&str>,
+    username: &str,
+    email: &str,
+) -> HttpResponse {
+    let lang = context::lang(state, req, None);
+    pages::page(
         state,
+        &lang,
         if error.is_some() {
             StatusCode::BAD_REQUEST
         } else {
             StatusCode::OK
         },
-        SignupHtml {
-            ui: &state.config.ui,
-            base: page_base(state),
+        "signup.html",
+        &SignupHtml {
             error,
             username,
             email,
             min_chars: MIN_CHARS,
-        }
-        .render(),
+        },
     )
 }
 
 /// GET /signup: 404 unless `registration.self_signup`.
-pub async fn signup_get(state: web::Data<AppState>) -> HttpResponse {
+pub async fn signup_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if !state.config.registration.self_signup {
-        return signup_off(&state);
+        return signup_off(&state, &req);
     }
-    signup_page(&state, None, "", "")
+    signup_page(&state, &req, None, "", "")
 }
 
 /// POST /signup: a form that is wrong on its own face is shown again; every other one
@@ -319,7 +307,7 @@ pub async fn signup_post(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     if !state.config.registration.self_signup {
-        return signup_off(&state);
+        return signup_off(&state, &req);
     }
     let form = match pages::posted_form(&state, &req, &body) {
         Ok(form) => form,
@@ -329,11 +317,11 @@ pub async fn signup_post(
     let (username, email) = (form.username.clone(), form.email.clone());
     let checked = match verification::check_signup(&state.ctx(&req), form).await {
         Ok(Ok(checked)) => checked,
-        Ok(Err(message)) => return signup_page(&state, Some(&message), &username, &email),
-        Err(e) => return pages::browser_error(&state, e),
+        Ok(Err(message)) => return signup_page(&state, &req, Some(&message), &username, &email),
+        Err(e) => return pages::browser_error(&state, &req, e),
     };
     after_answer(&state, &req, move |state, req| async move {
         verification::signup_mail(&state.ctx(&req), checked).await
     });
-    notice(&state, "Check your email", SIGNUP_SENT, None)
+    notice(&state, &req, "Check your email", SIGNUP_SENT, None)
 }

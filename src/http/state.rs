@@ -57,6 +57,8 @@ pub struct AppState {
     pub mfa: Arc<crate::oauth::mfa::MfaKit>,
     /// Clients from client ID metadata documents, fetched through the SSRF guard.
     pub documents: Arc<crate::oauth::registration::metadata_clients::MetadataClients>,
+    /// The pages' and mails' templates and words (`crate::ui`).
+    pub ui: Arc<crate::ui::Ui>,
 }
 
 /// Who sent a request, as the configured trusted proxies report it.

@@ -67,6 +67,9 @@ pub struct AuthorizationRequest {
     pub prompts: Vec<Prompt>,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// The languages the client would like the pages in (OpenID Connect Core §3.1.2.1),
+    /// best first; kept only when short and ASCII, since it is a wish, never an error.
+    pub ui_locales: Option<String>,
     /// RFC 8707 resources granted from the client's allow-list.
     pub resources: Vec<String>,
     /// The `acr_values` we know (`oauth::mfa::level`), in the client's order; unknown
@@ -181,6 +184,11 @@ pub fn validate(
     let state = bounded(form, "state", MAX_STATE).map_err(&fail)?;
     let nonce = bounded(form, "nonce", MAX_NONCE).map_err(&fail)?;
     let login_hint = bounded(form, "login_hint", MAX_HINT).map_err(&fail)?;
+    let ui_locales = form
+        .get("ui_locales")
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= MAX_HINT && v.is_ascii())
+        .map(str::to_owned);
 
     let requested = match form.get("scope") {
         Some(raw) => Some(Scope::parse(raw).map_err(&fail)?),
@@ -258,6 +266,7 @@ pub fn validate(
         prompts,
         max_age,
         login_hint,
+        ui_locales,
         resources,
     })
 }

@@ -53,6 +53,8 @@ pub struct StoredRequest {
     pub login_session_id: Option<String>,
     /// The `acr_values` the client asked for (known values, space-separated).
     pub acr_values: Option<String>,
+    /// The client's `ui_locales`, for the language of the pages.
+    pub ui_locales: Option<String>,
 }
 
 /// A live browser session.
@@ -145,6 +147,7 @@ fn request_of(row: AuthorizationRequestRow) -> StoredRequest {
         id_token_hint_subject: row.id_token_hint_subject,
         login_session_id: row.login_session_id,
         acr_values: row.acr_values,
+        ui_locales: row.ui_locales,
     }
 }
 
@@ -261,6 +264,7 @@ impl Store {
                 login_session_id: request.login_session_id.clone(),
                 client_key,
                 acr_values: request.acr_values.clone(),
+                ui_locales: request.ui_locales.clone(),
             };
             if let Err(bound) = rows::insert_request_within(conn, &row, request.created_at, bounds)?
             {

@@ -172,6 +172,7 @@ diesel::table! {
         client_key -> Nullable<Text>,
         acr_values -> Nullable<Text>,
         ceremony -> Nullable<Text>,
+        ui_locales -> Nullable<Text>,
     }
 }
 

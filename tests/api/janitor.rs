@@ -91,6 +91,7 @@ async fn fill(app: &TestApp) {
                         login_session_id: None,
                         client_key: None,
                         acr_values: None,
+                        ui_locales: None,
                     },
                 )?;
                 rows::insert_session(

@@ -33,6 +33,11 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
         "actix only: the public routes, thin handlers, shared state, bearer extraction, error rendering",
     ),
     (
+        "pages and mails",
+        &["ui"],
+        "templates and their words in the person's language; no HTTP, no storage",
+    ),
+    (
         "services",
         &["manage", "janitor", "mail"],
         "operations shared by the CLI and the admin API; the background purge; the outbox worker",

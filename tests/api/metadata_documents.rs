@@ -529,7 +529,7 @@ async fn the_login_and_consent_pages_show_the_documents_host() {
         "{consent}"
     );
     assert!(
-        consent.contains("calls itself &ldquo;Example MCP Client&rdquo;"),
+        consent.contains("calls itself “Example MCP Client”"),
         "{consent}"
     );
     assert!(consent.contains(MCP), "the resource is shown: {consent}");

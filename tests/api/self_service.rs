@@ -602,3 +602,193 @@ async fn self_sign_up_keeps_to_the_allowed_email_domains() {
         "Finish creating your account"
     );
 }
+
+/// A browser whose person reads German first.
+fn german_browser() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "accept-language",
+        reqwest::header::HeaderValue::from_static("de-DE,de;q=0.9,en;q=0.5"),
+    );
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// The built-in words, as the server renders them: the tests say which message a page
+/// shows without repeating its translation.
+fn words(lang: &str, id: &str) -> String {
+    let ui = builtin_ui();
+    let lang = ui.language(Some(lang), None);
+    ui.text(&lang, id, &[])
+}
+
+fn builtin_ui() -> portcullis::ui::Ui {
+    portcullis::ui::Ui::load(&portcullis::config::UiConfig {
+        product_name: "Portcullis".into(),
+        logo_url: None,
+        extra_stylesheet: None,
+        templates_dir: None,
+        locales_dir: None,
+        default_locale: "en".into(),
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_german_browser_gets_german_pages_and_mails() {
+    let (app, sink) = spawn_with_mail(|_| {}).await;
+    let email = address("german", "anna");
+    app.user("anna").email(&email).await;
+    let b = german_browser();
+    let page = visit(&app, &b, "/forgot-password")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<html lang=\"de\">"), "{page}");
+    assert!(page.contains(&words("de", "forgot-title")), "{page}");
+    assert!(!page.contains(&words("en", "forgot-title")), "{page}");
+
+    let r = submit(
+        &app,
+        &b,
+        "/forgot-password",
+        &[("login", "anna".to_owned())],
+    )
+    .await;
+    let answer = r.text().await.unwrap();
+    assert!(answer.contains(&words("de", "forgot-sent")), "{answer}");
+    let mail = nth_mail(&sink, &email, 1).await;
+    assert_eq!(mail.subject, "Passwort zurücksetzen");
+    assert!(mail.text.contains("30 Minuten"), "{}", mail.text);
+
+    // The reset page refuses a short password in German, the policy's value filled in.
+    let link = mail.link(&app);
+    let html = visit(&app, &b, &Mail::path_of(&app, &link))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let token = hidden(&html, "token");
+    let r = submit(
+        &app,
+        &b,
+        "/reset-password",
+        &[
+            ("token", token),
+            ("new_password", "kurz".to_owned()),
+            ("confirm_password", "kurz".to_owned()),
+        ],
+    )
+    .await;
+    let refused = r.text().await.unwrap();
+    let english = "The new password must be at least 8 characters.";
+    let ui = builtin_ui();
+    let german = ui.text(&ui.language(Some("de"), None), english, &[]);
+    assert_ne!(german, english);
+    assert!(german.contains('8'), "{german}");
+    assert!(refused.contains(&german), "{refused}");
+
+    // The whole rule holds on the reset page, the username part too: the live link says
+    // whose password it is.
+    let html = visit(&app, &b, &Mail::path_of(&app, &link))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let r = submit(
+        &app,
+        &b,
+        "/reset-password",
+        &[
+            ("token", hidden(&html, "token")),
+            ("new_password", "Anna-tanzt-im-Regen".to_owned()),
+            ("confirm_password", "Anna-tanzt-im-Regen".to_owned()),
+        ],
+    )
+    .await;
+    let refused = r.text().await.unwrap();
+    let german = ui.text(
+        &ui.language(Some("de"), None),
+        "The new password must not contain the username.",
+        &[],
+    );
+    assert!(refused.contains(&german), "{refused}");
+}
+
+#[tokio::test]
+async fn the_authorization_requests_ui_locales_choose_the_sign_in_pages_language() {
+    let (app, _sink) = spawn_with_mail(|_| {}).await;
+    let web = web_client(&app).await;
+    app.user("bert").await;
+    // An English browser, but the application asks for French (which we lack), then German.
+    let b = app.browser();
+    let url = app.authorize_url(&[
+        ("response_type", "code"),
+        ("client_id", &web.id),
+        ("redirect_uri", CALLBACK),
+        ("scope", "openid"),
+        ("state", "s"),
+        ("ui_locales", "fr-CA de"),
+    ]);
+    let (page, _) = crate::helpers::follow(&app, &b, &url).await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<html lang=\"de\">"), "{html}");
+    assert!(html.contains(&words("de", "login-title")), "{html}");
+    let request_id = hidden(&html, "request_id");
+    let csrf = hidden(&html, "csrf_token");
+    // The refusal of a wrong password keeps the request's language.
+    let r = submit(
+        &app,
+        &b,
+        "/login",
+        &[
+            ("request_id", request_id),
+            ("csrf_token", csrf),
+            ("username", "bert".to_owned()),
+            ("password", "not the password".to_owned()),
+        ],
+    )
+    .await;
+    let (page, _) = if r.status() == 303 {
+        crate::helpers::follow(&app, &b, &location(&r)).await
+    } else {
+        let url = r.url().to_string();
+        (r, url)
+    };
+    let html = page.text().await.unwrap();
+    let failed = words("de", portcullis::oauth::flow::LOGIN_FAILED);
+    assert_ne!(failed, portcullis::oauth::flow::LOGIN_FAILED);
+    assert!(html.contains(&failed), "{html}");
+}
+
+#[tokio::test]
+async fn an_operators_catalogue_adds_a_language_and_falls_back_to_english() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("fr")).unwrap();
+    std::fs::write(
+        dir.path().join("fr/pages.ftl"),
+        "forgot-title = Mot de passe oublié ?\n",
+    )
+    .unwrap();
+    let locales = dir.path().to_owned();
+    let (app, _sink) = spawn_with_mail(move |c| c.ui.locales_dir = Some(locales)).await;
+    let b = app.browser();
+    let page = b
+        .get(app.url("/forgot-password"))
+        .header("accept-language", "fr-FR, en;q=0.1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<html lang=\"fr\">"), "{page}");
+    assert!(page.contains("Mot de passe oublié ?"), "{page}");
+    // What French lacks is English, not a message id.
+    assert!(page.contains(&words("en", "forgot-submit")), "{page}");
+}

@@ -7,6 +7,9 @@ use super::output::Output;
 use crate::config::Config;
 
 pub(super) fn check(config: &Config, out: Output) -> Result<(), CliError> {
+    // The operator's templates and catalogues are part of the configuration: a page that
+    // would not compile fails here, as it would stop `serve`.
+    crate::ui::Ui::load(&config.ui).map_err(|e| CliError::Other(format!("ui: {e}")))?;
     let shown = config.redacted();
     if out.is_json() {
         return super::output::print_json(&json!({ "valid": true, "config": shown }));

@@ -244,6 +244,7 @@ mod tests {
             login_session_id: (tie == Tie::LoggedIn).then(|| SID.to_owned()),
             resources: "[]".into(),
             acr_values: None,
+            ui_locales: None,
         };
         PendingRequest::parse(stored).unwrap()
     }

@@ -109,6 +109,8 @@ pub struct Page {
     /// to, which the consent page shows since nobody checked the name it chose.
     pub self_registered_to: Option<String>,
     pub login_hint: Option<String>,
+    /// The client's `ui_locales`, which the page's language follows before the browser's.
+    pub ui_locales: Option<String>,
     /// The signed-in user's username, for the account page.
     pub signed_in_as: Option<String>,
     /// The requested scope, for the consent page.
@@ -449,6 +451,7 @@ async fn render(
             })
             .flatten(),
         login_hint: request.login_hint,
+        ui_locales: request.stored.ui_locales.clone(),
         signed_in_as,
         scopes,
         resources,
@@ -572,6 +575,7 @@ pub async fn begin(
         id_token_hint_subject: hint_subject,
         login_session_id: None,
         acr_values: request.acr_values,
+        ui_locales: request.ui_locales,
     };
     let bounds = PendingBounds {
         per_address: ctx.config.authorize.max_pending_per_address,

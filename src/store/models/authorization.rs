@@ -32,6 +32,8 @@ pub struct AuthorizationRequestRow {
     pub client_key: Option<String>,
     /// `acr_values` as requested (known values only, space-separated).
     pub acr_values: Option<String>,
+    /// `ui_locales` as requested, for the language of the pages.
+    pub ui_locales: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]

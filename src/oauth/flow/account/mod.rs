@@ -281,6 +281,7 @@ async fn begin(
         id_token_hint_subject: None,
         login_session_id: None,
         acr_values: None,
+        ui_locales: None,
     };
     let bounds = PendingBounds {
         per_address: ctx.config.authorize.max_pending_per_address,

@@ -122,12 +122,21 @@ pub async fn reset(ctx: &Ctx<'_>, form: ResetForm) -> Result<ResetOutcome, Brows
     let Some(digest) = links::presented_digest(Some(&form.token)) else {
         return Ok(ResetOutcome::Invalid);
     };
-    if !reset_link_live(ctx, Some(&form.token)).await? {
+    let live = ctx
+        .store
+        .live_account_token(digest.clone(), ctx.now)
+        .await?;
+    let Some(user_id) = live
+        .filter(|t| t.purpose == TokenPurpose::ResetPassword.as_str())
+        .and_then(|t| t.user_id)
+    else {
         return Ok(ResetOutcome::Invalid);
-    }
-    // The username is not looked up before the link is spent, so the rule's username part
-    // does not apply here (the list and the length do).
-    if let Err(refused) = new_password::check(&form.new, None, ctx.config.password.policy) {
+    };
+    // The whole rule, the username part too: the live link says whose password this is.
+    let username = ctx.store.user_factors(&user_id).await?.map(|f| f.username);
+    if let Err(refused) =
+        new_password::check(&form.new, username.as_deref(), ctx.config.password.policy)
+    {
         return Ok(ResetOutcome::Refused(Cow::Owned(format!(
             "The new password {refused}."
         ))));
