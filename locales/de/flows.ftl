@@ -39,3 +39,11 @@ mail-signup_taken-subject = Wählen Sie einen anderen Benutzernamen
 mail-signup_taken-greeting = Hallo,
 mail-signup_taken-body = jemand (hoffentlich Sie) wollte mit dieser E-Mail-Adresse und dem Benutzernamen { $username } ein Konto anlegen, doch der Name ist vergeben. Sie können sich mit einem anderen Namen erneut registrieren:
 mail-signup_taken-ignore = Wenn Sie sich nicht registrieren wollten, ignorieren Sie diese Mail.
+
+mail-account_changed-subject = Die Sicherheitseinstellungen Ihres Kontos wurden geändert
+mail-account_changed-greeting = Hallo { $username },
+mail-account_changed-password = das Passwort Ihres Kontos wurde soeben auf Ihrer Kontoseite geändert. Alle anderen Geräte wurden abgemeldet.
+mail-account_changed-totp = soeben wurde eine Authenticator-App als zweiter Faktor Ihres Kontos eingerichtet.
+mail-account_changed-passkey = soeben wurde Ihrem Konto ein Passkey hinzugefügt.
+mail-account_changed-factor_removed = soeben wurde ein zweiter Faktor von Ihrem Konto entfernt.
+mail-account_changed-not-you = Wenn Sie das nicht waren, setzen Sie Ihr Passwort jetzt mit diesem Link zurück, der auch alle Geräte abmeldet, und informieren Sie Ihre Administration:

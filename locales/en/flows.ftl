@@ -39,3 +39,11 @@ mail-signup_taken-subject = Choose another username
 mail-signup_taken-greeting = Hello,
 mail-signup_taken-body = someone (we hope you) tried to create an account with this email address and the username { $username }, which is taken. You can sign up again with another username:
 mail-signup_taken-ignore = If you did not try to sign up, ignore this mail.
+
+mail-account_changed-subject = Your account's security settings changed
+mail-account_changed-greeting = Hello { $username },
+mail-account_changed-password = the password of your account was just changed on your account page. Every other device was signed out.
+mail-account_changed-totp = an authenticator app was just set up as a second factor of your account.
+mail-account_changed-passkey = a passkey was just added to your account.
+mail-account_changed-factor_removed = a second factor was just removed from your account.
+mail-account_changed-not-you = If this was not you, reset your password now with this link, which also signs out every device, and tell your administrator:

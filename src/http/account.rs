@@ -15,6 +15,7 @@ use super::mail_out;
 use super::pages::{self, NoticeHtml};
 use crate::http::state::AppState;
 use crate::oauth::flow::Cookies;
+use crate::oauth::flow::account::notices::{self, Change};
 use crate::oauth::flow::account::password::{self, Changed, PasswordForm};
 use crate::oauth::flow::account::security::{
     self, Factors, Listed, Outcome, Registration, RemoveForm,
@@ -260,6 +261,15 @@ fn ok<P: Serialize>(state: &AppState, req: &HttpRequest, name: &str, page: &P) -
     pages::page(state, &lang, StatusCode::OK, name, page)
 }
 
+/// Tells the person by mail that their account's protection changed
+/// (`account::notices`), in the language of this request.
+async fn notify(state: &AppState, req: &HttpRequest, account: &Account, change: Change) {
+    let ctx = state.ctx(req);
+    if let Some(mail) = notices::security_change(&ctx, &account.profile, change) {
+        mail_out::send(state, &context::lang(state, req, None), vec![mail], ctx.now).await;
+    }
+}
+
 /// The page a change sends the browser back to, saying what was done.
 fn done(state: &AppState, page: AccountPage, what: &str) -> HttpResponse {
     pages::see_other(
@@ -453,7 +463,10 @@ pub async fn password_post(
     )
     .await
     {
-        Ok(Changed::Done) => done(&state, AccountPage::Profile, "password"),
+        Ok(Changed::Done) => {
+            notify(&state, &req, &account, Change::Password).await;
+            done(&state, AccountPage::Profile, "password")
+        }
         Ok(Changed::Refused(message)) => {
             password_page(&state, &req, &account, &browser, Some(&message))
         }
@@ -557,6 +570,7 @@ pub async fn totp_post(
     let code = zeroize::Zeroizing::new(form.get("code").unwrap_or("").to_owned());
     match security::confirm_totp(&state.ctx(&req), &account, &code, device.as_deref()).await {
         Ok(Outcome::Done { codes, cookie }) => {
+            notify(&state, &req, &account, Change::AuthenticatorApp).await;
             let mut response = if codes.is_empty() {
                 done(&state, AccountPage::Security, "totp")
             } else {
@@ -591,7 +605,10 @@ pub async fn remove_post(
     )
     .await
     {
-        Ok(Outcome::Done { .. }) => done(&state, AccountPage::Security, "removed"),
+        Ok(Outcome::Done { .. }) => {
+            notify(&state, &req, &account, Change::FactorRemoved).await;
+            done(&state, AccountPage::Security, "removed")
+        }
         Ok(Outcome::Refused(message)) => {
             security_page(&req, &state, &account, &browser, Some(message)).await
         }
@@ -639,10 +656,14 @@ pub async fn passkey_finish_post(
     };
     let credential = form.get("credential").unwrap_or("");
     match security::finish_passkey(&state.ctx(&req), &account, credential).await {
-        Ok(Outcome::Done { codes, .. }) if codes.is_empty() => {
-            done(&state, AccountPage::Security, "passkey")
+        Ok(Outcome::Done { codes, .. }) => {
+            notify(&state, &req, &account, Change::Passkey).await;
+            if codes.is_empty() {
+                done(&state, AccountPage::Security, "passkey")
+            } else {
+                codes_page(&state, &req, &codes, Some("passkey"))
+            }
         }
-        Ok(Outcome::Done { codes, .. }) => codes_page(&state, &req, &codes, Some("passkey")),
         Ok(Outcome::Refused(message)) => {
             security_page(&req, &state, &account, &browser, Some(message)).await
         }

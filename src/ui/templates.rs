@@ -78,6 +78,14 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/verify_email.html"),
     ),
     (
+        "mail/account_changed.html",
+        include_str!("../../templates/mail/account_changed.html"),
+    ),
+    (
+        "mail/account_changed.txt",
+        include_str!("../../templates/mail/account_changed.txt"),
+    ),
+    (
         "mail/email_changing.html",
         include_str!("../../templates/mail/email_changing.html"),
     ),

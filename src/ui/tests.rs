@@ -145,12 +145,13 @@ fn every_mail_renders_in_both_languages_and_escapes_its_html() {
         ("minutes", "30"),
         ("hours", "24"),
         ("new_email", "b@example.com"),
+        ("change", "password"),
     ];
     let names: BTreeSet<&str> = templates::BUILT_IN
         .iter()
         .filter_map(|(n, _)| n.strip_prefix("mail/")?.strip_suffix(".txt"))
         .collect();
-    assert_eq!(names.len(), 7);
+    assert_eq!(names.len(), 8);
     for lang in ["en", "de"] {
         let lang = ui.language(Some(lang), None);
         for name in &names {
@@ -171,6 +172,21 @@ fn every_mail_renders_in_both_languages_and_escapes_its_html() {
                     "{name}"
                 );
             }
+        }
+    }
+    // The account-change notice names each change in words of its own.
+    for lang in ["en", "de"] {
+        let lang = ui.language(Some(lang), None);
+        for change in ["password", "totp", "passkey", "factor_removed"] {
+            let mut with = args.to_vec();
+            with.retain(|(k, _)| *k != "change");
+            with.push(("change", change));
+            let mail = ui.mail("account_changed", &lang, &with).unwrap();
+            assert!(
+                !mail.text.contains("mail-account_changed"),
+                "{change}: {}",
+                mail.text
+            );
         }
     }
     let de = ui.language(Some("de"), None);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use portcullis::config::Config;
 use serde_json::Value;
 
-use crate::account::{page, post_form, sign_in};
+use crate::account::{enrol_totp, page, post_form, sign_in};
 use crate::helpers::{
     CALLBACK, SmtpSink, TestApp, TestDb, eventually, hidden, location, refresh_token,
     spawn_app_with, submit, visit,
@@ -791,4 +791,53 @@ async fn an_operators_catalogue_adds_a_language_and_falls_back_to_english() {
     assert!(page.contains("Mot de passe oublié ?"), "{page}");
     // What French lacks is English, not a message id.
     assert!(page.contains(&words("en", "forgot-submit")), "{page}");
+}
+
+#[tokio::test]
+async fn a_new_password_or_second_factor_is_told_by_mail() {
+    let (app, sink) = spawn_with_mail(|_| {}).await;
+    let email = address("notice", "carla");
+    let carla = app.user("carla").email(&email).await;
+    let b = app.browser();
+    sign_in(&app, &b, &carla).await;
+
+    let html = page(&app, &b, "/account/password").await;
+    let new = "a long new passphrase, hers alone";
+    let r = post_form(
+        &app,
+        &b,
+        "/account/password",
+        &html,
+        &[
+            ("current_password", carla.password.as_str()),
+            ("new_password", new),
+            ("confirm_password", new),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let mail = nth_mail(&sink, &email, 1).await;
+    assert_eq!(mail.subject, "Your account's security settings changed");
+    assert!(
+        mail.text
+            .contains("password of your account was just changed"),
+        "{}",
+        mail.text
+    );
+    assert!(
+        mail.link(&app).ends_with("/forgot-password"),
+        "{}",
+        mail.text
+    );
+
+    enrol_totp(&app, &b).await;
+    let mail = nth_mail(&sink, &email, 2).await;
+    assert!(
+        mail.text.contains("authenticator app was just set up"),
+        "{}",
+        mail.text
+    );
+
+    // One mail per change, nothing more.
+    assert_eq!(settled_count(&sink, &email).await, 2);
 }

@@ -26,6 +26,7 @@
 
 pub mod apps;
 pub mod links;
+pub mod notices;
 pub mod password;
 pub mod recovery;
 pub mod security;
