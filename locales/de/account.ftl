@@ -11,6 +11,7 @@ password-hint-long = Mindestens { $min } Zeichen. Ein langer Satz ist leichter z
 
 ## /account
 account-title = Ihr Konto
+account-client-name = Ihr Konto
 account-name = Name
 account-email = E-Mail
 account-not-set = Nicht angegeben

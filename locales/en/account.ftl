@@ -11,6 +11,7 @@ password-hint-long = At least { $min } characters. A long phrase is easier to re
 
 ## /account
 account-title = Your account
+account-client-name = your account
 account-name = Name
 account-email = Email
 account-not-set = Not set

@@ -273,6 +273,15 @@ fn consent_order(scopes: &[String]) -> Vec<&str> {
 
 fn render_page(state: &AppState, req: &HttpRequest, page: &Page) -> HttpResponse {
     let lang = context::lang(state, req, page.ui_locales.as_deref());
+    // The account pages' own sign-in names no application but "your account", in words of
+    // the catalogue; a client's name is its own and is never translated.
+    let account_name;
+    let client_name = if page.client_name == flow::account::CLIENT_NAME {
+        account_name = state.ui.text(&lang, "account-client-name", &[]);
+        account_name.as_str()
+    } else {
+        page.client_name.as_str()
+    };
     match page.screen {
         Screen::Login => self::page(
             state,
@@ -280,7 +289,7 @@ fn render_page(state: &AppState, req: &HttpRequest, page: &Page) -> HttpResponse
             StatusCode::OK,
             "login.html",
             &LoginHtml {
-                client_name: &page.client_name,
+                client_name,
                 client_host: page.client_host.as_deref(),
                 request_id: &page.request_id,
                 csrf_token: page.csrf.expose(),
@@ -296,7 +305,7 @@ fn render_page(state: &AppState, req: &HttpRequest, page: &Page) -> HttpResponse
             StatusCode::OK,
             "second_factor.html",
             &SecondFactorHtml {
-                client_name: &page.client_name,
+                client_name,
                 request_id: &page.request_id,
                 csrf_token: page.csrf.expose(),
                 error: page.error,
@@ -311,7 +320,7 @@ fn render_page(state: &AppState, req: &HttpRequest, page: &Page) -> HttpResponse
             StatusCode::OK,
             "enrol.html",
             &EnrolHtml {
-                client_name: &page.client_name,
+                client_name,
                 request_id: &page.request_id,
                 csrf_token: page.csrf.expose(),
                 error: page.error,
@@ -329,7 +338,7 @@ fn render_page(state: &AppState, req: &HttpRequest, page: &Page) -> HttpResponse
             StatusCode::OK,
             "select_account.html",
             &SelectAccountHtml {
-                client_name: &page.client_name,
+                client_name,
                 request_id: &page.request_id,
                 csrf_token: page.csrf.expose(),
                 signed_in_as: page.signed_in_as.as_deref().unwrap_or(""),
@@ -342,7 +351,7 @@ fn render_page(state: &AppState, req: &HttpRequest, page: &Page) -> HttpResponse
             StatusCode::OK,
             "consent.html",
             &ConsentHtml {
-                client_name: &page.client_name,
+                client_name,
                 client_host: page.client_host.as_deref(),
                 self_registered_to: page.self_registered_to.as_deref(),
                 request_id: &page.request_id,

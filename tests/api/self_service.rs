@@ -653,6 +653,17 @@ async fn a_german_browser_gets_german_pages_and_mails() {
     assert!(page.contains(&words("de", "forgot-title")), "{page}");
     assert!(!page.contains(&words("en", "forgot-title")), "{page}");
 
+    // The account pages' sign-in names them in German too.
+    let (login, _) = crate::helpers::follow(&app, &german_browser(), "/account").await;
+    let login = login.text().await.unwrap();
+    assert!(
+        login.contains(&format!(
+            "<strong>{}</strong>",
+            words("de", "account-client-name")
+        )),
+        "{login}"
+    );
+
     let r = submit(
         &app,
         &b,

@@ -90,8 +90,9 @@ impl AccountPage {
     }
 }
 
-/// The name the sign-in pages show: "to continue to your account".
-const CLIENT_NAME: &str = "your account";
+/// The name the sign-in pages show: "to continue to your account". The pages put it in
+/// the person's language (`account-client-name` in the catalogues).
+pub const CLIENT_NAME: &str = "your account";
 
 /// The account pages' built-in client (see the module's notes). Public and first party:
 /// no secret exists to be stolen, and the user is not asked to consent to their own
