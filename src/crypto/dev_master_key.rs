@@ -27,7 +27,12 @@ pub fn load_or_create(path: &Path) -> Result<MasterKeys, DevKeyError> {
     };
     if !path.exists() {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            // Closed to others like the key file itself (0700; an existing one is kept).
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).map_err(io)?;
         }
         let key = MasterKey::generate().map_err(|e| DevKeyError::Invalid {
             path: shown.clone(),

@@ -282,6 +282,33 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = O
 /// generic plan serves as well.
 const POSTGRES_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan";
 
+/// Makes a SQLite database's directory and empty file before SQLite opens it, both
+/// closed to everyone but the service's user (0700 and 0600): the file holds password
+/// hashes, sealed signing keys and token digests, and SQLite would otherwise create it
+/// with the process umask (0644 by default). SQLite gives its `-wal` and `-shm` files
+/// the database file's mode. What exists already keeps the mode its operator gave it.
+pub fn create_private_sqlite(path: &std::path::Path) -> std::io::Result<()> {
+    if path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn establish(
     url: &DatabaseUrl,
     connect_timeout: Duration,
@@ -363,6 +390,33 @@ impl r2d2::ManageConnection for ConnectionManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_sqlite_database_is_the_service_users_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data/nested/portcullis.db");
+        create_private_sqlite(&path).unwrap();
+        let url = DatabaseUrl::Sqlite(path.clone());
+        let DbConnection::Sqlite(mut conn) = establish(&url, Duration::from_secs(5)).unwrap()
+        else {
+            panic!("a SQLite URL opens a SQLite connection")
+        };
+        conn.batch_execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+            .unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("data")), 0o700);
+        assert_eq!(mode(&dir.path().join("data/nested")), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        // Written while the connection is open: SQLite made it with the database's mode.
+        assert_eq!(mode(&path.with_extension("db-wal")), 0o600);
+
+        // An operator's own mode on an existing database is kept.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        create_private_sqlite(&path).unwrap();
+        assert_eq!(mode(&path), 0o640);
+    }
 
     #[test]
     fn scheme_picks_the_backend() {

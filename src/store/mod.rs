@@ -147,13 +147,8 @@ impl Store {
     /// Builds the pool without requiring the database to be up: a server that starts
     /// during an outage reports not-ready and recovers by itself.
     pub fn open(url: &DatabaseUrl, options: &StoreOptions) -> Result<Self, StoreError> {
-        if let DatabaseUrl::Sqlite(path) = url
-            && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
-        {
-            {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-            }
+        if let DatabaseUrl::Sqlite(path) = url {
+            conn::create_private_sqlite(path).map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         }
         let manager = conn::ConnectionManager::new(url.clone(), options.connect_timeout);
         let pool = r2d2::Pool::builder()
