@@ -9,17 +9,17 @@
 # so the binary needs nothing from the runtime image but glibc and libgcc_s (checked with
 # `ldd`, see docs/production.md), which distroless/cc has. No shell, no package manager.
 #
-# Base images: pin them by digest for reproducible, reviewable builds. Resolve the digests
-# where a registry is reachable and pass them in (or write them into the defaults below):
+# Base images, pinned by digest: every rebuild starts from exactly the same bytes,
+# whatever the tags point to later. The tag stays in front for readers; Docker
+# pulls by the digest. How these two were chosen, what was and was not verified of them
+# (no registry is reachable from where they were written), and how to move them on:
+# docs/production.md, "The image". To move them, resolve the tags' current digests:
 #   docker buildx imagetools inspect rust:1-bookworm --format '{{.Manifest.Digest}}'
 #   docker buildx imagetools inspect gcr.io/distroless/cc-debian12:nonroot --format '{{.Manifest.Digest}}'
-#   docker build \
-#     --build-arg BUILD_IMAGE=rust:1-bookworm@sha256:<digest> \
-#     --build-arg RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot@sha256:<digest> \
-#     -t portcullis .
-# (docs/production.md, "The image", says why the defaults here are tags.)
-ARG BUILD_IMAGE=rust:1-bookworm
-ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
+# and write them below (or pass --build-arg BUILD_IMAGE=... RUNTIME_IMAGE=...).
+# tests/image/rehearse.py (run by .ci/run) fails if a FROM is not pinned.
+ARG BUILD_IMAGE=rust:1.98.1-bookworm@sha256:93ce27a88655056a51dbdd8f5f2d7ddc071c7b0070fb288a37b5a285fc83971e
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot@sha256:9dac0a79194e45a7da0158a9c6da57b217585af0786db3845d1f0ec1a0dd182f
 
 # ---------------------------------------------------------------- build
 FROM ${BUILD_IMAGE} AS build
@@ -43,6 +43,7 @@ RUN mkdir -p /data-skel/data && chown 10001:10001 /data-skel/data && chmod 0700 
 
 # ---------------------------------------------------------------- runtime
 FROM ${RUNTIME_IMAGE}
+ARG RUNTIME_IMAGE
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=unknown
@@ -53,7 +54,7 @@ LABEL org.opencontainers.image.title="Portcullis" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.documentation="docs/production.md" \
-      org.opencontainers.image.base.name="gcr.io/distroless/cc-debian12:nonroot"
+      org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
 
 COPY --from=build /usr/local/bin/portcullis /usr/local/bin/portcullis
 COPY --from=build --chown=10001:10001 /data-skel/data /data
