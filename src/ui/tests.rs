@@ -278,3 +278,30 @@ fn a_broken_template_or_catalogue_stops_the_load_and_names_the_file() {
     cfg.default_locale = "fr".into();
     assert!(matches!(Ui::load(&cfg), Err(UiError::NoSuchLanguage(l)) if l == "fr"));
 }
+
+#[test]
+fn escaping_replaces_exactly_the_five_characters_and_keeps_the_rest() {
+    // The rule, one character at a time, against the slice-writing escaper.
+    let reference = |text: &str| -> String {
+        text.chars()
+            .map(|c| super::entity(c).map_or_else(|| c.to_string(), str::to_owned))
+            .collect()
+    };
+    let cases = [
+        "",
+        "plain text with / slashes: https://id.example.com/auth",
+        "<>&\"'",
+        "<script>alert('x')</script>",
+        "trailing &",
+        "& leading",
+        "é<ü&ß>中文\"'😀",
+        "a&&b<<c>>d",
+    ];
+    for case in cases {
+        assert_eq!(super::escape_html(case), reference(case), "{case:?}");
+    }
+    assert_eq!(
+        super::escape_html("<a href='x'>R&D</a>"),
+        "&lt;a href=&#x27;x&#x27;&gt;R&amp;D&lt;/a&gt;"
+    );
+}
