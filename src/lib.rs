@@ -17,6 +17,7 @@ pub mod mail;
 pub mod manage;
 pub mod oauth;
 pub mod outbound;
+pub mod private_files;
 pub mod store;
 pub mod telemetry;
 pub mod ui;

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::key_material::{MasterKey, MasterKeys};
+use crate::private_files;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevKeyError {
@@ -27,12 +28,8 @@ pub fn load_or_create(path: &Path) -> Result<MasterKeys, DevKeyError> {
     };
     if !path.exists() {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // Closed to others like the key file itself (0700; an existing one is kept).
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(dir).map_err(io)?;
+            // Closed to others like the key file itself (an existing one is kept).
+            private_files::create_dir(dir).map_err(io)?;
         }
         let key = MasterKey::generate().map_err(|e| DevKeyError::Invalid {
             path: shown.clone(),
@@ -42,14 +39,7 @@ pub fn load_or_create(path: &Path) -> Result<MasterKeys, DevKeyError> {
         // once end up with the same key, never a half-written or overwritten one.
         let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
         {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut file = options.open(&tmp).map_err(io)?;
+            let mut file = private_files::create_new(&tmp).map_err(io)?;
             file.write_all(key.to_base64().as_bytes()).map_err(io)?;
             file.write_all(b"\n").map_err(io)?;
             file.sync_all().map_err(io)?;

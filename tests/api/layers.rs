@@ -80,8 +80,15 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
     ),
     (
         "foundation",
-        &["clock", "crowding", "log_batch", "encoding", "url_rules"],
-        "the clock, load shedding, batched log output, hex and ETag, host rules: import nothing of the crate",
+        &[
+            "clock",
+            "crowding",
+            "log_batch",
+            "encoding",
+            "url_rules",
+            "private_files",
+        ],
+        "the clock, load shedding, batched log output, hex and ETag, host rules, private files: import nothing of the crate",
     ),
 ];
 

@@ -14,6 +14,7 @@ use super::output::{Output, print_lossy};
 use crate::app;
 use crate::crypto::tokens::random_password;
 use crate::manage::{self, users::validate_password};
+use crate::private_files;
 
 /// Where a generated password goes when standard output is not a terminal.
 pub(super) const PASSWORD_FILE_NAME: &str = "bootstrap-admin-password";
@@ -134,17 +135,9 @@ fn show_on_terminal(username: &str, password: &str, out: Output) {
 fn write_private(path: &Path, secret: &str) -> Result<(), CliError> {
     let fail = |why: String| CliError::Other(format!("{}: {why}", path.display()));
     if let Some(dir) = path.parent() {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir).map_err(|e| fail(e.to_string()))?;
+        private_files::create_dir(dir).map_err(|e| fail(e.to_string()))?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| {
+    let mut file = private_files::create_new(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             fail(
                 "already exists; it may hold an unread bootstrap password: read it, \

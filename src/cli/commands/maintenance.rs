@@ -11,6 +11,7 @@ use super::CliError;
 use super::output::Output;
 use crate::cli::MigrateCommand;
 use crate::config::Config;
+use crate::private_files;
 use crate::store::conn::establish;
 use crate::store::{Backend, DatabaseUrl, DbConnection, backup, migrate};
 
@@ -119,12 +120,7 @@ fn partial_path(to: &Path) -> Result<PathBuf, CliError> {
 /// An empty file readable by this account only: the copy holds password hashes and the
 /// sealed signing keys. SQLite's `VACUUM INTO` writes into an existing empty file.
 fn create_private(path: &Path) -> Result<(), CliError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
+    private_files::create_new(path)
         .map(drop)
         .map_err(|e| CliError::Other(format!("{}: {e}", path.display())))
 }
